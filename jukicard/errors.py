@@ -1,0 +1,234 @@
+"""One error tree for the whole library.
+
+Every error raised on purpose by jukicard derives from :class:`JukiError`.  Errors carry
+facts (status word, retries left, revocation date) as attributes, not only a message, so a
+terminal application can decide what to tell the counter staff.
+
+::
+
+    JukiError
+    ├── TransportError            no reader, PC/SC failure, dead reader
+    │   ├── NoReaderError
+    │   ├── ReaderUnavailableError
+    │   ├── CardRemovedError
+    │   ├── CardResetError         all card state (selected AP, verified PINs) is gone
+    │   ├── SharingViolationError  another process holds the card past our bounded wait
+    │   └── TransportTimeoutError
+    ├── ApduError                  malformed bytes handed to or returned by the APDU layer
+    │   ├── MalformedApduError
+    │   └── TlvError
+    ├── CardError(sw, data)        a status word other than 9000 that no session translated
+    │   ├── PinError(retries_left)
+    │   │   └── PinBlockedError
+    │   ├── SecurityStatusError    a PIN / key condition is not satisfied
+    │   ├── ApplicationNotFound
+    │   ├── FileNotFoundOnCard
+    │   └── BadResponse            the card answered 9000 with data we cannot accept
+    ├── ValidationError            certificate / CRL / signature checks (see jukicard.pki)
+    │   ├── RevokedError(reason, revoked_at)
+    │   ├── ExpiredError
+    │   └── IndeterminateError     no usable revocation data: never reported as valid
+    └── UsageError                 the caller passed something wrong (bad PIN format, ...)
+
+NOTE: messages never contain PIN values or personal data read from a card.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+__all__ = [
+    "JukiError",
+    "TransportError",
+    "NoReaderError",
+    "ReaderUnavailableError",
+    "CardRemovedError",
+    "CardResetError",
+    "SharingViolationError",
+    "TransportTimeoutError",
+    "ApduError",
+    "MalformedApduError",
+    "TlvError",
+    "CardError",
+    "PinError",
+    "PinBlockedError",
+    "SecurityStatusError",
+    "ApplicationNotFound",
+    "FileNotFoundOnCard",
+    "BadResponse",
+    "ValidationError",
+    "RevokedError",
+    "ExpiredError",
+    "IndeterminateError",
+    "UsageError",
+]
+
+
+class JukiError(Exception):
+    """Base class of every error jukicard raises on purpose."""
+
+
+# --------------------------------------------------------------------------- transport
+class TransportError(JukiError):
+    """The reader or the PC/SC service failed, or the card went away."""
+
+
+class NoReaderError(TransportError):
+    """No reader is attached, or the named reader does not exist."""
+
+
+class ReaderUnavailableError(TransportError):
+    """The reader exists but cannot be used (unplugged, PC/SC service down, dead reader)."""
+
+
+class CardRemovedError(TransportError):
+    """The card was removed (or never inserted) while we needed it."""
+
+
+class CardResetError(TransportError):
+    """The card was reset by someone else; every piece of card state is gone.
+
+    The selected application and every verified PIN are lost.  The transport has already
+    reconnected when this is raised, but it never re-sends a command on its own: the caller
+    decides whether to start the operation again (and asks the user for a PIN again).
+    """
+
+
+class SharingViolationError(TransportError):
+    """Another process kept the card in exclusive use beyond our bounded wait."""
+
+
+class TransportTimeoutError(TransportError):
+    """The reader or service did not answer in time."""
+
+
+# --------------------------------------------------------------------------- APDU / TLV
+class ApduError(JukiError):
+    """Bytes that do not form a valid APDU, response or TLV structure."""
+
+
+class MalformedApduError(ApduError):
+    """A command or response APDU could not be encoded or decoded."""
+
+
+class TlvError(ApduError):
+    """A BER-TLV structure is malformed (truncated, bad length, indefinite length...)."""
+
+
+# --------------------------------------------------------------------------- card
+class CardError(JukiError):
+    """The card answered with a status word other than 9000.
+
+    :ivar sw: the 16-bit status word.
+    :ivar data: response data that came with it (often empty).
+    """
+
+    def __init__(self, sw: int, data: bytes = b"", message: str | None = None) -> None:
+        self.sw = sw
+        self.data = bytes(data)
+        super().__init__(message or f"card returned SW {sw:04X}")
+
+
+class PinError(CardError):
+    """A PIN (or 照合番号) was rejected.
+
+    :ivar retries_left: tries left on the card after this attempt, or ``None`` if the
+        card did not say.
+    """
+
+    def __init__(
+        self, retries_left: int | None, sw: int = 0x63C0, message: str | None = None
+    ) -> None:
+        self.retries_left = retries_left
+        if message is None:
+            message = (
+                f"wrong PIN, {retries_left} tries left"
+                if retries_left is not None
+                else "wrong PIN"
+            )
+        super().__init__(sw, b"", message)
+
+
+class PinBlockedError(PinError):
+    """The PIN has no tries left.
+
+    NOTE: a blocked JPKI PIN can only be reset at the municipal counter (or, for one of the
+    two JPKI PINs, at a kiosk with the other PIN).
+    """
+
+    def __init__(self, sw: int = 0x6984, message: str | None = None) -> None:
+        super().__init__(0, sw, message or "PIN is blocked (no tries left)")
+
+
+class SecurityStatusError(CardError):
+    """The card refused because a PIN or key condition is not satisfied (6982)."""
+
+
+class ApplicationNotFound(CardError):
+    """The application (AID) is not on this card (6A82 on SELECT by DF name)."""
+
+
+class FileNotFoundOnCard(CardError):
+    """An elementary file is missing in the selected application (6A82 on SELECT EF)."""
+
+
+class BadResponse(CardError):
+    """The card answered 9000 but the data is not what the protocol allows.
+
+    NOTE: the message never echoes the data itself (it may be personal data).
+    """
+
+    def __init__(self, message: str, sw: int = 0x9000, data: bytes = b"") -> None:
+        super().__init__(sw, data, message)
+
+
+# --------------------------------------------------------------------------- validation
+class ValidationError(JukiError):
+    """A certificate, CRL or signature did not validate.
+
+    :ivar reason: a short machine-readable reason code (e.g. ``"revoked"``).
+    """
+
+    reason: str = "invalid"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        if reason is not None:
+            self.reason = reason
+        super().__init__(message)
+
+
+class RevokedError(ValidationError):
+    """A certificate in the path is revoked.
+
+    :ivar revocation_reason: the CRL reason code name (``"keyCompromise"``...), or None.
+    :ivar revoked_at: the revocation date from the CRL.
+    """
+
+    reason = "revoked"
+
+    def __init__(
+        self,
+        message: str,
+        revocation_reason: str | None = None,
+        revoked_at: _dt.datetime | None = None,
+    ) -> None:
+        self.revocation_reason = revocation_reason
+        self.revoked_at = revoked_at
+        super().__init__(message)
+
+
+class ExpiredError(ValidationError):
+    """A certificate is outside its validity period at the validation time."""
+
+    reason = "certificate-expired"
+
+
+class IndeterminateError(ValidationError):
+    """The status could not be determined (no usable CRL...).  Never treated as valid."""
+
+    reason = "revocation-status-undetermined"
+
+
+# --------------------------------------------------------------------------- usage
+class UsageError(JukiError):
+    """The caller passed something wrong (bad argument, PIN of the wrong format...)."""
