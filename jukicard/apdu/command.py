@@ -38,6 +38,13 @@ def _byte(name: str, value: int) -> None:
         raise MalformedApduError(f"{name} must be a byte, got {value!r}")
 
 
+def _bytes(name: str, value: object) -> bytes:
+    # bytes(5) would silently make five zero bytes, bytes("x") a TypeError: refuse both
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise MalformedApduError(f"{name} must be bytes, got {type(value).__name__}")
+    return bytes(value)
+
+
 @dataclass(frozen=True)
 class CommandApdu:
     """A command APDU.
@@ -60,11 +67,16 @@ class CommandApdu:
     def __post_init__(self) -> None:
         for name in ("cla", "ins", "p1", "p2"):
             _byte(name, getattr(self, name))
-        object.__setattr__(self, "data", bytes(self.data))
+        object.__setattr__(self, "data", _bytes("data", self.data))
         if len(self.data) > EXTENDED_MAX_LC:
             raise MalformedApduError(f"command data too long ({len(self.data)} bytes)")
-        if self.le is not None and not 1 <= self.le <= EXTENDED_MAX_LE:
-            raise MalformedApduError(f"Le out of range: {self.le}")
+        if self.le is not None and (
+            not isinstance(self.le, int) or isinstance(self.le, bool)
+            or not 1 <= self.le <= EXTENDED_MAX_LE
+        ):
+            raise MalformedApduError(f"Le out of range: {self.le!r}")
+        if self.extended not in (None, True, False):
+            raise MalformedApduError(f"extended must be None or a bool, got {self.extended!r}")
         if self.extended is False and not self.fits_short:
             raise MalformedApduError("data or Le does not fit a short APDU")
 
@@ -118,7 +130,7 @@ class CommandApdu:
     def decode(cls, raw: bytes) -> CommandApdu:
         """Parse command APDU bytes; raise :class:`MalformedApduError` unless they are
         exactly one of the seven ISO 7816-3 layouts."""
-        raw = bytes(raw)
+        raw = _bytes("command APDU", raw)
         if len(raw) < 4:
             raise MalformedApduError(f"command APDU too short ({len(raw)} bytes)")
         cla, ins, p1, p2 = raw[:4]
@@ -171,7 +183,7 @@ class ResponseApdu:
     sw: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data", bytes(self.data))
+        object.__setattr__(self, "data", _bytes("data", self.data))
         if not isinstance(self.sw, int) or not 0 <= self.sw <= 0xFFFF:
             raise MalformedApduError(f"status word out of range: {self.sw!r}")
 
@@ -189,7 +201,8 @@ class ResponseApdu:
 
     @classmethod
     def decode(cls, raw: bytes) -> ResponseApdu:
-        raw = bytes(raw)
+        """Split response bytes into data and SW; :class:`MalformedApduError` if < 2 bytes."""
+        raw = _bytes("response APDU", raw)
         if len(raw) < 2:
             raise MalformedApduError(f"response APDU too short ({len(raw)} bytes)")
         return cls(raw[:-2], int.from_bytes(raw[-2:], "big"))

@@ -9,7 +9,8 @@ callable, i.e. the transport seam, without importing any transport.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from jukicard.apdu.command import CommandApdu, ResponseApdu
 
