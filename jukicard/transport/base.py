@@ -1,0 +1,236 @@
+"""The transport seam: one narrow protocol between the card layer and the reader.
+
+Everything above this seam (processors, sessions, services) is plain Python that only needs
+``transmit(bytes) -> (data, sw)``.  Concrete transports:
+
+* :class:`jukicard.transport.pcsc.PcscTransport` — a real (or vpcd) reader through pyscard;
+* :class:`jukicard.transport.loopback.LoopbackTransport` — an in-process card object (the
+  emulator), with fault injection for tests;
+* :class:`jukicard.transport.tracing.TracingTransport` — a decorator that logs traffic at the
+  ``TRAFFIC`` level with PINs and personal data redacted.
+
+:class:`BaseTransport` holds what every concrete transport shares: input and response
+validation, the re-entrant transaction bookkeeping, the ``generation`` counter and the
+close/context-manager plumbing.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any, ContextManager, Iterator, Protocol, TypeVar, runtime_checkable
+
+from jukicard.errors import MalformedApduError, TransportError
+
+__all__ = [
+    "Transport",
+    "BaseTransport",
+    "MIN_COMMAND_LEN",
+    "MAX_COMMAND_LEN",
+    "check_command",
+    "split_response",
+]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T", bound="BaseTransport")
+
+#: CLA INS P1 P2.
+MIN_COMMAND_LEN = 4
+#: Largest ISO 7816 command: header + extended Lc (3) + 65535 data bytes + extended Le (2).
+MAX_COMMAND_LEN = 4 + 3 + 65535 + 2
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What the card layer needs from a reader connection.
+
+    ``transmit`` sends one command APDU and returns the response data and the 16-bit status
+    word.  It never interprets the status word and never re-sends a command on its own.
+    """
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        """Send one command APDU; return ``(data, sw)``."""
+        ...
+
+    @property
+    def atr(self) -> bytes:
+        """The ATR of the card currently connected."""
+        ...
+
+    @property
+    def generation(self) -> int:
+        """Incremented on every (re)connect or reset: all card state is gone when it changes."""
+        ...
+
+    def transaction(self) -> ContextManager[None]:
+        """An exclusive (PC/SC) transaction; re-entrant."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection (idempotent)."""
+        ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def check_command(apdu: object) -> bytes:
+    """Validate a command APDU handed to ``transmit`` and return it as ``bytes``.
+
+    Only the framing is checked (type and length bounds); the card judges the content.
+
+    :param apdu: the command bytes (``bytes``, ``bytearray`` or ``memoryview``).
+    :raises MalformedApduError: not bytes-like, shorter than 4 or longer than the largest
+        extended-length APDU.
+    """
+    if not isinstance(apdu, (bytes, bytearray, memoryview)):
+        raise MalformedApduError(
+            f"command APDU must be bytes, got {type(apdu).__name__}"
+        )
+    raw = bytes(apdu)
+    if len(raw) < MIN_COMMAND_LEN:
+        raise MalformedApduError(f"command APDU too short ({len(raw)} bytes)")
+    if len(raw) > MAX_COMMAND_LEN:
+        raise MalformedApduError(f"command APDU too long ({len(raw)} bytes)")
+    return raw
+
+
+def split_response(raw: object) -> tuple[bytes, int]:
+    """Split a raw response (data + SW1 SW2) into ``(data, sw)``.
+
+    :param raw: response bytes (or a list of ints, as pyscard returns them).
+    :raises MalformedApduError: fewer than 2 bytes, or values that are not bytes.
+    """
+    try:
+        data = bytes(raw)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as exc:
+        raise MalformedApduError("response is not a byte string") from exc
+    if len(data) < 2:
+        raise MalformedApduError(f"response APDU too short ({len(data)} bytes, need SW1 SW2)")
+    return data[:-2], int.from_bytes(data[-2:], "big")
+
+
+class BaseTransport(abc.ABC):
+    """Shared plumbing for concrete transports.
+
+    Subclasses implement :meth:`_transmit_raw` (command bytes → response bytes incl. SW) and,
+    if they have real transactions, :meth:`_begin_transaction` / :meth:`_end_transaction`.
+    This class validates input and output, serialises access with a re-entrant lock (a
+    transaction holds it for its whole body, so other threads of this process cannot slip
+    APDUs into it), counts transaction depth and keeps ``generation``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._generation = 0
+        self._closed = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    @abc.abstractmethod
+    def atr(self) -> bytes:
+        """The ATR of the connected card."""
+
+    @property
+    def generation(self) -> int:
+        """Incremented on every (re)connect or reset; compare to detect lost card state."""
+        return self._generation
+
+    @property
+    def transaction_depth(self) -> int:
+        """How many :meth:`transaction` blocks are currently open (0 = none)."""
+        return self._depth
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # ------------------------------------------------------------------ hooks
+    @abc.abstractmethod
+    def _transmit_raw(self, apdu: bytes) -> bytes:
+        """Send validated command bytes; return the raw response (data + SW)."""
+
+    def _begin_transaction(self) -> None:
+        """Called when the outermost transaction starts (default: nothing)."""
+
+    def _end_transaction(self) -> None:
+        """Called when the outermost transaction ends (default: nothing)."""
+
+    def _close(self) -> None:
+        """Release resources (called once by :meth:`close`)."""
+
+    def _bump_generation(self) -> None:
+        self._generation += 1
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise TransportError("transport is closed")
+
+    # ------------------------------------------------------------------ API
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        """Send one command APDU and return ``(data, sw)``.
+
+        :param apdu: the encoded command APDU (at least CLA INS P1 P2).
+        :raises MalformedApduError: the command is not a plausible APDU, or the response has
+            fewer than two bytes.
+        :raises TransportError: (or a subclass) the reader or card failed.
+        """
+        raw = check_command(apdu)
+        with self._lock:
+            self._ensure_open()
+            response = self._transmit_raw(raw)
+        return split_response(response)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._ensure_open()
+            if self._depth == 0:
+                self._begin_transaction()
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0 and not self._closed:
+                    try:
+                        self._end_transaction()
+                    except TransportError as exc:  # the body's error matters more
+                        log.debug("ending transaction after an error failed: %s", exc)
+                raise
+            else:
+                self._depth -= 1
+                if self._depth == 0 and not self._closed:
+                    self._end_transaction()
+
+    def transaction(self) -> ContextManager[None]:
+        """Hold the card exclusively for a multi-APDU operation.
+
+        Re-entrant: nested blocks only count depth; the outermost one begins and ends the
+        underlying transaction.  Other threads of this process wait while it is held.
+
+        :raises SharingViolationError: another process kept the card beyond the bounded wait.
+        :raises TransportError: (or a subclass) the reader or card failed.
+        """
+        return self._transaction()
+
+    def close(self) -> None:
+        """Release the connection.  Idempotent; later ``transmit`` calls raise TransportError."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._close()
+            finally:
+                self._closed = True
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
