@@ -1,0 +1,365 @@
+"""``jukicard cert verify`` driven through ``jukicard.cli.main.main`` (exit codes + JSON).
+
+Uses the generated JPKI test PKI (``vectors/pki``, see its manifest) and NIST PKITS
+(``vectors/pkits``).  Other tools drive the validator through exactly these commands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import io
+import json
+import sys
+import threading
+import types
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from jukicard.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+PKI = ROOT / "vectors" / "pki"
+PKITS = ROOT / "vectors" / "pkits"
+AT = "2026-06-01T00:00:00Z"
+
+needs_pki = pytest.mark.skipif(
+    not (PKI / "manifest.json").exists(),
+    reason="vectors/pki not generated (python -m jukicard.testing.pkigen)")
+needs_pkits = pytest.mark.skipif(not (PKITS / "pkits-index.json").exists(),
+                                 reason="vectors/pkits not present")
+
+
+def run(*argv: str | Path) -> tuple[int, str]:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main([str(a) for a in argv])
+    return rc, buf.getvalue()
+
+
+def run_json(*argv: str | Path) -> tuple[int, dict]:
+    rc, out = run(*argv, "--json")
+    return rc, json.loads(out)
+
+
+def verify(leaf: str, anchor: str, *crls: str, extra: tuple[str, ...] = (), at: str = AT
+           ) -> tuple[int, dict]:
+    args: list[str | Path] = ["cert", "verify", PKI / leaf, "--anchor", PKI / anchor]
+    for c in crls:
+        args += ["--crl", PKI / c]
+    if at:
+        args += ["--at", at]
+    return run_json(*args, *extra)
+
+
+# --------------------------------------------------------------------------- JPKI test PKI
+@needs_pki
+def test_valid_sign_certificate() -> None:
+    rc, res = verify("ee/r1-sign.cer", "ca/sign-2023.cer", "crl/sign-2023.crl",
+                     extra=("--jpki-profile",))
+    assert rc == 0
+    assert res["valid"] is True and res["reason"] == "ok"
+    assert res["at"] == AT
+    assert len(res["path"]) == 2 and "JPKI for digital signature" in res["path"][0]
+    assert [r["state"] for r in res["revocation"]] == ["good"]
+    assert "1.2.392.200149.8.5.1.1.20" in res["policies"]
+
+
+@needs_pki
+def test_sign_certificate_subject_not_printed() -> None:
+    # the leaf's subject (prefecture/city) is personal: only serial + fingerprint appear
+    rc, res = verify("ee/r1-sign.cer", "ca/sign-2023.cer", "crl/sign-2023.crl")
+    assert rc == 0
+    assert res["path"][1].startswith("certificate serial")
+    assert "Tokyo" not in json.dumps(res) and "Chiyoda" not in json.dumps(res)
+
+
+@needs_pki
+def test_revoked_sign_certificate() -> None:
+    rc, res = verify("ee/r2-sign.cer", "ca/sign-2023.cer", "crl/sign-2023.crl")
+    assert rc == 5
+    assert res["valid"] is False and res["reason"] == "revoked"
+    (rev,) = res["revocation"]
+    assert rev["state"] == "revoked"
+    assert rev["revocation_reason"] == "affiliationChanged"
+    assert rev["revoked_at"] == "2026-05-10T03:00:00Z"
+
+
+@needs_pki
+def test_auth_cert_of_revoked_sign_cert_holder_stays_valid() -> None:
+    rc, _ = verify("ee/r2-auth.cer", "ca/auth-2023.cer", "crl/auth-2023.crl",
+                   extra=("--jpki-profile", "--usage", "auth"))
+    assert rc == 0
+
+
+@needs_pki
+def test_stale_crl_is_never_valid() -> None:
+    rc, res = verify("ee/r1-sign.cer", "ca/sign-2023.cer", "crl/sign-2023-stale.crl")
+    assert rc == 5 and res["reason"] == "crl-stale-nextUpdate-passed"
+
+
+@needs_pki
+def test_crl_signed_by_wrong_key() -> None:
+    rc, res = verify("ee/r1-auth.cer", "ca/auth-2023.cer", "crl/auth-2023-wrongkey.crl")
+    assert rc == 5 and res["valid"] is False
+    assert res["reason"] in ("bad-crl-signature", "revocation-status-undetermined")
+
+
+@needs_pki
+def test_no_crl_is_undetermined_and_no_revocation_passes() -> None:
+    rc, res = verify("ee/r1-auth.cer", "ca/auth-2023.cer")
+    assert rc == 5 and res["reason"] == "revocation-status-undetermined"
+    rc, res = verify("ee/r1-auth.cer", "ca/auth-2023.cer", extra=("--no-revocation",))
+    assert rc == 0 and res["revocation"][0]["state"] is None
+
+
+@needs_pki
+def test_expired_ca() -> None:
+    # RFC 5280 does not check the anchor's own validity; the JPKI profile does
+    rc, res = verify("ee/r3-sign.cer", "ca/sign-2015.cer", "crl/sign-2015.crl",
+                     extra=("--jpki-profile",))
+    assert rc == 5
+    assert res["reason"] in ("certificate-expired", "jpki-profile-violation")
+    if res["reason"] == "jpki-profile-violation":
+        assert "ca-expired" in res["message"]
+
+
+@needs_pki
+def test_at_before_expiry_of_old_generation() -> None:
+    rc, _ = verify("ee/r3-sign.cer", "ca/sign-2015.cer", extra=("--no-revocation",),
+                   at="2024-01-01T09:00:00+09:00")
+    assert rc == 0
+
+
+@needs_pki
+def test_sign_certificate_used_as_auth() -> None:
+    rc, res = verify("ee/r1-sign.cer", "ca/sign-2023.cer", "crl/sign-2023.crl",
+                     extra=("--usage", "auth"))
+    assert rc == 5 and res["reason"] == "jpki-profile-violation"
+    assert "wrong-usage" in res["message"]
+
+
+@needs_pki
+def test_wrong_anchor_kind() -> None:
+    rc, res = verify("ee/r1-sign.cer", "ca/auth-2023.cer", "crl/auth-2023.crl")
+    assert rc == 5 and res["valid"] is False
+
+
+@needs_pki
+def test_juki_rsa1024_needs_relaxed_policy() -> None:
+    rc, res = verify("ee/juki1-sign.cer", "ca/sign-2019.cer", "crl/sign-2019.crl",
+                     extra=("--jpki-profile",))
+    assert rc == 5 and res["reason"] in ("key-too-small", "jpki-profile-violation")
+    rc, res = verify("ee/juki1-sign.cer", "ca/sign-2019.cer", "crl/sign-2019.crl")
+    assert rc == 0, res  # generic RFC 5280 policy: RSA >= 1024
+    rc, res = verify("ee/juki1-sign.cer", "ca/sign-2019.cer", "crl/sign-2019.crl",
+                     extra=("--min-rsa-bits", "2048"))
+    assert rc == 5 and res["reason"] == "key-too-small"
+
+
+@needs_pki
+def test_policy_options() -> None:
+    rc, _ = verify("ee/r1-auth.cer", "ca/auth-2023.cer", "crl/auth-2023.crl",
+                   extra=("--policy", "1.2.392.200149.8.5.1.3.30", "--explicit-policy"))
+    assert rc == 0
+    rc, res = verify("ee/r1-auth.cer", "ca/auth-2023.cer", "crl/auth-2023.crl",
+                     extra=("--policy", "1.2.392.200149.8.5.1.1.20", "--explicit-policy"))
+    assert rc == 5 and res["reason"] == "no-acceptable-explicit-policy"
+
+
+@needs_pki
+def test_default_at_is_now_and_printed() -> None:
+    rc, res = verify("ee/r1-auth.cer", "ca/auth-2023.cer", extra=("--no-revocation",), at="")
+    at = dt.datetime.fromisoformat(res["at"].replace("Z", "+00:00"))
+    assert at.tzinfo is not None and at.year >= 2025
+    assert rc in (0, 5)  # depends on today's date vs. the test certificate's validity
+
+
+@needs_pki
+def test_text_output(tmp_path) -> None:
+    rc, out = run("cert", "verify", PKI / "ee/r2-sign.cer", "--anchor", PKI / "ca/sign-2023.cer",
+                  "--crl", PKI / "crl/sign-2023.crl", "--at", AT)
+    assert rc == 5
+    assert "valid: no" in out and "reason: revoked" in out and f"at: {AT}" in out
+
+
+@needs_pki
+def test_pem_inputs_and_bundle(tmp_path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    def pem_cert(rel: str) -> bytes:
+        return x509.load_der_x509_certificate((PKI / rel).read_bytes()).public_bytes(Encoding.PEM)
+
+    bundle = tmp_path / "anchors.pem"
+    bundle.write_bytes(pem_cert("ca/auth-2019.cer") + pem_cert("ca/sign-2023.cer"))
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_bytes(pem_cert("ee/r1-sign.cer"))
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(x509.load_der_x509_crl((PKI / "crl/sign-2023.crl").read_bytes())
+                    .public_bytes(Encoding.PEM))
+    rc, res = run_json("cert", "verify", leaf, "--anchor", bundle, "--crl", crl, "--at", AT)
+    assert rc == 0, res
+
+
+# --------------------------------------------------------------------------- CRL by URL
+class _CrlServer:
+    def __init__(self, body: bytes) -> None:
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path != "/sign.crl":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@needs_pki
+def test_crl_by_url_and_cache(tmp_path, monkeypatch) -> None:
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    srv = _CrlServer((PKI / "crl/sign-2023.crl").read_bytes())
+    try:
+        rc, res = verify("ee/r2-sign.cer", "ca/sign-2023.cer",
+                         extra=("--crl", srv.url + "/sign.crl", "--crl-cache",
+                                str(tmp_path / "cache")))
+        assert rc == 5 and res["reason"] == "revoked"
+        assert len(list((tmp_path / "cache").glob("*.crl"))) == 1
+        rc, res = verify("ee/r1-sign.cer", "ca/sign-2023.cer",
+                         extra=("--crl", srv.url + "/missing.crl"))
+        assert rc == 5 and res["reason"] == "revocation-status-undetermined"
+        assert res["problems"] and "missing.crl" in res["problems"][0]
+    finally:
+        srv.close()
+
+
+# --------------------------------------------------------------------------- usage / malformed
+def test_anchor_is_required() -> None:
+    with pytest.raises(SystemExit) as ei:
+        main(["cert", "verify", "x.cer"])
+    assert ei.value.code == 2
+
+
+@needs_pki
+def test_missing_file_is_usage_error(tmp_path) -> None:
+    rc, _ = run("cert", "verify", tmp_path / "nope.cer", "--anchor", PKI / "ca/auth-2023.cer")
+    assert rc == 2
+    rc, _ = run("cert", "verify", PKI / "ee/r1-auth.cer", "--anchor", tmp_path / "nope.cer")
+    assert rc == 2
+
+
+@needs_pki
+@pytest.mark.parametrize("at", ["yesterday", "2026-13-01T00:00:00Z", "2026-06-01T25:00"])
+def test_bad_at_is_usage_error(at: str) -> None:
+    rc, _ = run("cert", "verify", PKI / "ee/r1-auth.cer", "--anchor", PKI / "ca/auth-2023.cer",
+                "--at", at)
+    assert rc == 2
+
+
+@needs_pki
+def test_malformed_certificate_gives_json(tmp_path) -> None:
+    bad = tmp_path / "bad.cer"
+    bad.write_bytes((PKI / "ee/r1-auth.cer").read_bytes()[:100])
+    rc, res = run_json("cert", "verify", bad, "--anchor", PKI / "ca/auth-2023.cer", "--at", AT)
+    assert rc == 5 and res["valid"] is False and res["reason"] == "malformed-certificate"
+
+
+@needs_pki
+def test_malformed_anchor_and_crl(tmp_path) -> None:
+    bad = tmp_path / "bad.der"
+    bad.write_bytes(b"\x30\x82\xff\xff\x00")
+    rc, res = run_json("cert", "verify", PKI / "ee/r1-auth.cer", "--anchor", bad, "--at", AT)
+    assert rc == 5 and res["reason"].startswith("malformed")
+    rc, res = run_json("cert", "verify", PKI / "ee/r1-auth.cer", "--anchor",
+                       PKI / "ca/auth-2023.cer", "--crl", bad, "--at", AT)
+    assert rc == 5 and res["reason"] == "malformed-crl"
+
+
+# --------------------------------------------------------------------------- cert group hook
+def test_other_modules_can_add_cert_subcommands(monkeypatch) -> None:
+    calls: list[str] = []
+    mod = types.ModuleType("jukicard.cli.cert_export")
+
+    def register_cert(sub) -> None:
+        p = sub.add_parser("frobnicate", help="a subcommand from another module")
+        p.set_defaults(func=lambda args: calls.append("frobnicate") or 0)
+
+    mod.register_cert = register_cert  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "jukicard.cli.cert_export", mod)
+    assert main(["cert", "frobnicate"]) == 0
+    assert calls == ["frobnicate"]
+    import jukicard.cli.cert as cert_cli
+
+    assert "frobnicate" in cert_cli.cert_subparsers.choices
+    assert "verify" in cert_cli.cert_subparsers.choices
+
+
+def test_cert_group_registration_order_does_not_matter() -> None:
+    import argparse
+
+    import jukicard.cli.cert as cert_cli
+
+    parser = argparse.ArgumentParser(prog="t")
+    top = parser.add_subparsers(dest="command")
+    early = top.add_parser("cert").add_subparsers(dest="cert_command")
+    early.add_parser("export")  # another module registered the group first
+    cert_cli.register(top)
+    assert {"export", "verify"} <= set(cert_cli.cert_subparsers.choices)
+    assert cert_cli.cert_subparsers is early
+
+
+# --------------------------------------------------------------------------- NIST PKITS
+def _pkits_cases() -> list[dict]:
+    if not (PKITS / "pkits-index.json").exists():
+        return []
+    return json.loads((PKITS / "pkits-index.json").read_text())["cases"]
+
+
+def _pkits_argv(index: dict, case: dict) -> list[str | Path]:
+    argv: list[str | Path] = ["cert", "verify", PKITS / case["ee_cert"],
+                              "--anchor", PKITS / index["trust_anchor"],
+                              "--at", index["recommended_validation_time"]]
+    for i in case["intermediates"]:
+        argv += ["--intermediate", PKITS / i]
+    for c in case["crls"]:
+        argv += ["--crl", PKITS / c]
+    pp = case.get("policy_params") or {}
+    for p in pp.get("user_initial_policy_set", []):
+        argv += ["--policy", p]
+    flags = {"initial_explicit_policy": "--explicit-policy",
+             "initial_policy_mapping_inhibit": "--inhibit-mapping",
+             "initial_any_policy_inhibit": "--inhibit-any-policy"}
+    argv += [flag for key, flag in flags.items() if pp.get(key)]
+    return argv
+
+
+@needs_pkits
+@pytest.mark.parametrize(
+    "case", _pkits_cases(),
+    ids=lambda c: f"{c['pkits_id']}-{c['name']}-v{c.get('variant', 0)}")
+def test_pkits_through_cli(case: dict) -> None:
+    index = json.loads((PKITS / "pkits-index.json").read_text())
+    rc, res = run_json(*_pkits_argv(index, case))
+    expected_valid = case["expected"] == "valid"
+    assert rc == (0 if expected_valid else 5), (res["reason"], res["message"])
+    assert res["valid"] is expected_valid
+    if not expected_valid and case["relevance"] == "core" and case.get("reason"):
+        assert res["reason"] == case["reason"]
+    if expected_valid:
+        assert len(res["path"]) == len(res["path_sha256"]) >= 2

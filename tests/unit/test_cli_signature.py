@@ -1,0 +1,210 @@
+"""``jukicard signature verify`` through ``jukicard.cli.main.main`` (exit codes + JSON)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from jukicard.cli.main import main
+
+PKI = Path(__file__).resolve().parents[2] / "vectors" / "pki"
+AT = "2026-06-01T00:00:00Z"
+DATA = b"document to sign\n"
+pytestmark = pytest.mark.skipif(not (PKI / "manifest.json").exists(),
+                                reason="vectors/pki not generated yet")
+
+
+def run_json(*argv) -> tuple[int, dict]:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main([str(a) for a in argv] + ["--json"])
+    out = buf.getvalue()
+    return rc, (json.loads(out) if out else {})  # usage errors print only to stderr
+
+
+def key(rid: str):
+    return serialization.load_pem_private_key(
+        (PKI / f"keys/ee-{rid}-sign.pem").read_bytes(), password=None)
+
+
+def leaf(rid: str) -> x509.Certificate:
+    return x509.load_der_x509_certificate((PKI / f"ee/{rid}-sign.cer").read_bytes())
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "data").write_bytes(DATA)
+    sig = key("r1").sign(DATA, padding.PKCS1v15(), hashes.SHA256())
+    (tmp_path / "sig").write_bytes(sig)
+    (tmp_path / "digest").write_bytes(hashlib.sha256(DATA).digest())
+    return tmp_path
+
+
+def chain_args(anchor: str = "ca/sign-2023.cer", crl: str = "crl/sign-2023.crl") -> list:
+    return ["--anchor", PKI / anchor, "--crl", PKI / crl, "--at", AT]
+
+
+# --------------------------------------------------------------------------- raw PKCS#1
+def test_raw_signature_message_mode(files) -> None:
+    rc, res = run_json("signature", "verify", files / "data", files / "sig",
+                       "--cert", PKI / "ee/r1-sign.cer")
+    assert rc == 0 and res["valid"] is True
+    assert res["signature"]["format"] == "pkcs1v15" and res["signature"]["mode"] == "message"
+    assert res["certificate"] is None
+
+
+def test_raw_signature_digest_mode(files) -> None:
+    rc, res = run_json("signature", "verify", files / "digest", files / "sig",
+                       "--cert", PKI / "ee/r1-sign.cer", "--digest")
+    assert rc == 0 and res["signature"]["mode"] == "digest"
+
+
+def test_raw_mode_card_signed_bytes_as_is(files) -> None:
+    # the card signs a DigestInfo as given: --raw with the DigestInfo bytes verifies too
+    from jukicard.pki.signatures import build_digest_info
+
+    (files / "di").write_bytes(build_digest_info("sha256", hashlib.sha256(DATA).digest()))
+    rc, res = run_json("signature", "verify", files / "di", files / "sig",
+                       "--cert", PKI / "ee/r1-sign.cer", "--raw")
+    assert rc == 0 and res["signature"]["mode"] == "raw"
+
+
+def test_tampered_data_and_wrong_cert(files) -> None:
+    (files / "other").write_bytes(DATA + b"x")
+    rc, res = run_json("signature", "verify", files / "other", files / "sig",
+                       "--cert", PKI / "ee/r1-sign.cer")
+    assert rc == 5 and res["reason"] == "bad-signature" and res["valid"] is False
+    rc, res = run_json("signature", "verify", files / "data", files / "sig",
+                       "--cert", PKI / "ee/r2-sign.cer")
+    assert rc == 5 and res["reason"] == "bad-signature"
+
+
+def test_hash_option(files) -> None:
+    sig = key("r1").sign(DATA, padding.PKCS1v15(), hashes.SHA384())
+    (files / "sig384").write_bytes(sig)
+    rc, _ = run_json("signature", "verify", files / "data", files / "sig384",
+                     "--cert", PKI / "ee/r1-sign.cer")
+    assert rc == 5
+    rc, res = run_json("signature", "verify", files / "data", files / "sig384",
+                       "--cert", PKI / "ee/r1-sign.cer", "--hash", "sha384")
+    assert rc == 0 and res["signature"]["hash"] == "sha384"
+
+
+def test_sha1_needs_allow_sha1(files) -> None:
+    sig = key("r1").sign(DATA, padding.PKCS1v15(), hashes.SHA1())
+    (files / "sig1").write_bytes(sig)
+    rc, _ = run_json("signature", "verify", files / "data", files / "sig1",
+                     "--cert", PKI / "ee/r1-sign.cer", "--hash", "sha1")
+    assert rc == 2
+    rc, res = run_json("signature", "verify", files / "data", files / "sig1",
+                       "--cert", PKI / "ee/r1-sign.cer", "--hash", "sha1", "--allow-sha1")
+    assert rc == 0 and res["signature"]["weak_hash"] is True
+
+
+def test_raw_signature_without_cert_is_usage_error(files) -> None:
+    rc, _ = run_json("signature", "verify", files / "data", files / "sig")
+    assert rc == 2
+
+
+def test_with_chain_valid_and_revoked(files) -> None:
+    rc, res = run_json("signature", "verify", files / "data", files / "sig",
+                       "--cert", PKI / "ee/r1-sign.cer", *chain_args(), "--jpki-profile",
+                       "--usage", "sign")
+    assert rc == 0 and res["certificate"]["valid"] is True and res["at"] == AT
+    sig2 = key("r2").sign(DATA, padding.PKCS1v15(), hashes.SHA256())
+    (files / "sig2").write_bytes(sig2)
+    rc, res = run_json("signature", "verify", files / "data", files / "sig2",
+                       "--cert", PKI / "ee/r2-sign.cer", *chain_args())
+    assert rc == 5
+    assert res["signature"]["valid"] is True
+    assert res["certificate"]["reason"] == "revoked" and res["reason"] == "revoked"
+
+
+def test_with_chain_sign_used_as_auth(files) -> None:
+    rc, res = run_json("signature", "verify", files / "data", files / "sig",
+                       "--cert", PKI / "ee/r1-sign.cer", *chain_args(), "--usage", "auth")
+    assert rc == 5 and res["reason"] == "jpki-profile-violation"
+
+
+def test_juki_key_rejected_by_jpki_profile(files) -> None:
+    k = serialization.load_pem_private_key((PKI / "keys/ee-juki1-sign.pem").read_bytes(), None)
+    (files / "sigj").write_bytes(k.sign(DATA, padding.PKCS1v15(), hashes.SHA256()))
+    rc, _ = run_json("signature", "verify", files / "data", files / "sigj",
+                     "--cert", PKI / "ee/juki1-sign.cer")
+    assert rc == 0
+    rc, res = run_json("signature", "verify", files / "data", files / "sigj",
+                       "--cert", PKI / "ee/juki1-sign.cer", "--jpki-profile")
+    assert rc == 5 and res["reason"] == "weak-key"
+
+
+# --------------------------------------------------------------------------- CMS
+def make_cms(rid: str, *opts, encoding=serialization.Encoding.DER) -> bytes:
+    return (pkcs7.PKCS7SignatureBuilder().set_data(DATA)
+            .add_signer(leaf(rid), key(rid), hashes.SHA256())
+            .sign(encoding, [pkcs7.PKCS7Options.Binary, *opts]))
+
+
+@pytest.mark.parametrize("encoding", [serialization.Encoding.DER, serialization.Encoding.PEM])
+def test_cms_detached_autodetected(files, encoding) -> None:
+    (files / "p7s").write_bytes(make_cms("r1", pkcs7.PKCS7Options.DetachedSignature,
+                                         encoding=encoding))
+    rc, res = run_json("signature", "verify", files / "data", files / "p7s", *chain_args())
+    assert rc == 0, res
+    assert res["signature"]["format"] == "cms" and res["signature"]["detached"] is True
+    assert res["certificate"]["valid"] is True
+    (files / "other").write_bytes(b"other")
+    rc, res = run_json("signature", "verify", files / "other", files / "p7s")
+    assert rc == 5 and res["reason"] == "bad-signature"
+
+
+def test_cms_attached_must_match_file(files) -> None:
+    (files / "p7m").write_bytes(make_cms("r1"))
+    rc, _ = run_json("signature", "verify", files / "data", files / "p7m")
+    assert rc == 0
+    (files / "other").write_bytes(b"other")
+    rc, res = run_json("signature", "verify", files / "other", files / "p7m")
+    assert rc == 5 and res["reason"] == "bad-signature"
+
+
+def test_cms_revoked_signer(files) -> None:
+    (files / "p7s").write_bytes(make_cms("r2", pkcs7.PKCS7Options.DetachedSignature))
+    rc, res = run_json("signature", "verify", files / "data", files / "p7s", *chain_args())
+    assert rc == 5 and res["signature"]["valid"] is True
+    assert res["certificate"]["reason"] == "revoked"
+
+
+def test_cms_with_digest_option_is_usage_error(files) -> None:
+    (files / "p7s").write_bytes(make_cms("r1", pkcs7.PKCS7Options.DetachedSignature))
+    rc, _ = run_json("signature", "verify", files / "data", files / "p7s", "--digest")
+    assert rc == 2
+
+
+@pytest.mark.parametrize("blob", [b"", b"\x30\x03\x02\x01\x01", b"\x00" * 256])
+def test_garbage_signature_file(files, blob: bytes) -> None:
+    (files / "junk").write_bytes(blob)
+    rc, res = run_json("signature", "verify", files / "data", files / "junk",
+                       "--cert", PKI / "ee/r1-sign.cer")
+    assert rc == 5 and res["valid"] is False and res["reason"] == "bad-signature"
+
+
+def test_malformed_cert(files) -> None:
+    (files / "bad.cer").write_bytes(b"\x30\x82\x01")
+    rc, res = run_json("signature", "verify", files / "data", files / "sig",
+                       "--cert", files / "bad.cer")
+    assert rc == 5 and res["reason"] == "malformed-certificate"
+
+
+def test_prehashed_equals_card_signature(files) -> None:
+    d = hashlib.sha256(DATA).digest()
+    assert key("r1").sign(d, padding.PKCS1v15(), Prehashed(hashes.SHA256())) == \
+        (files / "sig").read_bytes()
