@@ -1,0 +1,342 @@
+"""The layering rule, checked on the source tree with :mod:`ast`.
+
+::
+
+    errors(0) → apdu(1) → transport(2) → card(3) → services(4) → cli(5)
+
+* a layer may import its own layer and the layers before it, never one after it;
+* ``pki`` sits beside ``card`` but may import only ``errors``;
+* ``operator`` sits beside ``card`` and may import only ``errors`` (for now);
+* ``emulator`` may import only ``apdu`` and ``errors``;
+* ``testing`` (the vector generators) may import anything;
+* ``drivers/*`` may import only ``jukicard.operator``'s public API and ``jukicard.errors``;
+* ``smartcard`` (pyscard) may be imported only by ``jukicard/transport/pcsc.py``.
+
+Every import counts: module level, inside functions, under ``if TYPE_CHECKING``, relative
+(resolved against the importing module), and ``importlib.import_module("literal")``.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "jukicard"
+
+#: Linear layers: index = rank.
+LINEAR = ("errors", "apdu", "transport", "card", "services", "cli")
+RANK = {name: i for i, name in enumerate(LINEAR)}
+
+#: Side layers: the jukicard sub-packages each may import (besides itself).
+SIDE: dict[str, frozenset[str]] = {
+    "pki": frozenset({"errors"}),
+    "operator": frozenset({"errors"}),
+    "emulator": frozenset({"errors", "apdu"}),
+}
+#: May import anything.
+TOP = frozenset({"testing"})
+#: Root-package modules: ``jukicard/__init__.py`` is neutral; ``__main__`` runs the CLI.
+ROOT_MODULES = {"__init__": None, "__main__": "cli"}
+
+KNOWN = set(LINEAR) | set(SIDE) | TOP
+PYSCARD = "smartcard"
+PYSCARD_ALLOWED = frozenset({"jukicard.transport.pcsc"})
+DRIVERS_ALLOWED = frozenset({"operator", "errors"})
+
+
+@dataclass(frozen=True)
+class Violation:
+    module: str
+    line: int
+    imported: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.line}: imports {self.imported}: {self.why}"
+
+
+# --------------------------------------------------------------------------- import collection
+def _collect_imports(tree: ast.AST, module: str, is_package: bool) -> list[tuple[int, str]]:
+    """Return ``(line, absolute dotted target)`` for every import in *tree*.
+
+    ``from X import a`` yields ``X.a`` (``a`` may be a sub-module or an attribute; the
+    classifier treats both correctly).
+    """
+    package_parts = module.split(".") if is_package else module.split(".")[:-1]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.append((node.lineno, alias.name))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                keep = len(package_parts) - (node.level - 1)
+                if keep <= 0:
+                    found.append((node.lineno, "<relative import beyond top level>"))
+                    continue
+                base = ".".join(package_parts[:keep])
+                if node.module:
+                    base = f"{base}.{node.module}"
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                found.append((node.lineno, base if alias.name == "*" else f"{base}.{alias.name}"))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id if isinstance(func, ast.Name) else ""
+            )
+            if (
+                name in {"import_module", "__import__"}
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.append((node.lineno, node.args[0].value))
+    return found
+
+
+def _layer_of(module: str, tree_root: Path | None) -> str | None:
+    """The layer of a ``jukicard.*`` module name (``None`` = the neutral root package)."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return None
+    sub = parts[1]
+    if sub in KNOWN:
+        return sub
+    if sub in ROOT_MODULES:
+        return ROOT_MODULES[sub]
+    if sub.startswith("__"):
+        return None  # ``from jukicard import __version__``
+    if tree_root is not None and not (
+        (tree_root / PACKAGE / sub).is_dir() or (tree_root / PACKAGE / f"{sub}.py").is_file()
+    ):
+        return None  # an attribute of the root package, e.g. ``from jukicard import __version__``
+    return f"?{sub}"  # a sub-package nobody put in the layer map
+
+
+def _allowed(src: str, dst: str | None) -> tuple[bool, str]:
+    if dst is None or src == dst:
+        return True, ""
+    if dst.startswith("?"):
+        return False, f"unknown layer {dst[1:]!r}: add it to the map in tests/unit/test_layering.py"
+    if src in TOP:
+        return True, ""
+    if src in SIDE:
+        return dst in SIDE[src], f"{src} may import only {sorted(SIDE[src])}"
+    if src in RANK:
+        if dst in RANK:
+            return RANK[dst] <= RANK[src], f"{src} (layer {RANK[src]}) imports upward"
+        if dst in SIDE:
+            # pki/operator sit at the card level: card and above may use them.
+            ok = RANK[src] >= RANK["card"]
+            return ok, f"{dst} sits at the card level; {src} is below it"
+        return False, f"{src} may not import {dst}"
+    return False, f"unknown layer {src!r}"
+
+
+def check_source(
+    module: str, source: str, *, is_package: bool = False, tree_root: Path | None = None
+) -> list[Violation]:
+    """Check one module's source text against the layering rule.
+
+    :param module: dotted module name (``jukicard.transport.pcsc``, ``drivers.acme``).
+    :param source: the module's source text.
+    :param is_package: True for an ``__init__.py`` (relative imports resolve against it).
+    :param tree_root: repository root used to tell sub-packages from root attributes.
+    """
+    tree = ast.parse(source, filename=module)
+    top = module.split(".")[0]
+    violations: list[Violation] = []
+    src_layer = _layer_of(module, tree_root) if top == PACKAGE else None
+    for line, target in _collect_imports(tree, module, is_package):
+        if target.startswith("<"):
+            violations.append(Violation(module, line, target, "cannot be resolved"))
+            continue
+        target_top = target.split(".")[0]
+        if target_top == PYSCARD and module not in PYSCARD_ALLOWED:
+            violations.append(
+                Violation(module, line, target, "pyscard only in jukicard/transport/pcsc.py")
+            )
+            continue
+        if target_top != PACKAGE:
+            continue  # stdlib / third party / the drivers' own modules
+        dst = _layer_of(target, tree_root)
+        if top == "drivers":
+            private = any(p.startswith("_") for p in target.split(".")[2:-1])
+            if dst is not None and (dst not in DRIVERS_ALLOWED or private):
+                violations.append(
+                    Violation(
+                        module, line, target, "drivers may use only jukicard.operator's public "
+                        "API and jukicard.errors"
+                    )
+                )
+            continue
+        if src_layer is None:
+            continue  # the neutral root package
+        ok, why = _allowed(src_layer.lstrip("?"), dst)
+        if src_layer.startswith("?"):
+            ok, why = False, f"module in unknown layer {src_layer[1:]!r}: add it to the map"
+        if not ok:
+            violations.append(Violation(module, line, target, why))
+    return violations
+
+
+def iter_modules(root: Path) -> list[tuple[str, Path, bool]]:
+    """Every ``.py`` under ``jukicard/`` and ``drivers/`` as ``(module, path, is_package)``."""
+    out = []
+    for top in (PACKAGE, "drivers"):
+        base = root / top
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*.py")):
+            rel = path.relative_to(root).with_suffix("")
+            parts = list(rel.parts)
+            is_package = parts[-1] == "__init__"
+            if is_package:
+                parts.pop()
+            out.append((".".join(parts), path, is_package))
+    return out
+
+
+def check_tree(root: Path) -> tuple[list[Violation], int]:
+    violations: list[Violation] = []
+    modules = iter_modules(root)
+    for module, path, is_package in modules:
+        violations += check_source(
+            module, path.read_text(encoding="utf-8"), is_package=is_package, tree_root=root
+        )
+    return violations, len(modules)
+
+
+# --------------------------------------------------------------------------- the real tree
+def test_source_tree_respects_layers() -> None:
+    violations, scanned = check_tree(ROOT)
+    names = {m for m, _, _ in iter_modules(ROOT)}
+    # The walk really saw the package (a test that scans nothing cannot fail).
+    assert {"jukicard", "jukicard.errors", "jukicard.apdu.command"} <= names
+    assert scanned >= 5
+    assert not violations, "layering violations:\n" + "\n".join(map(str, violations))
+
+
+# --------------------------------------------------------------------------- the checker itself
+def _check(module: str, text: str, **kw: object) -> list[str]:
+    return [v.imported for v in check_source(module, textwrap.dedent(text), **kw)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        # upward absolute import
+        ("jukicard.transport.pcsc", "import jukicard.card.jpki\n", ["jukicard.card.jpki"]),
+        # `from package import submodule`
+        ("jukicard.apdu.command", "from jukicard import transport\n", ["jukicard.transport"]),
+        # relative import resolved upward (two levels)
+        ("jukicard.transport.pcsc", "from ..card import jpki\n", ["jukicard.card.jpki"]),
+        # relative import from a top-level module
+        ("jukicard.errors", "from .cli import main\n", ["jukicard.cli.main"]),
+        # import hidden inside a function
+        (
+            "jukicard.card.jpki",
+            "def f():\n    from jukicard.services import login\n",
+            ["jukicard.services.login"],
+        ),
+        # pyscard outside pcsc.py
+        ("jukicard.transport.loopback", "from smartcard.System import readers\n",
+         ["smartcard.System.readers"]),
+        ("jukicard.card.jpki", "import smartcard\n", ["smartcard"]),
+        # side layers
+        ("jukicard.pki.validator", "from jukicard.apdu import CommandApdu\n",
+         ["jukicard.apdu.CommandApdu"]),
+        ("jukicard.pki.validator", "from jukicard.card import jpki\n", ["jukicard.card.jpki"]),
+        ("jukicard.operator.login", "from jukicard.transport import pcsc\n",
+         ["jukicard.transport.pcsc"]),
+        ("jukicard.emulator.cardos", "from jukicard.transport.loopback import X\n",
+         ["jukicard.transport.loopback.X"]),
+        ("jukicard.emulator.cardos", "import jukicard.pki\n", ["jukicard.pki"]),
+        # below card may not use pki
+        ("jukicard.apdu.tlv", "from jukicard.pki import validate\n", ["jukicard.pki.validate"]),
+        # drivers
+        ("drivers.acme", "from jukicard.card import jpki\n", ["jukicard.card.jpki"]),
+        ("drivers.acme", "from jukicard.operator._impl import X\n",
+         ["jukicard.operator._impl.X"]),
+        # dynamic import with a literal
+        ("jukicard.apdu.x", "import importlib\nimportlib.import_module('jukicard.cli.main')\n",
+         ["jukicard.cli.main"]),
+        # TYPE_CHECKING imports count too
+        ("jukicard.transport.base",
+         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from jukicard.card import S\n",
+         ["jukicard.card.S"]),
+    ],
+)
+def test_checker_reports_violation(module: str, source: str, expected: list[str]) -> None:
+    assert _check(module, source) == expected
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("jukicard.apdu.command", "from jukicard.errors import MalformedApduError\n"),
+        ("jukicard.apdu.command", "from ..errors import MalformedApduError\n"),
+        ("jukicard.apdu.command", "from . import processor\nfrom .processor import P\n"),
+        ("jukicard.transport.pcsc", "import smartcard\nfrom smartcard.System import readers\n"),
+        ("jukicard.card.jpki",
+         "from jukicard.apdu import CommandApdu\nimport jukicard.transport\n"),
+        ("jukicard.card.jpki", "from jukicard.pki import x\nfrom jukicard.operator import y\n"),
+        ("jukicard.cli.main", "from jukicard import __version__\nimport jukicard.services\n"),
+        ("jukicard.services.login", "from jukicard.card import jpki\n"),
+        ("jukicard.pki.validator",
+         "from jukicard.errors import RevokedError\nimport cryptography\n"),
+        ("jukicard.emulator.cardos",
+         "from jukicard.apdu import CommandApdu\nfrom ..errors import X\n"),
+        ("jukicard.testing.pkigen",
+         "from jukicard.emulator import CardOS\nfrom jukicard.cli import main\n"),
+        ("drivers.acme",
+         "from jukicard.operator import VeinDevice\nfrom jukicard.errors import E\n"),
+        ("drivers.acme.dev", "from . import proto\nimport os\n"),
+        ("jukicard", "from jukicard.errors import JukiError\n"),
+    ],
+)
+def test_checker_accepts_allowed_imports(module: str, source: str) -> None:
+    is_package = module in {"jukicard"}
+    assert _check(module, source, is_package=is_package) == []
+
+
+def test_checker_relative_import_in_package_init() -> None:
+    # In jukicard/card/__init__.py, `from ..services import x` goes up from jukicard.card.
+    found = check_source("jukicard.card", "from ..services import x\n", is_package=True)
+    assert [v.imported for v in found] == ["jukicard.services.x"]
+    assert "upward" in found[0].why
+
+
+def test_checker_flags_unknown_subpackage(tmp_path: Path) -> None:
+    (tmp_path / PACKAGE / "mystery").mkdir(parents=True)
+    found = check_source(
+        "jukicard.apdu.x", "from jukicard.mystery import y\n", tree_root=tmp_path
+    )
+    assert [v.imported for v in found] == ["jukicard.mystery.y"]
+    assert "unknown layer" in found[0].why
+
+
+def test_check_tree_on_a_synthetic_tree(tmp_path: Path) -> None:
+    pkg = tmp_path / PACKAGE
+    for sub in ("errors", "apdu", "transport"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "apdu" / "command.py").write_text("def f():\n    from ..transport import pcsc\n")
+    (tmp_path / "drivers").mkdir()
+    (tmp_path / "drivers" / "acme.py").write_text("import smartcard\n")
+    violations, scanned = check_tree(tmp_path)
+    assert scanned == 6
+    assert sorted(str(v) for v in violations) == [
+        "drivers.acme:1: imports smartcard: pyscard only in jukicard/transport/pcsc.py",
+        "jukicard.apdu.command:2: imports jukicard.transport.pcsc: apdu (layer 1) imports upward",
+    ]
