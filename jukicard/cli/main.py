@@ -27,7 +27,9 @@ from jukicard.errors import (
 log = logging.getLogger("jukicard.cli")
 
 #: Modules under jukicard.cli that add subcommands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("card", "pin", "cert", "signature", "emulator")
+COMMAND_MODULES: tuple[str, ...] = (
+    "reader", "card", "pin", "cert", "signature", "data", "sign", "emulator",
+)
 
 #: First isinstance match wins.  0 = success, 1 = unexpected error.
 EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (

@@ -1,1 +1,69 @@
-"""jukicard.services."""
+"""jukicard.services: counter use cases on top of the card sessions.
+
+Each service takes a :class:`~jukicard.transport.base.Transport` (from
+:func:`open_transport`) and, when it needs a PIN, a :class:`UserInteraction` to ask it
+through; it returns data objects with ``to_json()``.  Card logic stays in
+:mod:`jukicard.card`, presentation in :mod:`jukicard.cli`.
+
+::
+
+    with open_transport(emulated=True) as t:
+        info = card_info(t)                       # no PIN, no personal data
+        pins = pin_status_all(t)                  # no counter touched
+        res = sign_file(t, ScriptedInteraction(["ABC123"]), "doc.pdf", key="sign")
+"""
+
+from __future__ import annotations
+
+from jukicard.services.connect import (
+    EMULATED_PROFILE,
+    FALLBACK_NOTICE,
+    describe_transport,
+    emulated_transport,
+    open_transport,
+)
+from jukicard.services.data import (
+    CERT_IDS,
+    export_certificate,
+    read_basic_info,
+    read_my_number,
+    read_verified,
+    to_pem,
+)
+from jukicard.services.info import ApplicationSummary, CardInfo, CertificateSummary, card_info
+from jukicard.services.interaction import (
+    NoInteraction,
+    PinPrompt,
+    PinRequest,
+    ScriptedInteraction,
+    UserInteraction,
+)
+from jukicard.services.pins import (
+    CHANGEABLE_PINS,
+    PIN_IDS,
+    PinState,
+    change_pin,
+    pin_status_all,
+)
+from jukicard.services.readers import (
+    CardIdentity,
+    ReaderInfo,
+    WatchReport,
+    identify_card_in,
+    reader_infos,
+    watch_cards,
+)
+from jukicard.services.signing import KEY_IDS, SignResult, sign_data, sign_digest, sign_file
+
+__all__ = [
+    "EMULATED_PROFILE", "FALLBACK_NOTICE", "describe_transport", "emulated_transport",
+    "open_transport",
+    "CERT_IDS", "export_certificate", "read_basic_info", "read_my_number", "read_verified",
+    "to_pem",
+    "ApplicationSummary", "CardInfo", "CertificateSummary", "card_info",
+    "NoInteraction", "PinPrompt", "PinRequest", "ScriptedInteraction", "UserInteraction",
+    "CHANGEABLE_PINS", "PIN_IDS", "PinState", "change_pin", "pin_status_all",
+    "CardIdentity", "ReaderInfo", "WatchReport", "identify_card_in", "reader_infos",
+    "watch_cards",
+    "KEY_IDS", "SignResult", "sign_data", "sign_digest", "sign_file",
+]

@@ -1,0 +1,127 @@
+"""Reading data off the card: certificates (``cert export``), the My Number, the 基本4情報.
+
+Everything returned by :func:`read_my_number` and :func:`read_basic_info` is personal data:
+it is returned to the caller only, never logged (the objects mask themselves in ``repr``).
+The JPKI sign certificate also names the holder and their address.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from jukicard.card.dataobjects import BasicInfo, MyNumber
+from jukicard.card.detect import open_card
+from jukicard.card.layout import JpkiCert, JukiJpkiCert, TextPin
+from jukicard.errors import BadResponse, UsageError
+from jukicard.services.info import cert_id
+from jukicard.services.interaction import UserInteraction
+from jukicard.services.pins import ask_pin
+from jukicard.transport.base import Transport
+
+__all__ = [
+    "CERT_IDS",
+    "export_certificate",
+    "to_pem",
+    "read_my_number",
+    "read_basic_info",
+    "read_verified",
+]
+
+log = logging.getLogger(__name__)
+
+#: Certificate ids ``cert export`` accepts.
+CERT_IDS: tuple[str, ...] = tuple(cert_id(c) for c in JpkiCert)
+
+
+def _cert_ref(card_is_juki: bool, which: str) -> Any:
+    table = JukiJpkiCert if card_is_juki else JpkiCert
+    for ref in table:
+        if cert_id(ref) == which:
+            return ref
+    if which not in CERT_IDS:
+        raise UsageError(f"unknown certificate {which!r}; use one of {', '.join(CERT_IDS)}")
+    raise UsageError(f"this card has no {which!r} certificate")
+
+
+def export_certificate(transport: Transport, which: str, interaction: UserInteraction) -> bytes:
+    """Read a JPKI certificate (DER).
+
+    ``sign`` needs the sign password: it is asked through ``interaction`` (after checking,
+    without touching the counter, that it is not blocked) and verified once.
+
+    :param which: ``"auth"``, ``"auth-ca"``, ``"sign"`` or ``"sign-ca"``.
+    :raises UsageError: unknown id / not on this card.
+    :raises PinError: / :raises PinBlockedError: wrong or blocked password.
+    :raises TransportError: (or a subclass) the card went away.
+    """
+    card = open_card(transport)
+    ref = _cert_ref(card.card_type.value == "juki", which)
+    jpki = card.jpki()
+    pin_spec = ref.value.pin
+    if pin_spec is None:
+        return jpki.read_certificate(ref)
+    pin_ref = next(p for p in jpki.PINS if p.value == pin_spec)
+    pin = ask_pin(jpki, pin_ref, interaction)
+    return jpki.read_certificate(ref, pin=pin)
+
+
+def to_pem(der: bytes) -> bytes:
+    """PEM encoding of a DER certificate.
+
+    :raises BadResponse: not a DER certificate.
+    """
+    try:
+        return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)
+    except ValueError as exc:
+        raise BadResponse("not a DER X.509 certificate") from exc
+
+
+def read_my_number(transport: Transport, interaction: UserInteraction) -> MyNumber:
+    """Read the My Number (asks the 4-digit text-AP PIN).
+
+    :raises ApplicationNotFound: no text AP (e.g. a 住基カード).
+    :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
+    :raises TransportError: (or a subclass) the card went away.
+    """
+    text = open_card(transport).text()
+    pin = ask_pin(text, TextPin.PIN, interaction)
+    return text.read_my_number(pin=pin)
+
+
+def read_basic_info(
+    transport: Transport, interaction: UserInteraction, *, match_b: bool = False
+) -> BasicInfo:
+    """Read the 基本4情報 (asks the text-AP PIN, or 照合番号B with ``match_b=True``).
+
+    :raises ApplicationNotFound: no text AP.
+    :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
+    :raises TransportError: (or a subclass) the card went away.
+    """
+    text = open_card(transport).text()
+    ref = TextPin.MATCH_B if match_b else TextPin.PIN
+    value = ask_pin(text, ref, interaction)
+    if match_b:
+        return text.read_basic_info(match_b=value)
+    return text.read_basic_info(pin=value)
+
+
+def read_verified(
+    transport: Transport, interaction: UserInteraction
+) -> tuple[MyNumber, BasicInfo]:
+    """Read the My Number and the 基本4情報 and check them against the text AP's signature
+    (asks the text-AP PIN once).
+
+    NOTE: without a trusted CV-certificate issuer key this proves the data matches the
+    card's own signature (not tampered in transit or in the EFs), not that the card is
+    genuine.
+
+    :raises DataIntegrityError: the data does not match the signature.
+    :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
+    """
+    text = open_card(transport).text()
+    pin = ask_pin(text, TextPin.PIN, interaction)
+    return text.read_verified(pin)

@@ -1,0 +1,236 @@
+"""``card info``: what card this is, which applications it has, its public certificates.
+
+No PIN is asked and no personal data is read: the JPKI sign certificate (which names the
+holder and their address) is PIN-protected and is listed as such, never read here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from jukicard.card.detect import Card, open_card
+from jukicard.card.layout import App
+from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError
+from jukicard.services.connect import describe_transport
+from jukicard.transport.base import Transport
+
+__all__ = [
+    "ApplicationSummary",
+    "CertificateSummary",
+    "CardInfo",
+    "card_info",
+    "summarize_certificate",
+    "cert_id",
+]
+
+log = logging.getLogger(__name__)
+
+_CARD_LABELS = {
+    "mynumber": "My Number card (マイナンバーカード)",
+    "juki": "住基カード",
+    "smartphone": "smartphone JPKI (スマホ用電子証明書)",
+    "unknown": "unknown card",
+}
+
+
+def _iso(value: _dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def cert_id(ref: Any) -> str:
+    """The CLI id of a certificate layout member: ``JpkiCert.AUTH_CA`` → ``"auth-ca"``."""
+    return str(ref.name).lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class ApplicationSummary:
+    """One application found on the card."""
+
+    name: str
+    label: str
+    aid: bytes
+    verified_layout: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "aid": self.aid.hex().upper(),
+                "verified_layout": self.verified_layout}
+
+
+@dataclass(frozen=True)
+class CertificateSummary:
+    """A certificate EF of the JPKI AP and, if it was read, what it says.
+
+    :ivar id: ``"auth"``, ``"auth-ca"``, ``"sign"`` or ``"sign-ca"``.
+    :ivar ef: the EF it lives in.
+    :ivar read: False if it was not (or could not be) read; :attr:`note` says why.
+    :ivar subject: / :ivar issuer: RFC 4514 strings.
+    :ivar serial: serial number in hex.
+    """
+
+    id: str
+    ef: int
+    read: bool
+    subject: str | None = None
+    issuer: str | None = None
+    serial: str | None = None
+    not_before: _dt.datetime | None = None
+    not_after: _dt.datetime | None = None
+    key: str | None = None
+    sha256: str | None = None
+    note: str = ""
+
+    def valid_at(self, at: _dt.datetime) -> bool | None:
+        """True if ``at`` is inside the validity period (``None`` if not read)."""
+        if self.not_before is None or self.not_after is None:
+            return None
+        return self.not_before <= at <= self.not_after
+
+    def to_json(self, at: _dt.datetime | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "ef": f"{self.ef:04X}", "read": self.read}
+        if self.read:
+            out.update(
+                subject=self.subject, issuer=self.issuer, serial=self.serial,
+                not_before=_iso(self.not_before), not_after=_iso(self.not_after),
+                key=self.key, sha256=self.sha256,
+            )
+            if at is not None:
+                out["valid_now"] = self.valid_at(at)
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def summarize_certificate(cert_id_: str, ef: int, der: bytes) -> CertificateSummary:
+    """Summarize a DER certificate read from EF ``ef``.
+
+    :raises BadResponse: not a DER X.509 certificate.
+    """
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        subject = cert.subject.rfc4514_string()
+        issuer = cert.issuer.rfc4514_string()
+        key = cert.public_key()
+    except (ValueError, TypeError) as exc:
+        raise BadResponse(f"{cert_id_} certificate: not a valid X.509 certificate") from exc
+    bits = getattr(key, "key_size", None)
+    if isinstance(key, rsa.RSAPublicKey):
+        kind = "RSA"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        kind = "EC"
+    else:
+        kind = "other"
+    return CertificateSummary(
+        id=cert_id_,
+        ef=ef,
+        read=True,
+        subject=subject,
+        issuer=issuer,
+        serial=format(cert.serial_number, "X"),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        key=f"{kind}-{bits}" if bits else kind,
+        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+    )
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What ``card info`` reports.  Contains no personal data.
+
+    :ivar source: where the card is (``"reader 'NAME'"``, ``"emulated card 'mynumber-01'"``).
+    :ivar card_type: ``"mynumber"``, ``"juki"``, ``"smartphone"`` or ``"unknown"``.
+    :ivar token: the JPKI token string, if read.
+    :ivar at: the time certificate validity was judged at.
+    """
+
+    source: str
+    atr: bytes
+    card_type: str
+    applications: tuple[ApplicationSummary, ...]
+    token: str | None
+    certificates: tuple[CertificateSummary, ...]
+    at: _dt.datetime
+
+    @property
+    def card_label(self) -> str:
+        return _CARD_LABELS.get(self.card_type, self.card_type)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (stable keys, for scripts)."""
+        return {
+            "source": self.source,
+            "atr": self.atr.hex().upper(),
+            "card_type": self.card_type,
+            "card_label": self.card_label,
+            "token": self.token,
+            "applications": [a.to_json() for a in self.applications],
+            "certificates": [c.to_json(self.at) for c in self.certificates],
+            "checked_at": self.at.isoformat(),
+        }
+
+
+def _certificates(card: Card) -> list[CertificateSummary]:
+    jpki = card.jpki()
+    out: list[CertificateSummary] = []
+    for ref in jpki.CERTS:
+        spec = ref.value
+        cid = cert_id(ref)
+        if spec.pin is not None:
+            out.append(CertificateSummary(
+                cid, spec.ef, False,
+                note=f"protected by the {spec.pin.name} and holds personal data: not read",
+            ))
+            continue
+        try:
+            der = jpki.read_certificate(ref)
+        except SecurityStatusError:
+            note = "needs a PIN on this token: not read"
+        except FileNotFoundOnCard:
+            note = "not on this card"
+        except BadResponse as exc:
+            note = f"unreadable: {exc}"
+        else:
+            try:
+                out.append(summarize_certificate(cid, spec.ef, der))
+                continue
+            except BadResponse as exc:
+                note = f"unreadable: {exc}"
+        out.append(CertificateSummary(cid, spec.ef, False, note=note))
+    return out
+
+
+def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardInfo:
+    """Identify the card and read its public JPKI certificates (no PIN, no personal data).
+
+    :param transport: the connection to the card.
+    :param at: the time to judge certificate validity at (default: now, UTC).
+    :raises ApplicationNotFound: not a card we know.
+    :raises TransportError: (or a subclass) the card went away.
+    """
+    when = at or _dt.datetime.now(_dt.timezone.utc)
+    with transport.transaction():
+        card = open_card(transport)
+        certs = _certificates(card) if card.has(App.JPKI) else []
+    apps = tuple(
+        ApplicationSummary(a.value.name, a.value.label, a.value.aid, a.value.verified_layout)
+        for a in App
+        if card.has(a)
+    )
+    info = CardInfo(
+        source=describe_transport(transport),
+        atr=bytes(card.atr),
+        card_type=card.card_type.value,
+        applications=apps,
+        token=card.token.token if card.token is not None else None,
+        certificates=tuple(certs),
+        at=when,
+    )
+    log.info("card info: %s with %d application(s)", info.card_type, len(apps))
+    return info

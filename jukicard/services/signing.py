@@ -1,0 +1,169 @@
+"""Signing with a card key: a file, bytes or a ready digest, with the auth or sign key.
+
+The card makes an RSA PKCS#1 v1.5 signature over the DER ``DigestInfo`` the library builds
+(:meth:`jukicard.card.jpki.JpkiSession.sign`), and the session checks the signature against
+the key's certificate before it is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives import hashes
+
+from jukicard.card.crypto import HashAlg
+from jukicard.card.detect import open_card
+from jukicard.card.layout import JpkiKey, JukiJpkiKey
+from jukicard.errors import UsageError
+from jukicard.services.interaction import UserInteraction
+from jukicard.services.pins import ask_pin
+from jukicard.transport.base import Transport
+
+__all__ = ["KEY_IDS", "SignResult", "hash_stream", "sign_digest", "sign_data", "sign_file"]
+
+log = logging.getLogger(__name__)
+
+#: Key ids ``sign --key`` accepts.
+KEY_IDS: tuple[str, ...] = ("sign", "auth")
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """A signature made by the card.
+
+    :ivar key: ``"sign"`` or ``"auth"``.
+    :ivar hash_alg: ``"sha256"``...
+    :ivar digest: the digest that was signed (inside a DigestInfo).
+    :ivar signature: the raw RSA PKCS#1 v1.5 signature (modulus-size bytes).
+    :ivar certificate: the key's certificate (DER) if asked for.  NOTE: the sign
+        certificate holds personal data (name, address).
+    """
+
+    key: str
+    hash_alg: str
+    digest: bytes
+    signature: bytes
+    certificate: bytes | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        import base64
+
+        return {
+            "key": self.key,
+            "hash": self.hash_alg,
+            "digest": self.digest.hex(),
+            "signature": base64.b64encode(self.signature).decode("ascii"),
+            "signature_bytes": len(self.signature),
+        }
+
+
+def hash_stream(stream: BinaryIO, hash_alg: HashAlg | str = HashAlg.SHA256) -> bytes:
+    """Hash everything readable from ``stream``.
+
+    :raises UsageError: unsupported hash.
+    """
+    alg = HashAlg.coerce(hash_alg)
+    h = hashes.Hash(alg.algorithm)
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        h.update(chunk)
+    return h.finalize()
+
+
+def _key_ref(is_juki: bool, key: str) -> Any:
+    if key not in KEY_IDS:
+        raise UsageError(f"unknown key {key!r}; use one of {', '.join(KEY_IDS)}")
+    table = JukiJpkiKey if is_juki else JpkiKey
+    for ref in table:
+        if ref.name.lower() == key:
+            return ref
+    raise UsageError(f"this card has no {key!r} key")
+
+
+def sign_digest(
+    transport: Transport,
+    interaction: UserInteraction,
+    digest: bytes,
+    *,
+    key: str = "sign",
+    hash_alg: HashAlg | str = HashAlg.SHA256,
+    include_certificate: bool = False,
+) -> SignResult:
+    """Sign a digest with a card key; asks the key's PIN through ``interaction``.
+
+    The PIN's counter is checked first without touching it (a blocked PIN raises before
+    anyone is asked); the digest length is checked before the PIN is spent.
+
+    :param digest: the hash of the data, made with ``hash_alg``.
+    :param key: ``"sign"`` (署名用, default) or ``"auth"`` (利用者証明用).
+    :param hash_alg: ``sha256`` (default), ``sha384`` or ``sha512``.
+    :param include_certificate: also return the key's certificate (read after the PIN).
+    :raises UsageError: unknown key/hash, wrong digest length.
+    :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
+    :raises BadResponse: the card's signature does not verify against its certificate.
+    :raises TransportError: (or a subclass) the card went away.
+    """
+    alg = HashAlg.coerce(hash_alg)
+    digest = bytes(digest)
+    if len(digest) != alg.digest_size:
+        raise UsageError(f"a {alg.value} digest is {alg.digest_size} bytes, got {len(digest)}")
+    card = open_card(transport)
+    ref = _key_ref(card.card_type.value == "juki", key)
+    jpki = card.jpki()
+    pin_ref = next(p for p in jpki.PINS if p.value == ref.value.pin)
+    pin = ask_pin(jpki, pin_ref, interaction)
+    certificate: bytes | None = None
+    with transport.transaction():
+        jpki.verify(pin_ref, pin)
+        if include_certificate:
+            cert_ref = next(c for c in jpki.CERTS if c.value == ref.value.cert)
+            certificate = jpki.read_certificate(cert_ref)
+        signature = jpki.sign(ref, None, digest=digest, hash_alg=alg)
+    log.info("signed a %s digest with the %s key", alg.value, key)
+    return SignResult(key, alg.value, digest, signature, certificate)
+
+
+def sign_data(
+    transport: Transport,
+    interaction: UserInteraction,
+    data: bytes,
+    *,
+    key: str = "sign",
+    hash_alg: HashAlg | str = HashAlg.SHA256,
+    include_certificate: bool = False,
+) -> SignResult:
+    """Hash ``data`` and sign the digest (see :func:`sign_digest`)."""
+    alg = HashAlg.coerce(hash_alg)
+    h = hashes.Hash(alg.algorithm)
+    h.update(bytes(data))
+    return sign_digest(transport, interaction, h.finalize(), key=key, hash_alg=alg,
+                       include_certificate=include_certificate)
+
+
+def sign_file(
+    transport: Transport,
+    interaction: UserInteraction,
+    path: str | os.PathLike[str],
+    *,
+    key: str = "sign",
+    hash_alg: HashAlg | str = HashAlg.SHA256,
+    include_certificate: bool = False,
+) -> SignResult:
+    """Hash the file at ``path`` (streamed) and sign the digest (see :func:`sign_digest`).
+
+    :raises UsageError: the file cannot be read.
+    """
+    alg = HashAlg.coerce(hash_alg)
+    try:
+        with open(path, "rb") as fh:
+            digest = hash_stream(fh, alg)
+    except OSError as exc:
+        raise UsageError(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from exc
+    return sign_digest(transport, interaction, digest, key=key, hash_alg=alg,
+                       include_certificate=include_certificate)

@@ -1,0 +1,185 @@
+"""Pure tests of the CLI plumbing: PIN input objects, option parsing, group extension."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import pytest
+
+from jukicard.card.layout import JpkiPin, TextPin
+from jukicard.cli import _common
+from jukicard.cli._common import (
+    StdinInteraction,
+    TerminalInteraction,
+    find_or_add_group,
+    interaction_from_args,
+    parse_reader,
+)
+from jukicard.cli.main import EXIT_CODES, build_parser, exit_code_for
+from jukicard.errors import (
+    CardRemovedError,
+    PinBlockedError,
+    PinError,
+    SecurityStatusError,
+    UsageError,
+)
+from jukicard.services.interaction import (
+    NoInteraction,
+    PinRequest,
+    ScriptedInteraction,
+    UserInteraction,
+)
+
+
+# --------------------------------------------------------------------------- --reader
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0", 0), ("12", 12), ("Virtual PCD 00 00", "Virtual PCD 00 00"), (" ACS ", "ACS")],
+)
+def test_parse_reader(text: str, expected: object) -> None:
+    assert parse_reader(text) == expected
+
+
+def test_parse_reader_rejects_empty() -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_reader("  ")
+
+
+def test_reader_and_emulated_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["card", "info", "--reader", "0", "--emulated"])
+    assert exc.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_pin_is_not_an_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    # There is no way to put a PIN on the command line.
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["mynumber", "--emulated", "--pin", "1234"])
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- stdin PINs
+def test_stdin_interaction_reads_one_line_per_pin() -> None:
+    it = StdinInteraction(io.StringIO("1234\r\nABC123\n"))
+    assert it.request_pin(PinRequest(JpkiPin.AUTH.value)) == "1234"
+    assert it.request_pin(PinRequest(JpkiPin.SIGN.value)) == "ABC123"
+    with pytest.raises(UsageError, match="PIN #3"):
+        it.request_pin(PinRequest(TextPin.PIN.value))
+
+
+def test_stdin_interaction_error_does_not_echo_input() -> None:
+    it = StdinInteraction(io.StringIO(""))
+    with pytest.raises(UsageError) as exc:
+        it.request_pin(PinRequest(TextPin.PIN.value))
+    assert "text AP PIN" in str(exc.value)
+
+
+def test_stdin_interaction_reads_sys_stdin_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    it = StdinInteraction()
+    monkeypatch.setattr("sys.stdin", io.StringIO("9999\n"))
+    assert it.request_pin(PinRequest(JpkiPin.AUTH.value)) == "9999"
+
+
+# --------------------------------------------------------------------------- terminal PINs
+def test_terminal_interaction_uses_getpass_with_prompt() -> None:
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return "1234"
+
+    it = TerminalInteraction(fake_getpass, terminal_available=lambda: True)
+    assert it.request_pin(PinRequest(JpkiPin.AUTH.value, retries_left=2)) == "1234"
+    assert prompts == ["JPKI auth PIN (4 characters, 2 tries left): "]
+
+
+def test_terminal_interaction_confirms_new_pin() -> None:
+    answers = iter(["ABC123", "ABC124"])
+    it = TerminalInteraction(lambda prompt: next(answers), terminal_available=lambda: True)
+    with pytest.raises(UsageError, match="differ") as exc:
+        it.request_pin(PinRequest(JpkiPin.SIGN.value, "new", confirm=True))
+    assert "ABC12" not in str(exc.value)
+
+    answers = iter(["ABC123", "ABC123"])
+    assert it.request_pin(PinRequest(JpkiPin.SIGN.value, "new", confirm=True)) == "ABC123"
+
+
+def test_terminal_interaction_without_terminal_is_usage_error() -> None:
+    called: list[str] = []
+    it = TerminalInteraction(lambda p: called.append(p) or "x", terminal_available=lambda: False)
+    with pytest.raises(UsageError, match="--pin-stdin"):
+        it.request_pin(PinRequest(JpkiPin.AUTH.value))
+    assert called == []
+
+
+def test_terminal_check_is_looked_up_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_common, "_terminal_available", lambda: False)
+    with pytest.raises(UsageError):
+        TerminalInteraction(lambda p: "1234").request_pin(PinRequest(JpkiPin.AUTH.value))
+
+
+def test_interaction_from_args() -> None:
+    assert isinstance(interaction_from_args(argparse.Namespace(pin_stdin=True)),
+                      StdinInteraction)
+    assert isinstance(interaction_from_args(argparse.Namespace(pin_stdin=False)),
+                      TerminalInteraction)
+    for obj in (StdinInteraction(), TerminalInteraction(), ScriptedInteraction(),
+                NoInteraction()):
+        assert isinstance(obj, UserInteraction)
+
+
+# --------------------------------------------------------------------------- PinRequest
+def test_pin_request_prompts() -> None:
+    assert PinRequest(JpkiPin.SIGN.value, "current", 4).prompt == (
+        "current JPKI sign password (6-16 characters, 4 tries left): ")
+    assert PinRequest(JpkiPin.SIGN.value, "new", 4).prompt == (
+        "new JPKI sign password (6-16 characters): ")
+
+
+def test_scripted_and_no_interaction() -> None:
+    it = ScriptedInteraction(["1"])
+    req = PinRequest(JpkiPin.AUTH.value)
+    assert it.request_pin(req) == "1"
+    assert it.requests == [req] and it.remaining == 0
+    with pytest.raises(UsageError):
+        it.request_pin(req)
+    with pytest.raises(UsageError):
+        NoInteraction().request_pin(req)
+
+
+# --------------------------------------------------------------------------- groups
+def test_find_or_add_group_reuses_an_existing_group() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    first = find_or_add_group(sub, "cert", "certs")
+    first.add_parser("verify").set_defaults(which="verify")
+    second = find_or_add_group(sub, "cert", "certs")
+    assert second is first
+    second.add_parser("export").set_defaults(which="export")
+    assert parser.parse_args(["cert", "export"]).which == "export"
+    assert parser.parse_args(["cert", "verify"]).which == "verify"
+
+
+def test_cert_export_lives_in_the_cert_group() -> None:
+    args = build_parser().parse_args(["cert", "export", "auth", "--emulated"])
+    assert args.which == "auth" and args.format == "pem"
+    assert args.func.__name__ == "cmd_cert_export"
+
+
+# --------------------------------------------------------------------------- exit codes
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (UsageError("x"), 2),
+        (PinError(2), 3),
+        (PinBlockedError(), 3),
+        (SecurityStatusError(0x6982), 4),
+        (CardRemovedError("x"), 6),
+        (RuntimeError("x"), 1),
+    ],
+)
+def test_exit_code_map(exc: BaseException, code: int) -> None:
+    assert exit_code_for(exc)[0] == code
+    assert len(EXIT_CODES) >= 6
