@@ -1,0 +1,263 @@
+"""公的個人認証AP (JPKI AP): token info, certificates, PINs and signatures.
+
+Sequences follow ``card-interface.md`` §3.1, §5 and §9::
+
+    select AP        00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01
+    PIN status       00 A4 02 0C 02 <PIN IEF>   00 20 00 80            -> 63 Cx
+    verify           00 A4 02 0C 02 <PIN IEF>   00 20 00 80 Lc <PIN>   -> 90 00 | 63 Cx | 69 84
+    change           (verify)                   00 24 01 80 Lc <new>   -> 90 00
+    certificate      00 A4 02 0C 02 <cert EF>   00 B0 00 00 04 (30 82 hh ll), then the rest
+    sign             (verify) (read cert)  00 A4 02 0C 02 <key IEF>
+                     80 2A 00 80 Lc <DigestInfo> 00                    -> <signature> 90 00
+
+Every method is one card operation inside one PC/SC transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from jukicard.apdu import sw as _sw
+from jukicard.apdu.command import CommandApdu
+from jukicard.card import crypto
+from jukicard.card.dataobjects import TokenInfo
+from jukicard.card.layout import (
+    JPKI_TOKEN_EF,
+    App,
+    CertSpec,
+    JpkiCert,
+    JpkiKey,
+    JpkiPin,
+    JukiJpkiCert,
+    JukiJpkiKey,
+    JukiJpkiPin,
+    KeySpec,
+    PinSpec,
+)
+from jukicard.card.session import ApplicationSession, Ins, PinStatus, der_certificate_total
+from jukicard.errors import BadResponse, SecurityStatusError, UsageError
+
+__all__ = ["JpkiSession", "PinRef", "CertRef", "KeyRef", "TOKEN_READ_LEN"]
+
+log = logging.getLogger(__name__)
+
+PinRef = JpkiPin | JukiJpkiPin
+CertRef = JpkiCert | JukiJpkiCert
+KeyRef = JpkiKey | JukiJpkiKey
+
+#: Bytes read from the token EF (32-byte EF on the cards seen).
+TOKEN_READ_LEN = 32
+
+
+class JpkiSession(ApplicationSession):
+    """The JPKI AP of a My Number card (or a smartphone JPKI token).
+
+    :param transport: the connection to the card.
+    :param extended: see :class:`~jukicard.card.session.ApplicationSession`.
+    :param select: select the AP at construction.
+    :raises ApplicationNotFound: no JPKI AP on this card.
+
+    Example::
+
+        jpki = JpkiSession(transport)
+        jpki.pin_status(JpkiPin.AUTH).retries_left
+        der = jpki.read_certificate(JpkiCert.AUTH)
+        sig = jpki.sign(JpkiKey.AUTH, pin, message=b"challenge")
+    """
+
+    APPLICATION: ClassVar[App] = App.JPKI
+    PINS: ClassVar[tuple[PinRef, ...]] = tuple(JpkiPin)
+    CERTS: ClassVar[tuple[CertRef, ...]] = tuple(JpkiCert)
+    KEYS: ClassVar[tuple[KeyRef, ...]] = tuple(JpkiKey)
+
+    # ------------------------------------------------------------------ helpers
+    def _pin(self, pin: PinRef) -> PinSpec:
+        if pin not in self.PINS:
+            raise UsageError(f"{pin!r} is not a PIN of this JPKI AP")
+        return pin.value
+
+    def _cert(self, cert: CertRef) -> CertSpec:
+        if cert not in self.CERTS:
+            raise UsageError(f"{cert!r} is not a certificate of this JPKI AP")
+        return cert.value
+
+    def _key(self, key: KeyRef) -> KeySpec:
+        if key not in self.KEYS:
+            raise UsageError(f"{key!r} is not a key of this JPKI AP")
+        return key.value
+
+    # ------------------------------------------------------------------ token
+    def token_info(self) -> TokenInfo:
+        """Read the token EF (``0006``): tells a My Number card (``JPKIAPICCTOKEN2``), a
+        住基カード (``JPKIAPICCTOKEN``) and a smartphone token (``JPKIAPGPSETOKEN``) apart.
+
+        :raises BadResponse: the EF does not hold a token string.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        with self._operation():
+            self._select_ef(JPKI_TOKEN_EF, "token EF")
+            data = self._read_binary(0, TOKEN_READ_LEN)
+        if not data:
+            raise BadResponse("token EF is empty")
+        return TokenInfo.parse(data)
+
+    # ------------------------------------------------------------------ PINs
+    def pin_status(self, pin: PinRef) -> PinStatus:
+        """Tries left for ``pin``, from a data-less VERIFY (never decrements).
+
+        :param pin: ``JpkiPin.AUTH`` or ``JpkiPin.SIGN``.
+        :raises UsageError: not a PIN of this AP.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._pin(pin)
+        with self._operation():
+            return self._pin_status(spec)
+
+    def verify(self, pin: PinRef, value: str) -> None:
+        """VERIFY ``value`` once.  The PIN stays verified on the card until the AP is
+        re-selected or the card is reset (:attr:`verified` tracks it).
+
+        :param pin: which PIN.
+        :param value: the PIN as typed (the sign password is upper-cased).
+        :raises PinFormatError: wrong length/characters — nothing was sent.
+        :raises PinError: wrong PIN; ``retries_left`` says how many tries are left.
+        :raises PinBlockedError: the PIN is (now) blocked.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._pin(pin)
+        raw = self._encode_pin(spec, value)
+        with self._operation():
+            self._verify(spec, raw)
+
+    def change_pin(self, pin: PinRef, old: str, new: str) -> None:
+        """Change a PIN: VERIFY ``old`` then CHANGE REFERENCE DATA ``00 24 01 80 <new>``,
+        in one transaction.
+
+        NOTE: marked untested on real cards by the only public client that implements it.
+
+        :raises PinFormatError: ``old`` or ``new`` has the wrong format — nothing was sent.
+        :raises PinError: ``old`` is wrong.
+        :raises PinBlockedError: the PIN is (now) blocked.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._pin(pin)
+        raw_old = self._encode_pin(spec, old)
+        if not isinstance(new, str):
+            raise UsageError(f"{spec.name}: a PIN must be given as str")
+        raw_new = spec.encode_new(new)
+        with self._operation():
+            self._verify(spec, raw_old)
+            self._change(spec, raw_new)
+
+    # ------------------------------------------------------------------ certificates
+    def read_certificate(self, cert: CertRef, pin: str | None = None) -> bytes:
+        """Read a certificate (DER, padding stripped).
+
+        The DER header (``30 82 hh ll``) is read first to learn the length; the rest is read
+        in one extended READ BINARY when the card supports it, otherwise in 256-byte chunks,
+        stopping at the DER length, ``6B00`` or EOF.
+
+        :param cert: which certificate.
+        :param pin: the PIN protecting it (the sign password for ``JpkiCert.SIGN``; the auth
+            PIN for ``JpkiCert.AUTH`` on smartphone tokens only).  If given it is verified
+            first, in the same transaction.  If not, the card decides.
+        :returns: the DER certificate.
+        :raises SecurityStatusError: the certificate needs a PIN that is not verified.
+        :raises PinError: / :raises PinBlockedError: / :raises PinFormatError: as
+            :meth:`verify`.
+        :raises BadResponse: the EF does not hold a DER certificate.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._cert(cert)
+        pin_spec = spec.pin or spec.pin_on_smartphone
+        raw_pin: bytes | None = None
+        if pin is not None:
+            if pin_spec is None:
+                raise UsageError(f"{spec.name} is not PIN-protected; do not pass a PIN")
+            raw_pin = self._encode_pin(pin_spec, pin)
+        with self._operation():
+            if raw_pin is not None and pin_spec is not None:
+                self._verify(pin_spec, raw_pin)
+            return self._read_certificate(spec)
+
+    def _read_certificate(self, spec: CertSpec) -> bytes:
+        self._select_ef(spec.ef, spec.name)
+        der = self._read_sized(4, lambda h: der_certificate_total(h, spec.name), spec.name)
+        crypto.load_der_certificate(der, spec.name)  # BadResponse unless it parses
+        log.debug("read %s (%d bytes)", spec.name, len(der))
+        return der
+
+    # ------------------------------------------------------------------ signing
+    def sign(
+        self,
+        key: KeyRef,
+        pin: str | None,
+        *,
+        digest: bytes | None = None,
+        hash_alg: crypto.HashAlg | str = crypto.HashAlg.SHA256,
+        message: bytes | None = None,
+    ) -> bytes:
+        """Sign with a card key (RSA PKCS#1 v1.5) and check the signature before returning.
+
+        Give either ``digest`` (already hashed with ``hash_alg``) or ``message`` (hashed
+        here with ``hash_alg``).  The library builds the DER ``DigestInfo``; the card pads
+        and signs it (``80 2A 00 80 Lc <DigestInfo> 00``).  In the same transaction the
+        key's certificate is read and the signature verified against it.
+
+        :param key: ``JpkiKey.AUTH`` or ``JpkiKey.SIGN``.
+        :param pin: the key's PIN, verified first in the same transaction; ``None`` relies on
+            an earlier :meth:`verify` in the current selection (the card decides).
+        :param digest: the hash to sign.
+        :param hash_alg: ``sha256`` (default), ``sha384`` or ``sha512``.
+        :param message: the data to hash and sign.
+        :returns: the signature (modulus-size bytes).
+        :raises UsageError: both or neither of ``digest``/``message``; wrong digest size;
+            unsupported hash.
+        :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: as
+            :meth:`verify`.
+        :raises SecurityStatusError: no PIN given and the key is not unlocked.
+        :raises BadResponse: the card's signature does not verify against the certificate.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._key(key)
+        alg = crypto.HashAlg.coerce(hash_alg)
+        if (digest is None) == (message is None):
+            raise UsageError("give exactly one of digest= or message=")
+        if message is not None:
+            if not isinstance(message, (bytes, bytearray, memoryview)):
+                raise UsageError("message must be bytes")
+            digest = crypto.digest_message(alg, bytes(message))
+        assert digest is not None
+        if not isinstance(digest, (bytes, bytearray, memoryview)):
+            raise UsageError("digest must be bytes")
+        digest_info = crypto.build_digest_info(alg, bytes(digest))
+        raw_pin = self._encode_pin(spec.pin, pin) if pin is not None else None
+
+        with self._operation():
+            if raw_pin is not None:
+                self._verify(spec.pin, raw_pin)
+            cert_der = self._read_certificate(spec.cert)
+            public_key = crypto.certificate_rsa_key(
+                crypto.load_der_certificate(cert_der, spec.cert.name), spec.cert.name
+            )
+            signature = self._compute_signature(spec, digest_info)
+        if len(signature) != (public_key.key_size + 7) // 8:
+            raise BadResponse(f"{spec.name}: signature has the wrong length")
+        if not crypto.verify_digest_signature(public_key, signature, alg, bytes(digest)):
+            raise BadResponse(f"{spec.name}: the card's signature does not verify against "
+                              "its certificate")
+        log.info("signed with %s (%s)", spec.name, alg.value)
+        return signature
+
+    def _compute_signature(self, spec: KeySpec, digest_info: bytes) -> bytes:
+        self._select_ef(spec.ef, spec.name)
+        resp = self._send(
+            CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x80, digest_info,
+                        le=256, extended=False)
+        )
+        if resp.sw == _sw.SW.SECURITY_STATUS_NOT_SATISFIED:
+            self._verified.discard(spec.pin)
+            raise SecurityStatusError(resp.sw, resp.data,
+                                      f"{spec.name}: {spec.pin.name} is not verified")
+        return _sw.check(resp)
