@@ -1,0 +1,142 @@
+"""``python -m jukicard.emulator``: serve an emulated card to vpcd.
+
+::
+
+    python -m jukicard.emulator --profile NAME|PATH [--host 127.0.0.1] [--port 35963]
+        [--reconnect] [--short-apdu] [--atr HEX] [--challenge-seed N] [--log-level INFO]
+
+Control from other processes (test helpers):
+
+* ``SIGUSR1``: toggle card removed / inserted (removal closes the vpcd connection);
+* ``SIGUSR2``: silent card reset (volatile state cleared; pcscd is not told);
+* ``SIGTERM`` / ``SIGINT``: clean shutdown, exit status 0.
+
+Each state change is printed to stdout as one flushed line ``jukicard-emulator: <event>``
+(``connected``, ``disconnected``, ``removed``, ``inserted``, ``reset``, ``stopped``), so a
+helper can wait for ``connected`` before starting.  Exit status: 0 on clean stop (or when vpcd
+goes away without ``--reconnect``), 1 if the profile cannot be loaded or vpcd cannot be
+reached, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from jukicard.emulator.cardos import CardOS
+from jukicard.emulator.profile import ProfileError
+from jukicard.emulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge
+
+log = logging.getLogger("jukicard.emulator")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m jukicard.emulator",
+                                description="Serve an emulated JPKI / My Number card to vpcd.")
+    p.add_argument("--profile", required=True,
+                   help="card profile: a bare name (vectors/cards/NAME.json) or a path")
+    p.add_argument("--host", default=DEFAULT_HOST, help="vpcd host (default %(default)s)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help="vpcd port, 35963 + slot (default %(default)s)")
+    p.add_argument("--reconnect", action="store_true",
+                   help="reconnect in a loop when vpcd is not up or goes away")
+    p.add_argument("--short-apdu", action="store_true",
+                   help="refuse extended-length APDUs with 6700 (overrides the profile)")
+    p.add_argument("--atr", help="ATR in hex (overrides the profile)")
+    p.add_argument("--challenge-seed", type=int, help="make GET CHALLENGE deterministic")
+    p.add_argument("--log-level", default="WARNING",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default %(default)s)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        atr = bytes.fromhex(args.atr) if args.atr else None
+    except ValueError:
+        print("--atr: not valid hex", file=sys.stderr)
+        return 2
+    try:
+        card = CardOS(args.profile, extended_length=False if args.short_apdu else None, atr=atr,
+                      challenge_seed=args.challenge_seed)
+    except ProfileError as exc:
+        print(f"jukicard-emulator: {exc}", file=sys.stderr)
+        return 1
+
+    def event(name: str) -> None:
+        print(f"jukicard-emulator: {name}", flush=True)
+
+    bridge = VpcdBridge(card, args.host, args.port, reconnect=args.reconnect, on_event=event)
+    log.info("card %s on vpcd %s:%d", card.profile.name, args.host, args.port)
+    if hasattr(signal, "sigwait") and hasattr(signal, "SIGUSR1"):
+        return _run_with_sigwait(bridge)
+    return _run_with_handlers(bridge)
+
+
+_SIGNALS = ("SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2")
+
+
+def _run_with_sigwait(bridge: VpcdBridge) -> int:
+    """POSIX: the bridge runs in a worker thread; the main thread takes signals with
+    ``sigwait``, outside any signal handler, so control calls never re-enter a lock the
+    interrupted code holds (an ``Event.set`` inside a handler can self-deadlock)."""
+    sigs = {getattr(signal, n) for n in _SIGNALS}
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)  # inherited by the worker thread
+    main_ident = threading.get_ident()
+    outcome: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            bridge.run()
+            outcome.append(None)
+        except BaseException as exc:  # reported by the main thread
+            outcome.append(exc)
+        finally:
+            signal.pthread_kill(main_ident, signal.SIGTERM)  # wake sigwait
+
+    worker = threading.Thread(target=work, name="vpcd-bridge")
+    worker.start()
+    while True:
+        sig = signal.sigwait(sigs)
+        if sig == signal.SIGUSR1:
+            bridge.toggle()
+        elif sig == signal.SIGUSR2:
+            bridge.reset()
+        else:
+            break
+    bridge.stop()
+    worker.join()
+    exc = outcome[0] if outcome else None
+    if isinstance(exc, ConnectionError):
+        print(f"jukicard-emulator: {exc}", file=sys.stderr)
+        return 1
+    if exc is not None:
+        raise exc
+    return 0
+
+
+def _run_with_handlers(bridge: VpcdBridge) -> int:
+    """Fallback without ``sigwait`` (non-POSIX): stop on SIGTERM/SIGINT only."""
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=bridge.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    try:
+        bridge.run()
+    except ConnectionError as exc:
+        print(f"jukicard-emulator: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""The emulated card's file system: MF (implicit) → DFs by AID → EFs and IEFs.
+
+Built from a :class:`~jukicard.emulator.profile.CardProfile`.  Data EFs and keys are
+immutable; PIN IEFs carry mutable "EEPROM" state (value, tries left) that lives as long as the
+:class:`FileSystem` object — power cycles do not touch it.  Volatile state (current DF/EF,
+verified PINs) lives in :class:`~jukicard.emulator.cardos.CardOS`, not here.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from jukicard.emulator.profile import (
+    AccessCondition,
+    ApplicationSpec,
+    BinaryFileSpec,
+    CardProfile,
+    FileSpec,
+    PinSpec,
+    RecordFileSpec,
+    RsaKeySpec,
+)
+
+__all__ = [
+    "BinaryEF",
+    "RecordEF",
+    "PinIEF",
+    "KeyIEF",
+    "ElementaryFile",
+    "DedicatedFile",
+    "FileSystem",
+    "PinCheck",
+]
+
+
+@dataclass(frozen=True)
+class BinaryEF:
+    """A transparent EF."""
+
+    fid: int
+    data: bytes
+    read: AccessCondition
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class RecordEF:
+    """A record EF; records are numbered from 1."""
+
+    fid: int
+    records: tuple[bytes, ...]
+    read: AccessCondition
+
+    @property
+    def size(self) -> int:
+        return sum(len(r) for r in self.records)
+
+
+@dataclass(frozen=True)
+class KeyIEF:
+    """An RSA private key IEF."""
+
+    fid: int
+    spec: RsaKeySpec
+
+    @property
+    def use(self) -> AccessCondition:
+        return self.spec.use
+
+    @property
+    def size(self) -> int:
+        return self.spec.key_bytes
+
+
+class PinCheck:
+    """Outcomes of :meth:`PinIEF.check`."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    BLOCKED = "blocked"
+    BAD_LENGTH = "bad-length"
+
+
+class PinIEF:
+    """A PIN IEF with a retry counter ("EEPROM" state: survives power cycles).
+
+    NOTE: the reference value is never logged or shown in ``repr``.
+    """
+
+    def __init__(self, spec: PinSpec) -> None:
+        self.fid = spec.fid
+        self.min_len = spec.min_len
+        self.max_len = spec.max_len
+        self.max_tries = spec.max_tries
+        self.tries_left = spec.tries_left
+        self._value = spec.value.encode("ascii")
+
+    def __repr__(self) -> str:
+        return f"PinIEF({self.fid:04X}, tries_left={self.tries_left}/{self.max_tries})"
+
+    @property
+    def size(self) -> int:
+        return self.max_len
+
+    @property
+    def blocked(self) -> bool:
+        return self.tries_left == 0
+
+    def length_ok(self, candidate: bytes) -> bool:
+        return self.min_len <= len(candidate) <= self.max_len
+
+    def check(self, candidate: bytes) -> str:
+        """Compare a candidate, updating the counter; returns a :class:`PinCheck` value.
+
+        Blocked → BLOCKED (no change); length outside min..max → BAD_LENGTH (no change);
+        wrong → decrement; right → reset the counter to its maximum.
+        """
+        if self.blocked:
+            return PinCheck.BLOCKED
+        if not self.length_ok(candidate):
+            return PinCheck.BAD_LENGTH
+        if hmac.compare_digest(candidate, self._value):
+            self.tries_left = self.max_tries
+            return PinCheck.OK
+        self.tries_left -= 1
+        return PinCheck.WRONG
+
+    def matches_prefix(self, data: bytes) -> bool:
+        """True if ``data`` starts with the reference value (CHANGE REFERENCE DATA P1=00)."""
+        n = len(self._value)
+        return len(data) > n and hmac.compare_digest(data[:n], self._value)
+
+    @property
+    def value_length(self) -> int:
+        return len(self._value)
+
+    def set_value(self, new: bytes) -> None:
+        """Replace the reference value and reset the counter (caller checked the length)."""
+        self._value = bytes(new)
+        self.tries_left = self.max_tries
+
+    def to_spec(self) -> PinSpec:
+        return PinSpec(fid=self.fid, value=self._value.decode("ascii"), min_len=self.min_len,
+                       max_len=self.max_len, max_tries=self.max_tries,
+                       tries_left=self.tries_left)
+
+
+ElementaryFile = BinaryEF | RecordEF | PinIEF | KeyIEF
+
+
+class DedicatedFile:
+    """An application DF selected by its AID."""
+
+    def __init__(self, spec: ApplicationSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.aid = spec.aid
+        self.files: dict[int, ElementaryFile] = {}
+        for f in spec.files:
+            ef: ElementaryFile
+            if isinstance(f, BinaryFileSpec):
+                ef = BinaryEF(f.fid, f.data, f.read)
+            elif isinstance(f, RecordFileSpec):
+                ef = RecordEF(f.fid, f.records, f.read)
+            elif isinstance(f, PinSpec):
+                ef = PinIEF(f)
+            else:
+                ef = KeyIEF(f.fid, f)
+            self.files[f.fid] = ef
+
+    def __repr__(self) -> str:
+        return f"DedicatedFile({self.name!r}, {self.aid.hex().upper()})"
+
+    def get(self, fid: int) -> ElementaryFile | None:
+        return self.files.get(fid)
+
+    def by_sfi(self, sfi: int) -> ElementaryFile | None:
+        """The EF whose short file identifier is ``sfi`` (FID ``00 <sfi>``, sfi 1..30)."""
+        if not 1 <= sfi <= 30:
+            return None
+        return self.files.get(sfi)
+
+    def pin(self, fid: int) -> PinIEF | None:
+        f = self.files.get(fid)
+        return f if isinstance(f, PinIEF) else None
+
+    def to_spec(self) -> ApplicationSpec:
+        files: list[FileSpec] = []
+        for f in self.spec.files:
+            live = self.files[f.fid]
+            files.append(live.to_spec() if isinstance(live, PinIEF) else f)
+        return ApplicationSpec(self.spec.name, self.spec.aid, tuple(files))
+
+
+class FileSystem:
+    """All DFs of a card, looked up by AID."""
+
+    def __init__(self, profile: CardProfile) -> None:
+        self.profile = profile
+        self.dfs: list[DedicatedFile] = [DedicatedFile(a) for a in profile.applications]
+        self._by_aid = {df.aid: df for df in self.dfs}
+
+    def find_df(self, aid: bytes) -> DedicatedFile | None:
+        """Exact DF-name match (no partial names)."""
+        return self._by_aid.get(bytes(aid))
+
+    def df(self, name: str) -> DedicatedFile:
+        """The DF with that application name.
+
+        :raises KeyError: if there is none.
+        """
+        for df in self.dfs:
+            if df.name == name:
+                return df
+        raise KeyError(name)
+
+    def to_profile(self) -> CardProfile:
+        """The profile with the current PIN values and counters (the card's "EEPROM")."""
+        return self.profile.replace(applications=tuple(df.to_spec() for df in self.dfs))
