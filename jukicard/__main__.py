@@ -1,4 +1,5 @@
-from jukicard.cli.main import main
 import sys
+
+from jukicard.cli.main import main
 
 sys.exit(main())

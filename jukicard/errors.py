@@ -70,7 +70,14 @@ class JukiError(Exception):
 
 # --------------------------------------------------------------------------- transport
 class TransportError(JukiError):
-    """The reader or the PC/SC service failed, or the card went away."""
+    """The reader or the PC/SC service failed, or the card went away.
+
+    :ivar pcsc_code: the PC/SC return code behind the error, when there was one.
+    :ivar pcsc_name: its symbolic name (``SCARD_W_REMOVED_CARD``...).
+    """
+
+    pcsc_code: int | None = None
+    pcsc_name: str | None = None
 
 
 class NoReaderError(TransportError):

@@ -19,8 +19,10 @@ from __future__ import annotations
 import abc
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
-from typing import Any, ContextManager, Iterator, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from jukicard.errors import MalformedApduError, TransportError
 

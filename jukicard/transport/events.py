@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Mapping, Union
+from typing import Union
 
 __all__ = [
     "ReaderAdded",
@@ -68,7 +69,7 @@ class CardRemoved:
     reader: str
 
 
-Event = Union[ReaderAdded, ReaderRemoved, CardInserted, CardRemoved]
+Event = Union[ReaderAdded, ReaderRemoved, CardInserted, CardRemoved]  # noqa: UP007 (runtime alias, py3.10)
 
 
 @dataclass(frozen=True)

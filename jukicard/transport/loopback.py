@@ -105,7 +105,8 @@ class LoopbackTransport(BaseTransport):
         self._faults.clear()
 
     def remove(self) -> None:
-        """Pull the card out: every transmit raises :class:`CardRemovedError` until :meth:`insert`."""
+        """Pull the card out: every transmit raises :class:`CardRemovedError` until
+        :meth:`insert`."""
         with self._lock:
             if self._present:
                 self._present = False

@@ -35,7 +35,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterator, Literal, Protocol, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, Protocol
 
 from jukicard.errors import (
     CardRemovedError,
@@ -225,8 +226,8 @@ def map_pcsc_error(code: int, operation: str, reader: str | None = None) -> Tran
         err = SharingViolationError(f"{text} (another process holds the card)")
     else:
         return PcscError(text, code)
-    setattr(err, "pcsc_code", code)
-    setattr(err, "pcsc_name", name)
+    err.pcsc_code = code
+    err.pcsc_name = name
     return err
 
 
@@ -304,10 +305,14 @@ class PyscardApi:
     def list_readers(self, context: Any) -> tuple[int, list[str]]:
         return self._call("SCardListReaders", context, [])
 
-    def connect(self, context: Any, reader: str, share: int, protocols: int) -> tuple[int, Any, int]:
+    def connect(
+        self, context: Any, reader: str, share: int, protocols: int
+    ) -> tuple[int, Any, int]:
         return self._call("SCardConnect", context, reader, share, protocols)
 
-    def reconnect(self, card: Any, share: int, protocols: int, initialization: int) -> tuple[int, int]:
+    def reconnect(
+        self, card: Any, share: int, protocols: int, initialization: int
+    ) -> tuple[int, int]:
         return self._call("SCardReconnect", card, share, protocols, initialization)
 
     def disconnect(self, card: Any, disposition: int) -> int:

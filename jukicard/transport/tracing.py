@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, ContextManager, Iterable
+from collections.abc import Iterable
+from contextlib import AbstractContextManager as ContextManager
+from typing import Any
 
 from jukicard.apdu.command import CommandApdu
 from jukicard.errors import MalformedApduError
