@@ -37,13 +37,9 @@ CRL_CASES = [c for c in CASES if c["kind"] == "crl"]
 
 #: Gaps of the asn1crypto-based parser (jukicard/pki/certs.py, crl.py): BER and empty
 #: INTEGERs are accepted.  strict xfail: the test starts failing once they are fixed.
-KNOWN_GAPS = {
-    "cert-indefinite-length.der": "outer BER indefinite length accepted (TBS intact)",
-    "cert-non-minimal-length.der": "outer BER long-form length accepted (TBS intact)",
-    "cert-zero-length-serial.der": "empty INTEGER serial read as 0",
-    "crl-non-minimal-length.der": "outer BER long-form length accepted",
-    "crl-zero-length-entry-serial.der": "empty INTEGER entry serial read as 0",
-}
+# Parser gaps, as strict xfails (a fix turns them into failures to remove from here).
+# Empty since the validator rejects BER framing and empty serials.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def ids(c: dict) -> str:

@@ -1,0 +1,543 @@
+"""Certificates as immutable objects, and loading of certificates and CRLs from DER/PEM.
+
+:class:`Certificate` wraps an :class:`asn1crypto.x509.Certificate` that is parsed *once and
+completely* in :meth:`Certificate.parse`: every field and extension the validator needs is
+decoded there, so a malformed certificate fails early with
+:class:`~jukicard.pki.errors.MalformedCertificateError` (reason ``malformed-certificate``),
+never with a raw asn1crypto/cryptography exception later during validation.
+
+Signature verification (:func:`verify_signature`) uses ``cryptography``; keys are loaded from
+the DER SubjectPublicKeyInfo, including DSA keys whose domain parameters are inherited from
+the issuer (RFC 5280 §6.1.4 (d)–(f)).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from asn1crypto import keys as _keys
+from asn1crypto import parser
+from asn1crypto import pem as _pem
+from asn1crypto import x509 as _x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+
+from jukicard.pki.errors import (
+    MalformedCertificateError,
+    MalformedError,
+    UnsupportedAlgorithmError,
+)
+from jukicard.pki.names import NameKey, format_name, name_key
+
+__all__ = [
+    "Extension",
+    "Certificate",
+    "PublicKey",
+    "load_certificate",
+    "load_certificates",
+    "load_crl",
+    "load_crls",
+    "unarmor_all",
+    "load_public_key",
+    "verify_signature",
+    "HASH_ALGORITHMS",
+]
+
+log = logging.getLogger(__name__)
+
+PublicKey = (
+    rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublicKey
+    | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+)
+Source = bytes | bytearray | memoryview | str | os.PathLike[str]
+
+HASH_ALGORITHMS: Mapping[str, type[hashes.HashAlgorithm]] = MappingProxyType({
+    "md5": hashes.MD5,
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+})
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One decoded X.509 extension.
+
+    :ivar oid: dotted OID.
+    :ivar name: asn1crypto's name for it (``"key_usage"``...) or the dotted OID when unknown.
+    :ivar critical: the criticality flag.
+    :ivar value: the parsed asn1crypto value (``None`` for unknown extensions).
+    """
+
+    oid: str
+    name: str
+    critical: bool
+    value: Any = field(repr=False, compare=False)
+
+
+def _to_bytes(source: Source) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    with open(os.fspath(source), "rb") as f:
+        return f.read()
+
+
+def unarmor_all(data: bytes, kinds: tuple[str, ...]) -> list[bytes]:
+    """Return the DER blobs in ``data``: PEM blocks of the given kinds, or ``data`` itself.
+
+    :param data: DER or PEM (several blocks allowed).
+    :param kinds: accepted PEM labels (``"CERTIFICATE"``, ``"X509 CRL"``...).
+    :raises MalformedError: if PEM armor is broken.
+    """
+    if not _pem.detect(data):
+        return [data]
+    out: list[bytes] = []
+    try:
+        for label, _headers, der in _pem.unarmor(data, multiple=True):
+            if label in kinds:
+                out.append(der)
+    except Exception as exc:
+        raise MalformedError(f"broken PEM armor ({type(exc).__name__})",
+                             reason="malformed-pem") from exc
+    return out
+
+
+def check_der_framing(der: bytes, depth: int = 2) -> None:
+    """Reject BER framing (indefinite or non-minimal lengths) of a signed object.
+
+    Checks the outer SEQUENCE and its children down to ``depth`` levels with asn1crypto's
+    parser (``emit`` re-creates the DER header, which must equal the one received).  The
+    signed content is protected by its signature; this closes the unsigned outer wrapper.
+
+    :raises ValueError: if the framing is not DER.
+    """
+    def walk(blob: bytes, level: int) -> None:
+        off = 0
+        while off < len(blob):
+            cls_, method, tag, header, contents, trailer = parser.parse(blob[off:])
+            size = len(header) + len(contents) + len(trailer)
+            if trailer or parser.emit(cls_, method, tag, contents) != blob[off:off + size]:
+                raise ValueError("BER framing (non-minimal or indefinite length)")
+            if method == 1 and level > 1:
+                walk(contents, level - 1)
+            off += size
+
+    walk(der, depth + 1)
+    if parser.peek(der) != len(der):
+        raise ValueError("trailing data")
+
+
+def _aware(value: Any) -> _dt.datetime:
+    if not isinstance(value, _dt.datetime):
+        raise ValueError("time is not a datetime")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value
+
+
+def _ext_name(ext: Any) -> tuple[str, str]:
+    oid = ext["extn_id"].dotted
+    native = ext["extn_id"].native
+    return oid, native if isinstance(native, str) else oid
+
+
+@dataclass(frozen=True, eq=False)
+class Certificate:
+    """An X.509 certificate, decoded once.  Equality and hashing are by DER bytes.
+
+    Build it with :meth:`parse` (DER or PEM) or :meth:`from_cryptography`.
+
+    :ivar der: the DER encoding.
+    :ivar subject: / :ivar issuer: asn1crypto names; ``subject_key``/``issuer_key`` are their
+        RFC 5280 §7.1 canonical keys (see :func:`jukicard.pki.names.name_key`).
+    :ivar serial: serial number (may be negative or long: PKITS 4.4.14–4.4.18).
+    :ivar not_before: / :ivar not_after: timezone-aware validity bounds.
+    :ivar signature_algorithm: asn1crypto name such as ``"sha256_rsa"``, ``"rsassa_pss"``.
+    :ivar key_algorithm: ``"rsa"``, ``"dsa"``, ``"ec"``, ``"ed25519"``...
+    :ivar key_bits: public key size in bits (``None`` if unknown, e.g. inherited DSA params).
+    :ivar extensions: dotted OID → :class:`Extension`.
+    """
+
+    der: bytes = field(repr=False)
+    asn1: _x509.Certificate = field(repr=False)
+    version: int
+    serial: int
+    subject: _x509.Name = field(repr=False)
+    issuer: _x509.Name = field(repr=False)
+    subject_key: NameKey = field(repr=False)
+    issuer_key: NameKey = field(repr=False)
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    signature_algorithm: str
+    signature_algo: str
+    hash_algo: str | None
+    tbs: bytes = field(repr=False)
+    signature: bytes = field(repr=False)
+    spki: bytes = field(repr=False)
+    key_algorithm: str
+    key_bits: int | None
+    key_has_params: bool
+    extensions: Mapping[str, Extension] = field(repr=False)
+    fingerprint: str
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def parse(cls, data: bytes | bytearray | memoryview) -> Certificate:
+        """Parse one certificate from DER or PEM.
+
+        :param data: DER bytes or a PEM ``CERTIFICATE`` block.
+        :raises MalformedCertificateError: if it is not a well-formed X.509 certificate.
+        """
+        raw = bytes(data)
+        try:
+            ders = unarmor_all(raw, ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"))
+        except MalformedError as exc:
+            raise MalformedCertificateError(str(exc)) from exc
+        if len(ders) != 1:
+            raise MalformedCertificateError(f"expected one certificate, found {len(ders)}")
+        return cls._from_der(ders[0])
+
+    @classmethod
+    def from_cryptography(cls, cert: Any) -> Certificate:
+        """Wrap a :class:`cryptography.x509.Certificate`."""
+        return cls._from_der(cert.public_bytes(serialization.Encoding.DER))
+
+    @classmethod
+    def _from_der(cls, der: bytes) -> Certificate:
+        try:
+            check_der_framing(der)
+            asn1 = _x509.Certificate.load(der, strict=True)
+            tbs = asn1["tbs_certificate"]
+            if not tbs["serial_number"].contents:
+                raise ValueError("empty serial number INTEGER")
+            version_native = tbs["version"].native
+            version = {"v1": 1, "v2": 2, "v3": 3}[version_native]
+            serial = tbs["serial_number"].native
+            if not isinstance(serial, int):
+                raise ValueError("serial")
+            subject = tbs["subject"]
+            issuer = tbs["issuer"]
+            subject_key = name_key(subject)
+            issuer_key = name_key(issuer)
+            not_before = _aware(tbs["validity"]["not_before"].native)
+            not_after = _aware(tbs["validity"]["not_after"].native)
+            outer_alg = asn1["signature_algorithm"]
+            inner_alg = tbs["signature"]
+            sig_name = outer_alg["algorithm"].native
+            if outer_alg["algorithm"].dotted != inner_alg["algorithm"].dotted or (
+                outer_alg["parameters"].native != inner_alg["parameters"].native
+                and not (
+                    outer_alg["parameters"].native in (None, {}) and
+                    inner_alg["parameters"].native in (None, {})
+                )
+            ):
+                sig_name = "mismatched-signature-algorithms"
+            try:
+                signature_algo = outer_alg.signature_algo
+            except Exception:
+                signature_algo = outer_alg["algorithm"].dotted
+            try:
+                hash_algo: str | None = outer_alg.hash_algo
+            except Exception:
+                hash_algo = None
+            signature = asn1["signature_value"].native
+            pk = tbs["subject_public_key_info"]
+            key_alg = pk["algorithm"]["algorithm"].native
+            if not isinstance(key_alg, str):
+                key_alg = pk["algorithm"]["algorithm"].dotted
+            params = pk["algorithm"]["parameters"]
+            key_has_params = params.native is not None
+            key_bits: int | None
+            try:
+                key_bits = pk.bit_size
+            except Exception:
+                key_bits = None
+            _ = pk["public_key"].native  # force the parse of the key
+            extensions: dict[str, Extension] = {}
+            for ext in tbs["extensions"]:
+                oid, name = _ext_name(ext)
+                if oid in extensions:
+                    raise ValueError("duplicate extension")
+                critical = bool(ext["critical"].native)
+                parsed = ext["extn_value"].parsed
+                if parsed is not None and name != oid:
+                    _ = parsed.native  # force full parse of known extensions
+                extensions[oid] = Extension(oid, name, critical, parsed if name != oid else None)
+            cert = cls(
+                der=der,
+                asn1=asn1,
+                version=version,
+                serial=serial,
+                subject=subject,
+                issuer=issuer,
+                subject_key=subject_key,
+                issuer_key=issuer_key,
+                not_before=not_before,
+                not_after=not_after,
+                signature_algorithm=sig_name,
+                signature_algo=signature_algo,
+                hash_algo=hash_algo,
+                tbs=tbs.dump(),
+                signature=bytes(signature),
+                spki=pk.dump(),
+                key_algorithm=key_alg,
+                key_bits=key_bits,
+                key_has_params=key_has_params,
+                extensions=MappingProxyType(extensions),
+                fingerprint=hashlib.sha256(der).hexdigest(),
+            )
+            # decode the derived views once, so they cannot fail later
+            _ = (cert.basic_constraints, cert.key_usage, cert.subject_key_identifier,
+                 cert.authority_key_identifier, cert.policy_info)
+            return cert
+        except MalformedCertificateError:
+            raise
+        except Exception as exc:
+            raise MalformedCertificateError(
+                f"malformed certificate ({type(exc).__name__})") from exc
+
+    def __bytes__(self) -> bytes:
+        return self.der
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Certificate) and other.der == self.der
+
+    def __hash__(self) -> int:
+        return hash(self.der)
+
+    def to_cryptography(self) -> Any:
+        """Return a :class:`cryptography.x509.Certificate` for the same DER."""
+        from cryptography import x509 as _cx509
+
+        return _cx509.load_der_x509_certificate(self.der)
+
+    # ------------------------------------------------------------------ derived views
+    def ext(self, name: str) -> Extension | None:
+        """The extension with this asn1crypto name (``"key_usage"``) or dotted OID."""
+        if name in self.extensions:
+            return self.extensions[name]
+        for e in self.extensions.values():
+            if e.name == name:
+                return e
+        return None
+
+    def ext_value(self, name: str) -> Any:
+        e = self.ext(name)
+        return None if e is None else e.value
+
+    @property
+    def self_issued(self) -> bool:
+        """Subject and issuer names match (RFC 5280 §6.1: self-issued)."""
+        return self.subject_key == self.issuer_key
+
+    @property
+    def basic_constraints(self) -> tuple[bool, int | None] | None:
+        """``(cA, pathLenConstraint)`` or ``None`` when the extension is absent."""
+        v = self.ext_value("basic_constraints")
+        if v is None:
+            return None
+        return bool(v["ca"].native), v["path_len_constraint"].native
+
+    @property
+    def is_ca(self) -> bool:
+        """basicConstraints present with cA TRUE (v1/v2 certificates are never CAs)."""
+        bc = self.basic_constraints
+        return bc is not None and bc[0]
+
+    @property
+    def key_usage(self) -> frozenset[str] | None:
+        """Set of keyUsage bit names (``"key_cert_sign"``, ``"crl_sign"``...) or ``None``."""
+        v = self.ext_value("key_usage")
+        if v is None:
+            return None
+        return frozenset(v.native)
+
+    @property
+    def subject_key_identifier(self) -> bytes | None:
+        v = self.ext_value("key_identifier")
+        return None if v is None else bytes(v.native)
+
+    @property
+    def authority_key_identifier(self) -> bytes | None:
+        v = self.ext_value("authority_key_identifier")
+        if v is None:
+            return None
+        kid = v["key_identifier"].native
+        return None if kid is None else bytes(kid)
+
+    @property
+    def policy_info(self) -> Any:
+        """The certificatePolicies value (asn1crypto ``CertificatePolicies``) or ``None``."""
+        return self.ext_value("certificate_policies")
+
+    def describe(self) -> str:
+        """Short description for messages: CA subject, or serial+fingerprint for end entities.
+
+        NOTE: end-entity subjects are never printed (JPKI signing certificates name the
+        holder's municipality).
+        """
+        if self.is_ca or self.self_issued:
+            return f"CA '{format_name(self.subject)}'"
+        return f"certificate serial {self.serial:#x} (sha256 {self.fingerprint[:16]}…)"
+
+
+def load_certificate(source: Source) -> Certificate:
+    """Load one certificate from DER/PEM bytes or a file path.
+
+    :raises MalformedCertificateError: if it does not parse.
+    :raises OSError: if the file cannot be read.
+    """
+    return Certificate.parse(_to_bytes(source))
+
+
+def load_certificates(source: Source) -> list[Certificate]:
+    """Load every certificate from DER bytes, a PEM bundle or a file path.
+
+    :raises MalformedCertificateError: if one does not parse.
+    """
+    raw = _to_bytes(source)
+    try:
+        ders = unarmor_all(raw, ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"))
+    except MalformedError as exc:
+        raise MalformedCertificateError(str(exc)) from exc
+    return [Certificate._from_der(d) for d in ders]
+
+
+def load_crl(source: Source) -> Any:
+    """Load one CRL (DER/PEM bytes or path) as a :class:`jukicard.pki.crl.Crl`.
+
+    :raises MalformedCrlError: if it does not parse.
+    """
+    from jukicard.pki.crl import Crl
+
+    return Crl.parse(_to_bytes(source))
+
+
+def load_crls(source: Source) -> list[Any]:
+    """Load every CRL from DER bytes, a PEM bundle or a file path."""
+    from jukicard.pki.crl import Crl
+    from jukicard.pki.errors import MalformedCrlError
+
+    raw = _to_bytes(source)
+    try:
+        ders = unarmor_all(raw, ("X509 CRL",))
+    except MalformedError as exc:
+        raise MalformedCrlError(str(exc)) from exc
+    return [Crl.parse(d) for d in ders]
+
+
+# ---------------------------------------------------------------------- keys and signatures
+def load_public_key(spki: bytes, inherited_params: bytes | None = None) -> PublicKey:
+    """Load a SubjectPublicKeyInfo with ``cryptography``.
+
+    :param spki: DER SubjectPublicKeyInfo.
+    :param inherited_params: DER DSA ``Dss-Parms`` of the issuer's key, used when this DSA
+        key omits its parameters (RFC 5280 §6.1.4 (f)).
+    :raises UnsupportedAlgorithmError: if the key type is unsupported or cannot be loaded.
+    """
+    try:
+        info = _keys.PublicKeyInfo.load(spki)
+        alg = info["algorithm"]["algorithm"].native
+        if alg == "dsa" and info["algorithm"]["parameters"].native is None:
+            if inherited_params is None:
+                raise UnsupportedAlgorithmError("DSA key without parameters and nothing to inherit")
+            p = _keys.DSAParams.load(inherited_params).native
+            y = info["public_key"].parsed.native
+            return dsa.DSAPublicNumbers(
+                y, dsa.DSAParameterNumbers(p["p"], p["q"], p["g"])).public_key()
+        key = serialization.load_der_public_key(spki)
+    except UnsupportedAlgorithmError:
+        raise
+    except (UnsupportedAlgorithm, ValueError, TypeError, KeyError) as exc:
+        raise UnsupportedAlgorithmError(
+            f"public key cannot be loaded ({type(exc).__name__})") from exc
+    if not isinstance(key, (rsa.RSAPublicKey, dsa.DSAPublicKey, ec.EllipticCurvePublicKey,
+                            ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        raise UnsupportedAlgorithmError(f"unsupported public key type {type(key).__name__}")
+    return key
+
+
+def dsa_params_of(spki: bytes) -> bytes | None:
+    """DER DSA parameters of a key, or ``None`` (absent or not DSA)."""
+    try:
+        info = _keys.PublicKeyInfo.load(spki)
+        params = info["algorithm"]["parameters"]
+        if info["algorithm"]["algorithm"].native != "dsa" or params.native is None:
+            return None
+        return params.dump()
+    except Exception:
+        return None
+
+
+def verify_signature(
+    key: PublicKey,
+    signature_algorithm: Any,
+    signature: bytes,
+    data: bytes,
+) -> bool:
+    """Verify ``signature`` over ``data`` with ``key``.
+
+    :param key: the issuer's public key.
+    :param signature_algorithm: asn1crypto ``SignedDigestAlgorithm`` of the signed object.
+    :param signature: the signature bytes.
+    :param data: the signed bytes (TBSCertificate / TBSCertList DER).
+    :returns: True if valid, False if the signature does not verify.
+    :raises UnsupportedAlgorithmError: for algorithms we cannot verify, or key/algorithm
+        mismatch.
+    """
+    try:
+        sig_algo = signature_algorithm.signature_algo
+        hash_name = None if sig_algo in ("ed25519", "ed448") else signature_algorithm.hash_algo
+    except Exception as exc:
+        raise UnsupportedAlgorithmError(
+            f"unsupported signature algorithm "
+            f"{signature_algorithm['algorithm'].dotted}") from exc
+    hash_cls = HASH_ALGORITHMS.get(hash_name) if hash_name else None
+    if hash_name and hash_cls is None:
+        raise UnsupportedAlgorithmError(f"unsupported hash algorithm {hash_name}")
+    try:
+        if sig_algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
+            assert hash_cls is not None
+            key.verify(signature, data, padding.PKCS1v15(), hash_cls())
+        elif sig_algo == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
+            params = signature_algorithm["parameters"]
+            mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
+            mgf_cls = HASH_ALGORITHMS.get(mgf_hash)
+            if hash_cls is None or mgf_cls is None:
+                raise UnsupportedAlgorithmError("unsupported RSASSA-PSS hash")
+            salt = params["salt_length"].native
+            key.verify(signature, data, padding.PSS(padding.MGF1(mgf_cls()), salt), hash_cls())
+        elif sig_algo == "dsa" and isinstance(key, dsa.DSAPublicKey):
+            assert hash_cls is not None
+            key.verify(signature, data, hash_cls())
+        elif sig_algo == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+            assert hash_cls is not None
+            key.verify(signature, data, ec.ECDSA(hash_cls()))
+        elif sig_algo == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, data)
+        elif sig_algo == "ed448" and isinstance(key, ed448.Ed448PublicKey):
+            key.verify(signature, data)
+        else:
+            raise UnsupportedAlgorithmError(
+                f"signature algorithm {sig_algo} does not fit a {type(key).__name__}")
+    except InvalidSignature:
+        return False
+    except UnsupportedAlgorithmError:
+        raise
+    except (UnsupportedAlgorithm, ValueError, TypeError, KeyError) as exc:
+        raise UnsupportedAlgorithmError(
+            f"signature cannot be verified ({type(exc).__name__})") from exc
+    return True

@@ -1,0 +1,147 @@
+"""The immutable validation policy (style §9): everything that decides *what is acceptable*.
+
+Stateful things — intermediate pools, CRL stores, caches, fetchers — are kept apart
+(:mod:`jukicard.pki.store`, :mod:`jukicard.pki.revocation`), and the validation time is an
+argument of every call, never a hidden ``now()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jukicard.errors import UsageError
+from jukicard.pki.certs import Certificate
+
+__all__ = [
+    "ANY_POLICY",
+    "RevocationRule",
+    "ValidationPolicy",
+    "JPKI_SIGNATURE_ALGORITHMS",
+    "JPKI_HASH_ALGORITHMS",
+    "PERMISSIVE_SIGNATURE_ALGORITHMS",
+    "PERMISSIVE_HASH_ALGORITHMS",
+]
+
+#: The special anyPolicy OID (RFC 5280 §4.2.1.4).
+ANY_POLICY = "2.5.29.32.0"
+
+#: JPKI: RSA (PKCS#1 v1.5 or PSS) only.
+JPKI_SIGNATURE_ALGORITHMS: frozenset[str] = frozenset({"rsassa_pkcs1v15", "rsassa_pss"})
+#: JPKI: SHA-256 or stronger.
+JPKI_HASH_ALGORITHMS: frozenset[str] = frozenset({"sha256", "sha384", "sha512"})
+#: Everything we can verify (used for the NIST PKITS tests: their DSA cases use SHA-1).
+PERMISSIVE_SIGNATURE_ALGORITHMS: frozenset[str] = frozenset(
+    {"rsassa_pkcs1v15", "rsassa_pss", "dsa", "ecdsa", "ed25519", "ed448"})
+PERMISSIVE_HASH_ALGORITHMS: frozenset[str] = frozenset(
+    {"sha1", "sha224", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"})
+
+
+class RevocationRule(enum.Enum):
+    """What revocation checking the policy demands."""
+
+    #: A usable CRL is required for every certificate of the path; UNKNOWN is a hard failure
+    #: (:class:`~jukicard.errors.IndeterminateError`).  The production default.
+    CRL_REQUIRED = "crl-required"
+    #: No revocation checking at all (``--no-revocation``).
+    NONE = "none"
+
+
+def _freeze_oids(value: Iterable[str]) -> frozenset[str]:
+    out = set()
+    for v in value:
+        out.add(ANY_POLICY if v == "anyPolicy" else str(v))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class ValidationPolicy:
+    """Frozen, reusable settings of a validation.
+
+    :param trust_anchors: the trusted root certificates (several generations may coexist).
+    :param signature_algorithms: allowed signature schemes (asn1crypto names:
+        ``rsassa_pkcs1v15``, ``rsassa_pss``, ``dsa``, ``ecdsa``, ``ed25519``).
+    :param hash_algorithms: allowed hashes in signatures.
+    :param min_rsa_key_size: smallest RSA modulus accepted in the path (anchor included).
+    :param revocation: :class:`RevocationRule`.
+    :param clock_skew: tolerance applied to certificate validity and CRL freshness.
+    :param jpki_profile: also run :func:`jukicard.pki.jpki.check_profile` on the path.
+    :param user_initial_policy_set: RFC 5280 §6.1.1 (c); ``anyPolicy`` by default.
+    :param initial_explicit_policy: §6.1.1 (g).
+    :param initial_policy_mapping_inhibit: §6.1.1 (e).
+    :param initial_any_policy_inhibit: §6.1.1 (i).
+    :param max_path_length: most intermediate CA certificates allowed between anchor and
+        target (``None`` = only the certificates' own constraints; the builder never goes
+        past 16).
+    :param use_delta_crls: apply delta CRLs on top of complete CRLs.
+    :raises UsageError: on wrong argument types.
+    """
+
+    trust_anchors: tuple[Certificate, ...]
+    signature_algorithms: frozenset[str] = JPKI_SIGNATURE_ALGORITHMS
+    hash_algorithms: frozenset[str] = JPKI_HASH_ALGORITHMS
+    min_rsa_key_size: int = 2048
+    revocation: RevocationRule = RevocationRule.CRL_REQUIRED
+    clock_skew: _dt.timedelta = _dt.timedelta(0)
+    jpki_profile: bool = False
+    user_initial_policy_set: frozenset[str] = field(default=frozenset({ANY_POLICY}))
+    initial_explicit_policy: bool = False
+    initial_policy_mapping_inhibit: bool = False
+    initial_any_policy_inhibit: bool = False
+    max_path_length: int | None = None
+    use_delta_crls: bool = True
+
+    def __post_init__(self) -> None:
+        anchors = tuple(self.trust_anchors)
+        if not all(isinstance(a, Certificate) for a in anchors):
+            raise UsageError("trust_anchors must be jukicard.pki.Certificate objects")
+        object.__setattr__(self, "trust_anchors", anchors)
+        object.__setattr__(self, "signature_algorithms", frozenset(self.signature_algorithms))
+        object.__setattr__(self, "hash_algorithms", frozenset(self.hash_algorithms))
+        object.__setattr__(self, "user_initial_policy_set",
+                           _freeze_oids(self.user_initial_policy_set))
+        if not self.user_initial_policy_set:
+            raise UsageError("user_initial_policy_set must not be empty (use anyPolicy)")
+        if not isinstance(self.revocation, RevocationRule):
+            raise UsageError("revocation must be a RevocationRule")
+        if not isinstance(self.clock_skew, _dt.timedelta) or self.clock_skew < _dt.timedelta(0):
+            raise UsageError("clock_skew must be a non-negative timedelta")
+        if self.max_path_length is not None and self.max_path_length < 0:
+            raise UsageError("max_path_length must be >= 0")
+        if self.min_rsa_key_size < 0:
+            raise UsageError("min_rsa_key_size must be >= 0")
+
+    @classmethod
+    def jpki(cls, trust_anchors: Iterable[Certificate], **overrides: Any) -> ValidationPolicy:
+        """The production JPKI policy: RSA ≥ 2048, SHA-256+, CRL required, JPKI profile on.
+
+        :param trust_anchors: the J-LIS roots to trust.
+        :param overrides: any other field (e.g. ``clock_skew``).
+        """
+        settings: dict[str, Any] = {"jpki_profile": True}
+        settings.update(overrides)
+        return cls(tuple(trust_anchors), **settings)
+
+    @classmethod
+    def permissive(cls, trust_anchors: Iterable[Certificate], **overrides: Any
+                   ) -> ValidationPolicy:
+        """Any algorithm we can verify, RSA ≥ 1024 (conformance tests such as NIST PKITS).
+
+        :param trust_anchors: the roots to trust.
+        :param overrides: any other field.
+        """
+        settings: dict[str, Any] = {
+            "signature_algorithms": PERMISSIVE_SIGNATURE_ALGORITHMS,
+            "hash_algorithms": PERMISSIVE_HASH_ALGORITHMS,
+            "min_rsa_key_size": 1024,
+        }
+        settings.update(overrides)
+        return cls(tuple(trust_anchors), **settings)
+
+    def replace(self, **changes: Any) -> ValidationPolicy:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
