@@ -24,7 +24,8 @@ import socket
 import struct
 import threading
 from collections.abc import Callable
-from typing import Protocol
+
+from jukicard.apdu.card import SimulatedCard
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "EmulatedCard", "VpcdBridge", "MAX_MESSAGE"]
 
@@ -42,19 +43,8 @@ CTRL_ATR = 0x04
 _SW_WRONG_LENGTH = b"\x67\x00"
 
 
-class EmulatedCard(Protocol):
-    """What the bridge needs from a card (:class:`~jukicard.emulator.cardos.CardOS`)."""
-
-    @property
-    def atr(self) -> bytes: ...
-
-    def execute(self, apdu: bytes) -> bytes: ...
-
-    def power_on(self) -> None: ...
-
-    def power_off(self) -> None: ...
-
-    def reset(self) -> None: ...
+EmulatedCard = SimulatedCard
+"""What the bridge needs from a card (:class:`~jukicard.emulator.cardos.CardOS`)."""
 
 
 class _Closed(Exception):

@@ -17,8 +17,9 @@ Besides passing bytes, the loopback transport helps tests check the card layer's
 from __future__ import annotations
 
 import logging
-from typing import Literal, Protocol
+from typing import Literal
 
+from jukicard.apdu.card import SimulatedCard
 from jukicard.errors import CardRemovedError, CardResetError, UsageError
 from jukicard.transport.base import BaseTransport
 
@@ -30,19 +31,8 @@ Fault = Literal["removed", "reset"]
 _FAULTS = ("removed", "reset")
 
 
-class CardLike(Protocol):
-    """The card side of a loopback connection (e.g. ``jukicard.emulator.CardOS``)."""
-
-    @property
-    def atr(self) -> bytes: ...
-
-    def execute(self, apdu: bytes) -> bytes: ...
-
-    def power_on(self) -> None: ...
-
-    def power_off(self) -> None: ...
-
-    def reset(self) -> None: ...
+CardLike = SimulatedCard
+"""The card side of a loopback connection (e.g. ``jukicard.emulator.CardOS``)."""
 
 
 class LoopbackTransport(BaseTransport):
