@@ -78,6 +78,10 @@ class ValidationPolicy:
         target (``None`` = only the certificates' own constraints; the builder never goes
         past 16).
     :param use_delta_crls: apply delta CRLs on top of complete CRLs.
+    :param check_anchor_validity: also reject a path whose trust anchor is outside its own
+        validity period at the validation time.  RFC 5280 leaves the anchor's dates to the
+        relying party; JPKI roots are replaced by new generations when they expire, so the
+        JPKI preset turns this on.
     :raises UsageError: on wrong argument types.
     """
 
@@ -94,6 +98,7 @@ class ValidationPolicy:
     initial_any_policy_inhibit: bool = False
     max_path_length: int | None = None
     use_delta_crls: bool = True
+    check_anchor_validity: bool = False
 
     def __post_init__(self) -> None:
         anchors = tuple(self.trust_anchors)
@@ -122,7 +127,7 @@ class ValidationPolicy:
         :param trust_anchors: the J-LIS roots to trust.
         :param overrides: any other field (e.g. ``clock_skew``).
         """
-        settings: dict[str, Any] = {"jpki_profile": True}
+        settings: dict[str, Any] = {"jpki_profile": True, "check_anchor_validity": True}
         settings.update(overrides)
         return cls(tuple(trust_anchors), **settings)
 

@@ -372,6 +372,16 @@ class Validator:
                             f"{cert.describe()} has an unrecognised critical extension "
                             f"{ext.oid}", pos)
 
+    @staticmethod
+    def _check_validity(cert: Certificate, at: _dt.datetime, skew: _dt.timedelta, pos: int,
+                        what: str = "") -> None:
+        desc = what + cert.describe()
+        if at + skew < cert.not_before:
+            raise _Fail(Reason.NOT_YET_VALID,
+                        f"{desc} is not valid before {cert.not_before.isoformat()}", pos)
+        if at - skew > cert.not_after:
+            raise _Fail(Reason.EXPIRED, f"{desc} expired on {cert.not_after.isoformat()}", pos)
+
     def _process(self, path: tuple[Certificate, ...], at: _dt.datetime,
                  policy: ValidationPolicy, keys: dict[bytes, PublicKey]) -> frozenset[str]:
         n = len(path) - 1
@@ -382,6 +392,8 @@ class Validator:
         except UnsupportedAlgorithmError as exc:
             raise _Fail(Reason.UNSUPPORTED_ALGORITHM, f"trust anchor key: {exc}", 0) from exc
         self._check_key_size(anchor, 0, policy)
+        if policy.check_anchor_validity:
+            self._check_validity(anchor, at, skew, 0, "trust anchor ")
         keys[anchor.der] = working_key
         working_params = dsa_params_of(anchor.spki)
         working_issuer = anchor.subject_key
@@ -405,12 +417,7 @@ class Validator:
             if not ok:
                 raise _Fail(Reason.BAD_SIGNATURE, f"{desc}: signature does not verify", i)
             # (a)(2) validity
-            if at + skew < cert.not_before:
-                raise _Fail(Reason.NOT_YET_VALID,
-                            f"{desc} is not valid before {cert.not_before.isoformat()}", i)
-            if at - skew > cert.not_after:
-                raise _Fail(Reason.EXPIRED,
-                            f"{desc} expired on {cert.not_after.isoformat()}", i)
+            self._check_validity(cert, at, skew, i)
             # (a)(4) name chaining
             if cert.issuer_key != working_issuer:
                 raise _Fail(Reason.NO_ISSUER, f"{desc}: issuer name does not chain", i)

@@ -32,9 +32,6 @@ from jukicard.pki.signatures import build_digest_info, verify_pkcs1v15
 from jukicard.pki.validate import Validator
 
 PKI = Path(__file__).resolve().parents[2] / "vectors" / "pki"
-pytestmark = pytest.mark.skipif(
-    not (PKI / "manifest.json").exists(),
-    reason="vectors/pki not generated yet (python -m jukicard.testing.pkigen)")
 
 UTC = dt.timezone.utc
 
