@@ -33,7 +33,6 @@ from jukicard.card.layout import (
     JukiJpkiKey,
     JukiJpkiPin,
     KeySpec,
-    PinSpec,
 )
 from jukicard.card.session import ApplicationSession, Ins, PinStatus, der_certificate_total
 from jukicard.errors import BadResponse, SecurityStatusError, UsageError
@@ -72,11 +71,6 @@ class JpkiSession(ApplicationSession):
     KEYS: ClassVar[tuple[KeyRef, ...]] = tuple(JpkiKey)
 
     # ------------------------------------------------------------------ helpers
-    def _pin(self, pin: PinRef) -> PinSpec:
-        if pin not in self.PINS:
-            raise UsageError(f"{pin!r} is not a PIN of this JPKI AP")
-        return pin.value
-
     def _cert(self, cert: CertRef) -> CertSpec:
         if cert not in self.CERTS:
             raise UsageError(f"{cert!r} is not a certificate of this JPKI AP")

@@ -25,7 +25,6 @@ from jukicard.card.layout import (
     JukiJpkiKey,
     JukiJpkiPin,
     JukiPin,
-    PinSpec,
 )
 from jukicard.card.session import ApplicationSession, PinStatus
 from jukicard.errors import BadResponse, TlvError, UsageError
@@ -101,6 +100,7 @@ class JukiSession(ApplicationSession):
     """
 
     APPLICATION: ClassVar[App] = App.JUKI
+    PINS: ClassVar[tuple[JukiPin, ...]] = tuple(JukiPin)
 
     def pin_status(self, pin: JukiPin = JukiPin.PIN) -> PinStatus:
         """Tries left for the 住基 PIN (data-less VERIFY, never decrements).
@@ -140,9 +140,3 @@ class JukiSession(ApplicationSession):
             self._select_ef(JukiEf.RESIDENT_CODE, "住民票コード EF")
             data = self._read_whole("住民票コード EF", limit=256)
         return ResidentCode.parse(data)
-
-    @staticmethod
-    def _pin(pin: JukiPin) -> PinSpec:
-        if not isinstance(pin, JukiPin):
-            raise UsageError(f"{pin!r} is not a PIN of the 住基AP")
-        return pin.value

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from typing import ClassVar
 
 from jukicard.apdu import sw as _sw
@@ -138,6 +139,8 @@ class ApplicationSession:
 
     #: the application this session class talks to
     APPLICATION: ClassVar[App]
+    #: the PIN references (layout enum members) this session accepts
+    PINS: ClassVar[tuple[Enum, ...]] = ()
 
     def __init__(
         self, transport: Transport, *, extended: bool | None = None, select: bool = True
@@ -268,6 +271,17 @@ class ApplicationSession:
         _sw.check(resp)
 
     # ------------------------------------------------------------------ PINs
+    def _pin(self, pin: object) -> PinSpec:
+        """The :class:`PinSpec` behind ``pin``, one of :attr:`PINS`.
+
+        :raises UsageError: ``pin`` is not a PIN of this application.
+        """
+        if not isinstance(pin, Enum) or pin not in self.PINS:
+            raise UsageError(f"{pin!r} is not a PIN of the {self.application.name} AP")
+        spec = pin.value
+        assert isinstance(spec, PinSpec)
+        return spec
+
     def _check_pin(self, pin: PinSpec, allowed: Callable[[PinSpec], bool]) -> None:
         if not isinstance(pin, PinSpec) or not allowed(pin):
             raise UsageError(f"not a PIN of {self.application.name}")

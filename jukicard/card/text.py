@@ -53,10 +53,7 @@ class TextSession(ApplicationSession):
 
     APPLICATION: ClassVar[App] = App.TEXT
 
-    def _pin(self, pin: TextPin) -> PinSpec:
-        if not isinstance(pin, TextPin):
-            raise UsageError(f"{pin!r} is not a PIN of the text AP")
-        return pin.value
+    PINS: ClassVar[tuple[TextPin, ...]] = tuple(TextPin)
 
     # ------------------------------------------------------------------ PINs
     def pin_status(self, pin: TextPin) -> PinStatus:

@@ -38,10 +38,7 @@ class VisualSession(ApplicationSession):
 
     APPLICATION: ClassVar[App] = App.VISUAL
 
-    def _pin(self, pin: VisualPin) -> PinSpec:
-        if not isinstance(pin, VisualPin):
-            raise UsageError(f"{pin!r} is not a PIN of the visual AP")
-        return pin.value
+    PINS: ClassVar[tuple[VisualPin, ...]] = tuple(VisualPin)
 
     def pin_status(self, pin: VisualPin) -> PinStatus:
         """Tries left for ``pin`` (data-less VERIFY, never decrements).
