@@ -266,6 +266,10 @@ class ApplicationSession:
     def _select_ef(self, fid: int, what: str = "EF") -> None:
         resp = self._send(CommandApdu(0x00, Ins.SELECT, 0x02, 0x0C, fid.to_bytes(2, "big")))
         if resp.sw == _sw.SW.FILE_NOT_FOUND:
+            # The card may have lost its state without any PC/SC event (a silent reset):
+            # then no application is selected at all.  Forget what we believed, so the next
+            # operation selects the application again instead of failing forever.
+            self.forget()
             raise FileNotFoundOnCard(resp.sw, resp.data,
                                      f"{what} {fid:04X} not found in {self.application.name}")
         _sw.check(resp)

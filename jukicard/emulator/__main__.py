@@ -4,6 +4,7 @@
 
     python -m jukicard.emulator --profile NAME|PATH [--host 127.0.0.1] [--port 35963]
         [--reconnect] [--short-apdu] [--atr HEX] [--challenge-seed N] [--log-level INFO]
+        [--stats-file PATH]
 
 Control from other processes (test helpers):
 
@@ -13,19 +14,29 @@ Control from other processes (test helpers):
 
 Each state change is printed to stdout as one flushed line ``jukicard-emulator: <event>``
 (``connected``, ``disconnected``, ``removed``, ``inserted``, ``reset``, ``stopped``), so a
-helper can wait for ``connected`` before starting.  Exit status: 0 on clean stop (or when vpcd
-goes away without ``--reconnect``), 1 if the profile cannot be loaded or vpcd cannot be
-reached, 2 on bad arguments.
+helper can wait for ``connected`` before starting.
+
+With ``--stats-file PATH`` the card's counters (``CardStats.as_dict()``: ``apdus``,
+``verify_with_data``, ...) are written to PATH as one JSON object at start and rewritten
+atomically (temporary file + rename) after every APDU, before the response goes back to vpcd,
+so a client that got a response can read counters that include its command.
+
+Exit status: 0 on clean stop (or when vpcd goes away without ``--reconnect``), 1 if the
+profile cannot be loaded, the stats file cannot be written or vpcd cannot be reached, 2 on
+bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from jukicard.emulator.cardos import CardOS
@@ -51,7 +62,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--challenge-seed", type=int, help="make GET CHALLENGE deterministic")
     p.add_argument("--log-level", default="WARNING",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default %(default)s)")
+    p.add_argument("--stats-file", metavar="PATH", type=Path,
+                   help="keep the card's counters (JSON) in PATH, rewritten after every APDU")
     return p
+
+
+def stats_writer(card: CardOS, path: Path) -> Callable[[bytes, bytes], None]:
+    """A ``command_log`` hook that rewrites ``path`` with ``card.stats`` (JSON, atomic).
+
+    Writes the file once right away.  The hook ignores the APDU bytes (they may hold a PIN).
+
+    :raises OSError: the file cannot be written now.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    lock = threading.Lock()
+
+    def write(_command: bytes = b"", _response: bytes = b"") -> None:
+        with lock:
+            tmp.write_text(json.dumps(card.stats.as_dict()), encoding="utf-8")
+            os.replace(tmp, path)
+
+    write()
+    return write
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProfileError as exc:
         print(f"jukicard-emulator: {exc}", file=sys.stderr)
         return 1
+    if args.stats_file is not None:
+        try:
+            card.command_log = stats_writer(card, args.stats_file)
+        except OSError as exc:
+            print(f"jukicard-emulator: --stats-file: {exc.strerror or exc}", file=sys.stderr)
+            return 1
 
     def event(name: str) -> None:
         print(f"jukicard-emulator: {name}", flush=True)

@@ -15,6 +15,7 @@ from jukicard.card import HashAlg, JpkiCert, JpkiKey, JpkiPin, JpkiSession, Toke
 from jukicard.card.layout import PinFormatError
 from jukicard.errors import (
     BadResponse,
+    FileNotFoundOnCard,
     PinBlockedError,
     PinError,
     SecurityStatusError,
@@ -173,6 +174,22 @@ def test_read_sign_certificate_needs_password(mynumber: Emulated, pins: PinLedge
     assert der == ef_data("mynumber-01", "jpki", "0001")
     # verified in this selection: readable again without the PIN
     assert jpki.read_certificate(JpkiCert.SIGN) == der
+    assert len(verify_apdus(mynumber)) == 1
+
+
+def test_silent_reset_is_recovered_without_resending_the_pin(
+    mynumber: Emulated, pins: PinLedger
+) -> None:
+    """The card loses its state with no transport event (no generation change): the next
+    operation fails once, the session forgets, and the one after asks for the PIN again."""
+    jpki = JpkiSession(mynumber.transport)
+    jpki.verify(JpkiPin.SIGN, pins.submit(PINS["sign"]))
+    mynumber.card.reset()  # behind the transport's back
+    with pytest.raises(FileNotFoundOnCard):
+        jpki.read_certificate(JpkiCert.SIGN)
+    assert not jpki.verified
+    with pytest.raises(SecurityStatusError):
+        jpki.read_certificate(JpkiCert.SIGN)
     assert len(verify_apdus(mynumber)) == 1
 
 

@@ -14,7 +14,13 @@
 * :func:`bridge` starts ``python -m jukicard.emulator --port 35963 --profile mynumber-01
   --reconnect`` on the first free vpcd slot (``Virtual PCD 00 00``, else ``00 01``; force one
   with ``JUKICARD_VPCD_SLOT=0|1``), waits until pcscd sees the card, and terminates it at the
-  end.  ``bridge.remove()`` / ``bridge.insert()`` pull and put back the card.
+  end.  ``bridge.remove()`` / ``bridge.insert()`` pull and put back the card.  The emulator
+  keeps its card counters in a stats file (``--stats-file``), read with ``bridge.stats()``.
+* :func:`fresh_card` puts a fresh copy of a profile into the bridge's slot for one test
+  (PIN-blocking and PIN-changing tests, other profiles) and the session card back after it.
+* :func:`pins` is the PIN ledger of the integration tests: the PIN invariant of
+  ``tests/emulated/conftest.py`` (every PIN a test submits reaches the card exactly once as
+  a VERIFY with data, and nothing else does), checked against the emulator's own counters.
 
 The helpers live in ``stack.py`` beside this file (the benchmarks use them too).
 """
@@ -22,11 +28,13 @@ The helpers live in ``stack.py`` beside this file (the benchmarks use them too).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +108,10 @@ def card_profile(profile_path: Path) -> dict[str, Any]:
 def bridge(
     vpcd_stack: tuple[str, ...], profile_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    log_path = tmp_path_factory.mktemp("bridge") / "bridge.log"
+    run_dir = tmp_path_factory.mktemp("bridge")
+    log_path = run_dir / "bridge.log"
     try:
-        b = stack.start_bridge(profile_path, log_path)
+        b = stack.start_bridge(profile_path, log_path, stats_path=run_dir / "stats-0.json")
     except stack.StackUnavailable as exc:
         unavailable(str(exc))
     except RuntimeError as exc:
@@ -152,3 +161,100 @@ def auth_cert_der(card_profile: dict[str, Any]) -> bytes:
 def auth_pin(card_profile: dict[str, Any]) -> str:
     """The test card's JPKI auth PIN (synthetic test material, from the profile)."""
     return str(profile_file(card_profile, "jpki", "0018")["value"])
+
+
+def profile_path_of(name: str) -> Path:
+    """The path of card profile *name* (a bare name in ``vectors/cards`` or a ``.json`` path)."""
+    path = Path(name) if name.endswith(".json") else stack.PROFILE_DIR / f"{name}.json"
+    if not path.is_file():
+        unavailable(f"card profile {path} missing (python -m jukicard.testing.pkigen)")
+    return path
+
+
+# --------------------------------------------------------------------------- PIN ledger
+@dataclass
+class PinLedger:
+    """Counts the PINs a test submits and the emulated cards (stats files) it used.
+
+    Tests hand every PIN they expect to reach the card through :meth:`submit`; a PIN the
+    library must refuse before sending is passed without it.  At teardown the VERIFY-with-
+    data APDUs the watched cards received since :meth:`watch` must equal the PINs submitted.
+    """
+
+    submitted: int = 0
+    baselines: dict[Path, int] = field(default_factory=dict)
+
+    def submit(self, value: str) -> str:
+        """Declare that ``value`` is a PIN the library should send to the card once."""
+        self.submitted += 1
+        return value
+
+    def watch(self, bridge: Any) -> None:
+        """Count the VERIFY-with-data APDUs of the card *bridge* serves from now on."""
+        if bridge.stats_path is None:
+            raise RuntimeError("bridge has no stats file: cannot check the PIN invariant")
+        if bridge.stats_path not in self.baselines:
+            self.baselines[bridge.stats_path] = _verify_with_data(bridge.stats_path)
+
+    @property
+    def delivered(self) -> int:
+        return sum(_verify_with_data(p) - base for p, base in self.baselines.items())
+
+
+def _verify_with_data(stats_path: Path) -> int:
+    return int(json.loads(stats_path.read_text(encoding="utf-8"))["verify_with_data"])
+
+
+@pytest.fixture
+def pins() -> Iterator[PinLedger]:
+    """The PIN ledger; asserts the VERIFY-with-data invariant at teardown.
+
+    Card fixtures of the session tests call :meth:`PinLedger.watch`; a test that uses no
+    watched card checks nothing.
+    """
+    ledger = PinLedger()
+    yield ledger
+    if ledger.baselines:
+        assert ledger.delivered == ledger.submitted, (
+            f"the card(s) received {ledger.delivered} VERIFY-with-data APDUs but the test "
+            f"submitted {ledger.submitted} PINs"
+        )
+
+
+# --------------------------------------------------------------------------- fresh cards
+_SWAPS = itertools.count(1)
+
+
+@pytest.fixture
+def fresh_card(
+    bridge: Any, tmp_path: Path, pins: PinLedger
+) -> Iterator[Callable[..., Any]]:
+    """``fresh_card(profile=PROFILE)``: put a fresh copy of *profile* into the bridge's slot.
+
+    The copy lives in ``tmp_path``, so PIN counters start from the profile's values and
+    whatever the test does to them (blocking a PIN, changing it) is thrown away.  Returns the
+    bridge, now serving the copy (watched by the PIN ledger).  At teardown the session card
+    (a fresh emulator of the session profile) goes back into the slot.
+    """
+    original = (bridge.profile_path, bridge.log_path, bridge.stats_path)
+    swapped = False
+
+    def load(profile: str = PROFILE) -> Any:
+        nonlocal swapped
+        n = next(_SWAPS)
+        copy = tmp_path / f"card-{n}.json"
+        shutil.copyfile(profile_path_of(profile), copy)
+        swapped = True
+        try:
+            bridge.swap(copy, tmp_path / f"bridge-{n}.log", tmp_path / f"stats-{n}.json")
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        pins.watch(bridge)
+        return bridge
+
+    yield load
+    if swapped:
+        profile_path, log_path, stats_path = original
+        # a new stats file: the ledger may still read the ones it watched
+        fresh_stats = stats_path.with_name(f"stats-{next(_SWAPS)}.json") if stats_path else None
+        bridge.swap(profile_path, log_path, fresh_stats)

@@ -8,6 +8,7 @@ PC/SC access in tests goes through :mod:`jukicard.transport.pcsc`.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -168,6 +169,7 @@ class Bridge:
     log_path: Path
     removed: bool = field(default=False)
     slot_lock: int | None = field(default=None, repr=False)
+    stats_path: Path | None = field(default=None)
 
     @property
     def port(self) -> int:
@@ -205,15 +207,43 @@ class Bridge:
         if wait and not wait_card(self.reader, True, proc=self.proc):
             raise RuntimeError(f"card not back in {self.reader}:\n{self.log_tail()}")
 
+    def stats(self) -> dict[str, int]:
+        """The card's counters (``CardStats``), from the emulator's ``--stats-file``.
+
+        The emulator rewrites the file before it answers each APDU, so the counters include
+        every command whose response the client has seen.
+        """
+        if self.stats_path is None:
+            raise RuntimeError("this bridge was started without a stats file")
+        return dict(json.loads(self.stats_path.read_text(encoding="utf-8")))
+
+    def _terminate(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def swap(self, profile_path: Path, log_path: Path, stats_path: Path | None = None) -> None:
+        """Put another card into the same slot: stop this emulator, wait until pcscd sees
+        the slot empty, and start a new emulator with *profile_path* (fresh PIN counters).
+        The slot lock stays held; this object then describes the new emulator.
+
+        :raises RuntimeError: the slot did not empty or the new card did not appear in time.
+        """
+        self._terminate()
+        if not wait_card(self.reader, False):
+            raise RuntimeError(f"card still present in {self.reader} after the emulator "
+                               f"stopped:\n{self.log_tail()}")
+        new = start_bridge(profile_path, log_path, slot=self.slot, stats_path=stats_path)
+        self.proc, self.profile_path, self.log_path = new.proc, profile_path, log_path
+        self.stats_path, self.removed = stats_path, False
+
     def stop(self) -> None:
         try:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=5)
+            self._terminate()
         finally:
             if self.slot_lock is not None:
                 os.close(self.slot_lock)  # releases the flock
@@ -252,8 +282,16 @@ def reserve_slot() -> tuple[int, int | None]:
     raise StackUnavailable("both vpcd slots are in use (other test runs or emulators)")
 
 
-def start_bridge(profile_path: Path, log_path: Path, slot: int | None = None) -> Bridge:
+def start_bridge(
+    profile_path: Path,
+    log_path: Path,
+    slot: int | None = None,
+    stats_path: Path | None = None,
+) -> Bridge:
     """Start the bridge subprocess and wait until pcscd sees its card.
+
+    With *stats_path*, the emulator keeps its card counters there (``--stats-file``), read
+    with :meth:`Bridge.stats`.
 
     :raises StackUnavailable: no free vpcd slot.
     :raises RuntimeError: the bridge exited or no card appeared in time.
@@ -267,6 +305,8 @@ def start_bridge(profile_path: Path, log_path: Path, slot: int | None = None) ->
         "--profile", str(profile_path),
         "--reconnect",
     ]
+    if stats_path is not None:
+        cmd += ["--stats-file", str(stats_path)]
     try:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
@@ -282,7 +322,8 @@ def start_bridge(profile_path: Path, log_path: Path, slot: int | None = None) ->
             os.close(lock)
         raise
     bridge = Bridge(
-        proc=proc, slot=slot, profile_path=profile_path, log_path=log_path, slot_lock=lock
+        proc=proc, slot=slot, profile_path=profile_path, log_path=log_path, slot_lock=lock,
+        stats_path=stats_path,
     )
     if not wait_card(bridge.reader, True, proc=proc):
         code = proc.poll()
