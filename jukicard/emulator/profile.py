@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -291,7 +292,7 @@ class RsaKeySpec:
         try:
             key = serialization.load_pem_private_key(self.private_key_pem.encode("ascii"),
                                                      password=None)
-        except (ValueError, TypeError, UnicodeError):
+        except (ValueError, TypeError, UnicodeError, UnsupportedAlgorithm):
             raise ProfileError(f"key {self.fid:04X}: not an unencrypted PEM private key") from None
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ProfileError(f"key {self.fid:04X}: not an RSA key")
@@ -465,7 +466,7 @@ class CardProfile:
         """
         try:
             obj = json.loads(raw)
-        except (ValueError, UnicodeError) as exc:
+        except (ValueError, UnicodeError, RecursionError) as exc:  # deep nesting: RecursionError
             reason = exc.__class__.__name__
             raise ProfileError(f"card profile is not valid JSON: {reason}") from None
         return cls.from_json(obj)

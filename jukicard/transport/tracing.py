@@ -3,8 +3,9 @@
 :class:`TracingTransport` wraps any transport and logs every command and response as hex
 at level :data:`TRAFFIC` (5, below DEBUG).  It never logs:
 
-* PIN bytes: the data of VERIFY (``20``/``21``), CHANGE REFERENCE DATA (``24``) and
-  RESET RETRY COUNTER (``2C``) commands is replaced by ``<redacted N bytes>``;
+* PIN bytes: the data of every command in :data:`jukicard.apdu.processors.PIN_INS` — VERIFY
+  (``20``/``21``), CHANGE REFERENCE DATA (``24``), DISABLE / ENABLE VERIFICATION REQUIREMENT
+  (``26``/``28``), RESET RETRY COUNTER (``2C``/``2D``) — is replaced by ``<redacted N bytes>``;
 * personal data: the data of every READ BINARY / READ RECORD response (and of the GET
   RESPONSE chain that continues it) is redacted unless the EF being read is on an
   allow-list of public EFs, keyed by (application AID, FID).
@@ -24,6 +25,7 @@ from contextlib import AbstractContextManager as ContextManager
 from typing import Any
 
 from jukicard.apdu.command import CommandApdu
+from jukicard.apdu.processors import PIN_INS
 from jukicard.errors import MalformedApduError
 from jukicard.transport.base import Transport
 
@@ -59,7 +61,8 @@ DEFAULT_PUBLIC_EFS: frozenset[tuple[bytes, bytes]] = frozenset(
 
 _INS_SELECT = 0xA4
 _INS_GET_RESPONSE = 0xC0
-_PIN_INS = frozenset({0x20, 0x21, 0x24, 0x2C})
+#: the same set the processors never re-send: every INS whose data may carry a PIN.
+_PIN_INS = PIN_INS
 _READ_INS = frozenset({0xB0, 0xB1, 0xB2, 0xB3})
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jukicard.apdu.command import CommandApdu
 from jukicard.errors import CardRemovedError, TransportError
 from jukicard.transport import pcsc
+from jukicard.transport.events import CardInserted, CardRemoved, Event, ReaderAdded
 
 pytestmark = pytest.mark.integration
 
@@ -178,3 +181,49 @@ def test_no_card_in_the_other_slot(card: Any) -> None:
         pytest.skip(f"another emulator holds {other}")
     with pytest.raises(CardRemovedError):
         pcsc.PcscTransport(other, share="exclusive")
+
+
+# --------------------------------------------------------------------------- events
+EVENT_WAIT = 30.0  # generous bound on each wait, never asserted on
+
+
+def _next_for(events: queue.Queue[Event | BaseException], reader: str) -> Event:
+    """The next event about *reader* (events about other slots are skipped)."""
+    while True:
+        item = events.get(timeout=EVENT_WAIT)
+        if isinstance(item, BaseException):
+            raise item
+        name = item.name if isinstance(item, ReaderAdded) else getattr(item, "reader", "")
+        if name == reader:
+            return item
+
+
+def test_watch_reports_removal_and_insertion(card: Any, card_profile: dict[str, Any]) -> None:
+    """pcsc.watch through pcscd + vpcd: the reader and card already there, then the card
+    pulled out and put back, as typed events."""
+    events: queue.Queue[Event | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for event in pcsc.watch(stop=stop, initial=True, poll_interval=0.2):
+                events.put(event)
+        except BaseException as exc:  # reported to the test thread
+            events.put(exc)
+
+    worker = threading.Thread(target=run, name="watch", daemon=True)
+    worker.start()
+    try:
+        assert _next_for(events, card.reader) == ReaderAdded(card.reader)
+        atr = bytes.fromhex(card_profile["atr"])
+        assert _next_for(events, card.reader) == CardInserted(card.reader, atr)
+        card.remove()
+        assert _next_for(events, card.reader) == CardRemoved(card.reader)
+        card.insert()
+        assert _next_for(events, card.reader) == CardInserted(card.reader, atr)
+    finally:
+        stop.set()
+        worker.join(EVENT_WAIT)
+        if card.removed:
+            card.insert()
+    assert not worker.is_alive()

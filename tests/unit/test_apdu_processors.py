@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jukicard.apdu import (
@@ -587,6 +587,8 @@ class RandomCard:
     st.binary(min_size=1, max_size=300),
     st.sampled_from([None, True]),
 )
+@example([(b"", 0x6700)], False, 0x20, b"1" * 300, None)  # chain refused at block 1
+@example([(b"", 0x9000), (b"", 0x6A80)], False, 0x24, b"2" * 600, None)  # refused at block 2
 @settings(max_examples=300)
 def test_pin_commands_reach_the_card_exactly_once(
     responses: list[tuple[bytes, int]], extended: bool | None, ins: int, pin: bytes,
@@ -594,15 +596,24 @@ def test_pin_commands_reach_the_card_exactly_once(
 ) -> None:
     card = RandomCard(responses)
     cmd = CommandApdu(0, ins, 0, 0x80, pin, extended=force_ext)
+    failed = False
     try:
         build_stack(card, extended=extended).send(cmd)
     except JukiError:
-        pass
+        failed = True
     pin_cmds = [c for c in card.sent if c.ins == ins]
-    if len(pin) <= 255:
-        assert len(pin_cmds) == 1
-    else:  # sent as a command chain: each block exactly once, data in order
-        assert b"".join(c.data for c in pin_cmds) == pin
+    assert pin_cmds, "the PIN command never reached the card"
+    if not pin_cmds[0].cla & 0x10:  # sent whole (short or extended): exactly once
+        assert len(pin_cmds) == 1 and pin_cmds[0].data == pin
+    else:
+        # sent as a command chain: each block at most once, in order; a block refused by
+        # the card ends the chain (the rest is never sent, nothing is sent again)
+        assert len(pin) > 255
+        sent = b"".join(c.data for c in pin_cmds)
+        assert pin.startswith(sent) and sent
+        if not failed:
+            assert sent == pin
+        assert all(c.cla & 0x10 for c in pin_cmds[:-1])
     assert all(c.ins in (ins, 0xC0) for c in card.sent)
 
 

@@ -289,10 +289,24 @@ def test_bad_profiles_raise_profile_error(pj: dict, name: str) -> None:
         CardProfile.from_json(pj)
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"\xff\xfe", b'"x"', b"null"])
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"\xff\xfe", b'"x"', b"null",
+                                 b"[" * 100_000, b'{"a":' * 100_000])
 def test_bad_json_raises_profile_error(raw: bytes) -> None:
+    # deeply nested JSON makes the json module raise RecursionError: still a ProfileError
     with pytest.raises(ProfileError):
         CardProfile.parse(raw)
+
+
+def test_unknown_key_algorithm_raises_profile_error(pj: dict) -> None:
+    # PKCS#8 with an unknown algorithm OID (1.2.3.4.5): cryptography raises
+    # UnsupportedAlgorithm, which is neither ValueError nor TypeError
+    pem = ("-----BEGIN PRIVATE KEY-----\nMBACAQAwBgYEKgMEBQQDBAEA\n"
+           "-----END PRIVATE KEY-----\n")
+    keys = [f for a in pj["applications"] for f in a["files"] if f["kind"] == "rsa_key"]
+    assert keys
+    keys[0]["private_key_pem"] = pem
+    with pytest.raises(ProfileError):
+        CardProfile.from_json(pj)
 
 
 # --------------------------------------------------------------------------- loading

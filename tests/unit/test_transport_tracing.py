@@ -43,7 +43,9 @@ class QueueCard:
 
 
 @pytest.fixture
-def rig(caplog: pytest.LogCaptureFixture) -> tuple[TracingTransport, QueueCard, pytest.LogCaptureFixture]:
+def rig(
+    caplog: pytest.LogCaptureFixture,
+) -> tuple[TracingTransport, QueueCard, pytest.LogCaptureFixture]:
     caplog.set_level(TRAFFIC, logger=LOGGER)
     card = QueueCard()
     inner = LoopbackTransport(card)
@@ -85,7 +87,9 @@ def test_logs_commands_and_responses_at_traffic(rig) -> None:  # type: ignore[no
     assert caplog.records[1].getMessage() == "RECV 9000"
 
 
-@pytest.mark.parametrize("ins", ["20", "21", "24", "2C"])
+# every PIN-bearing INS: VERIFY, CHANGE REFERENCE DATA, DISABLE / ENABLE VERIFICATION
+# REQUIREMENT (their data is the PIN too) and both RESET RETRY COUNTER codes
+@pytest.mark.parametrize("ins", ["20", "21", "24", "26", "28", "2C", "2D"])
 def test_pin_data_is_redacted(rig, ins: str) -> None:  # type: ignore[no-untyped-def]
     t, card, caplog = rig
     apdu = bytes.fromhex(f"00{ins}008004") + b"1234"
@@ -96,6 +100,14 @@ def test_pin_data_is_redacted(rig, ins: str) -> None:  # type: ignore[no-untyped
     assert "31 32 33 34" not in log and "1234" not in log
     assert f"SEND 00 {ins} 00 80 Lc=4 <redacted 4 bytes>" in log
     assert "RECV 63C2" in log
+
+
+def test_every_processor_pin_ins_is_redacted() -> None:
+    from jukicard.apdu.processors import PIN_INS
+
+    for ins in PIN_INS:
+        out = format_command(bytes((0x00, ins, 0x00, 0x80, 4)) + b"1234")
+        assert "31 32 33 34" not in out and out.endswith("<redacted 4 bytes>"), f"{ins:02X}"
 
 
 def test_pin_status_query_without_data_is_logged_plainly(rig) -> None:  # type: ignore[no-untyped-def]
