@@ -196,12 +196,15 @@ class ValidationSetup:
     crl_problems: list[str]
 
 
-def build_validator(args: argparse.Namespace, *, extra_intermediates: Sequence[Any] = ()
-                    ) -> ValidationSetup:
+def build_validator(args: argparse.Namespace, *, extra_intermediates: Sequence[Any] = (),
+                    default_usage: str | None = None) -> ValidationSetup:
     """Build a :class:`jukicard.pki.validate.Validator` from the shared options.
 
     CRL URLs are fetched now (a failure is reported and leaves the status undetermined,
     which is never valid under a CRL-required policy).
+
+    :param default_usage: JPKI certificate kind required under ``--jpki-profile`` when
+        ``--usage`` is not given (``signature verify`` of a CMS: ``"sign"``).
 
     :raises UsageError: unreadable files, bad ``--at``, no anchor.
     :raises ValidationError: an anchor/intermediate/CRL file does not parse.
@@ -222,12 +225,15 @@ def build_validator(args: argparse.Namespace, *, extra_intermediates: Sequence[A
         intermediates.extend(load_certificates(read_file(path, "intermediate")))
 
     jpki = bool(args.jpki_profile or args.usage)
+    usage = args.usage or (default_usage if jpki else None)
     overrides: dict[str, Any] = {
         "revocation": RevocationRule.NONE if args.no_revocation else RevocationRule.CRL_REQUIRED,
         "initial_explicit_policy": bool(args.explicit_policy),
         "initial_policy_mapping_inhibit": bool(args.inhibit_mapping),
         "initial_any_policy_inhibit": bool(args.inhibit_any_policy),
     }
+    if usage is not None:
+        overrides["jpki_usage"] = usage
     if args.policy:
         overrides["user_initial_policy_set"] = frozenset(args.policy)
     if args.min_rsa_bits is not None:
@@ -259,7 +265,7 @@ def build_validator(args: argparse.Namespace, *, extra_intermediates: Sequence[A
         log.info("--no-revocation: ignoring %d --crl option(s)", len(args.crl))
     return ValidationSetup(Validator(policy, intermediates=intermediates,
                                      revocation=revocation),
-                           at, args.usage, crl_problems)
+                           at, usage, crl_problems)
 
 
 def _subject_text(cert: Any, leaf: bool) -> str:

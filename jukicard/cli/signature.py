@@ -10,7 +10,10 @@ ISO8601 --jpki-profile --usage sign|auth] [--json]``
 * SIG is a CMS SignedData (DER or PEM; detected automatically): the signer certificate
   comes from the CMS (``--cert`` adds a candidate); FILE is the content of a detached CMS,
   and must equal the content of an attached one.
-* With ``--anchor``, the signer certificate is also validated (chain + CRL) at ``--at``.
+* With ``--anchor``, the signer certificate is also validated (chain + CRL) at ``--at``;
+  for a CMS, the certificate of every SignerInfo is.  Under ``--jpki-profile`` a CMS signer
+  must hold a JPKI sign certificate (署名用) unless ``--usage`` says otherwise; a raw
+  signature may come from either key.
 
 Exit status 0 only when the signature is valid (and, with anchors, the certificate path);
 5 otherwise; 2 on usage errors.
@@ -90,8 +93,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError("SHA-1 is accepted only with --allow-sha1 (old data)")
     out: dict[str, Any] = {"valid": False, "reason": None, "message": "",
                            "at": iso_time(at), "signature": None, "certificate": None}
-    signer_cert = None
+    signer_certs: list[Any] = []
     cms_certs: list[Any] = []
+    is_cms = False
     try:
         if looks_like_cms(sig):
             if args.digest or args.raw:
@@ -110,8 +114,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 res = signed.verify(extra_certificates=extra,
                                     min_key_size=_min_key_bits(args),
                                     allow_sha1=args.allow_sha1)
-            signer_cert = res.signers[0].certificate
+            # every SignerInfo's certificate is validated, not only the first one
+            for s in res.signers:
+                if s.certificate not in signer_certs:
+                    signer_certs.append(s.certificate)
             cms_certs = list(res.certificates)
+            is_cms = True
             out["signature"] = {
                 "valid": True, "format": "cms", "detached": signed.detached,
                 "content_type": res.content_type,
@@ -127,6 +135,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if cert_bytes is None:
                 raise UsageError("a raw signature needs the signer certificate (--cert)")
             signer_cert = load_certificate(cert_bytes)
+            signer_certs.append(signer_cert)
             kwargs: dict[str, Any] = {"certificate": signer_cert,
                                       "min_key_size": _min_key_bits(args),
                                       "allow_sha1": args.allow_sha1, "hash_alg": args.hash}
@@ -153,17 +162,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 0
 
     try:
+        # a CMS document signature must come from a JPKI sign certificate (署名用): under
+        # --jpki-profile an auth certificate (利用者証明用) is refused unless --usage says so
         setup = build_validator(args, extra_intermediates=[
-            Certificate.from_cryptography(c) for c in cms_certs])
-        target = Certificate.from_cryptography(signer_cert)
+            Certificate.from_cryptography(c) for c in cms_certs],
+            default_usage="sign" if is_cms else None)
+        targets = [Certificate.from_cryptography(c) for c in signer_certs]
     except ValidationError as exc:
         out.update(reason=exc.reason, message=str(exc))
         print_result(out, as_json=args.json)
         return EXIT_INVALID
-    result = apply_usage(setup.validator.validate(target, setup.at), setup.usage)
-    out["certificate"] = result_to_json(result, extra_problems=setup.crl_problems)
-    out.update(valid=bool(result.valid), reason=result.reason,
-               message="signature and certificate path valid" if result.valid
-               else f"signature valid, certificate path invalid: {result.message}")
+    results = [apply_usage(r, setup.usage)
+               for r in setup.validator.validate_many(targets, setup.at)]
+    failed = next((r for r in results if not r.valid), None)
+    shown = failed if failed is not None else results[0]
+    out["certificate"] = result_to_json(shown, extra_problems=setup.crl_problems)
+    if len(results) > 1:
+        out["certificates"] = [result_to_json(r, extra_problems=setup.crl_problems)
+                               for r in results]
+    out.update(valid=failed is None, reason=shown.reason,
+               message="signature and certificate path valid" if failed is None
+               else f"signature valid, certificate path invalid: {shown.message}")
     print_result(out, as_json=args.json)
-    return 0 if result.valid else EXIT_INVALID
+    return 0 if failed is None else EXIT_INVALID

@@ -221,7 +221,9 @@ class Crl:
         this_update = _aware(tbs["this_update"].native)
         nu = tbs["next_update"].native
         next_update = None if nu is None else _aware(nu)
-        if tbs["signature"]["algorithm"].dotted != asn1["signature_algorithm"]["algorithm"].dotted:
+        if not _same_algorithm(tbs["signature"], asn1["signature_algorithm"]):
+            # RFC 5280 §5.1.1.2: the (unsigned) outer field must repeat the signed one,
+            # parameters included (absent and NULL parameters are treated alike)
             raise MalformedCrlError("CRL signature algorithm fields differ")
         unusable: str | None = None
         crl_number = base = None
@@ -412,3 +414,14 @@ def _aware(value: Any) -> _dt.datetime:
     if not isinstance(value, _dt.datetime):
         raise MalformedCrlError("CRL time is not a date-time")
     return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
+
+
+def _same_algorithm(inner: Any, outer: Any) -> bool:
+    """The two AlgorithmIdentifiers name the same algorithm with the same parameters."""
+    if inner["algorithm"].dotted != outer["algorithm"].dotted:
+        return False
+    pi, po = inner["parameters"], outer["parameters"]
+    absent = (b"", b"\x05\x00")
+    if pi.dump() in absent and po.dump() in absent:
+        return True
+    return bool(pi.dump() == po.dump())

@@ -82,6 +82,10 @@ class ValidationPolicy:
         validity period at the validation time.  RFC 5280 leaves the anchor's dates to the
         relying party; JPKI roots are replaced by new generations when they expire, so the
         JPKI preset turns this on.
+    :param jpki_usage: with ``jpki_profile``, the kind of end-entity certificate required:
+        ``"sign"`` (署名用, e.g. for document signatures), ``"auth"`` (利用者証明用, for
+        log-in) or ``None`` (either).  A certificate of the other kind is rejected
+        (``jpki-profile-violation``, problem ``wrong-usage``).
     :raises UsageError: on wrong argument types.
     """
 
@@ -99,6 +103,7 @@ class ValidationPolicy:
     max_path_length: int | None = None
     use_delta_crls: bool = True
     check_anchor_validity: bool = False
+    jpki_usage: str | None = None
 
     def __post_init__(self) -> None:
         anchors = tuple(self.trust_anchors)
@@ -119,6 +124,10 @@ class ValidationPolicy:
             raise UsageError("max_path_length must be >= 0")
         if self.min_rsa_key_size < 0:
             raise UsageError("min_rsa_key_size must be >= 0")
+        if self.jpki_usage not in (None, "sign", "auth"):
+            raise UsageError("jpki_usage must be 'sign', 'auth' or None")
+        if self.jpki_usage is not None and not self.jpki_profile:
+            raise UsageError("jpki_usage needs jpki_profile=True")
 
     @classmethod
     def jpki(cls, trust_anchors: Iterable[Certificate], **overrides: Any) -> ValidationPolicy:

@@ -187,7 +187,7 @@ class Validator:
         self._signer_policy = policy.replace(
             user_initial_policy_set=frozenset({ANY_POLICY}), initial_explicit_policy=False,
             initial_policy_mapping_inhibit=False, initial_any_policy_inhibit=False,
-            jpki_profile=False)
+            jpki_profile=False, jpki_usage=None)
         self._sig_cache: dict[tuple[bytes, bytes, bytes], bool] = {}
 
     # ------------------------------------------------------------------ public API
@@ -310,20 +310,23 @@ class Validator:
         except _Fail as f:
             return _PathOutcome(False, f.reason, str(f), path, policies, tuple(revs))
         if policy.jpki_profile:
-            problems = self._jpki_problems(path, session.at)
+            problems = self._jpki_problems(path, session.at, policy.jpki_usage)
             if problems:
                 return _PathOutcome(False, Reason.JPKI_PROFILE, "; ".join(problems), path,
                                     policies, tuple(revs))
         return _PathOutcome(True, Reason.OK, "valid", path, policies, tuple(revs))
 
     @staticmethod
-    def _jpki_problems(path: tuple[Certificate, ...], at: _dt.datetime) -> list[str]:
+    def _jpki_problems(path: tuple[Certificate, ...], at: _dt.datetime,
+                       usage: str | None = None) -> list[str]:
         try:
             mod = importlib.import_module("jukicard.pki.jpki")
             check = mod.check_profile
         except (ImportError, AttributeError) as exc:
             return [f"JPKI profile checker unavailable ({type(exc).__name__})"]
-        return list(check(list(path), at))
+        if usage is None:
+            return list(check(list(path), at))
+        return list(check(list(path), at, expected_usage=usage))
 
     # ------------------------------------------------------------------ §6.1
     def _check_algorithm(self, sig_alg: Any, key: PublicKey) -> None:

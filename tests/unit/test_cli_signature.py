@@ -20,8 +20,6 @@ from jukicard.cli.main import main
 PKI = Path(__file__).resolve().parents[2] / "vectors" / "pki"
 AT = "2026-06-01T00:00:00Z"
 DATA = b"document to sign\n"
-pytestmark = pytest.mark.skipif(not (PKI / "manifest.json").exists(),
-                                reason="vectors/pki not generated yet")
 
 
 def run_json(*argv) -> tuple[int, dict]:
@@ -208,3 +206,72 @@ def test_prehashed_equals_card_signature(files) -> None:
     d = hashlib.sha256(DATA).digest()
     assert key("r1").sign(d, padding.PKCS1v15(), Prehashed(hashes.SHA256())) == \
         (files / "sig").read_bytes()
+
+
+def _two_signer_cms(first: str, second: str) -> bytes:
+    """A detached CMS with two SignerInfos in the given order (asn1crypto keeps it)."""
+    from asn1crypto import cms as acms
+
+    parts = [acms.ContentInfo.load(make_cms(r, pkcs7.PKCS7Options.DetachedSignature))
+             for r in (first, second)]
+    sd = parts[0]["content"]
+    sd["certificates"] = [c for p in parts for c in p["content"]["certificates"]]
+    sis = [p["content"]["signer_infos"][0].dump() for p in parts]
+    sd["signer_infos"] = [p["content"]["signer_infos"][0] for p in parts]
+    der = acms.ContentInfo({"content_type": "signed_data", "content": sd}).dump()
+    # asn1crypto sorts a SET OF on encoding: put the SignerInfos back in the order asked
+    for a, b in ((sis[0], sis[1]), (sis[1], sis[0])):
+        if a + b in der:
+            return der.replace(a + b, sis[0] + sis[1])
+    raise AssertionError("SignerInfos not found")
+
+
+@pytest.mark.parametrize("order", [("r1", "r2"), ("r2", "r1")])
+def test_cms_every_signer_is_validated(files, order) -> None:
+    # two SignerInfos over the same content, r1 (valid) and r2 (revoked sign cert): the
+    # path of every signer is validated, not only the first one's
+    (files / "p7s").write_bytes(_two_signer_cms(*order))
+    rc, res = run_json("signature", "verify", files / "data", files / "p7s", *chain_args())
+    assert res["signature"]["valid"] is True and len(res["signature"]["signers"]) == 2
+    assert rc == 5 and res["valid"] is False and res["reason"] == "revoked"
+    expected = [r == "r1" for r in order]
+    assert [c["valid"] for c in res["certificates"]] == expected
+
+
+def _auth_cms(files):
+    auth_key = serialization.load_pem_private_key(
+        (PKI / "keys/ee-r1-auth.pem").read_bytes(), password=None)
+    auth_cert = x509.load_der_x509_certificate((PKI / "ee/r1-auth.cer").read_bytes())
+    (files / "p7s").write_bytes(
+        pkcs7.PKCS7SignatureBuilder().set_data(DATA)
+        .add_signer(auth_cert, auth_key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary,
+                                           pkcs7.PKCS7Options.DetachedSignature]))
+    return chain_args("ca/auth-2023.cer", "crl/auth-2023.crl")
+
+
+def test_cms_with_auth_certificate_refused_under_jpki_profile(files) -> None:
+    # a CMS document signature is made with the sign certificate (署名用); the auth
+    # certificate (利用者証明用) path is fine on its own but not as a document signer
+    chain = _auth_cms(files)
+    rc, res = run_json("signature", "verify", files / "data", files / "p7s", *chain)
+    assert rc == 0, res  # generic RFC 5280: no JPKI usage rule
+    rc, res = run_json("signature", "verify", files / "data", files / "p7s", *chain,
+                       "--jpki-profile")
+    assert rc == 5 and res["reason"] == "jpki-profile-violation"
+    assert "wrong-usage" in res["certificate"]["message"]
+    rc, res = run_json("signature", "verify", files / "data", files / "p7s", *chain,
+                       "--jpki-profile", "--usage", "auth")
+    assert rc == 0, res
+
+
+def test_raw_signature_with_auth_key_keeps_either_usage(files) -> None:
+    # raw card signatures are made with either key (auth: challenge signing), so no
+    # default usage applies to them
+    auth_key = serialization.load_pem_private_key(
+        (PKI / "keys/ee-r1-auth.pem").read_bytes(), password=None)
+    (files / "siga").write_bytes(auth_key.sign(DATA, padding.PKCS1v15(), hashes.SHA256()))
+    rc, res = run_json("signature", "verify", files / "data", files / "siga",
+                       "--cert", PKI / "ee/r1-auth.cer",
+                       *chain_args("ca/auth-2023.cer", "crl/auth-2023.crl"), "--jpki-profile")
+    assert rc == 0, res

@@ -155,3 +155,15 @@ def test_fast_and_reference_entry_indexes_agree() -> None:
         assert fast == ref, f.name
         checked += 1
     assert checked >= 150
+
+
+def test_outer_signature_algorithm_must_repeat_the_signed_one(pki: Pki) -> None:
+    # RFC 5280 §5.1.1.2: the unsigned outer signatureAlgorithm (parameters included) must
+    # equal the signed one; a CRL whose outer parameters were altered is malformed
+    der = bytearray(pki.ca_crl([]).der)
+    outer = der.rfind(bytes.fromhex("2a864886f70d01010b0500"))  # sha256WithRSA, NULL
+    assert der.find(bytes.fromhex("2a864886f70d01010b0500")) < outer  # inner one first
+    Crl.parse(bytes(der))
+    der[outer + 9] = 0x77  # NULL → [APPLICATION 23] {}
+    with pytest.raises(MalformedCrlError):
+        Crl.parse(bytes(der))

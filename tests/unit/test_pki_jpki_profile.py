@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from jukicard.errors import ExpiredError, IndeterminateError, RevokedError, ValidationError
+from jukicard.errors import (
+    ExpiredError,
+    IndeterminateError,
+    RevokedError,
+    UsageError,
+    ValidationError,
+)
 from jukicard.pki.certs import load_certificate
 from jukicard.pki.cms import verify_cms
 from jukicard.pki.jpki import (
@@ -88,10 +94,16 @@ def test_expired_ca(at) -> None:
     assert ca_generation(path[0]) == "2015"
     assert {p.code for p in check_profile(path, at)} == {"ca-expired"}  # type: ignore[attr-defined]
     res = validator("ca/sign-2015.cer", "crl/sign-2015.crl").validate(path[1], at)
-    assert not res.valid
-    assert res.reason in ("certificate-expired", "jpki-profile-violation")
-    with pytest.raises((ExpiredError, ValidationError)):
+    # the JPKI policy checks the anchor's own validity (check_anchor_validity)
+    assert not res.valid and res.reason == "certificate-expired", res.message
+    assert "trust anchor" in res.message
+    with pytest.raises(ExpiredError):
         res.raise_for_status()
+    # the profile check alone also catches it when anchor validity is not checked
+    res = validator("ca/sign-2015.cer", "crl/sign-2015.crl",
+                    check_anchor_validity=False).validate(path[1], at)
+    assert not res.valid and res.reason == "jpki-profile-violation"
+    assert "ca-expired" in res.message
     # before the root expired, the same path was fine
     earlier = dt.datetime(2025, 1, 1, tzinfo=UTC)
     assert check_profile(path, earlier) == []
@@ -106,6 +118,32 @@ def test_sign_certificate_used_as_auth(at) -> None:
     res = validator("ca/auth-2023.cer", "crl/auth-2023.crl").validate(cert("ee/r1-auth.cer"), at)
     assert [p.code for p in check_profile(list(res.path), at, expected_usage="sign")] == [
         "wrong-usage"]
+
+
+def test_sign_certificate_used_as_auth_rejected_by_the_validator(at) -> None:
+    # the policy names the usage: a sign certificate is refused where auth is required,
+    # and the reverse, although each path is otherwise valid
+    res = validator("ca/sign-2023.cer", "crl/sign-2023.crl", jpki_usage="auth").validate(
+        cert("ee/r1-sign.cer"), at)
+    assert not res.valid and res.reason == "jpki-profile-violation"
+    assert "wrong-usage" in res.message
+    with pytest.raises(ValidationError):
+        res.raise_for_status()
+    res = validator("ca/auth-2023.cer", "crl/auth-2023.crl", jpki_usage="sign").validate(
+        cert("ee/r1-auth.cer"), at)
+    assert not res.valid and "wrong-usage" in res.message
+    for kind in ("sign", "auth"):
+        res = validator(f"ca/{kind}-2023.cer", f"crl/{kind}-2023.crl",
+                        jpki_usage=kind).validate(cert(f"ee/r1-{kind}.cer"), at)
+        assert res.valid, res.message
+
+
+def test_jpki_usage_values_are_checked() -> None:
+    anchor = cert("ca/sign-2023.cer")
+    with pytest.raises(UsageError):
+        ValidationPolicy.jpki([anchor], jpki_usage="signature")
+    with pytest.raises(UsageError):  # never silently ignored
+        ValidationPolicy.permissive([anchor], jpki_usage="sign")
 
 
 def test_sign_certificate_under_the_auth_root_fails(at) -> None:

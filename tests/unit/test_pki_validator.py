@@ -212,9 +212,13 @@ def test_name_constraints(pki: Pki) -> None:
 def test_jpki_profile_hook(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
 
-    def check_profile(path: list, at: _dt.datetime) -> list[str]:
+    def check_profile(path: list, at: _dt.datetime, expected_usage: str | None = None
+                      ) -> list[str]:
         seen.append((tuple(path), at))
+        usages.append(expected_usage)
         return problems
+
+    usages: list[str | None] = []
 
     fake = types.ModuleType("jukicard.pki.jpki")
     fake.check_profile = check_profile  # type: ignore[attr-defined]
@@ -223,6 +227,9 @@ def test_jpki_profile_hook(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
     problems: list[str] = []
     assert _validator(pki, jpki_profile=True).validate(ee, AT).valid
     assert seen and seen[0] == ((pki.root, pki.ca, ee), AT)
+    # the policy's required usage reaches the checker
+    assert _validator(pki, jpki_profile=True, jpki_usage="auth").validate(ee, AT).valid
+    assert usages == [None, "auth"]
     problems = ["auth certificate lacks the JPKI policy OID"]
     res = _validator(pki, jpki_profile=True).validate(ee, AT)
     assert res.reason == "jpki-profile-violation" and "policy OID" in res.message
