@@ -3,7 +3,7 @@
 ``jukicard cert verify CERT --anchor FILE… [--intermediate FILE]… [--crl FILE|URL]…
 [--no-revocation] [--at ISO8601] [--policy OID]… [--explicit-policy] [--inhibit-mapping]
 [--inhibit-any-policy] [--jpki-profile] [--usage sign|auth] [--min-rsa-bits N]
-[--crl-cache DIR] [--json]``
+[--crl-cache DIR] [--fetch-crls] [--json]``
 
 Exit status: 0 only when the path is valid; 5 when it is not (the ValidationError class of
 exit codes); 2 for usage errors (missing file, bad ``--at``...).  The result (reason,
@@ -122,6 +122,10 @@ def add_validation_arguments(parser: argparse.ArgumentParser, *,
                    help="CRL file (DER or PEM) or http(s) URL (repeatable)")
     g.add_argument("--crl-cache", metavar="DIR",
                    help="cache directory for CRLs fetched by URL (default: no cache)")
+    g.add_argument("--fetch-crls", action="store_true",
+                   help="also fetch CRLs from the http(s) distribution points named in the "
+                   "certificates (off by default: a counter terminal may have no network; "
+                   "JPKI distribution points are directory names, give those with --crl)")
     g.add_argument("--no-revocation", action="store_true",
                    help="do not check revocation (default: a usable CRL is required)")
     g.add_argument("--at", metavar="ISO8601",
@@ -246,14 +250,17 @@ def build_validator(args: argparse.Namespace, *, extra_intermediates: Sequence[A
     crl_problems: list[str] = []
     revocation = None
     if not args.no_revocation:
-        revocation = CrlRevocationSource()
         fetcher = None
+        if args.fetch_crls or any("://" in loc for loc in args.crl):
+            from jukicard.pki.fetch import HttpCrlFetcher
+
+            fetcher = HttpCrlFetcher(args.crl_cache)
+        # with --fetch-crls the source itself fetches each certificate's URL distribution
+        # points when no CRL at hand covers it
+        revocation = CrlRevocationSource(fetcher=fetcher if args.fetch_crls else None)
         for loc in args.crl:
             if "://" in loc:
-                if fetcher is None:
-                    from jukicard.pki.fetch import HttpCrlFetcher
-
-                    fetcher = HttpCrlFetcher(args.crl_cache)
+                assert fetcher is not None
                 try:
                     revocation.add(fetcher.fetch(loc))
                 except ValidationError as exc:
