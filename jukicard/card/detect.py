@@ -120,7 +120,8 @@ def _read_token(processor: Processor) -> TokenInfo | None:
         log.debug("JPKI token EF not selectable (SW %04X)", resp.sw)
         return None
     resp = processor.send(CommandApdu(0x00, Ins.READ_BINARY, 0x00, 0x00, le=TOKEN_READ_LEN))
-    if not resp.ok or not resp.data:
+    # 6282: the EF is shorter than Le — the data is still the token (as in token_info()).
+    if resp.sw not in (_sw.SW.SUCCESS, _sw.SW.END_OF_FILE) or not resp.data:
         log.debug("JPKI token EF not readable (SW %04X)", resp.sw)
         return None
     try:

@@ -114,6 +114,11 @@ class PinSpec:
         """
         if not isinstance(value, str):
             raise PinFormatError(f"{self.name}: a PIN must be given as str")
+        # Check the characters as typed, before upper-casing: str.upper() maps some
+        # non-ASCII letters to ASCII ones ("ı" → "I", "ſ" → "S"), which would send a PIN
+        # the user did not type.
+        if not value.isascii():
+            raise PinFormatError(f"{self.name}: contains characters outside {self.charset.value}")
         value = self.normalize(value)
         if not self.min_len <= len(value) <= self.max_len:
             want = (

@@ -24,6 +24,7 @@ import getpass
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import IO, Any, TextIO
 
@@ -44,6 +45,7 @@ __all__ = [
     "print_json",
     "notice",
     "find_or_add_group",
+    "write_file_atomic",
 ]
 
 
@@ -108,6 +110,41 @@ def print_json(obj: Any, stream: TextIO | None = None) -> None:
     """Print ``obj`` as JSON (UTF-8 text kept as is) on stdout."""
     print(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False),
           file=stream or sys.stdout)
+
+
+def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that the file is either complete or untouched.
+
+    The bytes go to a temporary file in the same directory, which is flushed to disk and
+    then renamed over ``path``: a full disk, an interrupted run or a failing write never
+    leaves a half-written signature or certificate (nor truncates an existing file).
+
+    :raises UsageError: the file cannot be written (nothing is left behind).
+    """
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    if os.path.lexists(target) and not os.access(target, os.W_OK):
+        raise UsageError(f"cannot write {target!r}: permission denied")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".jukicard-", suffix=".tmp", dir=directory)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {target!r}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 # --------------------------------------------------------------------------- PIN input

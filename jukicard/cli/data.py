@@ -21,6 +21,7 @@ from jukicard.cli._common import (
     open_from_args,
     pin_parent,
     print_json,
+    write_file_atomic,
 )
 from jukicard.errors import UsageError
 from jukicard.services.data import (
@@ -136,11 +137,7 @@ def _write(output: str | None, payload: bytes, binary: bool) -> None:
         else:  # a text-only stdout (tests): PEM is ASCII
             sys.stdout.write(payload.decode("ascii") if not binary else payload.hex())
         return
-    try:
-        with open(output, "wb") as fh:
-            fh.write(payload)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output!r}: {exc.strerror}") from exc
+    write_file_atomic(output, payload)  # whole or not at all
 
 
 def cmd_cert_export(args: argparse.Namespace) -> int:

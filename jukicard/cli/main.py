@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from jukicard import __version__
+from jukicard.card.dataobjects import DataIntegrityError
 from jukicard.errors import (
     CardError,
     JukiError,
@@ -36,6 +37,10 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (UsageError, 2, "usage error"),
     (PinBlockedError, 3, "PIN is blocked: the resident must reset it at the municipal counter"),
     (PinError, 3, "wrong PIN"),
+    # before CardError (it is a BadResponse): the data read does not match the card's own
+    # signature — a failed check, not a refusal
+    (DataIntegrityError, 5, "the card's data does not match its signature: it may have "
+     "been tampered with"),
     (CardError, 4, "the card refused the operation"),
     (ValidationError, 5, "validation failed"),
     (TransportError, 6, "reader or card problem: check the card is placed on the reader"),

@@ -25,6 +25,7 @@ from jukicard.cli._common import (
     open_from_args,
     pin_parent,
     print_json,
+    write_file_atomic,
 )
 from jukicard.errors import UsageError
 from jukicard.services.signing import KEY_IDS, SignResult, hash_stream, sign_digest
@@ -75,11 +76,8 @@ def _digest_from_args(args: argparse.Namespace) -> bytes:
 
 
 def _write_file(path: str, data: bytes) -> None:
-    try:
-        with open(path, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path!r}: {exc.strerror}") from exc
+    """Write ``data`` to ``path`` whole or not at all (:func:`write_file_atomic`)."""
+    write_file_atomic(path, data)
 
 
 def cmd_sign(args: argparse.Namespace) -> int:

@@ -52,15 +52,32 @@ class PinLedger:
         self.submitted += 1
         return value
 
+    def track(self, card: CardOS) -> None:
+        """Count the VERIFY-with-data APDUs ``card`` receives (once per card)."""
+        if not any(c is card for c in self.cards):
+            self.cards.append(card)
+
     @property
     def delivered(self) -> int:
         return sum(card.stats.verify_with_data for card in self.cards)
 
 
 @pytest.fixture(autouse=True)
-def pins() -> Iterator[PinLedger]:
-    """The PIN ledger; asserts the VERIFY-with-data invariant at teardown."""
+def pins(monkeypatch: pytest.MonkeyPatch) -> Iterator[PinLedger]:
+    """The PIN ledger; asserts the VERIFY-with-data invariant at teardown.
+
+    Every :class:`CardOS` created while the test runs joins the ledger, however it was
+    made (``make_card``, ``open_transport(emulated=True)``, the CLI's ``--emulated``...),
+    so no emulated card escapes the invariant.
+    """
     ledger = PinLedger()
+    original_init = CardOS.__init__
+
+    def tracked_init(self: CardOS, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        ledger.track(self)
+
+    monkeypatch.setattr(CardOS, "__init__", tracked_init)
     yield ledger
     assert ledger.delivered == ledger.submitted, (
         f"cards received {ledger.delivered} VERIFY-with-data APDUs but the test submitted "
@@ -131,7 +148,7 @@ def make_card(pins: PinLedger) -> MakeCard:
     ) -> Emulated:
         prof = CardProfile.from_json(data) if data is not None else _load(profile)
         card = CardOS(prof, **kw)
-        pins.cards.append(card)
+        pins.track(card)
         return Emulated(card, LoopbackTransport(card, record=record))
 
     return make

@@ -39,7 +39,19 @@ from jukicard.card.session import ApplicationSession
 from jukicard.emulator.cardos import CardOS
 from jukicard.emulator.profile import load_profile
 from jukicard.errors import CardRemovedError, CardResetError
+from jukicard.services.data import read_verified
+from jukicard.services.info import card_info
+from jukicard.services.interaction import ScriptedInteraction
+from jukicard.services.pins import change_pin, pin_status_all
+from jukicard.services.signing import sign_digest
 from jukicard.transport.loopback import LoopbackTransport
+
+
+def _pin_value(profile: str, app: str, fid: str) -> str:
+    for a in profile_json(profile)["applications"]:
+        if a["name"] == app:
+            return next(f["value"] for f in a["files"] if f["fid"] == fid)
+    raise KeyError((profile, app, fid))
 
 
 def _match_a(profile: str) -> str:
@@ -127,7 +139,79 @@ OPS: list[Op] = [
     Op("juki-read_resident_code", "juki-01", lambda t: JukiSession(t, select=False),
        lambda t, s, p: s.read_resident_code(p),
        PINS["juki"], lambda t: JukiSession(t, select=False).pin_status().retries_left, 3),
+    # the remaining session operations
+    Op("verify-auth", "mynumber-01", _jpki, lambda t, s, p: s.verify(JpkiPin.AUTH, p),
+       PINS["auth"], _status(JpkiSession, JpkiPin.AUTH), 3),
+    Op("change_pin-sign", "mynumber-01", _jpki,
+       lambda t, s, p: s.change_pin(JpkiPin.SIGN, p, "XYZ789"),
+       PINS["sign"], _status(JpkiSession, JpkiPin.SIGN), 5),
+    Op("read_certificate-sign_ca", "mynumber-01", _jpki,
+       lambda t, s, p: s.read_certificate(JpkiCert.SIGN_CA)),
+    Op("text-pin_status", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.pin_status(TextPin.MATCH_A)),
+    Op("text-verify", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.verify(TextPin.PIN, p),
+       PINS["text"], _status(TextSession, TextPin.PIN), 3),
+    Op("text-read_my_number-match_a", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.read_my_number(match_a=p),
+       _match_a("mynumber-01"), _status(TextSession, TextPin.MATCH_A), 10),
+    Op("text-read_cv_certificate", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.read_cv_certificate()),
+    Op("text-read_ap_basic_info", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.read_ap_basic_info()),
+    Op("visual-pin_status", "mynumber-01", lambda t: VisualSession(t, select=False),
+       lambda t, s, p: s.pin_status(VisualPin.BIRTH)),
+    Op("visual-read_entries-match_b", "mynumber-01", lambda t: VisualSession(t, select=False),
+       lambda t, s, p: s.read_entries(match_b=p),
+       _pin_value("mynumber-01", "visual", "0012"), _status(VisualSession, VisualPin.MATCH_B),
+       10),
+    Op("visual-read_birth", "mynumber-01", lambda t: VisualSession(t, select=False),
+       lambda t, s, p: s.read_birth(p),
+       _pin_value("mynumber-01", "visual", "0011"), _status(VisualSession, VisualPin.BIRTH), 3),
+    Op("juki-jpki-token_info", "juki-01", lambda t: JukiJpkiSession(t, select=False),
+       lambda t, s, p: s.token_info()),
+    Op("juki-jpki-change_pin", "juki-01", lambda t: JukiJpkiSession(t, select=False),
+       lambda t, s, p: s.change_pin(JukiJpkiPin.SIGN, p, "JK34"),
+       PINS["juki_sign"], _status(JukiJpkiSession, JukiJpkiPin.SIGN), 5),
+    Op("juki-pin_status", "juki-01", lambda t: JukiSession(t, select=False),
+       lambda t, s, p: s.pin_status()),
+    Op("juki-verify", "juki-01", lambda t: JukiSession(t, select=False),
+       lambda t, s, p: s.verify(p),
+       PINS["juki"], lambda t: JukiSession(t, select=False).pin_status().retries_left, 3),
+    Op("visual-verify", "mynumber-01", lambda t: VisualSession(t, select=False),
+       lambda t, s, p: s.verify(VisualPin.MATCH_A, p),
+       _match_a("mynumber-01"), _status(VisualSession, VisualPin.MATCH_A), 10),
+    # the services the CLI runs (several session operations in one transaction)
+    Op("service-card_info", "mynumber-01", lambda t: None, lambda t, s, p: card_info(t)),
+    Op("service-pin_status_all", "mynumber-01", lambda t: None,
+       lambda t, s, p: pin_status_all(t)),
+    Op("service-sign_digest", "mynumber-01", lambda t: None,
+       lambda t, s, p: sign_digest(t, ScriptedInteraction([str(p)]), DIGEST, key="auth",
+                                   include_certificate=True),
+       PINS["auth"], _status(JpkiSession, JpkiPin.AUTH), 3),
+    Op("service-read_verified", "mynumber-01", lambda t: None,
+       lambda t, s, p: read_verified(t, ScriptedInteraction([str(p)])),
+       PINS["text"], _status(TextSession, TextPin.PIN), 3),
+    Op("service-change_pin", "juki-01", lambda t: None,
+       lambda t, s, p: change_pin(t, "sign", ScriptedInteraction([str(p), "JK34"])),
+       PINS["juki_sign"], _status(JukiJpkiSession, JukiJpkiPin.SIGN), 5),
 ]
+
+
+#: op-name prefix of each session class: every public method of the class must have an Op
+#: named ``<prefix><method>...``.
+SESSION_PREFIXES: dict[type, str] = {
+    JpkiSession: "", TextSession: "text-", VisualSession: "visual-", JukiSession: "juki-",
+}
+
+
+def _session_operations() -> set[str]:
+    names = set()
+    for cls, prefix in SESSION_PREFIXES.items():
+        for name, member in vars(cls).items():
+            if callable(member) and not name.startswith("_"):
+                names.add(prefix + name)
+    return names
 
 
 @dataclass(frozen=True)
@@ -163,6 +247,16 @@ def test_measurements_are_plausible() -> None:
     assert MEASURED["sign-auth"].apdus >= 7
     assert MEASURED["read_certificate-auth-short"].apdus > MEASURED["read_certificate-auth"].apdus
     assert len(CASES) > 200
+
+
+
+def test_every_session_operation_is_faulted() -> None:
+    """Each public operation of each session class is in OPS (so faults hit all of them)."""
+    missing = {
+        name for name in _session_operations()
+        if not any(op.name.startswith(name) for op in OPS)
+    }
+    assert not missing
 
 
 @pytest.mark.parametrize(("op", "fault", "before_apdu"), CASES)

@@ -9,9 +9,12 @@ exactly once (``pins.submit``) and that refused PINs reached it not at all.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -529,3 +532,57 @@ def test_emulator_serve_forwards_arguments(tmp_path: Path,
     rc = main(["emulator", "serve", "--profile", str(tmp_path / "none.json")])
     assert rc == 1
     assert "jukicard-emulator" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- output files
+@contextlib.contextmanager
+def _file_size_limit(limit: int) -> Iterator[None]:
+    """Every write past ``limit`` bytes fails (EFBIG), like a full disk."""
+    resource = pytest.importorskip("resource")
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def test_sign_output_is_never_half_written(cli: Cli, pins: PinLedger, tmp_path: Path) -> None:
+    sig = tmp_path / "doc.sig"
+    sig.write_bytes(b"earlier signature")
+    with _file_size_limit(100):
+        res = cli.run("sign", "--digest", "00" * 32, "--emulated", "--pin-stdin", "-o", str(sig),
+                      stdin=pins.submit(PINS["sign"]) + "\n")
+    assert res.rc == 2 and "doc.sig" in res.err
+    assert sig.read_bytes() == b"earlier signature"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.sig"]
+
+
+def test_cert_export_output_is_never_half_written(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "auth.pem"
+    with _file_size_limit(100):
+        res = cli.run("cert", "export", "auth", "--emulated", "-o", str(out))
+    assert res.rc == 2 and "auth.pem" in res.err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tampered_basic_info_is_exit_5_and_not_printed(cli: Cli, pins: PinLedger) -> None:
+    """--check-signature on a card whose 基本4情報 EF was altered: reported as a failed
+    check (exit 5, "tampered"), and nothing read is printed."""
+    prof = profile_json("mynumber-01")
+    entry = find_file(prof, "text", "0002")
+    raw = bytearray.fromhex(entry["data"])
+    raw[raw.index(NAME.encode("utf-8"))] ^= 0x01  # one bit of the name
+    entry["data"] = raw.hex()
+    cli.use(data=prof)
+    res = cli.run("basic-info", "--emulated", "--pin-stdin", "--check-signature", "--json",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 5
+    assert "tampered" in res.err and "basic info" in res.err
+    assert res.out == ""
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--check-signature",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 5 and res.out == "" and MY_NUMBER not in res.err

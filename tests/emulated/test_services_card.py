@@ -232,3 +232,14 @@ def test_new_emulated_card_bad_profile(tmp_path: Path) -> None:
     bad.write_text("{}")
     with pytest.raises(UsageError, match="profile"):
         connect.new_emulated_card(bad)
+
+
+def test_pin_ledger_watches_every_emulated_card(pins: PinLedger) -> None:
+    """A card made outside ``make_card`` (here by ``open_transport(emulated=True)``, as the
+    CLI's --emulated does) is in the ledger too: its VERIFY-with-data APDUs are counted."""
+    from jukicard.card import JpkiSession
+
+    with open_transport(emulated=True, trace=False) as t:
+        JpkiSession(t).verify(JpkiPin.AUTH, pins.submit(PINS["auth"]))
+    assert len(pins.cards) == 1
+    assert pins.delivered == pins.submitted == 1

@@ -267,3 +267,57 @@ def test_unknown_reader_exit_6(vpcd_stack: tuple[str, ...]) -> None:
     assert res.rc == 6
     assert "No Such Reader 99" in res.err
     assert "emulated" not in res.err  # a named reader never falls back
+
+
+# --------------------------------------------------------------------------- readers, watch
+def test_readers_json_shows_the_card(mn: Any) -> None:
+    res = jukicard("readers", "--json")
+    assert res.rc == 0, res.err
+    readers = {r["name"]: r for r in res.json()["readers"]}
+    assert readers[mn.reader]["card_present"] is True
+    assert readers[mn.reader]["atr"] == "3BE000FF8131FE4514"
+    index = readers[mn.reader]["index"]
+    # the index works with --reader
+    res = jukicard("card", "info", "--reader", str(index), "--json")
+    assert res.rc == 0, res.err
+    assert res.json()["source"] == f"reader {mn.reader!r}"
+
+
+def test_watch_identifies_the_card_present(mn: Any) -> None:
+    """``watch`` reports what is already there first; ``--timeout 0`` stops right after."""
+    before = mn.stats()
+    res = jukicard("watch", "--json", "--timeout", "0")
+    assert res.rc == 0, res.err
+    events = [json.loads(line) for line in res.out.splitlines()]
+    inserted = [e for e in events if e["event"] == "card-inserted" and e["reader"] == mn.reader]
+    assert len(inserted) == 1
+    assert inserted[0]["card_type"] == "mynumber"
+    assert inserted[0]["token"] == "JPKIAPICCTOKEN2"
+    assert inserted[0]["applications"] == ["jpki", "text", "visual"]
+    assert mn.stats()["verify_with_data"] == before["verify_with_data"]
+
+
+# ----------------------------------------------------------------- cert export, pin change
+def test_cert_export_sign_with_password(mn: Any, pins: PinLedger, tmp_path: Path) -> None:
+    out = tmp_path / "sign.der"
+    res = jukicard("cert", "export", "sign", "--reader", mn.reader, "--pin-stdin",
+                   "--format", "der", "-o", str(out), stdin=pins.submit(SIGN_PASSWORD) + "\n")
+    assert res.rc == 0, res.err
+    assert x509.load_der_x509_certificate(out.read_bytes()) == cert_of("0001")
+    assert_not_logged(res.err, SIGN_PASSWORD)
+    res = jukicard("cert", "export", "auth-ca", "--reader", mn.reader)
+    assert res.rc == 0, res.err
+    assert x509.load_pem_x509_certificate(res.out.encode()) == cert_of("000B")
+
+
+def test_pin_change_and_back(fresh_card: Callable[..., Any], pins: PinLedger) -> None:
+    card = fresh_card(PROFILE)
+    res = jukicard("pin", "change", "auth", "--reader", card.reader, "--pin-stdin", "--json",
+                   stdin=pins.submit(AUTH_PIN) + "\n5678\n")
+    assert res.rc == 0, res.err
+    assert res.json() == {"pin": "auth", "changed": True}
+    assert_not_logged(res.err, AUTH_PIN, "5678")
+    res = jukicard("pin", "change", "auth", "--reader", card.reader, "--pin-stdin",
+                   stdin=pins.submit("5678") + "\n" + AUTH_PIN + "\n")
+    assert res.rc == 0, res.err
+    assert card.stats()["change_reference_data"] == 2

@@ -48,7 +48,7 @@ from jukicard.card import (
     VisualSession,
     open_card,
 )
-from jukicard.card.dataobjects import BasicInfo, CvCertificate
+from jukicard.card.dataobjects import ApBasicInfo, BasicInfo, CvCertificate, VisualBirth
 from jukicard.errors import (
     ApplicationNotFound,
     CardError,
@@ -525,6 +525,17 @@ def test_visual_entries_with_match_a_and_b(transport: pcsc.PcscTransport, pins: 
     assert got.name_png.startswith(b"\x89PNG") and got.photo
     match_b = pin_entry("visual", "0012")["value"]
     assert visual.read_entries(match_b=pins.submit(match_b)) == expected
+
+
+def test_visual_birth_and_public_text_efs(
+    transport: pcsc.PcscTransport, pins: PinLedger
+) -> None:
+    visual = VisualSession(transport)
+    birth_pin = pin_entry("visual", "0011")["value"]
+    assert visual.read_birth(pins.submit(birth_pin)) == VisualBirth.parse(ef("visual", "0001"))
+    text = TextSession(transport)
+    assert text.read_cv_certificate() == CvCertificate.parse(ef("text", "0004"))
+    assert text.read_ap_basic_info() == ApBasicInfo.parse(ef("text", "0005"))
 
 
 # --------------------------------------------------------------------------- 住基カード

@@ -138,6 +138,11 @@ def test_pin_encode(spec: PinSpec, value: str, sent: bytes) -> None:
         (JpkiPin.AUTH.value, "12 4"),
         (JpkiPin.AUTH.value, "١٢٣٤"),  # Arabic-Indic digits are not ASCII digits
         (JpkiPin.SIGN.value, "ÄBC123"),
+        # str.upper() maps these to ASCII ("ı" → "I", "ſ" → "S", "ﬀ" → "FF"): the PIN
+        # sent would not be the one typed, so they are refused as typed
+        (JpkiPin.SIGN.value, "abcıı1"),
+        (JpkiPin.SIGN.value, "ſtest1"),
+        (JpkiPin.SIGN.value, "ﬀ1234"),
         (JpkiPin.SIGN.value, "ABC12"),
         (JukiJpkiPin.SIGN.value, "JK1"),
         (TextPin.MATCH_A.value, "12345678901X"),

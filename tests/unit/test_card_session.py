@@ -11,11 +11,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jukicard.card.crypto import HashAlg, build_digest_info, digest_message, verify_digest_signature
 from jukicard.card.jpki import JpkiSession
 from jukicard.card.layout import JpkiCert, JpkiPin, PinFormatError
-from jukicard.card.session import der_certificate_total, tlv_header_total
+from jukicard.card.session import MAX_OFFSET, der_certificate_total, tlv_header_total
 from jukicard.errors import (
     ApplicationNotFound,
     BadResponse,
@@ -226,3 +228,126 @@ def test_der_certificate_total_rejects(head: str) -> None:
 )
 def test_tlv_header_total(head: str, total: int) -> None:
     assert tlv_header_total(h(head), "x") == total
+
+
+# --------------------------------------------------------------------------- detection
+def test_open_card_reads_a_token_ef_shorter_than_le() -> None:
+    """A token EF shorter than the 32 bytes asked may answer 6282 with the data (as
+    ``token_info`` accepts); detection must still see the token."""
+    from jukicard.card.detect import CardType, open_card
+
+    t = Scripted([
+        (SELECT_JPKI, h("9000")),
+        (h("00A4020C020006"), h("9000")),
+        (h("00B0000020"), b"JPKIAPGPSETOKEN" + h("6282")),
+        (h("00A4040C0AD3921000310001010408"), h("6A82")),
+        (h("00A4040C0AD3921000310001010402"), h("6A82")),
+        (h("00A4040C0AD3921000310001010401"), h("6A82")),
+    ])
+    card = open_card(t)
+    assert card.token is not None and card.token.token == "JPKIAPGPSETOKEN"
+    assert card.card_type is CardType.SMARTPHONE
+    assert not t.script
+
+
+# --------------------------------------------------------------------------- hostile card
+class Hostile:
+    """A transport whose card answers every APDU with arbitrary data and status words,
+    and counts the VERIFY-with-data APDUs it receives."""
+
+    def __init__(self, answers: list[tuple[bytes, int]]) -> None:
+        self.answers = answers
+        self.position = 0
+        self.generation = 1
+        self.atr = b";"
+        self.verify_with_data = 0
+        self.sent = 0
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        self.sent += 1
+        if apdu[1] == 0x20 and len(apdu) > 5:
+            self.verify_with_data += 1
+        # A card answering every READ BINARY with a few bytes and 9000 keeps a read loop
+        # going until the 15-bit offset limit (one APDU per byte at worst): bounded, never
+        # endless.  Past that bound the library would be looping forever.
+        if self.sent > MAX_OFFSET + 64:
+            raise AssertionError("the library does not stop talking to a hostile card")
+        data, sw = self.answers[self.position % len(self.answers)]
+        self.position += 1
+        return data, sw
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+    def close(self) -> None:
+        pass
+
+
+def _hostile_ops() -> list[tuple[str, int, object]]:
+    """(name, PINs the operation is given, callable(transport))."""
+    from jukicard.card import (
+        JpkiKey,
+        JukiSession,
+        TextSession,
+        VisualSession,
+        open_card,
+    )
+
+    def j(t: Hostile) -> JpkiSession:
+        return JpkiSession(t, select=False)  # type: ignore[arg-type]
+
+    return [
+        ("open_card", 0, lambda t: open_card(t)),
+        ("token_info", 0, lambda t: j(t).token_info()),
+        ("pin_status", 0, lambda t: j(t).pin_status(JpkiPin.SIGN)),
+        ("verify", 1, lambda t: j(t).verify(JpkiPin.AUTH, "1234")),
+        ("change_pin", 1, lambda t: j(t).change_pin(JpkiPin.SIGN, "ABC123", "ABC124")),
+        ("read_certificate", 0, lambda t: j(t).read_certificate(JpkiCert.AUTH)),
+        ("read_sign_certificate", 1, lambda t: j(t).read_certificate(JpkiCert.SIGN, "ABC123")),
+        ("sign", 1, lambda t: j(t).sign(JpkiKey.AUTH, "1234", message=b"m")),
+        ("text.read_my_number", 1, lambda t: TextSession(t, select=False).read_my_number(
+            pin="1234")),
+        ("text.read_basic_info", 1, lambda t: TextSession(t, select=False).read_basic_info(
+            pin="1234")),
+        ("text.read_verified", 1, lambda t: TextSession(t, select=False).read_verified("1234")),
+        ("text.read_cv_certificate", 0,
+         lambda t: TextSession(t, select=False).read_cv_certificate()),
+        ("visual.read_entries", 1, lambda t: VisualSession(t, select=False).read_entries(
+            match_a="123456789018")),
+        ("visual.read_birth", 1, lambda t: VisualSession(t, select=False).read_birth("123456")),
+        ("juki.read_resident_code", 1,
+         lambda t: JukiSession(t, select=False).read_resident_code("1234")),
+    ]
+
+
+HOSTILE_OPS = _hostile_ops()
+_SWS = [0x9000, 0x6282, 0x6B00, 0x6A82, 0x6982, 0x6700, 0x6983, 0x6984, 0x63C0, 0x63C3,
+        0x6100, 0x6110, 0x6C00, 0x6C04, 0x6D00, 0x6F00]
+_DATA = st.one_of(
+    st.binary(max_size=12),
+    st.binary(max_size=400).map(lambda b: b"\x30\x82" + b),
+    st.binary(max_size=40).map(lambda b: b"\xff\x20\x82" + b),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.sampled_from(HOSTILE_OPS),
+    st.lists(st.tuples(_DATA, st.one_of(st.sampled_from(_SWS), st.integers(0, 0xFFFF))),
+             min_size=1, max_size=12),
+)
+def test_hostile_card_gets_typed_errors_and_no_extra_pin(
+    op: tuple[str, int, object], answers: list[tuple[bytes, int]]
+) -> None:
+    """Whatever a card answers, an operation returns or raises a typed jukicard error, and
+    sends VERIFY with data at most once per PIN it was given (never re-sent)."""
+    from jukicard.errors import JukiError
+
+    _name, pins_given, run = op
+    t = Hostile(answers)
+    try:
+        run(t)  # type: ignore[operator]
+    except JukiError:
+        pass
+    assert t.verify_with_data <= pins_given

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import signal
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from jukicard.card.dataobjects import DataIntegrityError
 from jukicard.card.layout import JpkiPin, TextPin
 from jukicard.cli import _common
 from jukicard.cli._common import (
@@ -18,6 +23,7 @@ from jukicard.cli._common import (
 )
 from jukicard.cli.main import EXIT_CODES, build_parser, exit_code_for
 from jukicard.errors import (
+    BadResponse,
     CardRemovedError,
     PinBlockedError,
     PinError,
@@ -177,9 +183,67 @@ def test_cert_export_lives_in_the_cert_group() -> None:
         (PinBlockedError(), 3),
         (SecurityStatusError(0x6982), 4),
         (CardRemovedError("x"), 6),
+        (BadResponse("x"), 4),
+        (DataIntegrityError("basic info EF does not match its signed digest"), 5),
         (RuntimeError("x"), 1),
     ],
 )
 def test_exit_code_map(exc: BaseException, code: int) -> None:
     assert exit_code_for(exc)[0] == code
     assert len(EXIT_CODES) >= 6
+
+
+# --------------------------------------------------------------------------- output files
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Make every write past ``limit`` bytes fail (EFBIG), like a full disk would."""
+    resource = pytest.importorskip("resource")
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def test_write_file_atomic_writes_and_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "sig.bin"
+    _common.write_file_atomic(target, b"first")
+    assert target.read_bytes() == b"first"
+    _common.write_file_atomic(str(target), b"second")
+    assert target.read_bytes() == b"second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.bin"]
+
+
+def test_write_file_atomic_never_leaves_a_half_written_file(tmp_path: Path) -> None:
+    target = tmp_path / "sig.bin"
+    target.write_bytes(b"previous signature")
+    with file_size_limit(100), pytest.raises(UsageError) as info:
+        _common.write_file_atomic(target, b"\xaa" * 256)
+    assert "sig.bin" in str(info.value)
+    assert target.read_bytes() == b"previous signature"  # untouched, not truncated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.bin"]  # no temp file left
+    new = tmp_path / "new.bin"
+    with file_size_limit(100), pytest.raises(UsageError):
+        _common.write_file_atomic(new, b"\xaa" * 256)
+    assert not new.exists()
+
+
+def test_write_file_atomic_errors_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        _common.write_file_atomic(tmp_path / "missing-dir" / "x", b"x")
+
+def test_write_file_atomic_keeps_a_read_only_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename could replace a read-only file; like open() it must refuse instead (the
+    access check is faked so the test also means something when run as root)."""
+    locked = tmp_path / "locked"
+    locked.write_bytes(b"keep")
+    monkeypatch.setattr(_common.os, "access", lambda path, mode: False)
+    with pytest.raises(UsageError) as info:
+        _common.write_file_atomic(locked, b"new")
+    assert "permission denied" in str(info.value)
+    assert locked.read_bytes() == b"keep"
