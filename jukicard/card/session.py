@@ -402,10 +402,16 @@ class ApplicationSession:
         total = total_from_header(head)
         buf = bytearray(head[:total])
         while len(buf) < total:
-            chunk = self._read_binary(len(buf), total - len(buf))
+            want = min(total - len(buf), EXTENDED_CHUNK)
+            chunk = self._read_binary(len(buf), want)
             if not chunk:
                 break
             buf += chunk[: total - len(buf)]
+            # Fewer bytes than asked with 9000 means end of file (ISO 7816-4).  Only an
+            # extended read the card capped at its buffer size (>= 256 bytes) goes on: this
+            # bounds a hostile card that dribbles a few bytes per answer to ~128 reads.
+            if len(chunk) < min(want, SHORT_CHUNK):
+                break
         if len(buf) < total:
             raise BadResponse(f"{what}: EF ends before its declared length")
         return bytes(buf)

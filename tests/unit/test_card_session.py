@@ -267,9 +267,8 @@ class Hostile:
         self.sent += 1
         if apdu[1] == 0x20 and len(apdu) > 5:
             self.verify_with_data += 1
-        # A card answering every READ BINARY with a few bytes and 9000 keeps a read loop
-        # going until the 15-bit offset limit (one APDU per byte at worst): bounded, never
-        # endless.  Past that bound the library would be looping forever.
+        # A generous bound: reads stop at the first short chunk, so no operation comes near
+        # it; past it the library would be looping.
         if self.sent > MAX_OFFSET + 64:
             raise AssertionError("the library does not stop talking to a hostile card")
         data, sw = self.answers[self.position % len(self.answers)]
@@ -351,3 +350,24 @@ def test_hostile_card_gets_typed_errors_and_no_extra_pin(
     except JukiError:
         pass
     assert t.verify_with_data <= pins_given
+
+
+class _Dribbler(Hostile):
+    """Announces an 8 KiB certificate, then answers every READ BINARY with 4 bytes + 9000."""
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        self.sent += 1
+        if apdu[1] == 0xB0:
+            offset = (apdu[2] << 8) | apdu[3]
+            return (b"\x30\x82\x20\x00" if offset == 0 else b"\xaa" * 4), 0x9000
+        return b"", 0x9000
+
+
+def test_short_chunk_is_end_of_file_so_a_dribbling_card_costs_few_apdus() -> None:
+    t = _Dribbler([])
+    jpki = JpkiSession(t)  # type: ignore[arg-type]
+    sent_before = t.sent
+    with pytest.raises(BadResponse, match="declared length"):
+        jpki.read_certificate(JpkiCert.AUTH)
+    # SELECT AP? (already selected) + SELECT EF + header read + one short body read
+    assert t.sent - sent_before <= 4
