@@ -45,8 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read the My Number (個人番号) from the 券面事項入力補助AP.  Personal "
         "data: printed on stdout only, never logged.",
     )
-    p.add_argument("--check-signature", action="store_true",
-                   help="also read the 基本4情報 and check both against the card's signature")
+    p.add_argument("--check-signature", action=argparse.BooleanOptionalAction, default=True,
+                   help="also read the 基本4情報 and check both against the card's signature, "
+                   "so tampered data is reported (default: on)")
     p.set_defaults(func=cmd_mynumber)
 
     p = subparsers.add_parser(
@@ -58,8 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--match-b", action="store_true",
                    help="unlock with 照合番号B (birth YYMMDD + expiry year + security code) "
                    "instead of the 4-digit PIN")
-    p.add_argument("--check-signature", action="store_true",
-                   help="check the data against the card's signature (needs the PIN)")
+    p.add_argument("--check-signature", action=argparse.BooleanOptionalAction, default=None,
+                   help="check the data against the card's signature (default: on with the "
+                   "4-digit PIN; not possible with 照合番号B, which does not unlock the My "
+                   "Number the signature also covers)")
     p.set_defaults(func=cmd_basic_info)
 
     cert = find_or_add_group(subparsers, "cert", "certificates: export from the card, verify")
@@ -97,8 +100,7 @@ def cmd_mynumber(args: argparse.Namespace) -> int:
             number = read_my_number(transport, interaction)
     if args.json:
         out: dict[str, object] = {"my_number": number.digits}
-        if args.check_signature:
-            out["signature_checked"] = True
+        out["signature_checked"] = bool(args.check_signature)
         print_json(out)
     else:
         print(number.digits)
@@ -108,6 +110,8 @@ def cmd_mynumber(args: argparse.Namespace) -> int:
 def cmd_basic_info(args: argparse.Namespace) -> int:
     if args.check_signature and args.match_b:
         raise UsageError("--check-signature needs the 4-digit PIN, not 照合番号B")
+    if args.check_signature is None:
+        args.check_signature = not args.match_b
     interaction = interaction_from_args(args)
     with open_from_args(args) as transport:
         if args.check_signature:
@@ -116,8 +120,7 @@ def cmd_basic_info(args: argparse.Namespace) -> int:
             info = read_basic_info(transport, interaction, match_b=args.match_b)
     data = _basic_json(info)
     if args.json:
-        if args.check_signature:
-            data["signature_checked"] = True
+        data["signature_checked"] = bool(args.check_signature)
         print_json(data)
     else:
         print(f"name:    {data['name']}")

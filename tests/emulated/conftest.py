@@ -18,48 +18,23 @@ overrides the directory).
 
 from __future__ import annotations
 
-import copy
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from emulated_support import (  # noqa: F401 - re-exported names used by fixtures
+    PINS,
+    Emulated,
+    MakeCard,
+    PinLedger,
+    _load,
+    find_file,
+    profile_json,
+)
 
 from jukicard.emulator.cardos import CardOS
-from jukicard.emulator.profile import CardProfile, load_profile, resolve_profile_path
+from jukicard.emulator.profile import CardProfile
 from jukicard.transport.loopback import LoopbackTransport
-
-#: Test PINs of the synthetic cards (vectors/cards/README.md).  Test data only.
-PINS = {
-    "auth": "1234",
-    "sign": "ABC123",
-    "text": "1234",
-    "juki_sign": "JK12",
-    "juki": "1234",
-}
-
-
-@dataclass
-class PinLedger:
-    """Counts the PINs a test submits and the cards it made."""
-
-    submitted: int = 0
-    cards: list[CardOS] = field(default_factory=list)
-
-    def submit(self, value: str) -> str:
-        """Declare that ``value`` is a PIN the library should send to the card once."""
-        self.submitted += 1
-        return value
-
-    def track(self, card: CardOS) -> None:
-        """Count the VERIFY-with-data APDUs ``card`` receives (once per card)."""
-        if not any(c is card for c in self.cards):
-            self.cards.append(card)
-
-    @property
-    def delivered(self) -> int:
-        return sum(card.stats.verify_with_data for card in self.cards)
 
 
 @pytest.fixture(autouse=True)
@@ -83,52 +58,6 @@ def pins(monkeypatch: pytest.MonkeyPatch) -> Iterator[PinLedger]:
         f"cards received {ledger.delivered} VERIFY-with-data APDUs but the test submitted "
         f"{ledger.submitted} PINs"
     )
-
-
-_PROFILE_CACHE: dict[str, dict[str, Any]] = {}
-
-
-def profile_json(name: str) -> dict[str, Any]:
-    """A deep copy of the JSON of profile ``name`` (to modify in a test)."""
-    if name not in _PROFILE_CACHE:
-        path = resolve_profile_path(name)
-        _PROFILE_CACHE[name] = json.loads(path.read_text(encoding="utf-8"))
-    return copy.deepcopy(_PROFILE_CACHE[name])
-
-
-def find_file(prof: dict[str, Any], app: str, fid: str) -> dict[str, Any]:
-    """The file entry ``fid`` of application ``app`` in profile JSON ``prof``."""
-    for a in prof["applications"]:
-        if a["name"] == app:
-            for f in a["files"]:
-                if f["fid"].upper() == fid.upper():
-                    return f
-    raise KeyError((app, fid))
-
-
-_LOADED: dict[str, CardProfile] = {}
-
-
-def _load(name: str) -> CardProfile:
-    if name not in _LOADED:
-        _LOADED[name] = load_profile(name)
-    return _LOADED[name]
-
-
-@dataclass
-class Emulated:
-    """A card in a reader: the emulator and the loopback transport to it."""
-
-    card: CardOS
-    transport: LoopbackTransport
-
-    @property
-    def sent(self) -> list[bytes]:
-        """Commands delivered so far (needs ``record=True``)."""
-        return [c for c, _ in self.transport.transcript]
-
-
-MakeCard = Callable[..., Emulated]
 
 
 @pytest.fixture

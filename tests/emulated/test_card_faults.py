@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import PINS, MakeCard, PinLedger, profile_json
+from emulated_support import PINS, MakeCard, PinLedger, profile_json
 
 from jukicard.card import (
     JpkiCert,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from emulated_support import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
 
 from jukicard.card import HashAlg, JpkiCert, JpkiKey, JpkiPin, JpkiSession, TokenKind
 from jukicard.card.layout import PinFormatError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
+from emulated_support import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
 
 from jukicard.card import BasicInfo, DataIntegrityError, MyNumber, TextPin, TextSession
 from jukicard.card.dataobjects import CvCertificate, Sex

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Emulated, MakeCard, PinLedger, find_file, profile_json
+from emulated_support import Emulated, MakeCard, PinLedger, find_file, profile_json
 
 from jukicard.card import MyNumber, VisualEntries, VisualPin, VisualSession, make_match_b
 from jukicard.card.dataobjects import VisualBirth

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PINS, MakeCard, PinLedger, find_file, profile_json
+from emulated_support import PINS, MakeCard, PinLedger, find_file, profile_json
 
 from jukicard.cli.main import main
 from jukicard.emulator.cardos import CardOS
@@ -311,7 +311,10 @@ def test_mynumber(cli: Cli, pins: PinLedger) -> None:
     assert res.out == MY_NUMBER + "\n"
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json",
                   stdin=pins.submit("1234") + "\n")
-    assert res.json() == {"my_number": MY_NUMBER}
+    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True}
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--no-check-signature",
+                  stdin=pins.submit("1234") + "\n")
+    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": False}
 
 
 def test_mynumber_with_signature_check(cli: Cli, pins: PinLedger) -> None:
@@ -340,6 +343,7 @@ def test_basic_info_with_match_b(cli: Cli, pins: PinLedger) -> None:
                   stdin=pins.submit("07030220358304") + "\n")
     assert res.rc == 0, res.err
     assert res.json()["name"] == NAME
+    assert res.json()["signature_checked"] is False  # 照合番号B cannot unlock the My Number
     assert card.pin("text", 0x0011).tries_left == 3  # the 4-digit PIN was not used
 
 
@@ -586,3 +590,7 @@ def test_tampered_basic_info_is_exit_5_and_not_printed(cli: Cli, pins: PinLedger
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--check-signature",
                   stdin=pins.submit(PINS["text"]) + "\n")
     assert res.rc == 5 and res.out == "" and MY_NUMBER not in res.err
+    # the check is on by default: a counter user who forgets the flag is still told
+    res = cli.run("basic-info", "--emulated", "--pin-stdin",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 5 and res.out == ""

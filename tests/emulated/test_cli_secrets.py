@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MakeCard, PinLedger, find_file, profile_json
+from emulated_support import MakeCard, PinLedger, find_file, profile_json
 
 from jukicard.cli.main import main
 from jukicard.services import connect

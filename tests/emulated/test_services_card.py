@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
+from emulated_support import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
 
 from jukicard.card.dataobjects import MyNumber
 from jukicard.card.layout import JpkiPin
