@@ -55,6 +55,39 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     return 1, "unexpected error, see the log (--log-level DEBUG)"
 
 
+def error_json(exc: BaseException, code: int, hint: str) -> dict[str, object]:
+    """The ``{"error": {...}}`` object printed on stdout for ``--json`` runs that fail.
+
+    Carries the facts scripts act on: the exit code, the error class, the status word, the
+    tries left, the validation reason.  Like the text message, it never holds a PIN or
+    personal data.
+    """
+    err: dict[str, object] = {
+        "exit_code": code,
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "hint": hint,
+    }
+    for attr in ("sw", "retries_left", "reason", "revocation_reason", "pcsc_name"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            err[attr] = f"{value:04X}" if attr == "sw" and isinstance(value, int) else value
+    revoked_at = getattr(exc, "revoked_at", None)
+    if revoked_at is not None:
+        err["revoked_at"] = revoked_at.isoformat()
+    return {"error": err}
+
+
+def _report(args: argparse.Namespace, exc: BaseException, text: str) -> int:
+    code, hint = exit_code_for(exc)
+    print(f"jukicard: {text} ({hint})", file=sys.stderr)
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps(error_json(exc, code, hint), ensure_ascii=False, indent=2))
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jukicard",
@@ -108,15 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except JukiError as exc:
-        code, hint = exit_code_for(exc)
         log.debug("command failed", exc_info=True)
-        print(f"jukicard: {exc} ({hint})", file=sys.stderr)
-        return code
+        return _report(args, exc, str(exc))
     except Exception as exc:  # noqa: BLE001 - last resort, traceback only at DEBUG
-        code, hint = exit_code_for(exc)
         log.debug("unexpected error", exc_info=True)
-        print(f"jukicard: {type(exc).__name__}: {exc} ({hint})", file=sys.stderr)
-        return code
+        return _report(args, exc, f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":  # pragma: no cover

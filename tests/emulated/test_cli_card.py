@@ -243,6 +243,19 @@ def test_wrong_pin_exit_3_with_retries(cli: Cli, pins: PinLedger) -> None:
     assert card.pin("text", 0x0011).tries_left == 2
 
 
+def test_wrong_pin_with_json_gives_a_json_error_with_the_facts(
+    cli: Cli, pins: PinLedger
+) -> None:
+    cli.use()
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json",
+                  stdin=pins.submit("0000") + "\n")
+    assert res.rc == 3
+    err = res.json()["error"]
+    assert err["exit_code"] == 3 and err["type"] == "PinError"
+    assert err["retries_left"] == 2 and err["sw"] == "63C2"
+    assert "0000" not in res.out and "2 tries left" in res.err
+
+
 def test_last_wrong_try_blocks_exit_3(cli: Cli, pins: PinLedger) -> None:
     cli.use(data=_with_tries("mynumber-01", "jpki", "0018", 1))
     res = cli.run("sign", "--emulated", "--pin-stdin", "--key", "auth", "--digest", "00" * 32,
@@ -586,7 +599,8 @@ def test_tampered_basic_info_is_exit_5_and_not_printed(cli: Cli, pins: PinLedger
                   stdin=pins.submit(PINS["text"]) + "\n")
     assert res.rc == 5
     assert "tampered" in res.err and "basic info" in res.err
-    assert res.out == ""
+    assert res.json()["error"]["type"] == "DataIntegrityError"  # the error, no data
+    assert NAME not in res.out and MY_NUMBER not in res.out
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--check-signature",
                   stdin=pins.submit(PINS["text"]) + "\n")
     assert res.rc == 5 and res.out == "" and MY_NUMBER not in res.err
