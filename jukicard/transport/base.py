@@ -29,6 +29,7 @@ from jukicard.errors import MalformedApduError, TransportError
 __all__ = [
     "Transport",
     "BaseTransport",
+    "DelegatingTransport",
     "MIN_COMMAND_LEN",
     "MAX_COMMAND_LEN",
     "check_command",
@@ -38,6 +39,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T", bound="BaseTransport")
+_D = TypeVar("_D", bound="DelegatingTransport")
 
 #: CLA INS P1 P2.
 MIN_COMMAND_LEN = 4
@@ -236,3 +238,46 @@ class BaseTransport(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class DelegatingTransport:
+    """A transport that wraps another and forwards everything but what it overrides.
+
+    Base for decorators of the seam (tracing, counting, test hooks): a subclass overrides
+    :meth:`transmit` and calls ``self.inner.transmit``.  ``atr``, ``generation``,
+    ``transaction()``, ``close()`` and the context manager go to ``inner``, and so does any
+    other attribute (e.g. a loopback transport's ``inject``).
+
+    :param inner: the transport to wrap.
+    """
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        return self.inner.transmit(apdu)
+
+    @property
+    def atr(self) -> bytes:
+        return self.inner.atr
+
+    @property
+    def generation(self) -> int:
+        return self.inner.generation
+
+    def transaction(self) -> ContextManager[None]:
+        return self.inner.transaction()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self: _D) -> _D:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (during __init__)
+            raise AttributeError(name)
+        return getattr(self.inner, name)

@@ -21,13 +21,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from contextlib import AbstractContextManager as ContextManager
-from typing import Any
 
 from jukicard.apdu.command import CommandApdu
 from jukicard.apdu.processors import PIN_INS
 from jukicard.errors import MalformedApduError
-from jukicard.transport.base import Transport
+from jukicard.transport.base import DelegatingTransport, Transport
 
 __all__ = [
     "TRAFFIC",
@@ -102,7 +100,7 @@ class _Selection:
         self.ef: bytes | None = None
 
 
-class TracingTransport:
+class TracingTransport(DelegatingTransport):
     """Wrap ``inner`` and log its traffic at :data:`TRAFFIC`, redacted.
 
     Other attributes (e.g. a loopback transport's ``inject``) are forwarded to ``inner``.
@@ -119,7 +117,7 @@ class TracingTransport:
         logger: logging.Logger | None = None,
         public_efs: Iterable[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.logger = logger or logging.getLogger(__name__)
         self.public_efs: frozenset[tuple[bytes, bytes]] = (
             DEFAULT_PUBLIC_EFS
@@ -130,32 +128,6 @@ class TracingTransport:
         self._generation = inner.generation
         self._chain_redacted = True  # redaction of the response a GET RESPONSE continues
         self._lock = threading.RLock()  # keeps send + selection tracking together
-
-    # ------------------------------------------------------------------ Transport
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    @property
-    def generation(self) -> int:
-        return self.inner.generation
-
-    def transaction(self) -> ContextManager[None]:
-        return self.inner.transaction()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> TracingTransport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":  # not set yet (during __init__ / unpickling)
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         """Send through ``inner``, logging command and response (redacted) at TRAFFIC.

@@ -16,7 +16,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +60,7 @@ from jukicard.errors import (
     UsageError,
 )
 from jukicard.transport import pcsc
+from jukicard.transport.base import DelegatingTransport
 
 pytestmark = pytest.mark.integration
 
@@ -120,12 +120,12 @@ def my_number_check_digit(first11: str) -> int:
     return 0 if rem <= 1 else 11 - rem
 
 
-class HookedTransport:
+class HookedTransport(DelegatingTransport):
     """Delegates to a transport and records every command; once armed, runs ``hook`` just
     before the first command that follows a command matching ``after``."""
 
     def __init__(self, inner: pcsc.PcscTransport) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.sent: list[bytes] = []
         self._after: Callable[[bytes], bool] | None = None
         self._hook: Callable[[], None] | None = None
@@ -142,26 +142,6 @@ class HookedTransport:
         if self._hook is not None and self._after is not None and self._after(bytes(apdu)):
             self._due = True
         return self.inner.transmit(apdu)
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    @property
-    def generation(self) -> int:
-        return self.inner.generation
-
-    def transaction(self) -> ContextManager[None]:
-        return self.inner.transaction()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> HookedTransport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def is_verify_with_data(apdu: bytes) -> bool:

@@ -146,3 +146,37 @@ def test_generation_starts_at_zero_and_bumps() -> None:
     assert t.generation == 0
     t._bump_generation()
     assert t.generation == 1
+
+
+def test_delegating_transport_forwards_all_but_what_it_overrides() -> None:
+    from jukicard.transport.base import DelegatingTransport
+
+    class Inner:
+        atr = b"\x3b\x00"
+        generation = 7
+        closed = False
+        extra = "forwarded"
+
+        def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+            return b"inner", 0x9000
+
+        def transaction(self):  # type: ignore[no-untyped-def]
+            import contextlib
+
+            return contextlib.nullcontext()
+
+        def close(self) -> None:
+            self.closed = True
+
+    class Upper(DelegatingTransport):
+        def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+            data, sw = self.inner.transmit(apdu)
+            return data.upper(), sw
+
+    inner = Inner()
+    with Upper(inner) as t:  # type: ignore[arg-type]
+        assert t.transmit(b"\x00\xa4\x04\x00") == (b"INNER", 0x9000)
+        assert (t.atr, t.generation, t.extra) == (b"\x3b\x00", 7, "forwarded")
+        with t.transaction():
+            pass
+    assert inner.closed
