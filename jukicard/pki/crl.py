@@ -225,23 +225,12 @@ class Crl:
             # RFC 5280 §5.1.1.2: the (unsigned) outer field must repeat the signed one,
             # parameters included (absent and NULL parameters are treated alike)
             raise MalformedCrlError("CRL signature algorithm fields differ")
-        unusable: str | None = None
         crl_number = base = None
         idp = None
         aki = None
-        seen: set[str] = set()
-        for ext in tbs["crl_extensions"]:
-            oid = ext["extn_id"].dotted
-            name = ext["extn_id"].native
-            if oid in seen:
-                raise MalformedCrlError("duplicate CRL extension")
-            seen.add(oid)
-            critical = bool(ext["critical"].native)
-            if name not in _KNOWN_CRL_EXTENSIONS:
-                if critical:
-                    unusable = "unknown-critical-crl-or-entry-extension"
-                continue
-            value = ext["extn_value"].parsed
+        known, unusable = _known_extensions(tbs["crl_extensions"], _KNOWN_CRL_EXTENSIONS,
+                                            "CRL extension")
+        for name, value in known:
             _ = value.native  # force the parse
             if name == "crl_number":
                 crl_number = int(value.native)
@@ -318,6 +307,30 @@ class Crl:
 
 
 
+def _known_extensions(extensions: Any, known: frozenset[str] | set[str], what: str
+                      ) -> tuple[list[tuple[str, Any]], str | None]:
+    """The ``(name, parsed value)`` of the recognised extensions, and whether an
+    unrecognised critical one makes the CRL unusable (RFC 5280 §5.2, §5.3).
+
+    :raises MalformedCrlError: the same extension appears twice.
+    """
+    out: list[tuple[str, Any]] = []
+    unusable: str | None = None
+    seen: set[str] = set()
+    for ext in extensions:
+        oid = ext["extn_id"].dotted
+        if oid in seen:
+            raise MalformedCrlError(f"duplicate {what}")
+        seen.add(oid)
+        name = ext["extn_id"].native
+        if name not in known:
+            if bool(ext["critical"].native):
+                unusable = "unknown-critical-crl-or-entry-extension"
+            continue
+        out.append((name, ext["extn_value"].parsed))
+    return out, unusable
+
+
 def _index_entries_asn1(tbs: Any, issuer_key: NameKey
                         ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], str | None]:
     """Index the revoked entries with asn1crypto (the reference path, slower)."""
@@ -331,19 +344,10 @@ def _index_entries_asn1(tbs: Any, issuer_key: NameKey
         revoked_at = _aware(rc["revocation_date"].native)
         reason = None
         inv = None
-        entry_seen: set[str] = set()
-        for ext in rc["crl_entry_extensions"]:
-            oid = ext["extn_id"].dotted
-            name = ext["extn_id"].native
-            if oid in entry_seen:
-                raise MalformedCrlError("duplicate CRL entry extension")
-            entry_seen.add(oid)
-            critical = bool(ext["critical"].native)
-            if name not in _KNOWN_ENTRY_EXTENSIONS:
-                if critical:
-                    unusable = "unknown-critical-crl-or-entry-extension"
-                continue
-            value = ext["extn_value"].parsed
+        known, entry_unusable = _known_extensions(rc["crl_entry_extensions"],
+                                                  _KNOWN_ENTRY_EXTENSIONS, "CRL entry extension")
+        unusable = unusable or entry_unusable
+        for name, value in known:
             if name == "crl_reason":
                 reason = REASON_NAMES.get(value.native, str(value.native))
             elif name == "invalidity_date":
