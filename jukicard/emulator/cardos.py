@@ -19,9 +19,11 @@ Supported commands (see ``card-interface.md`` §5, decisions in §14):
 ``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1P2 = 00 80, on the current key IEF.
 ======================  ===============================================================
 
-The raw RSA private operation is this test emulator's own: PKCS#1 v1.5 type-01 padding is
-built here and ``m^d mod n`` is computed with Python's built-in ``pow`` using the CRT
-parameters from ``cryptography``.  It is NOT constant time and is for tests only.
+SIGN pads what the client sends with PKCS#1 v1.5 type 01, as the card does.  When that is a
+DER DigestInfo (what OpenSC and jukicard send), ``cryptography`` signs it: the padded block is
+byte-identical.  Only for other data (clients that have the card sign arbitrary bytes) does the
+emulator compute ``m^d mod n`` itself with Python's ``pow`` — ``cryptography`` offers no raw
+RSA private operation.  That path is NOT constant time and is for tests only.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from jukicard.apdu.command import CommandApdu
 from jukicard.emulator.fs import (
@@ -524,11 +530,33 @@ class CardOS:
         return signature  # returned even without Le (lenient, like real cards)
 
 
-def _raw_rsa_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
-    """PKCS#1 v1.5 type-01 padding over ``data`` as given, then the raw RSA private op.
+#: DigestInfo prefixes (RFC 8017 §9.2 note 1): SEQUENCE { AlgorithmIdentifier with NULL
+#: parameters, OCTET STRING } up to the digest, per hash, with the digest length.
+_DIGEST_INFO_PREFIXES: dict[bytes, tuple[Callable[[], hashes.HashAlgorithm], int]] = {
+    bytes.fromhex("3021300906052b0e03021a05000414"): (hashes.SHA1, 20),
+    bytes.fromhex("302d300d06096086480165030402040500041c"): (hashes.SHA224, 28),
+    bytes.fromhex("3031300d060960864801650304020105000420"): (hashes.SHA256, 32),
+    bytes.fromhex("3041300d060960864801650304020205000430"): (hashes.SHA384, 48),
+    bytes.fromhex("3051300d060960864801650304020305000440"): (hashes.SHA512, 64),
+}
 
-    Test-only and NOT constant time (Python ``pow`` with CRT).
+
+def _raw_rsa_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
+    """PKCS#1 v1.5 type-01 padding over ``data`` as given, then the RSA private operation.
+
+    A canonical DigestInfo is signed by ``cryptography`` (same padded block); anything else
+    takes the test-only ``pow`` path (NOT constant time).
     """
+    for prefix, (hash_cls, size) in _DIGEST_INFO_PREFIXES.items():
+        if len(data) == len(prefix) + size and data.startswith(prefix):
+            return key.spec.key.sign(data[len(prefix):], padding.PKCS1v15(),
+                                     Prehashed(hash_cls()))
+    return _pow_pkcs1_sign(key, data)
+
+
+def _pow_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
+    """Type-01 padding and ``m^d mod n`` by CRT with Python's ``pow`` (test-only, NOT
+    constant time; checked with the public exponent before it is returned)."""
     k = key.spec.key_bytes
     em = b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
     priv = key.spec.key.private_numbers()

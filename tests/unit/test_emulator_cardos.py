@@ -914,3 +914,32 @@ def test_fuzz_structured_sequences(card: CardOS, cmds) -> None:
         assert r[-2:] != b"\x6f\x00"  # no internal error
         if r[-2:] != b"\x90\x00":
             assert len(r) == 2  # errors never carry data
+
+
+@pytest.mark.parametrize("hash_name", ["sha1", "sha224", "sha256", "sha384", "sha512"])
+def test_digest_info_signed_by_cryptography_equals_the_raw_pkcs1_block(
+    keys: tuple[str, str], hash_name: str
+) -> None:
+    """A canonical DigestInfo goes through cryptography; the result must be the very
+    signature of the type-01 block over the bytes the client sent (the raw path)."""
+    import hashlib
+
+    from asn1crypto.algos import DigestInfo
+    from asn1crypto.core import Null
+
+    from jukicard.emulator.cardos import (
+        _DIGEST_INFO_PREFIXES,
+        _pow_pkcs1_sign,
+        _raw_rsa_pkcs1_sign,
+    )
+    from jukicard.emulator.fs import KeyIEF
+    from jukicard.emulator.profile import AccessCondition, RsaKeySpec
+
+    key = KeyIEF(0x17, RsaKeySpec(0x17, keys[0], AccessCondition.ALWAYS))
+    # canonical form (RFC 8017 §9.2): NULL parameters present, as OpenSC and jukicard send
+    data = DigestInfo({"digest_algorithm": {"algorithm": hash_name, "parameters": Null()},
+                       "digest": hashlib.new(hash_name, b"m").digest()}).dump()
+    assert any(data.startswith(p) for p in _DIGEST_INFO_PREFIXES)  # the cryptography path
+    assert _raw_rsa_pkcs1_sign(key, data) == _pow_pkcs1_sign(key, data)
+    odd = b"\x01\x02\x03 not a DigestInfo"
+    assert _raw_rsa_pkcs1_sign(key, odd) == _pow_pkcs1_sign(key, odd)
