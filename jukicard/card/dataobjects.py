@@ -23,6 +23,7 @@ import enum
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
@@ -106,6 +107,22 @@ def _children(buf: bytes, start: int, end: int, what: str) -> list[_Tlv]:
         out.append(t)
         pos = t.end
     return out
+
+
+def _container(data: bytes, tag: int, what: str,
+               layout: Sequence[int] | None = None) -> list[_Tlv]:
+    """The children of the constructed TLV ``tag`` that starts ``data``.
+
+    :param layout: when given, the exact tags the children must have, in order.
+    :raises BadResponse: another outer tag, or (with ``layout``) other children.
+    """
+    outer = _read_tlv(data, 0, what)
+    if outer.tag != tag:
+        raise BadResponse(f"{what}: unexpected tag")
+    kids = _children(data, outer.value_start, outer.end, what)
+    if layout is not None and [k.tag for k in kids] != list(layout):
+        raise BadResponse(f"{what}: unexpected layout")
+    return kids
 
 
 def _len_bytes(n: int, *, long_form: bool = False) -> bytes:
@@ -448,12 +465,7 @@ class CvCertificate:
         :raises BadResponse: malformed structure or key numbers.
         """
         data = bytes(data)
-        outer = _read_tlv(data, 0, "CV certificate")
-        if outer.tag != 0x7F21:
-            raise BadResponse("CV certificate: unexpected tag")
-        kids = _children(data, outer.value_start, outer.end, "CV certificate")
-        if len(kids) != 2 or kids[0].tag != 0x5F4E or kids[1].tag != 0x5F37:
-            raise BadResponse("CV certificate: unexpected layout")
+        kids = _container(data, 0x7F21, "CV certificate", (0x5F4E, 0x5F37))
         body = kids[0].value(data)
         if len(body) < 2 * CV_ID_LEN + 4:
             raise BadResponse("CV certificate: body too short")
@@ -555,12 +567,7 @@ class TextApSignature:
         :raises BadResponse: malformed structure or digests not 32 bytes.
         """
         data = bytes(data)
-        outer = _read_tlv(data, 0, "signature EF")
-        if outer.tag != 0xFF30:
-            raise BadResponse("signature EF: unexpected tag")
-        kids = _children(data, outer.value_start, outer.end, "signature EF")
-        if [k.tag for k in kids] != [0xDF31, 0xDF32, 0xDF33]:
-            raise BadResponse("signature EF: unexpected layout")
+        kids = _container(data, 0xFF30, "signature EF", (0xDF31, 0xDF32, 0xDF33))
         d1, d2, sig = (k.value(data) for k in kids)
         if len(d1) != 32 or len(d2) != 32:
             raise BadResponse("signature EF: digests must be 32 bytes")
@@ -631,12 +638,7 @@ class ApBasicInfo:
     def parse(cls, data: bytes) -> ApBasicInfo:
         """:raises BadResponse: malformed structure or wrong item sizes."""
         data = bytes(data)
-        outer = _read_tlv(data, 0, "AP basic info EF")
-        if outer.tag != 0xFF40:
-            raise BadResponse("AP basic info EF: unexpected tag")
-        kids = _children(data, outer.value_start, outer.end, "AP basic info EF")
-        if [k.tag for k in kids] != [0xDF41, 0xDF42]:
-            raise BadResponse("AP basic info EF: unexpected layout")
+        kids = _container(data, 0xFF40, "AP basic info EF", (0xDF41, 0xDF42))
         info, key_id = (k.value(data) for k in kids)
         if len(info) != 4 or len(key_id) != 16:
             raise BadResponse("AP basic info EF: unexpected item sizes")
@@ -663,12 +665,7 @@ class VisualBirth:
     def parse(cls, data: bytes) -> VisualBirth:
         """:raises BadResponse: malformed structure."""
         data = bytes(data)
-        outer = _read_tlv(data, 0, "visual birth EF")
-        if outer.tag != 0xFF10:
-            raise BadResponse("visual birth EF: unexpected tag")
-        kids = _children(data, outer.value_start, outer.end, "visual birth EF")
-        if [k.tag for k in kids] != [0xDF11, 0xDF12, 0xDF13]:
-            raise BadResponse("visual birth EF: unexpected layout")
+        kids = _container(data, 0xFF10, "visual birth EF", (0xDF11, 0xDF12, 0xDF13))
         birth, pub, sig = (k.value(data) for k in kids)
         return cls(_ascii(birth, "visual birth", digits=True), pub, sig)
 
@@ -729,10 +726,7 @@ class VisualEntries:
         :raises BadResponse: malformed structure, a missing or repeated item.
         """
         data = bytes(data)
-        outer = _read_tlv(data, 0, "visual entries EF")
-        if outer.tag != 0xFF20:
-            raise BadResponse("visual entries EF: unexpected tag")
-        kids = _children(data, outer.value_start, outer.end, "visual entries EF")
+        kids = _container(data, 0xFF20, "visual entries EF")
         found: dict[int, bytes] = {}
         for k in kids:
             if k.tag in found:
