@@ -24,11 +24,13 @@ terminal application can decide what to tell the counter staff.
     │   ├── ApplicationNotFound
     │   ├── FileNotFoundOnCard
     │   └── BadResponse            the card answered 9000 with data we cannot accept
+    │       └── DataIntegrityError card data does not match its signature (tampered)
     ├── ValidationError            certificate / CRL / signature checks (see jukicard.pki)
     │   ├── RevokedError(reason, revoked_at)
     │   ├── ExpiredError
     │   └── IndeterminateError     no usable revocation data: never reported as valid
-    └── UsageError                 the caller passed something wrong (bad PIN format, ...)
+    └── UsageError                 the caller passed something wrong
+        └── PinFormatError         a PIN of the wrong format (nothing was sent)
 
 NOTE: messages never contain PIN values or personal data read from a card.
 """
@@ -56,11 +58,13 @@ __all__ = [
     "ApplicationNotFound",
     "FileNotFoundOnCard",
     "BadResponse",
+    "DataIntegrityError",
     "ValidationError",
     "RevokedError",
     "ExpiredError",
     "IndeterminateError",
     "UsageError",
+    "PinFormatError",
 ]
 
 
@@ -189,6 +193,10 @@ class BadResponse(CardError):
         super().__init__(sw, data, message)
 
 
+class DataIntegrityError(BadResponse):
+    """Card data does not match its signature or digest (tampered or inconsistent EFs)."""
+
+
 # --------------------------------------------------------------------------- validation
 class ValidationError(JukiError):
     """A certificate, CRL or signature did not validate.
@@ -239,3 +247,12 @@ class IndeterminateError(ValidationError):
 # --------------------------------------------------------------------------- usage
 class UsageError(JukiError):
     """The caller passed something wrong (bad argument, PIN of the wrong format...)."""
+
+
+class PinFormatError(UsageError):
+    """A PIN (or 照合番号) does not have the format its IEF requires.
+
+    Raised *before* anything is sent to the card (so no retry counter is touched), or if the
+    card itself rejects the length (``6700``), which means the layout does not fit the card.
+    NOTE: the message never contains the PIN.
+    """

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from jukicard.apdu.tlv import decode_length, decode_tag, encode_length, encode_tag
-from jukicard.errors import BadResponse, TlvError, UsageError
+from jukicard.errors import BadResponse, DataIntegrityError, TlvError, UsageError
 
 __all__ = [
     "DataIntegrityError",
@@ -62,10 +62,6 @@ BASIC_INFO_EF_SIZE = 256
 AP_BASIC_INFO_EF_SIZE = 256
 TOKEN_EF_SIZE = 32
 CV_ID_LEN = 16
-
-
-class DataIntegrityError(BadResponse):
-    """Card data does not match its signature or digest (tampered or inconsistent EFs)."""
 
 
 # --------------------------------------------------------------------------- BER helpers

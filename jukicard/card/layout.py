@@ -16,7 +16,7 @@ import enum
 import string
 from dataclasses import dataclass
 
-from jukicard.errors import UsageError
+from jukicard.errors import PinFormatError
 
 __all__ = [
     "Charset",
@@ -42,15 +42,6 @@ __all__ = [
     "JPKI_TOKEN_EF",
     "make_match_b",
 ]
-
-
-class PinFormatError(UsageError):
-    """A PIN (or 照合番号) does not have the format its IEF requires.
-
-    Raised *before* anything is sent to the card (so no retry counter is touched), or if the
-    card itself rejects the length (``6700``), which means the layout does not fit the card.
-    NOTE: the message never contains the PIN.
-    """
 
 
 class Charset(enum.Enum):

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from jukicard import __version__
-from jukicard.card.dataobjects import DataIntegrityError
 from jukicard.errors import (
     CardError,
+    DataIntegrityError,
     JukiError,
     PinBlockedError,
     PinError,
