@@ -170,7 +170,7 @@ def parse_at(value: str | None) -> _dt.datetime:
     :raises UsageError: not an ISO 8601 date/time.
     """
     if value is None:
-        return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+        return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     text = value.strip()
     try:
         if text.endswith(("Z", "z")):
@@ -180,14 +180,14 @@ def parse_at(value: str | None) -> _dt.datetime:
         raise UsageError(f"--at {value!r} is not an ISO 8601 time "
                          "(e.g. 2026-06-01T00:00:00Z)") from exc
     if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
-    return t.astimezone(_dt.timezone.utc)
+        t = t.replace(tzinfo=_dt.UTC)
+    return t.astimezone(_dt.UTC)
 
 
 def iso_time(t: _dt.datetime | None) -> str | None:
     if t is None:
         return None
-    return t.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return t.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass

@@ -144,7 +144,7 @@ def _aware(value: Any) -> _dt.datetime:
     if not isinstance(value, _dt.datetime):
         raise ValueError("time is not a datetime")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.timezone.utc)
+        value = value.replace(tzinfo=_dt.UTC)
     return value
 
 

@@ -411,7 +411,7 @@ def verify_cms(
                            min_key_size=min_key_size, allow_sha1=allow_sha1)
     if validator is None:
         return result
-    when = at or _dt.datetime.now(_dt.timezone.utc)
+    when = at or _dt.datetime.now(_dt.UTC)
     validator = _with_cms_intermediates(validator, signed.certificates)
     validations = []
     for signer in result.signers:

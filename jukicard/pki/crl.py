@@ -417,7 +417,7 @@ def _index_entries_fast(der: bytes, issuer_key: NameKey
 def _aware(value: Any) -> _dt.datetime:
     if not isinstance(value, _dt.datetime):
         raise MalformedCrlError("CRL time is not a date-time")
-    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
 
 
 def _same_algorithm(inner: Any, outer: Any) -> bool:

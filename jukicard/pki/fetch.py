@@ -134,7 +134,7 @@ def _parse_time(value: Any) -> _dt.datetime:
 
 
 def _utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 class _SafeRedirects(urllib.request.HTTPRedirectHandler):

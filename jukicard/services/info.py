@@ -214,7 +214,7 @@ def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardIn
     :raises ApplicationNotFound: not a card we know.
     :raises TransportError: (or a subclass) the card went away.
     """
-    when = at or _dt.datetime.now(_dt.timezone.utc)
+    when = at or _dt.datetime.now(_dt.UTC)
     with transport.transaction():
         card = open_card(transport)
         certs = _certificates(card) if card.has(App.JPKI) else []

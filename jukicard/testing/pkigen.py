@@ -76,7 +76,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 DEFAULT_SEED = 20250401
 REFERENCE_TIME = _dt.datetime(2026, 6, 1, 0, 0, 0, tzinfo=UTC)
 ISSUANCE_DATE = _dt.datetime(2025, 4, 1, 0, 0, 0, tzinfo=UTC)

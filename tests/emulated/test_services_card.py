@@ -96,7 +96,7 @@ def test_open_transport_uses_pcsc_factory_result() -> None:
 
 # --------------------------------------------------------------------------- card info
 def test_card_info_in_one_transaction(mynumber: Emulated) -> None:
-    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     info = card_info(mynumber.transport, at=at)
     assert isinstance(info, CardInfo)
     assert mynumber.transport.apdus_outside_transaction == 0
@@ -106,7 +106,7 @@ def test_card_info_in_one_transaction(mynumber: Emulated) -> None:
     assert data["checked_at"] == "2026-01-01T00:00:00+00:00"
     auth = info.certificates[0]
     assert auth.id == "auth" and auth.read and auth.valid_at(at) is True
-    assert auth.valid_at(dt.datetime(2040, 1, 1, tzinfo=dt.timezone.utc)) is False
+    assert auth.valid_at(dt.datetime(2040, 1, 1, tzinfo=dt.UTC)) is False
     sign = [c for c in info.certificates if c.id == "sign"][0]
     assert not sign.read and sign.valid_at(at) is None
     # the sign certificate EF was never selected (PIN-protected, personal data)

@@ -46,8 +46,8 @@ def signer() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(0x1234)
-        .not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-        .not_valid_after(dt.datetime(2034, 1, 1, tzinfo=dt.timezone.utc))
+        .not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2034, 1, 1, tzinfo=dt.UTC))
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False),
                        critical=True)
@@ -92,7 +92,7 @@ def hand_cms(
         attrs = [
             attr("content_type", content_type),
             attr("signing_time", cms.Time({"utc_time": dt.datetime(2025, 1, 2, 3, 4, 5,
-                                                                   tzinfo=dt.timezone.utc)})),
+                                                                   tzinfo=dt.UTC)})),
             attr("message_digest", md),
         ]
     hash_cls = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384}[digest]
@@ -196,7 +196,7 @@ def test_bytes_round_trip(signer) -> None:
 # --------------------------------------------------------------------------- hand-built vectors
 def test_hand_built_baseline_verifies(signer) -> None:
     assert verify_cms(hand_cms(signer)).signers[0].signing_time == dt.datetime(
-        2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+        2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     assert verify_cms(hand_cms(signer, attrs=None)).signers[0].signed_attributes is False
     assert verify_cms(hand_cms(signer, detached=True), detached_content=CONTENT)
 
@@ -282,7 +282,7 @@ def test_signing_time_changed_after_signing(signer) -> None:
     si = ci["content"]["signer_infos"][0]
     attrs = [a for a in si["signed_attrs"] if a["type"].native != "signing_time"]
     attrs.append(attr("signing_time", cms.Time({"utc_time": dt.datetime(
-        2020, 1, 1, tzinfo=dt.timezone.utc)})))
+        2020, 1, 1, tzinfo=dt.UTC)})))
     si["signed_attrs"] = cms.CMSAttributes(attrs)
     tampered = ci.dump(force=True)
     assert tampered != data
@@ -367,7 +367,7 @@ class FakeValidator:
 
 def test_validator_is_called_with_signer_cert_and_time(signer) -> None:
     v = FakeValidator(True)
-    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     res = verify_cms(builder_cms(signer), validator=v, at=at)
     assert [r.valid for r in res.validations] == [True]
     assert v.calls == [(Certificate.from_cryptography(signer[0]), at)]
@@ -388,8 +388,8 @@ def test_cms_certificates_become_intermediates(signer) -> None:
     def issue(subject, issuer, key, signing_key, ca: bool) -> x509.Certificate:
         b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-             .not_valid_after(dt.datetime(2034, 1, 1, tzinfo=dt.timezone.utc)))
+             .not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+             .not_valid_after(dt.datetime(2034, 1, 1, tzinfo=dt.UTC)))
         if ca:
             b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         return b.sign(signing_key, hashes.SHA256())
@@ -402,7 +402,7 @@ def test_cms_certificates_become_intermediates(signer) -> None:
             .sign(DER, [pkcs7.PKCS7Options.Binary]))
     v = Validator(ValidationPolicy.permissive([Certificate.from_cryptography(root)],
                                               revocation=RevocationRule.NONE))
-    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     res = verify_cms(data, validator=v, at=at)
     assert res.validations[0].valid and len(res.validations[0].path) == 3
     assert len(list(v.pool)) == 0  # the caller's validator is not modified

@@ -24,7 +24,7 @@ def pki() -> Pki:
 
 
 def test_entries_indexed_by_issuer_and_serial(pki: Pki) -> None:
-    when = _dt.datetime(2023, 3, 1, tzinfo=_dt.timezone.utc)
+    when = _dt.datetime(2023, 3, 1, tzinfo=_dt.UTC)
     crl = pki.ca_crl([(5, when, x509.ReasonFlags.key_compromise), (7, when, None),
                       (2**150, when, x509.ReasonFlags.certificate_hold)], number=42)
     assert len(crl) == 3 and crl.crl_number == 42

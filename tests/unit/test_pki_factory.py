@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from jukicard.pki import Certificate, Crl
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 AT = _dt.datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 NB = _dt.datetime(2020, 1, 1, tzinfo=UTC)
 NA = _dt.datetime(2030, 1, 1, tzinfo=UTC)

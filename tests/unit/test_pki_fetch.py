@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from jukicard.errors import IndeterminateError, UsageError
 from jukicard.pki.fetch import CrlFetchError, HttpCrlFetcher
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2025, 6, 1, tzinfo=UTC)
 DER = serialization.Encoding.DER
 

@@ -27,7 +27,7 @@ from jukicard.pki.jpki import (
     check_profile,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 OU = {"sign": "JPKI for digital signature", "auth": "JPKI for user authentication"}
 SAN = "1.2.392.200149.8.5.5."
 # synthetic test person: never a real one

@@ -39,7 +39,7 @@ from jukicard.pki.validate import Validator
 
 PKI = Path(__file__).resolve().parents[2] / "vectors" / "pki"
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture(scope="module")

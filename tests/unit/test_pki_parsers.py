@@ -27,7 +27,7 @@ CERT_DER = (PKITS / "certs" / "ValidCertificatePathTest1EE.crt").read_bytes()
 CA_DER = (PKITS / "certs" / "GoodCACert.crt").read_bytes()
 CRL_DER = (PKITS / "crls" / "GoodCACRL.crl").read_bytes()
 ANCHOR = Certificate.parse((PKITS / "certs" / "TrustAnchorRootCertificate.crt").read_bytes())
-AT = _dt.datetime(2022, 5, 1, tzinfo=_dt.timezone.utc)
+AT = _dt.datetime(2022, 5, 1, tzinfo=_dt.UTC)
 
 
 def _mutate(data: bytes, pos: int, value: int) -> bytes:

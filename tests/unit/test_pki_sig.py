@@ -54,8 +54,8 @@ def make_cert(key, *, key_usage: x509.KeyUsage | None = None) -> x509.Certificat
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(7)
-        .not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-        .not_valid_after(dt.datetime(2034, 1, 1, tzinfo=dt.timezone.utc))
+        .not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2034, 1, 1, tzinfo=dt.UTC))
     )
     if key_usage is not None:
         b = b.add_extension(key_usage, critical=True)

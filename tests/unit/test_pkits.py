@@ -29,7 +29,7 @@ from jukicard.pki import (
 )
 
 PKITS_DIR = Path(__file__).resolve().parents[2] / "vectors" / "pkits"
-AT = _dt.datetime(2022, 5, 1, tzinfo=_dt.timezone.utc)
+AT = _dt.datetime(2022, 5, 1, tzinfo=_dt.UTC)
 
 #: valid cases that fail closed, with the exact reason they do.
 XFAIL: dict[str, str] = {}

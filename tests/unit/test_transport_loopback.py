@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jukicard.apdu.processor import TransmitProcessor
 from jukicard.apdu.command import CommandApdu
+from jukicard.apdu.processor import TransmitProcessor
 from jukicard.errors import CardRemovedError, CardResetError, MalformedApduError, UsageError
 from jukicard.transport import LoopbackTransport, Transport
 

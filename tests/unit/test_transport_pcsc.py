@@ -6,7 +6,8 @@ import subprocess
 import sys
 import threading
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
