@@ -15,17 +15,16 @@ asn1crypto and the standard library).
 
 from __future__ import annotations
 
-from jukicard.pki.certs import (
-    Certificate,
-    Extension,
-    load_certificate,
-    load_certificates,
+from jukicard.pki.backend import load_public_key, verify_signature
+from jukicard.pki.certs import Certificate, Extension, load_certificate, load_certificates
+from jukicard.pki.crl import (
+    ALL_REASONS,
+    Crl,
+    IssuingDistributionPoint,
+    RevokedEntry,
     load_crl,
     load_crls,
-    load_public_key,
-    verify_signature,
 )
-from jukicard.pki.crl import ALL_REASONS, Crl, IssuingDistributionPoint, RevokedEntry
 from jukicard.pki.errors import (
     MalformedCertificateError,
     MalformedCrlError,
@@ -45,10 +44,9 @@ from jukicard.pki.policy import (
     RevocationRule,
     ValidationPolicy,
 )
+from jukicard.pki.reasons import INDETERMINATE_REASONS, Reason
 from jukicard.pki.result import (
-    INDETERMINATE_REASONS,
     CertRevocation,
-    Reason,
     RevocationState,
     RevocationStatus,
     ValidationResult,

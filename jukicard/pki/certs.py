@@ -1,4 +1,4 @@
-"""Certificates as immutable objects, and loading of certificates and CRLs from DER/PEM.
+"""Certificates as immutable objects, and loading of certificates from DER/PEM.
 
 :class:`Certificate` wraps an :class:`asn1crypto.x509.Certificate` that is parsed *once and
 completely* in :meth:`Certificate.parse`: every field and extension the validator needs is
@@ -6,9 +6,10 @@ decoded there, so a malformed certificate fails early with
 :class:`~jukicard.pki.errors.MalformedCertificateError` (reason ``malformed-certificate``),
 never with a raw asn1crypto/cryptography exception later during validation.
 
-Signature verification (:func:`verify_signature`) uses ``cryptography``; keys are loaded from
-the DER SubjectPublicKeyInfo, including DSA keys whose domain parameters are inherited from
-the issuer (RFC 5280 §6.1.4 (d)–(f)).
+Keys and signatures (:func:`load_public_key`, :func:`verify_signature`) live in
+:mod:`jukicard.pki.backend`, CRL loading (:func:`load_crl`, :func:`load_crls`) in
+:mod:`jukicard.pki.crl` and the DER/PEM helpers in :mod:`jukicard.pki.der`; the names are
+re-exported here for the callers of their former home.
 """
 
 from __future__ import annotations
@@ -16,26 +17,36 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asn1crypto import keys as _keys
-from asn1crypto import parser
-from asn1crypto import pem as _pem
 from asn1crypto import x509 as _x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives import serialization
 
-from jukicard.pki.errors import (
-    MalformedCertificateError,
-    MalformedError,
-    UnsupportedAlgorithmError,
+from jukicard.pki.backend import (
+    HASH_ALGORITHMS,
+    PublicKey,
+    dsa_params_of,
+    load_public_key,
+    load_x509_certificate,
+    verify_signature,
 )
+from jukicard.pki.crl import load_crl, load_crls
+from jukicard.pki.der import (
+    Source,
+    check_der_framing,
+    der_blobs,
+    read_source,
+    single_der,
+    unarmor_all,
+)
+from jukicard.pki.errors import MalformedCertificateError
 from jukicard.pki.names import NameKey, format_name, name_key
+
+if TYPE_CHECKING:
+    from cryptography import x509 as _cx509
 
 __all__ = [
     "Extension",
@@ -46,6 +57,8 @@ __all__ = [
     "load_crl",
     "load_crls",
     "unarmor_all",
+    "check_der_framing",
+    "dsa_params_of",
     "load_public_key",
     "verify_signature",
     "HASH_ALGORITHMS",
@@ -53,23 +66,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PublicKey = (
-    rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublicKey
-    | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-)
-Source = bytes | bytearray | memoryview | str | os.PathLike[str]
-
-HASH_ALGORITHMS: Mapping[str, type[hashes.HashAlgorithm]] = MappingProxyType({
-    "md5": hashes.MD5,
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sha3_256": hashes.SHA3_256,
-    "sha3_384": hashes.SHA3_384,
-    "sha3_512": hashes.SHA3_512,
-})
+#: PEM labels accepted for a certificate.
+PEM_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 
 
 @dataclass(frozen=True)
@@ -88,59 +86,7 @@ class Extension:
     value: Any = field(repr=False, compare=False)
 
 
-def _to_bytes(source: Source) -> bytes:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    with open(os.fspath(source), "rb") as f:
-        return f.read()
-
-
-def unarmor_all(data: bytes, kinds: tuple[str, ...]) -> list[bytes]:
-    """Return the DER blobs in ``data``: PEM blocks of the given kinds, or ``data`` itself.
-
-    :param data: DER or PEM (several blocks allowed).
-    :param kinds: accepted PEM labels (``"CERTIFICATE"``, ``"X509 CRL"``...).
-    :raises MalformedError: if PEM armor is broken.
-    """
-    if not _pem.detect(data):
-        return [data]
-    out: list[bytes] = []
-    try:
-        for label, _headers, der in _pem.unarmor(data, multiple=True):
-            if label in kinds:
-                out.append(der)
-    except Exception as exc:
-        raise MalformedError(f"broken PEM armor ({type(exc).__name__})",
-                             reason="malformed-pem") from exc
-    return out
-
-
-def check_der_framing(der: bytes, depth: int = 2) -> None:
-    """Reject BER framing (indefinite or non-minimal lengths) of a signed object.
-
-    Checks the outer SEQUENCE and its children down to ``depth`` levels with asn1crypto's
-    parser (``emit`` re-creates the DER header, which must equal the one received).  The
-    signed content is protected by its signature; this closes the unsigned outer wrapper.
-
-    :raises ValueError: if the framing is not DER.
-    """
-    def walk(blob: bytes, level: int) -> None:
-        off = 0
-        while off < len(blob):
-            cls_, method, tag, header, contents, trailer = parser.parse(blob[off:])
-            size = len(header) + len(contents) + len(trailer)
-            if trailer or parser.emit(cls_, method, tag, contents) != blob[off:off + size]:
-                raise ValueError("BER framing (non-minimal or indefinite length)")
-            if method == 1 and level > 1:
-                walk(contents, level - 1)
-            off += size
-
-    walk(der, depth + 1)
-    if parser.peek(der) != len(der):
-        raise ValueError("trailing data")
-
-
-def _aware(value: Any) -> _dt.datetime:
+def _aware(value: object) -> _dt.datetime:
     if not isinstance(value, _dt.datetime):
         raise ValueError("time is not a datetime")
     if value.tzinfo is None:
@@ -201,14 +147,8 @@ class Certificate:
         :param data: DER bytes or a PEM ``CERTIFICATE`` block.
         :raises MalformedCertificateError: if it is not a well-formed X.509 certificate.
         """
-        raw = bytes(data)
-        try:
-            ders = unarmor_all(raw, ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"))
-        except MalformedError as exc:
-            raise MalformedCertificateError(str(exc)) from exc
-        if len(ders) != 1:
-            raise MalformedCertificateError(f"expected one certificate, found {len(ders)}")
-        return cls._from_der(ders[0])
+        return cls._from_der(
+            single_der(bytes(data), PEM_LABELS, MalformedCertificateError, "certificate"))
 
     @classmethod
     def from_cryptography(cls, cert: Any) -> Certificate:
@@ -318,11 +258,15 @@ class Certificate:
     def __hash__(self) -> int:
         return hash(self.der)
 
-    def to_cryptography(self) -> Any:
-        """Return a :class:`cryptography.x509.Certificate` for the same DER."""
-        from cryptography import x509 as _cx509
+    def to_cryptography(self) -> _cx509.Certificate:
+        """Return a :class:`cryptography.x509.Certificate` for the same DER.
 
-        return _cx509.load_der_x509_certificate(self.der)
+        ``cryptography``'s deprecation warnings about the input (a serial number that is not
+        positive...) are not passed on.
+
+        :raises ValueError: if ``cryptography`` refuses the certificate.
+        """
+        return load_x509_certificate(self.der)
 
     # ------------------------------------------------------------------ derived views
     def ext(self, name: str) -> Extension | None:
@@ -400,144 +344,14 @@ def load_certificate(source: Source) -> Certificate:
     :raises MalformedCertificateError: if it does not parse.
     :raises OSError: if the file cannot be read.
     """
-    return Certificate.parse(_to_bytes(source))
+    return Certificate.parse(read_source(source))
 
 
 def load_certificates(source: Source) -> list[Certificate]:
     """Load every certificate from DER bytes, a PEM bundle or a file path.
 
     :raises MalformedCertificateError: if one does not parse.
+    :raises OSError: if the file cannot be read.
     """
-    raw = _to_bytes(source)
-    try:
-        ders = unarmor_all(raw, ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"))
-    except MalformedError as exc:
-        raise MalformedCertificateError(str(exc)) from exc
-    return [Certificate._from_der(d) for d in ders]
-
-
-def load_crl(source: Source) -> Any:
-    """Load one CRL (DER/PEM bytes or path) as a :class:`jukicard.pki.crl.Crl`.
-
-    :raises MalformedCrlError: if it does not parse.
-    """
-    from jukicard.pki.crl import Crl
-
-    return Crl.parse(_to_bytes(source))
-
-
-def load_crls(source: Source) -> list[Any]:
-    """Load every CRL from DER bytes, a PEM bundle or a file path."""
-    from jukicard.pki.crl import Crl
-    from jukicard.pki.errors import MalformedCrlError
-
-    raw = _to_bytes(source)
-    try:
-        ders = unarmor_all(raw, ("X509 CRL",))
-    except MalformedError as exc:
-        raise MalformedCrlError(str(exc)) from exc
-    return [Crl.parse(d) for d in ders]
-
-
-# ---------------------------------------------------------------------- keys and signatures
-def load_public_key(spki: bytes, inherited_params: bytes | None = None) -> PublicKey:
-    """Load a SubjectPublicKeyInfo with ``cryptography``.
-
-    :param spki: DER SubjectPublicKeyInfo.
-    :param inherited_params: DER DSA ``Dss-Parms`` of the issuer's key, used when this DSA
-        key omits its parameters (RFC 5280 §6.1.4 (f)).
-    :raises UnsupportedAlgorithmError: if the key type is unsupported or cannot be loaded.
-    """
-    try:
-        info = _keys.PublicKeyInfo.load(spki)
-        alg = info["algorithm"]["algorithm"].native
-        if alg == "dsa" and info["algorithm"]["parameters"].native is None:
-            if inherited_params is None:
-                raise UnsupportedAlgorithmError("DSA key without parameters and nothing to inherit")
-            p = _keys.DSAParams.load(inherited_params).native
-            y = info["public_key"].parsed.native
-            return dsa.DSAPublicNumbers(
-                y, dsa.DSAParameterNumbers(p["p"], p["q"], p["g"])).public_key()
-        key = serialization.load_der_public_key(spki)
-    except UnsupportedAlgorithmError:
-        raise
-    except (UnsupportedAlgorithm, ValueError, TypeError, KeyError) as exc:
-        raise UnsupportedAlgorithmError(
-            f"public key cannot be loaded ({type(exc).__name__})") from exc
-    if not isinstance(key, (rsa.RSAPublicKey, dsa.DSAPublicKey, ec.EllipticCurvePublicKey,
-                            ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        raise UnsupportedAlgorithmError(f"unsupported public key type {type(key).__name__}")
-    return key
-
-
-def dsa_params_of(spki: bytes) -> bytes | None:
-    """DER DSA parameters of a key, or ``None`` (absent or not DSA)."""
-    try:
-        info = _keys.PublicKeyInfo.load(spki)
-        params = info["algorithm"]["parameters"]
-        if info["algorithm"]["algorithm"].native != "dsa" or params.native is None:
-            return None
-        return params.dump()
-    except Exception:
-        return None
-
-
-def verify_signature(
-    key: PublicKey,
-    signature_algorithm: Any,
-    signature: bytes,
-    data: bytes,
-) -> bool:
-    """Verify ``signature`` over ``data`` with ``key``.
-
-    :param key: the issuer's public key.
-    :param signature_algorithm: asn1crypto ``SignedDigestAlgorithm`` of the signed object.
-    :param signature: the signature bytes.
-    :param data: the signed bytes (TBSCertificate / TBSCertList DER).
-    :returns: True if valid, False if the signature does not verify.
-    :raises UnsupportedAlgorithmError: for algorithms we cannot verify, or key/algorithm
-        mismatch.
-    """
-    try:
-        sig_algo = signature_algorithm.signature_algo
-        hash_name = None if sig_algo in ("ed25519", "ed448") else signature_algorithm.hash_algo
-    except Exception as exc:
-        raise UnsupportedAlgorithmError(
-            f"unsupported signature algorithm "
-            f"{signature_algorithm['algorithm'].dotted}") from exc
-    hash_cls = HASH_ALGORITHMS.get(hash_name) if hash_name else None
-    if hash_name and hash_cls is None:
-        raise UnsupportedAlgorithmError(f"unsupported hash algorithm {hash_name}")
-    try:
-        if sig_algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
-            assert hash_cls is not None
-            key.verify(signature, data, padding.PKCS1v15(), hash_cls())
-        elif sig_algo == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
-            params = signature_algorithm["parameters"]
-            mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
-            mgf_cls = HASH_ALGORITHMS.get(mgf_hash)
-            if hash_cls is None or mgf_cls is None:
-                raise UnsupportedAlgorithmError("unsupported RSASSA-PSS hash")
-            salt = params["salt_length"].native
-            key.verify(signature, data, padding.PSS(padding.MGF1(mgf_cls()), salt), hash_cls())
-        elif sig_algo == "dsa" and isinstance(key, dsa.DSAPublicKey):
-            assert hash_cls is not None
-            key.verify(signature, data, hash_cls())
-        elif sig_algo == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
-            assert hash_cls is not None
-            key.verify(signature, data, ec.ECDSA(hash_cls()))
-        elif sig_algo == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, data)
-        elif sig_algo == "ed448" and isinstance(key, ed448.Ed448PublicKey):
-            key.verify(signature, data)
-        else:
-            raise UnsupportedAlgorithmError(
-                f"signature algorithm {sig_algo} does not fit a {type(key).__name__}")
-    except InvalidSignature:
-        return False
-    except UnsupportedAlgorithmError:
-        raise
-    except (UnsupportedAlgorithm, ValueError, TypeError, KeyError) as exc:
-        raise UnsupportedAlgorithmError(
-            f"signature cannot be verified ({type(exc).__name__})") from exc
-    return True
+    return [Certificate._from_der(d)
+            for d in der_blobs(source, PEM_LABELS, MalformedCertificateError)]

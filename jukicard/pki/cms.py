@@ -32,8 +32,14 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukicard.errors import UsageError, ValidationError
+from jukicard.pki.backend import (
+    certificate_extensions,
+    certificate_serial,
+    load_x509_certificate,
+)
 from jukicard.pki.certs import Certificate
 from jukicard.pki.errors import MalformedError, PkiError, UnsupportedAlgorithmError
+from jukicard.pki.reasons import Reason
 from jukicard.pki.signatures import (
     HASHES,
     SignatureInvalidError,
@@ -43,6 +49,7 @@ from jukicard.pki.signatures import (
     load_certificate,
     rsa_public_key,
 )
+from jukicard.pki.validate import Validator
 
 __all__ = [
     "MalformedCmsError",
@@ -71,19 +78,19 @@ _RSA_SIG_ALGS: dict[str, str | None] = {
 class MalformedCmsError(MalformedError):
     """The bytes are not a well-formed CMS SignedData (or a required attribute is missing)."""
 
-    reason = "malformed-cms"
+    reason = Reason.MALFORMED_CMS
 
 
 class SignerNotFoundError(PkiError):
     """No certificate in the CMS (or given by the caller) matches a SignerInfo."""
 
-    reason = "signer-not-found"
+    reason = Reason.SIGNER_NOT_FOUND
 
 
 class UnsupportedCmsAlgorithmError(UnsupportedAlgorithmError):
     """The SignerInfo uses an algorithm other than RSA PKCS#1 v1.5 with SHA-2 (or SHA-1)."""
 
-    reason = "unsupported-algorithm"
+    reason = Reason.UNSUPPORTED_ALGORITHM
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,7 @@ def _unarmor(data: bytes) -> bytes:
             _name, _headers, der = _pem.unarmor(raw.strip())
         except Exception as exc:  # asn1crypto raises ValueError on bad armor
             raise MalformedCmsError("PEM armor of the CMS is malformed") from exc
-        return der
+        return bytes(der)
     return raw
 
 
@@ -187,7 +194,7 @@ class SignedData:
                 if choice.name != "certificate":
                     continue
                 try:
-                    certs.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+                    certs.append(load_x509_certificate(choice.chosen.dump()))
                 except ValueError:
                     log.debug("skipping an unparseable certificate in the CMS")
             # touch the signer infos so structural errors surface here, not later
@@ -337,7 +344,7 @@ def _find_signer(sid: Any, candidates: Sequence[x509.Certificate]) -> x509.Certi
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
         for cert in candidates:
-            if cert.serial_number != serial:
+            if certificate_serial(cert) != serial:
                 continue
             try:
                 asn_cert = _ax509.Certificate.load(cert.public_bytes(Encoding.DER))
@@ -349,7 +356,8 @@ def _find_signer(sid: Any, candidates: Sequence[x509.Certificate]) -> x509.Certi
         ski = sid.chosen.native
         for cert in candidates:
             try:
-                ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+                ext = certificate_extensions(cert).get_extension_for_class(
+                    x509.SubjectKeyIdentifier)
             except (x509.ExtensionNotFound, ValueError):
                 continue
             if ext.value.digest == ski:
@@ -363,8 +371,6 @@ def _with_cms_intermediates(validator: Any, certs: Sequence[x509.Certificate]) -
     Only for :class:`jukicard.pki.validate.Validator` (others are used as given); the
     caller's validator and its pool are not modified.
     """
-    from jukicard.pki.validate import Validator
-
     if not certs or type(validator) is not Validator:
         return validator
     extra = [Certificate.from_cryptography(c) for c in certs]

@@ -18,14 +18,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import crl as _crl
 from asn1crypto import x509 as _x509
 
-from jukicard.pki.certs import check_der_framing, unarmor_all
-from jukicard.pki.errors import MalformedCrlError, MalformedError
+from jukicard.pki.backend import contained_deprecations, directory_names, load_x509_crl
+from jukicard.pki.der import Source, check_der_framing, der_blobs, read_source, single_der
+from jukicard.pki.errors import MalformedCrlError
 from jukicard.pki.names import NameKey, format_name, name_key
+from jukicard.pki.reasons import Reason
+
+if TYPE_CHECKING:
+    from cryptography import x509 as _cx509
 
 __all__ = [
     "ALL_REASONS",
@@ -34,6 +39,8 @@ __all__ = [
     "IssuingDistributionPoint",
     "Crl",
     "general_name_key",
+    "load_crl",
+    "load_crls",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,9 @@ ALL_REASONS: frozenset[str] = frozenset({
     "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
     "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise",
 })
+
+#: PEM labels accepted for a CRL.
+PEM_LABELS = ("X509 CRL",)
 
 _KNOWN_CRL_EXTENSIONS = frozenset({
     "authority_key_identifier", "issuer_alt_name", "crl_number", "delta_crl_indicator",
@@ -182,7 +192,7 @@ class Crl:
     tbs: bytes = field(repr=False)
     signature: bytes = field(repr=False)
     signature_algorithm: str
-    unusable_reason: str | None
+    unusable_reason: Reason | None
     fingerprint: str
     _entries: Mapping[tuple[NameKey, int], RevokedEntry] = field(repr=False)
 
@@ -193,14 +203,7 @@ class Crl:
         :param data: DER bytes or one PEM ``X509 CRL`` block.
         :raises MalformedCrlError: (reason ``malformed-crl``) if it does not parse.
         """
-        raw = bytes(data)
-        try:
-            ders = unarmor_all(raw, ("X509 CRL",))
-        except MalformedError as exc:
-            raise MalformedCrlError(str(exc)) from exc
-        if len(ders) != 1:
-            raise MalformedCrlError(f"expected one CRL, found {len(ders)}")
-        der = ders[0]
+        der = single_der(bytes(data), PEM_LABELS, MalformedCrlError, "CRL")
         try:
             return cls._from_der(der)
         except MalformedCrlError:
@@ -308,14 +311,14 @@ class Crl:
 
 
 def _known_extensions(extensions: Any, known: frozenset[str] | set[str], what: str
-                      ) -> tuple[list[tuple[str, Any]], str | None]:
+                      ) -> tuple[list[tuple[str, Any]], Reason | None]:
     """The ``(name, parsed value)`` of the recognised extensions, and whether an
     unrecognised critical one makes the CRL unusable (RFC 5280 §5.2, §5.3).
 
     :raises MalformedCrlError: the same extension appears twice.
     """
     out: list[tuple[str, Any]] = []
-    unusable: str | None = None
+    unusable: Reason | None = None
     seen: set[str] = set()
     for ext in extensions:
         oid = ext["extn_id"].dotted
@@ -325,17 +328,17 @@ def _known_extensions(extensions: Any, known: frozenset[str] | set[str], what: s
         name = ext["extn_id"].native
         if name not in known:
             if bool(ext["critical"].native):
-                unusable = "unknown-critical-crl-or-entry-extension"
+                unusable = Reason.CRL_UNKNOWN_CRITICAL
             continue
         out.append((name, ext["extn_value"].parsed))
     return out, unusable
 
 
 def _index_entries_asn1(tbs: Any, issuer_key: NameKey
-                        ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], str | None]:
+                        ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], Reason | None]:
     """Index the revoked entries with asn1crypto (the reference path, slower)."""
     entries: dict[tuple[NameKey, int], RevokedEntry] = {}
-    unusable: str | None = None
+    unusable: Reason | None = None
     current_issuer = issuer_key
     for rc in tbs["revoked_certificates"]:
         if not rc["user_certificate"].contents:
@@ -371,48 +374,52 @@ _FAST_KNOWN = frozenset({_OID_REASON, _OID_INVALIDITY, _OID_CERT_ISSUER, _OID_HO
 
 
 def _index_entries_fast(der: bytes, issuer_key: NameKey
-                        ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], str | None] | None:
+                        ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], Reason | None] | None:
     """Index the revoked entries with ``cryptography`` (Rust parser, ~15x faster on large
     CRLs).  Returns None when cryptography cannot load the CRL: the caller then uses the
     asn1crypto path, which gives the same index or raises MalformedCrlError.
     """
     try:
-        from cryptography import x509 as _cx509
-
-        crl = _cx509.load_der_x509_crl(der)
-        entries: dict[tuple[NameKey, int], RevokedEntry] = {}
-        unusable: str | None = None
-        current_issuer = issuer_key
-        issuer_cache: dict[bytes, NameKey] = {}
-        for rc in crl:
-            reason = None
-            inv = None
-            for ext in rc.extensions:
-                oid = ext.oid.dotted_string
-                if oid not in _FAST_KNOWN:
-                    if ext.critical:
-                        unusable = "unknown-critical-crl-or-entry-extension"
-                    continue
-                value = ext.value
-                if oid == _OID_REASON:
-                    reason = str(value.reason.value)
-                elif oid == _OID_INVALIDITY:
-                    inv = _aware(value.invalidity_date_utc)
-                elif oid == _OID_CERT_ISSUER:
-                    dns = [gn.value for gn in value if isinstance(gn, _cx509.DirectoryName)]
-                    if not dns:
-                        return None
-                    raw = dns[0].public_bytes()
-                    if raw not in issuer_cache:
-                        issuer_cache[raw] = name_key(_x509.Name.load(raw))
-                    current_issuer = issuer_cache[raw]
-            serial = rc.serial_number
-            entries[(current_issuer, serial)] = RevokedEntry(
-                serial, _aware(rc.revocation_date_utc), reason, inv)
-        return entries, unusable
+        with contained_deprecations():  # entries and extensions are decoded lazily
+            return _walk_entries(load_x509_crl(der), issuer_key)
     except Exception:  # anything odd: let the reference path decide
         log.debug("fast CRL entry index unavailable, using asn1crypto", exc_info=True)
         return None
+
+
+def _walk_entries(crl: _cx509.CertificateRevocationList, issuer_key: NameKey
+                  ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], Reason | None] | None:
+    entries: dict[tuple[NameKey, int], RevokedEntry] = {}
+    unusable: Reason | None = None
+    current_issuer = issuer_key
+    issuer_cache: dict[bytes, NameKey] = {}
+    for rc in crl:
+        reason = None
+        inv = None
+        for ext in rc.extensions:
+            oid = ext.oid.dotted_string
+            if oid not in _FAST_KNOWN:
+                if ext.critical:
+                    unusable = Reason.CRL_UNKNOWN_CRITICAL
+                continue
+            value = ext.value
+            if oid == _OID_REASON:
+                reason = str(value.reason.value)
+            elif oid == _OID_INVALIDITY:
+                inv = _aware(value.invalidity_date_utc)
+            elif oid == _OID_CERT_ISSUER:
+                dns = directory_names(value)
+                if not dns:
+                    return None
+                raw = dns[0].public_bytes()
+                if raw not in issuer_cache:
+                    issuer_cache[raw] = name_key(_x509.Name.load(raw))
+                current_issuer = issuer_cache[raw]
+        serial = rc.serial_number
+        entries[(current_issuer, serial)] = RevokedEntry(
+            serial, _aware(rc.revocation_date_utc), reason, inv)
+    return entries, unusable
+
 
 def _aware(value: Any) -> _dt.datetime:
     if not isinstance(value, _dt.datetime):
@@ -429,3 +436,21 @@ def _same_algorithm(inner: Any, outer: Any) -> bool:
     if pi.dump() in absent and po.dump() in absent:
         return True
     return bool(pi.dump() == po.dump())
+
+
+def load_crl(source: Source) -> Crl:
+    """Load one CRL (DER/PEM bytes or path) as a :class:`Crl`.
+
+    :raises MalformedCrlError: if it does not parse.
+    :raises OSError: if the file cannot be read.
+    """
+    return Crl.parse(read_source(source))
+
+
+def load_crls(source: Source) -> list[Crl]:
+    """Load every CRL from DER bytes, a PEM bundle or a file path.
+
+    :raises MalformedCrlError: if one does not parse.
+    :raises OSError: if the file cannot be read.
+    """
+    return [Crl.parse(d) for d in der_blobs(source, PEM_LABELS, MalformedCrlError)]

@@ -2,14 +2,15 @@
 
 Every class here derives from the library-wide tree in :mod:`jukicard.errors`, so callers can
 catch :class:`jukicard.errors.ValidationError` (CLI exit code 5) without knowing this module.
-Each error carries a machine-readable ``reason`` code; the vocabulary is the one of the NIST
-PKITS index (``vectors/pkits/pkits-index.json``) plus a few codes of our own (see
-:mod:`jukicard.pki.result`).
+Each error carries a machine-readable ``reason`` code, a :class:`~jukicard.pki.reasons.Reason`
+member (a ``str``); the vocabulary is the one of the NIST PKITS index
+(``vectors/pkits/pkits-index.json``) plus a few codes of our own.
 """
 
 from __future__ import annotations
 
 from jukicard.errors import IndeterminateError, ValidationError
+from jukicard.pki.reasons import Reason
 
 __all__ = [
     "PkiError",
@@ -23,7 +24,16 @@ __all__ = [
 
 
 class PkiError(ValidationError):
-    """Base class of errors raised by :mod:`jukicard.pki` itself."""
+    """Base class of errors raised by :mod:`jukicard.pki` itself.
+
+    :param message: human-readable detail (never personal data or input bytes).
+    :param reason: a :class:`Reason` overriding the class's own code.
+    """
+
+    reason: Reason = Reason.INVALID
+
+    def __init__(self, message: str, reason: Reason | None = None) -> None:
+        super().__init__(message, reason)
 
 
 class MalformedError(PkiError):
@@ -33,31 +43,31 @@ class MalformedError(PkiError):
     ``malformed-name``...).  The message never echoes the input bytes.
     """
 
-    reason = "malformed"
+    reason = Reason.MALFORMED_INPUT
 
 
 class MalformedCertificateError(MalformedError):
     """A certificate could not be parsed."""
 
-    reason = "malformed-certificate"
+    reason = Reason.MALFORMED
 
 
 class MalformedCrlError(MalformedError):
     """A CRL could not be parsed."""
 
-    reason = "malformed-crl"
+    reason = Reason.MALFORMED_CRL
 
 
 class PathValidationError(PkiError):
     """A certification path failed RFC 5280 §6.1 validation; see ``reason``."""
 
-    reason = "path-validation-error"
+    reason = Reason.PATH_INVALID
 
 
 class UnsupportedAlgorithmError(PkiError):
     """A signature or key algorithm is not supported or not allowed by the policy."""
 
-    reason = "unsupported-algorithm"
+    reason = Reason.UNSUPPORTED_ALGORITHM
 
 
 class PathIndeterminateError(IndeterminateError):
@@ -65,4 +75,12 @@ class PathIndeterminateError(IndeterminateError):
 
     ``reason`` is ``revocation-status-undetermined`` or a more specific CRL problem
     (``crl-stale-nextUpdate-passed``, ``bad-crl-signature``...).
+
+    :param message: human-readable detail.
+    :param reason: the :class:`Reason` (default ``revocation-status-undetermined``).
     """
+
+    reason: Reason = Reason.UNDETERMINED
+
+    def __init__(self, message: str, reason: Reason | None = None) -> None:
+        super().__init__(message, reason)

@@ -40,7 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from jukicard.errors import IndeterminateError, UsageError, ValidationError
+from jukicard.pki.backend import load_public_key, verify_signature
+from jukicard.pki.certs import Certificate
+from jukicard.pki.crl import Crl
 from jukicard.pki.errors import MalformedError
+from jukicard.pki.reasons import Reason
 
 __all__ = [
     "CrlFetchError",
@@ -70,9 +74,9 @@ class CrlFetchError(IndeterminateError):
     :ivar url: the URL (CRL URLs are public; no personal data).
     """
 
-    reason = "crl-fetch-failed"
+    reason: Reason = Reason.CRL_FETCH_FAILED
 
-    def __init__(self, message: str, url: str = "", reason: str | None = None) -> None:
+    def __init__(self, message: str, url: str = "", reason: Reason | None = None) -> None:
         self.url = url
         super().__init__(message)
         if reason is not None:
@@ -349,7 +353,7 @@ class HttpCrlFetcher:
             return None
         return der, meta
 
-    def _store(self, url: str, der: bytes, crl: Any, now: _dt.datetime) -> None:
+    def _store(self, url: str, der: bytes, crl: Crl, now: _dt.datetime) -> None:
         if self.cache_dir is None:
             return
         crl_path, meta_path = self.cache_paths(url)
@@ -394,20 +398,16 @@ def _check_url(url: str) -> None:
         raise CrlFetchError("CRL URL has no host", url=url)
 
 
-def _parse_crl(raw: bytes, url: str) -> tuple[bytes, Any]:
-    from jukicard.pki.crl import Crl
-
+def _parse_crl(raw: bytes, url: str) -> tuple[bytes, Crl]:
     try:
         crl = Crl.parse(raw)
     except MalformedError as exc:
         raise CrlFetchError(f"not a CRL ({exc.reason})", url=url,
-                            reason="malformed-crl") from exc
+                            reason=Reason.MALFORMED_CRL) from exc
     return crl.der, crl
 
 
-def _issuer_certificate(issuer: IssuerLike) -> Any:
-    from jukicard.pki.certs import Certificate
-
+def _issuer_certificate(issuer: IssuerLike) -> Certificate:
     if isinstance(issuer, Certificate):
         return issuer
     if isinstance(issuer, (bytes, bytearray, memoryview)):
@@ -415,21 +415,19 @@ def _issuer_certificate(issuer: IssuerLike) -> Any:
     return Certificate.from_cryptography(issuer)
 
 
-def _check_signature(crl: Any, issuer: IssuerLike, url: str) -> None:
-    from jukicard.pki.certs import load_public_key, verify_signature
-
+def _check_signature(crl: Crl, issuer: IssuerLike, url: str) -> None:
     try:
         cert = _issuer_certificate(issuer)
         key = load_public_key(cert.spki)
         ok = verify_signature(key, crl.signature_algorithm_asn1, crl.signature, crl.tbs)
     except ValidationError as exc:
         raise CrlFetchError(f"CRL signature cannot be checked ({exc.reason})", url=url,
-                            reason="bad-crl-signature") from exc
+                            reason=Reason.BAD_CRL_SIGNATURE) from exc
     except (AttributeError, TypeError, ValueError) as exc:
         raise UsageError("issuer must be a certificate (parsed, DER or PEM)") from exc
     if not ok:
         raise CrlFetchError("CRL signature does not verify with the given issuer", url=url,
-                            reason="bad-crl-signature")
+                            reason=Reason.BAD_CRL_SIGNATURE)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from asn1crypto import x509 as _ax509
 from jukicard.errors import UsageError
 from jukicard.pki.certs import Certificate
 from jukicard.pki.errors import MalformedError
+from jukicard.pki.reasons import Reason
 
 __all__ = [
     "POLICY_SIGN",
@@ -100,28 +101,37 @@ KNOWN_GENERATIONS: frozenset[str] = frozenset({"2015", "2019", "2023"})
 _JST = _dt.timezone(_dt.timedelta(hours=9))
 
 
-class ProfileProblem(str):
-    """One profile violation: a ``str`` (the message) with a ``code``.
+@dataclass(frozen=True)
+class ProfileProblem:
+    """One profile violation.
 
-    Codes: ``not-jpki``, ``kind-mismatch``, ``wrong-usage``, ``key-usage``,
-    ``key-usage-not-critical``, ``missing-policy``, ``is-ca``, ``missing-subject-info``,
-    ``malformed-san``, ``personal-data-in-auth``, ``weak-key``, ``not-rsa``,
-    ``ca-not-jpki``, ``ca-kind-mismatch``, ``ca-key-usage``, ``ca-basic-constraints``,
-    ``anchor-not-self-signed``, ``issued-before-ca``, ``ca-expired``, ``empty-path``.
+    ``str(problem)`` is ``"<code>: <message>"`` (the text a problem had when it was a
+    ``str``); join several with ``"; ".join(map(str, problems))``.  No personal data: the
+    messages name certificates by their position and kind only.
+
+    :ivar code: machine-readable: ``not-jpki``, ``kind-mismatch``, ``wrong-usage``,
+        ``key-usage``, ``key-usage-not-critical``, ``missing-policy``, ``is-ca``,
+        ``missing-subject-info``, ``malformed-san``, ``personal-data-in-auth``,
+        ``weak-key``, ``not-rsa``, ``ca-not-jpki``, ``ca-kind-mismatch``, ``ca-key-usage``,
+        ``ca-basic-constraints``, ``anchor-not-self-signed``, ``issued-before-ca``,
+        ``ca-expired``, ``empty-path``.
+    :ivar message: human-readable detail.
+    :ivar position: index in the path (0 = trust anchor, last = the end entity) of the
+        certificate at fault; ``None`` when the problem is about the path as a whole.
     """
 
     code: str
+    message: str
+    position: int | None = None
 
-    def __new__(cls, code: str, message: str) -> ProfileProblem:
-        obj = super().__new__(cls, f"{code}: {message}")
-        obj.code = code
-        return obj
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 class MalformedSanError(MalformedError):
     """The JPKI otherNames of a SAN cannot be decoded (values are never echoed)."""
 
-    reason = "malformed-jpki-san"
+    reason = Reason.MALFORMED_JPKI_SAN
 
 
 # --------------------------------------------------------------------------- subject info
@@ -232,7 +242,7 @@ class JpkiSubjectInfo:
 
     def __bytes__(self) -> bytes:
         """DER ``GeneralNames`` (the subjectAltName extension value)."""
-        return self.general_names().dump()
+        return bytes(self.general_names().dump())
 
 
 def _other_name_text(value: Any, fname: str) -> str:
@@ -270,7 +280,7 @@ def _general_names_of(data: Any) -> Iterable[Any]:
         raw = bytes(data)
         # GeneralNames (SEQUENCE) or a certificate (SEQUENCE too): try GeneralNames first
         try:
-            names = _ax509.GeneralNames.load(raw, strict=True)
+            names: Iterable[Any] = _ax509.GeneralNames.load(raw, strict=True)
             for gn in names:
                 gn.name  # noqa: B018 - forces the choice parse
             return names
@@ -368,7 +378,7 @@ def check_profile(
     *,
     expected_usage: str | None = None,
     min_rsa_bits: int | None = None,
-) -> list[str]:
+) -> list[ProfileProblem]:
     """Check a certification path (anchor → leaf) against the JPKI profile.
 
     :param path: the path as the validator gives it, anchor first, leaf last.
@@ -382,24 +392,24 @@ def check_profile(
         1024 for certificates issued before 2016 (住基カード, whose JPKI certificates were
         RSA-1024 and could not be issued after 2015-12-22), 2048 after (My Number card).
         CAs always need 2048.
-    :returns: the problems found (:class:`ProfileProblem`, ``str`` with ``code``);
-        empty when the path fits the profile.
+    :returns: the problems found (:class:`ProfileProblem`), empty when the path fits the
+        profile.
     :raises UsageError: bad ``expected_usage`` or path element type.
     :raises MalformedCertificateError: path elements given as bytes that do not parse.
     """
     if expected_usage not in (None, "sign", "auth"):
         raise UsageError("expected_usage must be 'sign', 'auth' or None")
     certs = [_as_cert(c) for c in path]
-    problems: list[str] = []
-
-    def add(code: str, message: str) -> None:
-        problems.append(ProfileProblem(code, message))
-
+    problems: list[ProfileProblem] = []
     if not certs:
-        add("empty-path", "empty certification path")
+        problems.append(ProfileProblem("empty-path", "empty certification path"))
         return problems
     leaf = certs[-1]
     cas = certs[:-1]
+    leaf_at = len(certs) - 1
+
+    def add(code: str, message: str, position: int | None = leaf_at) -> None:
+        problems.append(ProfileProblem(code, message, position))
 
     # ------------------------------------------------------------ what kind of certificate
     policies = _policy_oids(leaf)
@@ -452,37 +462,40 @@ def check_profile(
     if min_rsa_bits is None:
         min_rsa_bits = (MIN_RSA_BITS_JUKI if leaf.not_before < JUKI_ERA_END
                         else MIN_RSA_BITS_MYNUMBER)
-    _check_key(leaf, min_rsa_bits, "end-entity", add)
+    _check_key(leaf, min_rsa_bits, "end-entity", leaf_at, add)
 
     # ------------------------------------------------------------ the CAs
     for i, ca in enumerate(cas):
         label = "trust anchor" if i == 0 else f"CA #{i}"
         ck = ca_kind(ca.subject)
         if ck is None:
-            add("ca-not-jpki", f"{label} is not a JPKI CA (O=JPKI and a JPKI OU expected)")
+            add("ca-not-jpki", f"{label} is not a JPKI CA (O=JPKI and a JPKI OU expected)", i)
         elif ck != kind:
             add("ca-kind-mismatch",
-                f"{label} is the {_KIND_LABEL[ck]} CA, the certificate is {_KIND_LABEL[kind]}")
+                f"{label} is the {_KIND_LABEL[ck]} CA, the certificate is {_KIND_LABEL[kind]}",
+                i)
         if not ca.is_ca:
-            add("ca-basic-constraints", f"{label} lacks basicConstraints cA=TRUE")
+            add("ca-basic-constraints", f"{label} lacks basicConstraints cA=TRUE", i)
         if not {"key_cert_sign", "crl_sign"} <= (ca.key_usage or frozenset()):
-            add("ca-key-usage", f"{label} keyUsage needs keyCertSign and cRLSign")
-        _check_key(ca, 2048, label, add)
+            add("ca-key-usage", f"{label} keyUsage needs keyCertSign and cRLSign", i)
+        _check_key(ca, 2048, label, i, add)
         if at is not None and not (ca.not_before <= at <= ca.not_after):
             add("ca-expired", f"{label} is outside its validity period "
-                f"({ca.not_before.date()}..{ca.not_after.date()})")
+                f"({ca.not_before.date()}..{ca.not_after.date()})", i)
     if cas and not cas[0].self_issued:
-        add("anchor-not-self-signed", "JPKI trust anchors are self-signed roots")
+        add("anchor-not-self-signed", "JPKI trust anchors are self-signed roots", 0)
     if cas and leaf.not_before < cas[-1].not_before:
         add("issued-before-ca", "certificate validity starts before its CA's")
     if problems:
         log.info("JPKI profile: %d problem(s): %s", len(problems),
-                 ", ".join(getattr(p, "code", "?") for p in problems))
+                 ", ".join(p.code for p in problems))
     return problems
 
 
-def _check_key(cert: Certificate, min_bits: int, label: str, add: Any) -> None:
+def _check_key(cert: Certificate, min_bits: int, label: str, position: int,
+               add: Callable[[str, str, int], None]) -> None:
     if cert.key_algorithm != "rsa":
-        add("not-rsa", f"{label} key is {cert.key_algorithm}, JPKI uses RSA")
+        add("not-rsa", f"{label} key is {cert.key_algorithm}, JPKI uses RSA", position)
     elif cert.key_bits is None or cert.key_bits < min_bits:
-        add("weak-key", f"{label} RSA key of {cert.key_bits} bits is below {min_bits}")
+        add("weak-key", f"{label} RSA key of {cert.key_bits} bits is below {min_bits}",
+            position)

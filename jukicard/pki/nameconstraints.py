@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from jukicard.pki.certs import Certificate
 from jukicard.pki.names import NameKey, name_is_within, name_key
+from jukicard.pki.reasons import Reason
 
 __all__ = ["NameConstraintsState", "NameConstraintViolation", "SUPPORTED_FORMS"]
 
@@ -31,7 +32,7 @@ Base = Union[NameKey, str, "ipaddress.IPv4Network", "ipaddress.IPv6Network", byt
 class NameConstraintViolation(Exception):
     """Internal: carries the reason code of a violated constraint."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         self.reason = reason
         super().__init__(message)
 
@@ -99,7 +100,7 @@ def _matches(form: str, name: Any, base: Base) -> bool:
     if form == "ip_address":
         return isinstance(name, (ipaddress.IPv4Address, ipaddress.IPv6Address)) and \
             name.version == base.version and name in base  # type: ignore[union-attr]
-    return name == base
+    return bool(name == base)
 
 
 def _base_within(form: str, a: Base, b: Base) -> bool:
@@ -192,16 +193,16 @@ class NameConstraintsState:
                 continue
             if form not in SUPPORTED_FORMS:
                 raise NameConstraintViolation(
-                    "name-constraints-unsupported",
+                    Reason.NC_UNSUPPORTED,
                     f"name constraints on unsupported name form {form}")
             if form in self.permitted and not any(
                     _matches(form, value, b) for b in self.permitted[form]):
                 raise NameConstraintViolation(
-                    "name-constraints-permitted-violation",
+                    Reason.NC_PERMITTED,
                     f"a {form} of {cert.describe()} is outside the permitted subtrees")
             if any(_matches(form, value, b) for b in self.excluded.get(form, ())):
                 raise NameConstraintViolation(
-                    "name-constraints-excluded-violation",
+                    Reason.NC_EXCLUDED,
                     f"a {form} of {cert.describe()} is inside an excluded subtree")
 
     def update(self, cert: Certificate) -> None:

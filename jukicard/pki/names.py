@@ -21,6 +21,7 @@ from asn1crypto import core as _core
 from asn1crypto import x509 as _x509
 
 from jukicard.pki.errors import MalformedError
+from jukicard.pki.reasons import Reason
 
 __all__ = [
     "NameKey",
@@ -81,12 +82,12 @@ def _value_key(value: object) -> AttrValueKey:
         if isinstance(native, str):
             return prep_string(native)
     if isinstance(value, _core.Asn1Value):
-        return value.dump()
-    raise MalformedError("unsupported attribute value in a name", reason="malformed-name")
+        return bytes(value.dump())
+    raise MalformedError("unsupported attribute value in a name", reason=Reason.MALFORMED_NAME)
 
 
 def _attr_type(ava: _x509.NameTypeAndValue) -> str:
-    return ava["type"].dotted
+    return str(ava["type"].dotted)
 
 
 def name_key(name: _x509.Name) -> NameKey:
@@ -115,7 +116,7 @@ def name_key(name: _x509.Name) -> NameKey:
         raise
     except Exception as exc:  # asn1crypto raises ValueError/TypeError/KeyError on bad input
         raise MalformedError(f"malformed distinguished name ({type(exc).__name__})",
-                             reason="malformed-name") from exc
+                             reason=Reason.MALFORMED_NAME) from exc
 
 
 def names_equal(a: _x509.Name, b: _x509.Name) -> bool:
@@ -148,6 +149,6 @@ def format_name(name: _x509.Name) -> str:
     holder's municipality.
     """
     try:
-        return name.human_friendly
+        return str(name.human_friendly)
     except Exception:
         return "<unprintable name>"

@@ -13,6 +13,7 @@ from jukicard.pki.certs import Certificate
 
 __all__ = ["ANY_POLICY", "PolicyNode", "PolicyTree", "cert_policies", "cert_policy_mappings"]
 
+#: The special anyPolicy OID (RFC 5280 §4.2.1.4).
 ANY_POLICY = "2.5.29.32.0"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from jukicard.errors import UsageError
 from jukicard.pki.certs import Certificate
+from jukicard.pki.policies import ANY_POLICY
 
 __all__ = [
     "ANY_POLICY",
@@ -26,9 +27,6 @@ __all__ = [
     "PERMISSIVE_SIGNATURE_ALGORITHMS",
     "PERMISSIVE_HASH_ALGORITHMS",
 ]
-
-#: The special anyPolicy OID (RFC 5280 §4.2.1.4).
-ANY_POLICY = "2.5.29.32.0"
 
 #: JPKI: RSA (PKCS#1 v1.5 or PSS) only.
 JPKI_SIGNATURE_ALGORITHMS: frozenset[str] = frozenset({"rsassa_pkcs1v15", "rsassa_pss"})

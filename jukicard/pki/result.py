@@ -1,6 +1,7 @@
 """Validation results: a frozen :class:`ValidationResult`, never an exception mid-batch.
 
-Reason codes (machine-readable, the vocabulary of the NIST PKITS index plus our own)::
+Reason codes (:class:`~jukicard.pki.reasons.Reason`, a ``str`` enum re-exported here; the
+vocabulary of the NIST PKITS index plus our own)::
 
     bad-certificate-signature   certificate-not-yet-valid   certificate-expired
     no-valid-issuer-or-name-chaining   issuer-not-a-ca   path-length-exceeded
@@ -20,7 +21,7 @@ import datetime as _dt
 import enum
 from dataclasses import dataclass, field
 
-from jukicard.errors import ExpiredError, RevokedError, ValidationError
+from jukicard.errors import ExpiredError, RevokedError, UsageError, ValidationError
 from jukicard.pki.certs import Certificate
 from jukicard.pki.errors import (
     MalformedCertificateError,
@@ -28,10 +29,12 @@ from jukicard.pki.errors import (
     PathValidationError,
     UnsupportedAlgorithmError,
 )
+from jukicard.pki.reasons import INDETERMINATE_REASONS, Reason
 
 __all__ = [
     "Reason",
     "INDETERMINATE_REASONS",
+    "as_reason",
     "RevocationState",
     "RevocationStatus",
     "CertRevocation",
@@ -39,42 +42,15 @@ __all__ = [
 ]
 
 
-class Reason:
-    """Reason-code constants."""
+def as_reason(value: str) -> Reason:
+    """``value`` as a :class:`Reason` member (members and their string values are accepted).
 
-    OK = "ok"
-    BAD_SIGNATURE = "bad-certificate-signature"
-    NOT_YET_VALID = "certificate-not-yet-valid"
-    EXPIRED = "certificate-expired"
-    NO_ISSUER = "no-valid-issuer-or-name-chaining"
-    NOT_A_CA = "issuer-not-a-ca"
-    PATH_LENGTH = "path-length-exceeded"
-    REVOKED = "revoked"
-    UNDETERMINED = "revocation-status-undetermined"
-    BAD_CRL_SIGNATURE = "bad-crl-signature"
-    CRL_UNKNOWN_CRITICAL = "unknown-critical-crl-or-entry-extension"
-    CRL_STALE = "crl-stale-nextUpdate-passed"
-    CRL_NO_CRLSIGN = "crl-issuer-lacks-cRLSign"
-    CRL_PATH = "crl-path-validation-error"
-    CRL_SCOPE = "crl-scope-mismatch"
-    UNKNOWN_CRITICAL = "unknown-critical-certificate-extension"
-    POLICY_MAPPING = "invalid-policy-mapping"
-    NO_EXPLICIT_POLICY = "no-acceptable-explicit-policy"
-    NC_PERMITTED = "name-constraints-permitted-violation"
-    NC_EXCLUDED = "name-constraints-excluded-violation"
-    NC_UNSUPPORTED = "name-constraints-unsupported"
-    UNSUPPORTED_ALGORITHM = "unsupported-algorithm"
-    KEY_TOO_SMALL = "key-too-small"
-    JPKI_PROFILE = "jpki-profile-violation"
-    MALFORMED = "malformed-certificate"
-    NO_ANCHORS = "no-trust-anchors"
-
-
-#: Reasons meaning "status could not be determined" (→ IndeterminateError, fail closed).
-INDETERMINATE_REASONS: frozenset[str] = frozenset({
-    Reason.UNDETERMINED, Reason.BAD_CRL_SIGNATURE, Reason.CRL_UNKNOWN_CRITICAL,
-    Reason.CRL_STALE, Reason.CRL_NO_CRLSIGN, Reason.CRL_PATH, Reason.CRL_SCOPE,
-})
+    :raises UsageError: if it is not a known reason code.
+    """
+    try:
+        return Reason(value)
+    except ValueError:
+        raise UsageError(f"unknown reason code {value!r}") from None
 
 
 class RevocationState(enum.Enum):
@@ -102,16 +78,25 @@ class RevocationStatus:
     revoked_at: _dt.datetime | None = None
     revocation_reason: str | None = None
     source: str | None = None
-    problem: str | None = None
+    problem: Reason | None = None
     message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.problem is not None:
+            object.__setattr__(self, "problem", as_reason(self.problem))
 
     @classmethod
     def good(cls, source: str | None = None) -> RevocationStatus:
+        """A GOOD answer from ``source``."""
         return cls(RevocationState.GOOD, source=source)
 
     @classmethod
-    def unknown(cls, problem: str = Reason.UNDETERMINED, message: str = "",
+    def unknown(cls, problem: Reason = Reason.UNDETERMINED, message: str = "",
                 source: str | None = None) -> RevocationStatus:
+        """An UNKNOWN answer, with the reason code of the problem that left it undetermined.
+
+        :raises UsageError: if ``problem`` is not a :class:`Reason` code.
+        """
         return cls(RevocationState.UNKNOWN, problem=problem, message=message, source=source)
 
 
@@ -134,7 +119,8 @@ class ValidationResult:
     """Outcome of validating one certificate.
 
     :ivar valid: True only if a path validated completely (revocation included).
-    :ivar reason: ``"ok"`` or a reason code (see :class:`Reason`).
+    :ivar reason: :attr:`Reason.OK` or the failure's :class:`Reason` (a string given here is
+        turned into its member; an unknown one is a :class:`~jukicard.errors.UsageError`).
     :ivar message: human-readable detail (no personal data).
     :ivar path: the chosen (or most relevant failing) path, anchor → target.
     :ivar revocation: per-certificate revocation outcome.
@@ -144,12 +130,15 @@ class ValidationResult:
     """
 
     valid: bool
-    reason: str
+    reason: Reason
     message: str = ""
     path: tuple[Certificate, ...] = ()
     revocation: tuple[CertRevocation, ...] = ()
     policies: frozenset[str] = field(default_factory=frozenset)
     at: _dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", as_reason(self.reason))
 
     @property
     def indeterminate(self) -> bool:
@@ -173,8 +162,11 @@ class ValidationResult:
             revoked = [r.status for r in self.revocation
                        if r.status is not None and r.status.state is RevocationState.REVOKED]
             st = revoked[0] if revoked else None
-            raise RevokedError(msg, revocation_reason=st.revocation_reason if st else None,
-                               revoked_at=st.revoked_at if st else None)
+            revoked_error = RevokedError(
+                msg, revocation_reason=st.revocation_reason if st else None,
+                revoked_at=st.revoked_at if st else None)
+            revoked_error.reason = Reason.REVOKED
+            raise revoked_error
         if self.reason in (Reason.EXPIRED, Reason.NOT_YET_VALID):
             err: ValidationError = ExpiredError(msg)
             err.reason = self.reason

@@ -31,11 +31,13 @@ from typing import Any, Protocol, runtime_checkable
 from asn1crypto import x509 as _x509
 
 from jukicard.errors import JukiError
-from jukicard.pki.certs import Certificate, PublicKey, load_public_key, verify_signature
+from jukicard.pki.backend import PublicKey, load_public_key, verify_signature
+from jukicard.pki.certs import Certificate
 from jukicard.pki.crl import ALL_REASONS, REASON_NAMES, Crl, general_name_key, relative_key
 from jukicard.pki.errors import MalformedError, UnsupportedAlgorithmError
 from jukicard.pki.names import NameKey, name_key
-from jukicard.pki.result import Reason, RevocationState, RevocationStatus
+from jukicard.pki.reasons import Reason
+from jukicard.pki.result import RevocationState, RevocationStatus
 from jukicard.pki.store import CrlStore
 
 __all__ = [
@@ -162,7 +164,7 @@ def distribution_points(cert: Certificate) -> list[DistributionPoint]:
         raise
     except Exception as exc:
         raise MalformedError(f"unusable cRLDistributionPoints ({type(exc).__name__})",
-                             reason="malformed-certificate") from exc
+                             reason=Reason.MALFORMED) from exc
     return out
 
 
@@ -180,7 +182,7 @@ _RANK = {
 
 
 class _Problem(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         self.reason = reason
         super().__init__(message)
 
@@ -231,9 +233,9 @@ def dirname_key(name: DirNameMapKey) -> NameKey:
         except MalformedError:
             raise
         except Exception as exc:
-            raise MalformedError("DirName is not a DER Name", reason="malformed-name") from exc
+            raise MalformedError("DirName is not a DER Name", reason=Reason.MALFORMED_NAME) from exc
     raise MalformedError(f"cannot use {type(name).__name__} as a DirName",
-                         reason="malformed-name")
+                         reason=Reason.MALFORMED_NAME)
 
 
 class CrlRevocationSource:

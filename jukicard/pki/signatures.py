@@ -33,7 +33,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukicard.errors import UsageError
+from jukicard.pki.backend import (
+    certificate_extensions,
+    certificate_public_key,
+    load_x509_certificate,
+)
 from jukicard.pki.errors import MalformedCertificateError, PkiError, UnsupportedAlgorithmError
+from jukicard.pki.reasons import Reason
 
 __all__ = [
     "HASHES",
@@ -83,25 +89,25 @@ KeyOrCert = rsa.RSAPublicKey | x509.Certificate
 class SignatureInvalidError(PkiError):
     """The signature does not match the data, digest or key."""
 
-    reason = "bad-signature"
+    reason = Reason.SIGNATURE_INVALID
 
 
 class WeakKeyError(PkiError):
     """The signer's RSA key is smaller than the caller's policy allows."""
 
-    reason = "weak-key"
+    reason = Reason.WEAK_KEY
 
 
 class WeakHashError(UnsupportedAlgorithmError):
     """SHA-1 (or another hash the caller did not allow) was used."""
 
-    reason = "weak-hash"
+    reason = Reason.WEAK_HASH
 
 
 class UnsupportedKeyError(UnsupportedAlgorithmError):
     """The key is not an RSA key, or the signer certificate forbids signing."""
 
-    reason = "unsupported-key"
+    reason = Reason.UNSUPPORTED_KEY
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ def build_digest_info(hash_name: str, digest: bytes, *, allow_sha1: bool = False
     info = _algos.DigestInfo(
         {"digest_algorithm": {"algorithm": _norm_hash_name(hash_name)}, "digest": digest}
     )
-    return info.dump()
+    return bytes(info.dump())
 
 
 def parse_digest_info(data: bytes) -> tuple[str, bytes]:
@@ -192,7 +198,7 @@ def parse_digest_info(data: bytes) -> tuple[str, bytes]:
     name = _norm_hash_name(str(name))
     if name not in HASHES or not isinstance(digest, bytes):
         raise SignatureInvalidError("DigestInfo names an unsupported hash algorithm")
-    if len(digest) != HASHES[name].digest_size or reencoded != bytes(data):
+    if len(digest) != HASHES[name]().digest_size or reencoded != bytes(data):
         raise SignatureInvalidError("DigestInfo is not in canonical DER form")
     return name, digest
 
@@ -209,11 +215,8 @@ def load_certificate(data: bytes | x509.Certificate) -> x509.Certificate:
         return data
     raw = bytes(data)
     try:
-        if raw.lstrip().startswith(b"-----BEGIN"):
-            cert = x509.load_pem_x509_certificate(raw)
-        else:
-            cert = x509.load_der_x509_certificate(raw)
-        cert.extensions  # noqa: B018 - decoded lazily by cryptography: force it now
+        cert = load_x509_certificate(raw)
+        certificate_extensions(cert)  # decoded lazily by cryptography: force it now
         der = cert.public_bytes(Encoding.DER)
         serial = _ax509.Certificate.load(der)["tbs_certificate"]["serial_number"]
         if not serial.contents:
@@ -244,12 +247,12 @@ def rsa_public_key(
     if certificate is not None:
         cert = load_certificate(certificate)
         try:
-            key = cert.public_key()
+            key = certificate_public_key(cert)
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise MalformedCertificateError("certificate public key cannot be loaded") from exc
         if check_key_usage:
             try:
-                ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+                ku = certificate_extensions(cert).get_extension_for_class(x509.KeyUsage).value
             except x509.ExtensionNotFound:
                 ku = None
             except Exception as exc:  # cryptography's lazy extension decoding errors

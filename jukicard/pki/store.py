@@ -8,8 +8,8 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 
-from jukicard.pki.certs import Certificate, load_certificates, load_crls
-from jukicard.pki.crl import Crl
+from jukicard.pki.certs import Certificate, load_certificates
+from jukicard.pki.crl import Crl, load_crls
 from jukicard.pki.names import NameKey
 
 __all__ = ["CertificatePool", "TrustStore", "CrlStore"]

@@ -3,6 +3,7 @@ certificates built here (the generated test PKI is exercised in test_pki_jpki_pr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -21,6 +22,7 @@ from jukicard.pki.jpki import (
     POLICY_SIGN,
     JpkiSubjectInfo,
     MalformedSanError,
+    ProfileProblem,
     ca_generation,
     ca_kind,
     certificate_kind,
@@ -106,8 +108,8 @@ def make_ee(issuer_key, kind: str, *, issuer_kind: str | None = None, key=None,
     return Certificate.from_cryptography(b.sign(issuer_key, hashes.SHA256()))
 
 
-def codes(problems: list[str]) -> set[str]:
-    return {p.code for p in problems}  # type: ignore[attr-defined]
+def codes(problems: list[ProfileProblem]) -> set[str]:
+    return {p.code for p in problems}
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +138,29 @@ def test_accepts_cryptography_and_der_path_elements(sign_path) -> None:
     assert check_profile(as_crypto) == [] and check_profile(as_der) == []
 
 
-def test_problems_are_strings_with_codes(sign_path) -> None:
+def test_problems_are_frozen_dataclasses_with_code_message_position(sign_path) -> None:
+    """Issue 8: a problem is a frozen dataclass (was a ``str`` subclass: fails on the old
+    code, whose problems had no ``message``/``position`` and could be mutated)."""
     (p,) = check_profile(sign_path, expected_usage="auth")
-    assert isinstance(p, str) and p.code == "wrong-usage" and p.startswith("wrong-usage: ")
+    assert isinstance(p, ProfileProblem) and not isinstance(p, str)
+    assert (p.code, p.position) == ("wrong-usage", 1)
+    assert p.message == "a sign (署名用) certificate cannot be used as auth (利用者証明用)"
+    assert str(p) == f"wrong-usage: {p.message}"  # the text the str subclass had
+    assert "; ".join(map(str, [p, p])) == f"{p}; {p}"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.code = "other"  # type: ignore[misc]
+
+
+def test_problem_positions_name_the_certificate_at_fault(keys) -> None:
+    """A CA problem points at the CA, an end-entity problem at the leaf, an empty path at
+    nothing (new in issue 8: the old problems carried no position)."""
+    ee = make_ee(keys["sign"], "sign", key=keys["ee"])
+    path = [make_ca(keys["sign"], "sign"), make_ca(keys["auth"], "auth"), ee]
+    problems = check_profile(path, expected_usage="auth")
+    assert {(p.code, p.position) for p in problems} == {("ca-kind-mismatch", 1),
+                                                         ("wrong-usage", 2)}
+    (empty,) = check_profile([])
+    assert empty.position is None
 
 
 # --------------------------------------------------------------------------- usage

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
-import sys
-import types
+import enum
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,17 @@ from test_pki_factory import AT, NB, Pki, dn, ec_key, make_cert, make_crl, rsa_k
 
 from jukicard.errors import ExpiredError, UsageError, ValidationError
 from jukicard.pki import (
+    INDETERMINATE_REASONS,
     CrlRevocationSource,
     MalformedCertificateError,
+    Reason,
     UnsupportedAlgorithmError,
     ValidationPolicy,
+    ValidationResult,
     Validator,
 )
+from jukicard.pki import validate as validate_module
+from jukicard.pki.jpki import ProfileProblem
 
 POLICY_OID = "1.2.392.200149.8.5.1.3.30"
 
@@ -209,35 +214,39 @@ def test_name_constraints(pki: Pki) -> None:
         "name-constraints-excluded-violation"
 
 
-def test_jpki_profile_hook(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jpki_profile_checker_gets_path_time_and_usage_fake_checker(
+        pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validator hands the built path, the time and the policy's usage to
+    ``check_profile`` (here a fake standing in for it) and joins its problems."""
     seen: list[Any] = []
+    problems: list[ProfileProblem] = []
 
-    def check_profile(path: list, at: _dt.datetime, expected_usage: str | None = None
-                      ) -> list[str]:
-        seen.append((tuple(path), at))
-        usages.append(expected_usage)
+    def fake_check_profile(path: list, at: _dt.datetime, expected_usage: str | None = None
+                           ) -> list[ProfileProblem]:
+        seen.append((tuple(path), at, expected_usage))
         return problems
 
-    usages: list[str | None] = []
-
-    fake = types.ModuleType("jukicard.pki.jpki")
-    fake.check_profile = check_profile  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "jukicard.pki.jpki", fake)
+    monkeypatch.setattr(validate_module, "check_profile", fake_check_profile)
     ee = pki.ee(110)
-    problems: list[str] = []
     assert _validator(pki, jpki_profile=True).validate(ee, AT).valid
-    assert seen and seen[0] == ((pki.root, pki.ca, ee), AT)
-    # the policy's required usage reaches the checker
     assert _validator(pki, jpki_profile=True, jpki_usage="auth").validate(ee, AT).valid
-    assert usages == [None, "auth"]
-    problems = ["auth certificate lacks the JPKI policy OID"]
+    assert seen == [((pki.root, pki.ca, ee), AT, None), ((pki.root, pki.ca, ee), AT, "auth")]
+    problems.extend([ProfileProblem("missing-policy", "auth policy OID missing", 2),
+                     ProfileProblem("weak-key", "end-entity RSA key too small", 2)])
     res = _validator(pki, jpki_profile=True).validate(ee, AT)
-    assert res.reason == "jpki-profile-violation" and "policy OID" in res.message
-    # profile off: hook not consulted
-    assert _validator(pki).validate(ee, AT).valid
-    # checker missing → treated as a violation (fail closed)
-    monkeypatch.setitem(sys.modules, "jukicard.pki.jpki", None)
-    assert _validator(pki, jpki_profile=True).validate(ee, AT).reason == "jpki-profile-violation"
+    assert res.reason == "jpki-profile-violation"
+    assert res.message == ("missing-policy: auth policy OID missing; "
+                           "weak-key: end-entity RSA key too small")
+    seen.clear()
+    assert _validator(pki).validate(ee, AT).valid  # profile off: checker not consulted
+    assert seen == []
+
+
+def test_jpki_profile_rejects_a_non_jpki_path(pki: Pki) -> None:
+    """The real checker (imported, not looked up at run time) refuses a generic path."""
+    res = _validator(pki, jpki_profile=True).validate(pki.ee(111), AT)
+    assert not res.valid and res.reason == "jpki-profile-violation"
+    assert res.message.startswith("not-jpki: ")
 
 
 def test_pki_layering_imports_only_errors() -> None:
@@ -258,3 +267,29 @@ def test_pki_layering_imports_only_errors() -> None:
                 if m.split(".")[0] == "smartcard":
                     offenders.append(f"{py.name}: {m}")
     assert offenders == []
+
+
+def test_reason_is_a_str_enum_in_results_and_errors(pki: Pki) -> None:
+    """Issue 8: ``Reason`` is a ``StrEnum``; results and the errors they raise carry members
+    that still equal, print and serialise as the old strings (fails on the old code, where
+    ``Reason`` was a class of plain ``str`` constants)."""
+    assert issubclass(Reason, enum.StrEnum)
+    assert all(isinstance(r, Reason) for r in INDETERMINATE_REASONS)
+    ee = pki.ee(120)
+    ok = _validator(pki).validate(ee, AT)
+    assert ok.reason is Reason.OK and ok.reason == "ok"
+    res = Validator(ValidationPolicy((pki.root,)), intermediates=[pki.ca]).validate(ee, AT)
+    assert res.reason is Reason.UNDETERMINED and res.indeterminate
+    assert json.dumps({"reason": res.reason}) == '{"reason": "revocation-status-undetermined"}'
+    with pytest.raises(ValidationError) as info:
+        res.raise_for_status()
+    assert info.value.reason is Reason.UNDETERMINED
+    bad = _validator(pki).validate(b"not a certificate", AT)
+    assert bad.reason is Reason.MALFORMED
+    with pytest.raises(MalformedCertificateError) as malformed:
+        bad.raise_for_status()
+    assert malformed.value.reason is Reason.MALFORMED
+    # a string is turned into its member; an unknown code is the caller's mistake
+    assert ValidationResult(False, "revoked").reason is Reason.REVOKED
+    with pytest.raises(UsageError):
+        ValidationResult(False, "no-such-reason")
