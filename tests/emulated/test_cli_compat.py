@@ -9,9 +9,9 @@ checked through :func:`jukicard.cli.main.main` (in-process, the same entry point
 The tables were written against the argparse CLI and pass on it and on the click CLI that
 replaced it.  Rows whose behaviour a defect fix of issue 8 changes on purpose are marked with
 the defect number (``defect=N``); they are asserted, with the new behaviour, in
-``test_cli_defects.py`` and are skipped here only as rows of this table.  Additions (new
-JSON fields such as ``card_source``, new commands such as ``pin verify``) do not break a
-row: JSON rows list the fields that must be present.
+``test_cli_card_defects.py`` and ``tests/unit/test_cli_defects.py``, and are left out of
+the exit-code test here.  Additions (new JSON fields such as ``card_source``, new commands
+such as ``pin verify``) do not break a row: JSON rows list the fields that must be present.
 
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 wrong/blocked PIN, 4 card refused,
 5 validation failed or data tampered with, 6 reader/card problem.
@@ -111,11 +111,11 @@ class Run:
         return json.loads(self.out)
 
 
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        tmp_path: Path) -> Callable[..., Run]:
-    """``cli(*argv, stdin="")``: run ``jukicard ARGV`` in-process, whatever way the CLI
-    reports usage errors (argparse raised ``SystemExit``; click returns the code)."""
+def runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+           tmp_path: Path) -> Callable[..., Run]:
+    """``run(*argv, stdin="")``: run ``jukicard ARGV`` in-process, whatever way the CLI
+    reports usage errors (argparse raised ``SystemExit``; click returns the code), with no
+    deployment configuration and the fallback switch unset."""
     monkeypatch.setenv("JUKICARD_CONFIG", str(tmp_path / "no-such-config.conf"))
     monkeypatch.delenv("JUKICARD_EMULATED_FALLBACK", raising=False)
 
@@ -130,6 +130,13 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         return Run(int(rc or 0), out, err)
 
     return run
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> Callable[..., Run]:
+    """:func:`runner` for this test."""
+    return runner(monkeypatch, capsys, tmp_path)
 
 
 def _pcsc_down(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -406,7 +413,7 @@ class ExitRow:
 
     :ivar setup: prepares the situation (``monkeypatch``, ``tmp_path`` → extra argv).
     :ivar defect: the issue-8 defect that changes this row on purpose (asserted with the
-        new behaviour in ``test_cli_defects.py``); ``old`` is today's code.
+        new behaviour in the defect tests); ``old`` is the code before issue 8.
     """
 
     id: str
@@ -484,7 +491,7 @@ EXIT_ROWS: tuple[ExitRow, ...] = (
     ExitRow("unexpected error", ("readers",), 1, setup=_unexpected),
     ExitRow("demo command falls back with PC/SC down", ("card", "info"), 0,
             setup=_pcsc_down_setup),
-    # ---- changed on purpose by issue 8 (asserted in test_cli_defects.py)
+    # ---- changed on purpose by issue 8 (asserted in the defect tests)
     ExitRow("mynumber with PC/SC down", ("mynumber", "--pin-stdin"), 6, stdin="1234\n",
             setup=_pcsc_down_setup, defect=2, old=0),
     ExitRow("sign with PC/SC down", ("sign", "--digest", "00" * 32, "--pin-stdin"), 6,
