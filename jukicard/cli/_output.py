@@ -13,8 +13,10 @@ asked; :func:`write_output` then writes it:
   same directory, fsync, rename), keeping an existing file's permission bits;
 * a symlink to a regular file: the file it points to is replaced the same way, the link
   stays;
-* anything else (``/dev/null``, ``/dev/stdout``, a FIFO, a terminal) is written through,
-  never replaced;
+* the command's own stdout or stderr, whatever the name (``/dev/stdout`` when stdout is
+  redirected to a file, ``/proc/self/fd/1``): written to that file descriptor, so ``>>``
+  appends as the shell promised;
+* anything else (``/dev/null``, a FIFO, a terminal) is written through, never replaced;
 * a directory, or a file that cannot be written, is refused before anything happens.
 
 :func:`check_distinct` refuses two paths that are the same file (by name or by device and
@@ -151,6 +153,7 @@ class OutputTarget:
     :ivar real: where an atomic write happens (symlinks to regular files resolved).
     :ivar mode: the permission bits to give the file.
     :ivar ident: ``(st_dev, st_ino)`` of an existing target.
+    :ivar fd: for the command's own stdout (1) or stderr (2): the descriptor to write to.
     """
 
     option: str
@@ -159,6 +162,19 @@ class OutputTarget:
     real: str
     mode: int
     ident: tuple[int, int] | None
+    fd: int | None = None
+
+
+def _own_stream(ident: tuple[int, int]) -> int | None:
+    """1 or 2 if ``ident`` is the file this process's stdout or stderr is open on."""
+    for fd in (1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == ident:
+            return fd
+    return None
 
 
 def _default_mode() -> int:
@@ -192,6 +208,9 @@ def plan_output(path: str | os.PathLike[str], option: str) -> OutputTarget:
     ident = (st.st_dev, st.st_ino)
     if stat.S_ISDIR(st.st_mode):
         raise UsageError(f"{option} {_show(text)} is a directory")
+    own = _own_stream(ident)
+    if own is not None:
+        return OutputTarget(option, text, "stream", real, 0, ident, own)
     if not os.access(text, os.W_OK):
         raise UsageError(f"cannot write {_show(text)} ({option}): permission denied")
     if stat.S_ISREG(st.st_mode):
@@ -247,6 +266,12 @@ def write_output(target: OutputTarget, data: bytes) -> None:
     target = plan_output(target.path, target.option)
     if target.kind == "stream":
         try:
+            if target.fd is not None:  # our own stdout/stderr: keep its offset and O_APPEND
+                (sys.stdout if target.fd == 1 else sys.stderr).flush()
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(target.fd, view):]
+                return
             with open(target.path, "wb") as fh:
                 fh.write(data)
         except OSError as exc:

@@ -18,7 +18,8 @@ ISO8601 --jpki-profile --usage sign|auth] [--json]``
   must hold a JPKI sign certificate (署名用) unless ``--usage`` says otherwise.
 
 Exit status 0 only when the signature is valid (and, with anchors, the certificate path);
-5 otherwise; 2 on usage errors.  Work done by :func:`jukicard.services.verify.verify_signature`.
+5 otherwise; 2 on usage errors.  The work is done by
+:func:`jukicard.services.signatures.verify_signature`.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def signature() -> None:
 @validation_options(anchors_required=False)
 def verify(file: str, sig: str, certificate: str | None, digest: bool, raw: bool,
            hash_alg: str | None, allow_sha1: bool, as_json: bool, **params: Any) -> int:
-    from jukicard.services.verify import SignatureOptions, verify_signature
+    from jukicard.services.signatures import SignatureOptions, verify_signature
 
     if digest and raw:
         raise click.UsageError("--raw: not allowed with --digest")

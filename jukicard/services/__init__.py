@@ -61,14 +61,9 @@ from jukicard.services.readers import (
     reader_infos,
     watch_cards,
 )
+from jukicard.services.signatures import SignatureOptions, verify_signature
 from jukicard.services.signing import KEY_IDS, SignResult, sign_data, sign_digest, sign_file
-from jukicard.services.verify import (
-    SignatureOptions,
-    VerifyOptions,
-    VerifyReport,
-    verify_certificate,
-    verify_signature,
-)
+from jukicard.services.verify import VerifyOptions, VerifyReport, verify_certificate
 
 __all__ = [
     "EMULATED_PROFILE", "FALLBACK_NOTICE", "CardSource", "describe_transport",

@@ -59,6 +59,23 @@ def run_json(*argv: str | Path) -> tuple[int, Any]:
     return rc, json.loads(text) if text.strip() else None
 
 
+# --------------------------------------------------------------------------- defect 1
+def test_output_to_our_own_stdout_is_written_through(tmp_path: Path) -> None:
+    """Defect 1: ``-o /dev/stdout`` (here a link to ``/proc/self/fd/1``, so that the old
+    code replaces the link, not the system's ``/dev/stdout``) was renamed over; now the
+    bytes go to the process's stdout, and ``>> file`` appends as the shell promised."""
+    log = tmp_path / "certs.pem"
+    log.write_bytes(b"first\n")
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    with open(log, "ab") as fh:
+        proc = process("cert", "export", "auth-ca", "--emulated", "-o", str(link), stdout=fh,
+                       cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_bytes().startswith(b"first\n-----BEGIN CERTIFICATE-----\n")
+    assert link.is_symlink()
+
+
 # --------------------------------------------------------------------------- defect 4
 def _closed_pipe() -> int:
     """The write end of a pipe whose reader is gone (``… | true`` after it exited)."""

@@ -1,6 +1,7 @@
-"""The verification use cases without the CLI: :mod:`jukicard.services.verify` and the
-bounded input reading of :mod:`jukicard.services.inputs` (issue 8: verification moved below
-the CLI so a console and the bulk verifier reuse it)."""
+"""The verification use cases without the CLI: :mod:`jukicard.services.verify`,
+:mod:`jukicard.services.signatures` and the bounded input reading of
+:mod:`jukicard.services.inputs` (issue 8: verification moved below the CLI so a console and
+the bulk verifier reuse it)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,13 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from jukicard.errors import UsageError
 from jukicard.services import inputs
+from jukicard.services.signatures import SignatureOptions, decode_signature, verify_signature
 from jukicard.services.verify import (
     InputFileError,
-    SignatureOptions,
     VerifyOptions,
     check_policy_oid,
-    decode_signature,
     parse_at,
     verify_certificate,
-    verify_signature,
 )
 
 PKI = Path(__file__).resolve().parents[2] / "vectors" / "pki"
