@@ -207,8 +207,10 @@ def _run(args: list[str], st: CliState) -> int:
             usage = UsageError(exc.format_message())
             st.stdout.json(error_json(usage, exc.exit_code, "usage error"))
         return int(exc.exit_code)
-    except (KeyboardInterrupt, click.Abort, EOFError):
+    except (KeyboardInterrupt, click.Abort, EOFError) as exc:
         notice("interrupted")
+        if st.json:
+            st.stdout.json(error_json(exc, 130, "interrupted", "interrupted"))
         return 130
     except JukiError as exc:
         log.debug("command failed", exc_info=True)

@@ -157,26 +157,30 @@ def events(timeout):
 
 reader.WATCH_SOURCE = events
 from jukicard.cli.main import main
-sys.exit(main(["watch"]))
+sys.exit(main(["watch", *sys.argv[1:]]))
 """
 
 
-def test_sigint_ends_watch_with_130_and_no_traceback(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-u", "-c", WATCH_FOREVER],
+@pytest.mark.parametrize("fmt", [(), ("--json",)], ids=["text", "json"])
+def test_sigint_ends_watch_with_130_and_no_traceback(tmp_path: Path,
+                                                     fmt: tuple[str, ...]) -> None:
+    proc = subprocess.Popen([sys.executable, "-u", "-c", WATCH_FOREVER, *fmt],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": PACKAGE_PARENT})
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the watch is running
-        assert first.startswith(b"reader-added")
+        assert b"reader-added" in first
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=TIMEOUT)
+        out, err = proc.communicate(timeout=TIMEOUT)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130
     assert b"interrupted" in err and b"Traceback" not in err
+    if fmt:
+        assert json.loads(out)["error"]["exit_code"] == 130
 
 
 def test_python_m_jukicard_exit_codes(tmp_path: Path) -> None:
