@@ -1,29 +1,29 @@
 """``jukicard card info``: card type, applications, JPKI token, public certificates.
 
 No PIN is asked and no personal data is shown (the JPKI sign certificate is listed as
-protected, not read).
+protected, not read).  A read-only demo command: with no reader at all it may use the
+built-in emulated card (see :mod:`jukicard.cli._common`).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+from typing import TYPE_CHECKING
 
-from jukicard.cli._common import card_parent, find_or_add_group, open_from_args, print_json
-from jukicard.services.info import CardInfo, CertificateSummary, card_info
+import click
 
-__all__ = ["register", "cmd_info", "format_info"]
+from jukicard.cli._common import JukiGroup, card_options, out
+
+if TYPE_CHECKING:
+    from jukicard.cli._common import CardSelection
+    from jukicard.services.info import CardInfo, CertificateSummary
+
+__all__ = ["card", "info", "format_info"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    group = find_or_add_group(subparsers, "card", "card information")
-    p = group.add_parser(
-        "info", parents=[card_parent()],
-        help="card type, applications, token, certificate subjects and validity",
-        description="Identify the card (by SELECTing its applications) and show its public "
-        "JPKI certificates.  Asks no PIN and shows no personal data.",
-    )
-    p.set_defaults(func=cmd_info)
+@click.group("card", cls=JukiGroup, help="card information",
+             short_help="card information")
+def card() -> None:
+    pass
 
 
 def _cert_lines(cert: CertificateSummary, info: CardInfo) -> list[str]:
@@ -63,11 +63,18 @@ def format_info(info: CardInfo) -> str:
     return "\n".join(lines)
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    with open_from_args(args) as transport:
-        info = card_info(transport)
-    if args.json:
-        print_json(info.to_json())
+@card.command("info", short_help="card type, applications, token, certificate subjects and "
+              "validity",
+              help="Identify the card (by SELECTing its applications) and show its public "
+              "JPKI certificates.  Asks no PIN and shows no personal data.")
+@card_options(fallback=True)
+def info(card: CardSelection, as_json: bool) -> int:
+    from jukicard.services.info import card_info
+
+    with card.open() as transport:
+        result = card_info(transport)
+    if as_json:
+        out().json({**result.to_json(), "card_source": card.source_json()})
     else:
-        print(format_info(info), file=sys.stdout)
+        out().text(format_info(result))
     return 0

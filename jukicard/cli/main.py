@@ -1,19 +1,37 @@
-"""The ``jukicard`` command: subcommand groups, one error → exit-code map.
+"""The ``jukicard`` command: the top group, one error → exit-code map, and :func:`main`.
 
-Each area registers its subcommands from its own module (``jukicard/cli/<area>.py``
-exposing ``register(subparsers)``); this module holds only the top-level parser, the common
-options and the error mapping.  Card logic never lives here.
+The command groups live one per module (``jukicard/cli/<area>.py``, ykman's convention) and
+are added here by static import.  Card logic never lives in the CLI: a command parses its
+options, calls its service (imported inside the command, so ``jukicard --help`` and
+``--version`` load neither the card, PC/SC, services nor crypto stacks) and prints.
+
+Exit status: 0 ok, 2 usage, 3 wrong or blocked PIN, 4 card refused, 5 validation failed or
+data tampered with, 6 reader or card problem, 1 unexpected (130 interrupted).  With
+``--json`` a failure also prints ``{"error": {...}}`` on stdout — usage errors included.
+The exit code survives a closed pipe (``… | head``) and a full disk; Python warnings go to
+the log at DEBUG, never to the staff's terminal.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+
+import click
 
 from jukicard import __version__
+from jukicard.cli import card, cert, data, emulator, pin, reader, sign, signature
+from jukicard.cli._common import (
+    CONTEXT_SETTINGS,
+    CliState,
+    JukiGroup,
+    notice,
+    pin_label,
+    tries_text,
+)
 from jukicard.errors import (
     CardError,
     DataIntegrityError,
@@ -25,12 +43,9 @@ from jukicard.errors import (
     ValidationError,
 )
 
-log = logging.getLogger("jukicard.cli")
+__all__ = ["EXIT_CODES", "exit_code_for", "error_json", "cli", "main"]
 
-#: Modules under jukicard.cli that add subcommands, in help order.
-COMMAND_MODULES: tuple[str, ...] = (
-    "reader", "card", "pin", "cert", "signature", "data", "sign", "emulator",
-)
+log = logging.getLogger("jukicard.cli")
 
 #: First isinstance match wins.  0 = success, 1 = unexpected error.
 EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
@@ -45,6 +60,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (ValidationError, 5, "validation failed"),
     (TransportError, 6, "reader or card problem: check the card is placed on the reader"),
 )
+_LEVELS = ("TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def exit_code_for(exc: BaseException) -> tuple[int, str]:
@@ -55,20 +71,22 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     return 1, "unexpected error, see the log (--log-level DEBUG)"
 
 
-def error_json(exc: BaseException, code: int, hint: str) -> dict[str, object]:
+def error_json(exc: BaseException, code: int, hint: str,
+               message: str | None = None) -> dict[str, object]:
     """The ``{"error": {...}}`` object printed on stdout for ``--json`` runs that fail.
 
     Carries the facts scripts act on: the exit code, the error class, the status word, the
-    tries left, the validation reason.  Like the text message, it never holds a PIN or
-    personal data.
+    tries left, the validation reason, the option and file at fault.  Like the text message,
+    it never holds a PIN or personal data.
     """
     err: dict[str, object] = {
         "exit_code": code,
         "type": type(exc).__name__,
-        "message": str(exc),
+        "message": str(exc) if message is None else message,
         "hint": hint,
     }
-    for attr in ("sw", "retries_left", "reason", "revocation_reason", "pcsc_name"):
+    for attr in ("sw", "retries_left", "reason", "revocation_reason", "pcsc_name", "option",
+                 "path"):
         value = getattr(exc, attr, None)
         if value is not None:
             err[attr] = f"{value:04X}" if attr == "sw" and isinstance(value, int) else value
@@ -78,74 +96,140 @@ def error_json(exc: BaseException, code: int, hint: str) -> dict[str, object]:
     return {"error": err}
 
 
-def _report(args: argparse.Namespace, exc: BaseException, text: str) -> int:
-    code, hint = exit_code_for(exc)
-    print(f"jukicard: {text} ({hint})", file=sys.stderr)
-    if getattr(args, "json", False):
-        import json
+# --------------------------------------------------------------------------- the group
+def _setup_logging(level: str) -> None:
+    if level == "TRAFFIC":
+        from jukicard.transport.tracing import TRAFFIC  # registers the level name
 
-        print(json.dumps(error_json(exc, code, hint), ensure_ascii=False, indent=2))
+        number = TRAFFIC
+    else:
+        number = getattr(logging, level)
+    logging.basicConfig(level=number, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+_EPILOG = """\b
+Exit status: 0 ok, 2 usage, 3 wrong or blocked PIN, 4 card refused, 5 validation
+failed or data tampered with, 6 reader or card problem, 1 unexpected.
+
+\b
+Card: --reader NAME|INDEX, or the first reader with a card.  With no reader at all
+only 'card info' and 'pin status' use the built-in test card (and say so); every
+other card command needs --emulated for it.  A deployment switches that fallback
+off with JUKICARD_EMULATED_FALLBACK=off, or with "emulated_fallback = off" in the
+[connect] section of /etc/jukicard/jukicard.conf (JUKICARD_CONFIG names another
+file).  --json outputs say which card was used: "card_source"."""
+
+
+@click.group(cls=JukiGroup, context_settings=CONTEXT_SETTINGS, epilog=_EPILOG,
+             help="My Number card / 住基カード tool: card info, PINs, certificates, "
+             "signatures, validation.")
+@click.version_option(__version__, "--version", message="jukicard %(version)s")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(_LEVELS, case_sensitive=False),
+              help="log level: TRAFFIC, DEBUG, INFO, WARNING or ERROR; TRAFFIC logs every "
+              "APDU (PINs and personal data redacted)")
+def cli(log_level: str) -> None:
+    _setup_logging(log_level.upper())
+
+
+for _command in (reader.readers, reader.watch, card.card, pin.pin, cert.cert,
+                 signature.signature, data.mynumber, data.basic_info, sign.sign,
+                 emulator.emulator):
+    cli.add_command(_command)
+
+
+# --------------------------------------------------------------------------- main
+def _json_requested(args: Sequence[str]) -> bool:
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _warnings_to_log() -> Iterator[None]:
+    """Python warnings (a library's deprecation notices) go to the log at DEBUG, not to the
+    staff's terminal."""
+    wlog = logging.getLogger("jukicard.cli.warnings")
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: object = None, line: str | None = None) -> None:
+        wlog.debug("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+def _message(exc: BaseException, st: CliState) -> str:
+    """The text for the operator: a wrong PIN is told by the name of the PIN asked."""
+    if isinstance(exc, PinError) and not isinstance(exc, PinBlockedError) \
+            and exc.retries_left is not None:
+        request = getattr(st.interaction, "last_request", None)
+        what = f"{pin_label(request.pin)}: " if request is not None else ""
+        return f"{what}wrong PIN, {tries_text(exc.retries_left)}"
+    if isinstance(exc, JukiError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _report(exc: BaseException, st: CliState) -> int:
+    code, hint = exit_code_for(exc)
+    text = _message(exc, st)
+    notice(f"{text} ({hint})")
+    if st.json:
+        obj = error_json(exc, code, hint, text)
+        if st.card_source is not None:
+            obj["error"]["card_source"] = st.card_source.to_json()  # type: ignore[index]
+        st.stdout.json(obj)
     return code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="jukicard",
-        description="My Number card / 住基カード tool: card info, PINs, certificates, "
-        "signatures, validation.",
-    )
-    parser.add_argument("--version", action="version", version=f"jukicard {__version__}")
-    parser.add_argument(
-        "--log-level",
-        default="WARNING",
-        type=str.upper,
-        choices=["TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level; TRAFFIC logs every APDU (PINs and personal data redacted)",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    for name in COMMAND_MODULES:
+def _run(args: list[str], st: CliState) -> int:
+    try:
+        with cli.make_context("jukicard", args, obj=st) as ctx:
+            rc = cli.invoke(ctx)
+        return int(rc or 0)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:  # click's own usage errors: exit 2
         try:
-            module = importlib.import_module(f"jukicard.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"jukicard.cli.{name}":
-                raise
-            continue
-        module.register(sub)
-    return parser
-
-
-def _setup_logging(level: str) -> None:
-    from jukicard.transport.tracing import TRAFFIC  # registers the level name
-
-    logging.basicConfig(
-        level=TRAFFIC if level == "TRAFFIC" else getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+            exc.show()
+        except OSError:
+            pass
+        if st.json:
+            usage = UsageError(exc.format_message())
+            st.stdout.json(error_json(usage, exc.exit_code, "usage error"))
+        return int(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort, EOFError) as exc:
+        notice("interrupted")
+        if st.json:
+            st.stdout.json(error_json(exc, 130, "interrupted", "interrupted"))
+        return 130
+    except JukiError as exc:
+        log.debug("command failed", exc_info=True)
+        return _report(exc, st)
+    except Exception as exc:  # noqa: BLE001 - last resort, traceback only at DEBUG
+        log.debug("unexpected error", exc_info=True)
+        return _report(exc, st)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        _setup_logging(args.log_level)
-    except ImportError:
-        logging.basicConfig(level=logging.WARNING)
-    try:
-        rc = args.func(args)
-        return int(rc or 0)
-    except KeyboardInterrupt:
-        print("jukicard: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except JukiError as exc:
-        log.debug("command failed", exc_info=True)
-        return _report(args, exc, str(exc))
-    except Exception as exc:  # noqa: BLE001 - last resort, traceback only at DEBUG
-        log.debug("unexpected error", exc_info=True)
-        return _report(args, exc, f"{type(exc).__name__}: {exc}")
+    """Run ``jukicard`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    st = CliState(json=_json_requested(args))
+    with _warnings_to_log():
+        code = _run(args, st)
+    lost = st.stdout.finish()
+    if lost:
+        notice(lost)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,11 @@
-"""``jukicard pin status`` and ``jukicard pin change``.
+"""``jukicard pin status``, ``pin verify`` and ``pin change``.
 
 ``pin status`` reads every retry counter with a data-less VERIFY: no counter is touched.
+It is a read-only demo command (it may use the built-in card when there is no reader).
+
+``pin verify PIN`` checks one PIN: the counter is read first (a blocked PIN is never asked
+for), the PIN is asked once and sent in ONE VERIFY; exit 0 when correct, 3 when wrong (the
+message says how many tries are left) or blocked.
 
 ``pin change auth|sign`` asks, in this order (also the line order with ``--pin-stdin``):
 the current PIN, then the new PIN (asked twice on a terminal).
@@ -8,41 +13,41 @@ the current PIN, then the new PIN (asked twice on a terminal).
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
+
+import click
 
 from jukicard.cli._common import (
-    card_parent,
-    find_or_add_group,
-    interaction_from_args,
+    JukiGroup,
+    card_options,
+    interaction,
     notice,
-    open_from_args,
-    pin_parent,
-    print_json,
+    out,
+    pin_label,
+    pin_stdin_option,
+    tries_text,
 )
-from jukicard.services.pins import CHANGEABLE_PINS, PinState, change_pin, pin_status_all
 
-__all__ = ["register", "cmd_status", "cmd_change", "format_status"]
+if TYPE_CHECKING:
+    from jukicard.cli._common import CardSelection
+    from jukicard.services.pins import PinState
+
+__all__ = ["pin", "status", "verify", "change", "format_status", "PIN_IDS", "CHANGEABLE_PINS"]
+
+#: The PIN ids (as :data:`jukicard.services.pins.PIN_IDS`; a test checks they agree — the
+#: CLI lists them without importing the services, so ``--help`` stays light).
+PIN_IDS: tuple[str, ...] = (
+    "auth", "sign", "text", "text-match-a", "text-match-b",
+    "visual-match-a", "visual-match-b", "visual-birth", "juki",
+)
+#: PINs ``pin change`` can change (as :data:`jukicard.services.pins.CHANGEABLE_PINS`).
+CHANGEABLE_PINS: tuple[str, ...] = ("auth", "sign")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    group = find_or_add_group(subparsers, "pin", "PIN retry counters and PIN change")
-    p = group.add_parser(
-        "status", parents=[card_parent()],
-        help="tries left for every PIN on the card (touches no counter)",
-        description="Show the retry counter of every PIN on the card, read with a data-less "
-        "VERIFY that never decrements it.",
-    )
-    p.set_defaults(func=cmd_status)
-    p = group.add_parser(
-        "change", parents=[card_parent(), pin_parent("current PIN, new PIN")],
-        help="change the JPKI auth PIN or sign password",
-        description="Change a JPKI PIN.  Asks the current PIN, then the new one (twice on a "
-        "terminal).  With --pin-stdin: line 1 = current PIN, line 2 = new PIN.",
-    )
-    p.add_argument("pin", choices=CHANGEABLE_PINS,
-                   help="auth = 利用者証明用 PIN (4 digits), "
-                   "sign = 署名用パスワード (6-16 A-Z/0-9)")
-    p.set_defaults(func=cmd_change)
+@click.group("pin", cls=JukiGroup, help="PIN retry counters, PIN check and PIN change",
+             short_help="PIN retry counters, PIN check and PIN change")
+def pin() -> None:
+    pass
 
 
 def format_status(states: tuple[PinState, ...]) -> str:
@@ -52,7 +57,7 @@ def format_status(states: tuple[PinState, ...]) -> str:
         tries = f"{s.retries_left}/{s.max_tries}" if s.max_tries is not None else str(
             s.retries_left)
         state = "BLOCKED" if s.blocked else "ok"
-        rows.append((s.id, s.app, tries, state, s.name))
+        rows.append((s.id, s.app, tries, state, pin_label(s)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join(
         "  ".join(col.ljust(widths[i]) if i < 4 else col for i, col in enumerate(r)).rstrip()
@@ -60,25 +65,62 @@ def format_status(states: tuple[PinState, ...]) -> str:
     )
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    with open_from_args(args) as transport:
+@pin.command("status", short_help="tries left for every PIN on the card (touches no counter)",
+             help="Show the retry counter of every PIN on the card, read with a data-less "
+             "VERIFY that never decrements it.")
+@card_options(fallback=True)
+def status(card: CardSelection, as_json: bool) -> int:
+    from jukicard.services.pins import pin_status_all
+
+    with card.open() as transport:
         states = pin_status_all(transport)
-    if args.json:
-        print_json({"pins": [s.to_json() for s in states]})
+    if as_json:
+        out().json({"pins": [s.to_json() for s in states], "card_source": card.source_json()})
     else:
-        print(format_status(states))
+        out().text(format_status(states))
         if any(s.blocked for s in states):
             notice("a blocked PIN can only be reset at the municipal counter "
                    "(a JPKI PIN also at a kiosk, with the other JPKI PIN)")
     return 0
 
 
-def cmd_change(args: argparse.Namespace) -> int:
-    interaction = interaction_from_args(args)
-    with open_from_args(args) as transport:
-        change_pin(transport, args.pin, interaction)
-    if args.json:
-        print_json({"pin": args.pin, "changed": True})
+@pin.command("verify", short_help="check one PIN (asked once, one VERIFY)",
+             help="Check that the resident knows a PIN: the retry counter is read first (a "
+             "blocked PIN is not asked for), then the PIN is asked once and sent in one "
+             "VERIFY.  Exit 0 when correct; 3 when wrong (tries left in the message) or "
+             "blocked.  With --pin-stdin: one line, the PIN.")
+@click.argument("pin_id", type=click.Choice(PIN_IDS))
+@card_options(fallback=False)
+@pin_stdin_option("the PIN")
+def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> int:
+    from jukicard.services.pins import verify_pin
+
+    asker = interaction(pin_stdin)
+    with card.open() as transport:
+        state = verify_pin(transport, pin_id, asker)
+    if as_json:
+        out().json({"pin": pin_id, "verified": True, **state.to_json(),
+                    "card_source": card.source_json()})
     else:
-        print(f"{args.pin} PIN changed")
+        out().text(f"{pin_label(state)}: correct ({tries_text(state.retries_left)})")
+    return 0
+
+
+@pin.command("change", short_help="change the JPKI auth PIN or sign password",
+             help="Change a JPKI PIN.  Asks the current PIN, then the new one (twice on a "
+             "terminal).  With --pin-stdin: line 1 = current PIN, line 2 = new PIN.  PIN: "
+             "auth = 利用者証明用 PIN (4 digits), sign = 署名用パスワード (6-16 A-Z/0-9).")
+@click.argument("pin_id", type=click.Choice(CHANGEABLE_PINS))
+@card_options(fallback=False)
+@pin_stdin_option("current PIN, new PIN")
+def change(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> int:
+    from jukicard.services.pins import change_pin
+
+    asker = interaction(pin_stdin)
+    with card.open() as transport:
+        change_pin(transport, pin_id, asker)
+    if as_json:
+        out().json({"pin": pin_id, "changed": True, "card_source": card.source_json()})
+    else:
+        out().text(f"{pin_id} PIN changed")
     return 0

@@ -7,61 +7,58 @@ it is (by SELECTing applications: no PIN, no personal data).
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Callable, Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from jukicard.cli._common import json_parent, print_json
-from jukicard.services.readers import ReaderInfo, WatchReport, reader_infos, watch_cards
+import click
 
-__all__ = ["register", "cmd_readers", "cmd_watch", "format_report", "WATCH_SOURCE"]
+from jukicard.cli._common import JukiCommand, json_option, notice, out
+
+if TYPE_CHECKING:
+    from jukicard.services.readers import ReaderInfo, WatchReport
+
+__all__ = ["readers", "watch", "format_report", "WATCH_SOURCE", "READERS_SOURCE"]
 
 
 def _pcsc_reports(timeout: float | None) -> Iterable[WatchReport]:
+    from jukicard.services.readers import watch_cards
+
     return watch_cards(timeout=timeout)
+
+
+def _pcsc_readers() -> list[ReaderInfo]:
+    from jukicard.services.readers import reader_infos
+
+    return reader_infos()
 
 
 #: Produces the reports ``watch`` prints: ``(timeout) -> iterable``.  Tests replace it.
 WATCH_SOURCE: Callable[[float | None], Iterable[WatchReport]] = _pcsc_reports
 #: Produces the reader list ``readers`` prints.  Tests replace it.
-READERS_SOURCE: Callable[[], list[ReaderInfo]] = reader_infos
+READERS_SOURCE: Callable[[], list[ReaderInfo]] = _pcsc_readers
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "readers", parents=[json_parent()],
-        help="list PC/SC readers (index, name, card present, ATR)",
-        description="List the PC/SC readers; the index works with --reader.",
-    )
-    p.set_defaults(func=cmd_readers)
-    p = subparsers.add_parser(
-        "watch", parents=[json_parent()],
-        help="print reader and card insert/remove events and what card it is",
-        description="Watch readers: print insert/remove events and identify every card "
-        "inserted (card type, applications).  Ctrl-C to stop.",
-    )
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="stop after this many seconds (default: until interrupted)")
-    p.set_defaults(func=cmd_watch)
-
-
-def cmd_readers(args: argparse.Namespace) -> int:
-    readers = READERS_SOURCE()
-    if args.json:
-        print_json({"readers": [r.to_json() for r in readers]})
+@click.command("readers", cls=JukiCommand,
+               help="List the PC/SC readers; the index works with --reader.",
+               short_help="list PC/SC readers (index, name, card present, ATR)")
+@json_option()
+def readers(as_json: bool) -> int:
+    infos = READERS_SOURCE()
+    if as_json:
+        out().json({"readers": [r.to_json() for r in infos]})
         return 0
-    if not readers:
-        print("no reader attached", file=sys.stderr)
+    if not infos:
+        notice("no reader attached")
         return 0
-    for r in readers:
+    for r in infos:
         if r.card_present is None:
             state = "card: unknown"
         elif r.card_present:
             state = f"card present, ATR {r.atr.hex(' ').upper() if r.atr else '-'}"
         else:
             state = "no card"
-        print(f"{r.index}: {r.name}  ({state})")
+        out().text(f"{r.index}: {r.name}  ({state})")
     return 0
 
 
@@ -81,18 +78,27 @@ def format_report(report: WatchReport) -> str:
     return text
 
 
-def _reports(timeout: float | None) -> Iterator[WatchReport]:
-    yield from WATCH_SOURCE(timeout)
+def _timeout(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and (not math.isfinite(value) or value < 0):
+        raise click.BadParameter("must be a finite number of seconds >= 0")
+    return value
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
-    if args.timeout is not None and args.timeout < 0:
-        from jukicard.errors import UsageError
-
-        raise UsageError("--timeout must be >= 0")
-    for report in _reports(args.timeout):
-        if args.json:
-            print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+@click.command("watch", cls=JukiCommand,
+               help="Watch readers: print insert/remove events and identify every "
+               "card inserted (card type, applications).  Ctrl-C to stop.",
+               short_help="print reader and card insert/remove events and what card it is")
+@json_option()
+@click.option("--timeout", type=float, default=None, metavar="SECONDS", callback=_timeout,
+              help="stop after this many seconds (default: until interrupted)")
+def watch(as_json: bool, timeout: float | None) -> int:
+    stdout = out()
+    for report in WATCH_SOURCE(timeout):
+        if as_json:
+            stdout.json(report.to_json(), indent=None)
         else:
-            print(format_report(report), flush=True)
+            stdout.text(format_report(report))
+        stdout.flush()
+        if stdout.failed is not None:  # nobody reads the events any more
+            break
     return 0

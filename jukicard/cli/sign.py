@@ -6,104 +6,117 @@
     jukicard sign --digest HEX [--hash sha256] ...
 
 The signature is RSA PKCS#1 v1.5 over the DER DigestInfo of the hash (what
-``jukicard signature verify FILE SIG --cert CERT`` checks).  Without ``-o`` it is printed in
-base64 on stdout; with ``-o`` the raw signature bytes are written to the file.
-PIN order for ``--pin-stdin``: one line, the key's PIN (sign password or auth PIN).
+``jukicard signature verify FILE SIG --cert CERT`` checks, in any of the forms written
+here).  Without ``-o`` it is printed in base64 on stdout; with ``-o`` the raw signature
+bytes are written to the file (a device such as ``/dev/stdout`` is written through).  The
+output paths are checked before the PIN is asked: a path that is the document itself, or
+``-o`` equal to ``--cert-out``, is refused.  It never uses the built-in test card without
+``--emulated``.  PIN order for ``--pin-stdin``: one line, the key's PIN.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
-import os
 import sys
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from jukicard.cli._common import (
-    card_parent,
-    interaction_from_args,
+    JukiCommand,
+    card_options,
+    interaction,
     notice,
-    open_from_args,
-    pin_parent,
-    print_json,
-    write_file_atomic,
+    out,
+    pin_stdin_option,
 )
 from jukicard.errors import UsageError
-from jukicard.services.signing import KEY_IDS, SignResult, hash_stream, sign_digest
 
-__all__ = ["register", "cmd_sign"]
+if TYPE_CHECKING:
+    from jukicard.cli._common import CardSelection
 
+__all__ = ["sign", "KEY_IDS"]
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "sign", parents=[card_parent(), pin_parent("the key's PIN")],
-        help="sign a file or a digest with the card (sign or auth key)",
-        description="Sign with a JPKI key on the card (RSA PKCS#1 v1.5 over a DigestInfo). "
-        "The card's signature is checked against its certificate before it is output.",
-    )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("file", nargs="?", metavar="FILE",
-                     help="the file to sign ('-' = stdin, not with --pin-stdin)")
-    src.add_argument("--digest", metavar="HEX", help="sign this ready-made digest (hex)")
-    p.add_argument("--key", choices=KEY_IDS, default="sign",
-                   help="sign = 署名用 (default, asks the sign password); "
-                   "auth = 利用者証明用 (asks the 4-digit auth PIN)")
-    p.add_argument("--hash", default="sha256", choices=("sha256", "sha384", "sha512"),
-                   help="hash algorithm (default sha256)")
-    p.add_argument("-o", "--output", metavar="SIG",
-                   help="write the raw signature bytes here (default: base64 on stdout)")
-    p.add_argument("--cert-out", metavar="CERT",
-                   help="also write the key's certificate (PEM) here; NOTE: the sign "
-                   "certificate holds personal data")
-    p.set_defaults(func=cmd_sign)
+#: Key ids (as :data:`jukicard.services.signing.KEY_IDS`; a test checks they agree).
+KEY_IDS: tuple[str, ...] = ("sign", "auth")
 
 
-def _digest_from_args(args: argparse.Namespace) -> bytes:
-    if args.digest is not None:
-        text = args.digest.strip().lower().removeprefix("0x").replace(":", "")
+def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool) -> bytes:
+    from jukicard.services.signing import hash_stream
+
+    if digest is not None:
+        text = digest.strip().lower().removeprefix("0x").replace(":", "")
         try:
             return bytes.fromhex(text)
         except ValueError as exc:
             raise UsageError("--digest must be hexadecimal") from exc
-    if args.file == "-":
-        if args.pin_stdin:
+    if file == "-":
+        if pin_stdin:
             raise UsageError("cannot read both the data and the PIN from stdin")
-        return hash_stream(sys.stdin.buffer, args.hash)
+        return hash_stream(sys.stdin.buffer, hash_alg)
+    from jukicard.services.inputs import display_path
+
     try:
-        with open(args.file, "rb") as fh:
-            return hash_stream(fh, args.hash)
+        with open(file or "", "rb") as fh:
+            return hash_stream(fh, hash_alg)
     except OSError as exc:
-        raise UsageError(f"cannot read {args.file!r}: {exc.strerror}") from exc
+        raise UsageError(f"FILE: cannot read {display_path(file or '')}: "
+                         f"{exc.strerror or exc}") from exc
 
 
-def _write_file(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (:func:`write_file_atomic`)."""
-    write_file_atomic(path, data)
+@click.command("sign", cls=JukiCommand,
+               short_help="sign a file or a digest with the card (sign or auth key)",
+               help="Sign with a JPKI key on the card (RSA PKCS#1 v1.5 over a DigestInfo). "
+               "The card's signature is checked against its certificate before it is output. "
+               "FILE: the file to sign ('-' = stdin, not with --pin-stdin).")
+@click.argument("file", metavar="[FILE]", required=False)
+@card_options(fallback=False)
+@pin_stdin_option("the key's PIN")
+@click.option("--digest", metavar="HEX", help="sign this ready-made digest (hex)")
+@click.option("--key", type=click.Choice(KEY_IDS), default="sign", show_default=True,
+              help="sign = 署名用 (asks the sign password); auth = 利用者証明用 (asks the "
+              "4-digit auth PIN)")
+@click.option("--hash", "hash_alg", type=click.Choice(("sha256", "sha384", "sha512")),
+              default="sha256", show_default=True, help="hash algorithm")
+@click.option("-o", "--output", metavar="SIG",
+              help="write the raw signature bytes here (default: base64 on stdout)")
+@click.option("--cert-out", metavar="CERT",
+              help="also write the key's certificate (PEM) here; NOTE: the sign certificate "
+              "holds personal data")
+def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
+         digest: str | None, key: str, hash_alg: str, output: str | None,
+         cert_out: str | None) -> int:
+    from jukicard.cli._output import check_distinct, plan_output, write_output
+    from jukicard.services.data import to_pem
+    from jukicard.services.signing import sign_digest
 
-
-def cmd_sign(args: argparse.Namespace) -> int:
-    digest = _digest_from_args(args)
-    interaction = interaction_from_args(args)
-    with open_from_args(args) as transport:
-        result: SignResult = sign_digest(
-            transport, interaction, digest, key=args.key, hash_alg=args.hash,
-            include_certificate=args.cert_out is not None,
-        )
-    if args.output is not None:
-        _write_file(args.output, result.signature)
-    if args.cert_out is not None and result.certificate is not None:
-        from jukicard.services.data import to_pem
-
-        _write_file(args.cert_out, to_pem(result.certificate))
-    if args.json:
-        out = result.to_json()
-        if args.output is not None:
-            out["output"] = os.fspath(args.output)
-        if args.cert_out is not None:
-            out["certificate_output"] = os.fspath(args.cert_out)
-        print_json(out)
-    elif args.output is None:
-        print(base64.b64encode(result.signature).decode("ascii"))
+    if (file is None) == (digest is None):
+        raise click.UsageError("give FILE or --digest HEX (one of them)")
+    # every output path is checked before the PIN is asked or spent
+    targets = [plan_output(path, option) for option, path in (("-o", output),
+                                                               ("--cert-out", cert_out))
+               if path is not None]
+    check_distinct(targets, (("FILE", file),))
+    value = _digest(file, digest, hash_alg, pin_stdin)
+    asker = interaction(pin_stdin)
+    with card.open() as transport:
+        result = sign_digest(transport, asker, value, key=key, hash_alg=hash_alg,
+                             include_certificate=cert_out is not None)
+    for target in targets:
+        if target.option == "-o":
+            write_output(target, result.signature)
+        elif result.certificate is not None:
+            write_output(target, to_pem(result.certificate))
+    if as_json:
+        obj: dict[str, Any] = result.to_json()
+        if output is not None:
+            obj["output"] = output
+        if cert_out is not None:
+            obj["certificate_output"] = cert_out
+        out().json({**obj, "card_source": card.source_json()})
+    elif output is None:
+        out().text(base64.b64encode(result.signature).decode("ascii"))
     else:
-        notice(f"signature ({len(result.signature)} bytes, {args.key} key, {args.hash}) "
-               f"written to {args.output}")
+        notice(f"signature ({len(result.signature)} bytes, {key} key, {hash_alg}) written to "
+               f"{output}")
     return 0

@@ -23,7 +23,7 @@ so a client that got a response can read counters that include its command.
 
 Exit status: 0 on clean stop (or when vpcd goes away without ``--reconnect``), 1 if the
 profile cannot be loaded, the stats file cannot be written or vpcd cannot be reached, 2 on
-bad arguments.
+bad arguments (a port outside 1–65535, an ATR that is not hex...).
 """
 
 from __future__ import annotations
@@ -46,13 +46,24 @@ from jukicard.emulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge
 log = logging.getLogger("jukicard.emulator")
 
 
+def _port(value: str) -> int:
+    """A TCP port number, 1–65535 (argparse turns the error into exit status 2)."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 1-65535")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m jukicard.emulator",
                                 description="Serve an emulated JPKI / My Number card to vpcd.")
     p.add_argument("--profile", required=True,
                    help="card profile: a bare name (vectors/cards/NAME.json) or a path")
     p.add_argument("--host", default=DEFAULT_HOST, help="vpcd host (default %(default)s)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT,
                    help="vpcd port, 35963 + slot (default %(default)s)")
     p.add_argument("--reconnect", action="store_true",
                    help="reconnect in a loop when vpcd is not up or goes away")

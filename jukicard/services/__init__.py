@@ -11,6 +11,10 @@ through; it returns data objects with ``to_json()``.  Card logic stays in
         info = card_info(t)                       # no PIN, no personal data
         pins = pin_status_all(t)                  # no counter touched
         res = sign_file(t, ScriptedInteraction(["ABC123"]), "doc.pdf", key="sign")
+
+    report = verify_certificate("leaf.cer", VerifyOptions(anchors=("root.cer",),
+                                                          crls=("root.crl",)))
+    report.valid, report.to_json()
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from __future__ import annotations
 from jukicard.services.connect import (
     EMULATED_PROFILE,
     FALLBACK_NOTICE,
+    CardSource,
     describe_transport,
     emulated_transport,
+    fallback_enabled,
     open_transport,
+    open_with_source,
 )
 from jukicard.services.data import (
     CERT_IDS,
@@ -44,6 +51,7 @@ from jukicard.services.pins import (
     PinState,
     change_pin,
     pin_status_all,
+    verify_pin,
 )
 from jukicard.services.readers import (
     CardIdentity,
@@ -53,17 +61,21 @@ from jukicard.services.readers import (
     reader_infos,
     watch_cards,
 )
+from jukicard.services.signatures import SignatureOptions, verify_signature
 from jukicard.services.signing import KEY_IDS, SignResult, sign_data, sign_digest, sign_file
+from jukicard.services.verify import VerifyOptions, VerifyReport, verify_certificate
 
 __all__ = [
-    "EMULATED_PROFILE", "FALLBACK_NOTICE", "describe_transport", "emulated_transport",
-    "open_transport",
+    "EMULATED_PROFILE", "FALLBACK_NOTICE", "CardSource", "describe_transport",
+    "emulated_transport", "fallback_enabled", "open_transport", "open_with_source",
     "CERT_IDS", "export_certificate", "read_basic_info", "read_my_number", "read_verified",
     "to_pem",
     "ApplicationSummary", "CardInfo", "CertificateSummary", "card_info",
     "NoInteraction", "PinPrompt", "PinRequest", "ScriptedInteraction", "UserInteraction",
-    "CHANGEABLE_PINS", "PIN_IDS", "PinState", "change_pin", "pin_status_all",
+    "CHANGEABLE_PINS", "PIN_IDS", "PinState", "change_pin", "pin_status_all", "verify_pin",
     "CardIdentity", "ReaderInfo", "WatchReport", "identify_card_in", "reader_infos",
     "watch_cards",
     "KEY_IDS", "SignResult", "sign_data", "sign_digest", "sign_file",
+    "SignatureOptions", "VerifyOptions", "VerifyReport", "verify_certificate",
+    "verify_signature",
 ]

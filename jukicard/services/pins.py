@@ -208,3 +208,30 @@ def change_pin(transport: Transport, pin_id: str, interaction: UserInteraction) 
     spec.encode_new(new)  # format check before the old PIN is spent
     jpki.change_pin(ref, old, new)
     log.info("%s changed", spec.name)
+
+
+def verify_pin(transport: Transport, pin_id: str, interaction: UserInteraction) -> PinState:
+    """Check a PIN the user types (``pin verify``): ask it once, send ONE VERIFY with it.
+
+    The counter is read first with a data-less VERIFY; a blocked PIN is never asked for and
+    nothing is sent.  The PIN is asked outside any PC/SC transaction, then verified once (a
+    wrong value is never retried); the counter is read again, data-less, to report it.
+
+    :param pin_id: one of :data:`PIN_IDS` present on the card.
+    :returns: the PIN's state after the successful VERIFY.
+    :raises UsageError: unknown id / not on this card / the interaction gave no PIN.
+    :raises PinFormatError: the value has the wrong format (nothing was sent).
+    :raises PinError: wrong value (``retries_left`` set).
+    :raises PinBlockedError: the PIN is (now) blocked.
+    :raises TransportError: (or a subclass) the card went away.
+    """
+    card = open_card(transport)
+    app, ref = pin_ref(card, pin_id)
+    session = _session(card, app)
+    value = ask_pin(session, ref, interaction)
+    spec: PinSpec = ref.value
+    with transport.transaction():
+        session.verify(pin=ref, value=value)  # type: ignore[attr-defined]
+        status: PinStatus = session.pin_status(ref)  # type: ignore[attr-defined]
+    log.info("%s verified", spec.name)
+    return PinState(pin_id, app.value.name, spec.name, status.retries_left, spec.max_tries)

@@ -31,6 +31,7 @@ from jukicard.services import connect
 MY_NUMBER = "201867807611"  # synthetic test card mynumber-01 (vectors/cards/README.md)
 NAME = "模擬　花子"
 ADDRESS_PART = "千代田区"
+EMULATED = {"kind": "emulated", "name": "mynumber-01", "fallback": False}
 
 
 @dataclass
@@ -324,17 +325,20 @@ def test_mynumber(cli: Cli, pins: PinLedger) -> None:
     assert res.out == MY_NUMBER + "\n"
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json",
                   stdin=pins.submit("1234") + "\n")
-    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True}
+    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
+                          "card_source": EMULATED}
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--no-check-signature",
                   stdin=pins.submit("1234") + "\n")
-    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": False}
+    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": False,
+                          "card_source": EMULATED}
 
 
 def test_mynumber_with_signature_check(cli: Cli, pins: PinLedger) -> None:
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--check-signature", "--json",
                   stdin=pins.submit("1234") + "\n")
     assert res.rc == 0
-    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True}
+    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
+                          "card_source": EMULATED}
 
 
 def test_basic_info(cli: Cli, pins: PinLedger) -> None:
@@ -472,8 +476,7 @@ def test_sign_bad_digest_is_usage_error_before_pin(cli: Cli) -> None:
 def test_sign_usage_errors(cli: Cli, tmp_path: Path) -> None:
     assert cli.run("sign", str(tmp_path / "nope"), "--emulated", "--pin-stdin").rc == 2
     assert cli.run("sign", "-", "--emulated", "--pin-stdin").rc == 2
-    with pytest.raises(SystemExit):
-        main(["sign", "--emulated"])  # neither FILE nor --digest
+    assert cli.run("sign", "--emulated").rc == 2  # neither FILE nor --digest
 
 
 def test_sign_on_juki_card(cli: Cli, pins: PinLedger, tmp_path: Path) -> None:
@@ -509,7 +512,7 @@ def test_pin_change_sign_json(cli: Cli, pins: PinLedger) -> None:
     res = cli.run("pin", "change", "sign", "--emulated", "--pin-stdin", "--json",
                   stdin=pins.submit("abc123") + "\nnew456x\n")
     assert res.rc == 0, res.err
-    assert res.json() == {"pin": "sign", "changed": True}
+    assert res.json() == {"pin": "sign", "changed": True, "card_source": EMULATED}
 
 
 def test_pin_change_bad_new_pin_spends_nothing(cli: Cli) -> None:
@@ -528,9 +531,9 @@ def test_pin_change_wrong_current(cli: Cli, pins: PinLedger) -> None:
     assert card.stats.change_reference_data == 0
 
 
-def test_pin_change_unknown_pin_rejected_by_parser() -> None:
-    with pytest.raises(SystemExit):
-        main(["pin", "change", "text", "--emulated"])
+def test_pin_change_unknown_pin_rejected_by_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pin", "change", "text", "--emulated"]) == 2
+    assert "'text' is not one of 'auth', 'sign'" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- emulator group

@@ -96,6 +96,11 @@ def assert_not_logged(log: str, *secrets: str) -> None:
             assert form not in log, "a secret appears in the log as hex"
 
 
+def reader_source(reader: str) -> dict[str, Any]:
+    """The ``card_source`` of a card in ``reader`` (issue 8: every JSON output says it)."""
+    return {"kind": "reader", "name": reader, "fallback": False}
+
+
 def traffic(err: str) -> list[str]:
     return [line for line in err.splitlines() if " TRAFFIC " in line]
 
@@ -218,7 +223,8 @@ def test_mynumber(mn: Any, pins: PinLedger) -> None:
     res = jukicard("mynumber", "--reader", mn.reader, "--pin-stdin", "--json",
                    "--check-signature", stdin=pins.submit(TEXT_PIN) + "\n")
     assert res.rc == 0, res.err
-    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True}
+    assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
+                          "card_source": reader_source(mn.reader)}
     assert_not_logged(res.err, TEXT_PIN, MY_NUMBER, NAME)
 
 
@@ -315,9 +321,33 @@ def test_pin_change_and_back(fresh_card: Callable[..., Any], pins: PinLedger) ->
     res = jukicard("pin", "change", "auth", "--reader", card.reader, "--pin-stdin", "--json",
                    stdin=pins.submit(AUTH_PIN) + "\n5678\n")
     assert res.rc == 0, res.err
-    assert res.json() == {"pin": "auth", "changed": True}
+    assert res.json() == {"pin": "auth", "changed": True,
+                          "card_source": reader_source(card.reader)}
     assert_not_logged(res.err, AUTH_PIN, "5678")
     res = jukicard("pin", "change", "auth", "--reader", card.reader, "--pin-stdin",
                    stdin=pins.submit("5678") + "\n" + AUTH_PIN + "\n")
     assert res.rc == 0, res.err
     assert card.stats()["change_reference_data"] == 2
+
+
+# --------------------------------------------------------------------------- pin verify
+def test_pin_verify_sends_one_verify(fresh_card: Callable[..., Any], pins: PinLedger) -> None:
+    """``pin verify`` through pcscd: one VERIFY with the PIN when right, one when wrong
+    (exit 3, tries left), none at all for a PIN that is not asked (wrong format)."""
+    card = fresh_card(PROFILE)
+    before = card.stats()
+    res = jukicard("pin", "verify", "text", "--reader", card.reader, "--pin-stdin", "--json",
+                   stdin=pins.submit(TEXT_PIN) + "\n")
+    assert res.rc == 0, res.err
+    data = res.json()
+    assert data["verified"] is True and data["retries_left"] == 3
+    assert data["card_source"] == reader_source(card.reader)
+    res = jukicard("pin", "verify", "auth", "--reader", card.reader, "--pin-stdin",
+                   stdin=pins.submit("0000") + "\n")
+    assert res.rc == 3 and "2 tries left" in res.err
+    assert_not_logged(res.err, "0000", AUTH_PIN)
+    res = jukicard("pin", "verify", "auth", "--reader", card.reader, "--pin-stdin",
+                   stdin="12345\n")
+    assert res.rc == 2
+    after = card.stats()
+    assert after["verify_with_data"] == before["verify_with_data"] + 2

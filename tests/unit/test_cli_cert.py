@@ -10,9 +10,7 @@ import datetime as dt
 import http.server
 import io
 import json
-import sys
 import threading
-import types
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -230,9 +228,8 @@ def test_crl_by_url_and_cache(tmp_path, monkeypatch) -> None:
 
 # --------------------------------------------------------------------------- usage / malformed
 def test_anchor_is_required() -> None:
-    with pytest.raises(SystemExit) as ei:
-        main(["cert", "verify", "x.cer"])
-    assert ei.value.code == 2
+    rc, out = run("cert", "verify", "x.cer")
+    assert rc == 2 and out == ""
 
 
 def test_missing_file_is_usage_error(tmp_path) -> None:
@@ -266,37 +263,17 @@ def test_malformed_anchor_and_crl(tmp_path) -> None:
     assert rc == 5 and res["reason"] == "malformed-crl"
 
 
-# --------------------------------------------------------------------------- cert group hook
-def test_other_modules_can_add_cert_subcommands(monkeypatch) -> None:
-    calls: list[str] = []
-    mod = types.ModuleType("jukicard.cli.cert_export")
-
-    def register_cert(sub) -> None:
-        p = sub.add_parser("frobnicate", help="a subcommand from another module")
-        p.set_defaults(func=lambda args: calls.append("frobnicate") or 0)
-
-    mod.register_cert = register_cert  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "jukicard.cli.cert_export", mod)
-    assert main(["cert", "frobnicate"]) == 0
-    assert calls == ["frobnicate"]
+# --------------------------------------------------------------------------- cert group
+def test_cert_group_is_one_static_click_group() -> None:
+    """One group per module, its commands added by static import (no registry of module
+    names, no import hook)."""
     import jukicard.cli.cert as cert_cli
+    from jukicard.cli.main import cli
 
-    assert "frobnicate" in cert_cli.cert_subparsers.choices
-    assert "verify" in cert_cli.cert_subparsers.choices
-
-
-def test_cert_group_registration_order_does_not_matter() -> None:
-    import argparse
-
-    import jukicard.cli.cert as cert_cli
-
-    parser = argparse.ArgumentParser(prog="t")
-    top = parser.add_subparsers(dest="command")
-    early = top.add_parser("cert").add_subparsers(dest="cert_command")
-    early.add_parser("export")  # another module registered the group first
-    cert_cli.register(top)
-    assert {"export", "verify"} <= set(cert_cli.cert_subparsers.choices)
-    assert cert_cli.cert_subparsers is early
+    assert cli.commands["cert"] is cert_cli.cert
+    assert list(cert_cli.cert.commands) == ["verify", "export"]
+    assert not hasattr(cert_cli, "CERT_EXTENSION_MODULES")
+    assert not hasattr(cert_cli, "cert_subparsers")
 
 
 # --------------------------------------------------------------------------- NIST PKITS

@@ -1,30 +1,30 @@
-"""Pure tests of the CLI plumbing: PIN input objects, option parsing, group extension."""
+"""Pure tests of the CLI plumbing: PIN input objects, option parsing, the exit-code map,
+output files."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
-from jukicard.card.dataobjects import DataIntegrityError
-from jukicard.card.layout import JpkiPin, TextPin
-from jukicard.cli import _common
+from jukicard.card import JpkiPin, TextPin
+from jukicard.cli import _common, _output
 from jukicard.cli._common import (
     StdinInteraction,
     TerminalInteraction,
-    find_or_add_group,
-    interaction_from_args,
+    interaction,
     parse_reader,
 )
-from jukicard.cli.main import EXIT_CODES, build_parser, exit_code_for
+from jukicard.cli.main import EXIT_CODES, cli, exit_code_for, main
 from jukicard.errors import (
     BadResponse,
     CardRemovedError,
+    DataIntegrityError,
     PinBlockedError,
     PinError,
     SecurityStatusError,
@@ -48,22 +48,19 @@ def test_parse_reader(text: str, expected: object) -> None:
 
 
 def test_parse_reader_rejects_empty() -> None:
-    with pytest.raises(argparse.ArgumentTypeError):
+    with pytest.raises(click.BadParameter):
         parse_reader("  ")
 
 
 def test_reader_and_emulated_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        build_parser().parse_args(["card", "info", "--reader", "0", "--emulated"])
-    assert exc.value.code == 2
+    assert main(["card", "info", "--reader", "0", "--emulated"]) == 2
     assert "not allowed with" in capsys.readouterr().err
 
 
 def test_pin_is_not_an_argument(capsys: pytest.CaptureFixture[str]) -> None:
     # There is no way to put a PIN on the command line.
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["mynumber", "--emulated", "--pin", "1234"])
-    assert "unrecognized arguments" in capsys.readouterr().err
+    assert main(["mynumber", "--emulated", "--pin", "1234"]) == 2
+    assert "Usage: jukicard mynumber" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- stdin PINs
@@ -126,11 +123,9 @@ def test_terminal_check_is_looked_up_at_call_time(monkeypatch: pytest.MonkeyPatc
         TerminalInteraction(lambda p: "1234").request_pin(PinRequest(JpkiPin.AUTH.value))
 
 
-def test_interaction_from_args() -> None:
-    assert isinstance(interaction_from_args(argparse.Namespace(pin_stdin=True)),
-                      StdinInteraction)
-    assert isinstance(interaction_from_args(argparse.Namespace(pin_stdin=False)),
-                      TerminalInteraction)
+def test_interaction_choice() -> None:
+    assert isinstance(interaction(True), StdinInteraction)
+    assert isinstance(interaction(False), TerminalInteraction)
     for obj in (StdinInteraction(), TerminalInteraction(), ScriptedInteraction(),
                 NoInteraction()):
         assert isinstance(obj, UserInteraction)
@@ -156,22 +151,9 @@ def test_scripted_and_no_interaction() -> None:
 
 
 # --------------------------------------------------------------------------- groups
-def test_find_or_add_group_reuses_an_existing_group() -> None:
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    first = find_or_add_group(sub, "cert", "certs")
-    first.add_parser("verify").set_defaults(which="verify")
-    second = find_or_add_group(sub, "cert", "certs")
-    assert second is first
-    second.add_parser("export").set_defaults(which="export")
-    assert parser.parse_args(["cert", "export"]).which == "export"
-    assert parser.parse_args(["cert", "verify"]).which == "verify"
-
-
 def test_cert_export_lives_in_the_cert_group() -> None:
-    args = build_parser().parse_args(["cert", "export", "auth", "--emulated"])
-    assert args.which == "auth" and args.format == "pem"
-    assert args.func.__name__ == "cmd_cert_export"
+    export = cli.commands["cert"].commands["export"]  # type: ignore[attr-defined]
+    assert export.callback is not None and export.callback.__module__ == "jukicard.cli.cert"
 
 
 # --------------------------------------------------------------------------- exit codes
@@ -208,42 +190,49 @@ def file_size_limit(limit: int) -> Iterator[None]:
         signal.signal(signal.SIGXFSZ, previous)
 
 
-def test_write_file_atomic_writes_and_replaces(tmp_path: Path) -> None:
+def _write(path: Path, data: bytes) -> None:
+    _output.write_output(_output.plan_output(path, "-o"), data)
+
+
+def test_write_output_writes_and_replaces(tmp_path: Path) -> None:
     target = tmp_path / "sig.bin"
-    _common.write_file_atomic(target, b"first")
+    _write(target, b"first")
     assert target.read_bytes() == b"first"
-    _common.write_file_atomic(str(target), b"second")
+    _write(target, b"second")
     assert target.read_bytes() == b"second"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.bin"]
 
 
-def test_write_file_atomic_never_leaves_a_half_written_file(tmp_path: Path) -> None:
+def test_write_output_never_leaves_a_half_written_file(tmp_path: Path) -> None:
     target = tmp_path / "sig.bin"
     target.write_bytes(b"previous signature")
     with file_size_limit(100), pytest.raises(UsageError) as info:
-        _common.write_file_atomic(target, b"\xaa" * 256)
+        _write(target, b"\xaa" * 256)
     assert "sig.bin" in str(info.value)
     assert target.read_bytes() == b"previous signature"  # untouched, not truncated
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.bin"]  # no temp file left
     new = tmp_path / "new.bin"
     with file_size_limit(100), pytest.raises(UsageError):
-        _common.write_file_atomic(new, b"\xaa" * 256)
+        _write(new, b"\xaa" * 256)
     assert not new.exists()
 
 
-def test_write_file_atomic_errors_are_usage_errors(tmp_path: Path) -> None:
-    with pytest.raises(UsageError):
-        _common.write_file_atomic(tmp_path / "missing-dir" / "x", b"x")
+def test_output_errors_are_usage_errors_and_found_early(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        _output.plan_output(tmp_path / "missing-dir" / "x", "-o")
+    with pytest.raises(UsageError, match="is a directory"):
+        _output.plan_output(tmp_path, "-o")
 
-def test_write_file_atomic_keeps_a_read_only_target(
+
+def test_write_output_keeps_a_read_only_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rename could replace a read-only file; like open() it must refuse instead (the
     access check is faked so the test also means something when run as root)."""
     locked = tmp_path / "locked"
     locked.write_bytes(b"keep")
-    monkeypatch.setattr(_common.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(_output.os, "access", lambda path, mode: False)
     with pytest.raises(UsageError) as info:
-        _common.write_file_atomic(locked, b"new")
+        _output.plan_output(locked, "-o")
     assert "permission denied" in str(info.value)
     assert locked.read_bytes() == b"keep"

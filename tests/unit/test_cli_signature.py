@@ -27,7 +27,7 @@ def run_json(*argv) -> tuple[int, dict]:
     with redirect_stdout(buf):
         rc = main([str(a) for a in argv] + ["--json"])
     out = buf.getvalue()
-    return rc, (json.loads(out) if out else {})  # usage errors print only to stderr
+    return rc, json.loads(out)  # usage errors too print a JSON error object
 
 
 def key(rid: str):
@@ -88,14 +88,20 @@ def test_tampered_data_and_wrong_cert(files) -> None:
 
 
 def test_hash_option(files) -> None:
+    """The hash comes from the signature's DigestInfo (issue 8, defect 3: without --hash a
+    SHA-384 signature was "bad"); an explicit --hash must agree with it."""
     sig = key("r1").sign(DATA, padding.PKCS1v15(), hashes.SHA384())
     (files / "sig384").write_bytes(sig)
-    rc, _ = run_json("signature", "verify", files / "data", files / "sig384",
-                     "--cert", PKI / "ee/r1-sign.cer")
-    assert rc == 5
+    rc, res = run_json("signature", "verify", files / "data", files / "sig384",
+                       "--cert", PKI / "ee/r1-sign.cer")
+    assert rc == 0 and res["signature"]["hash"] == "sha384"
     rc, res = run_json("signature", "verify", files / "data", files / "sig384",
                        "--cert", PKI / "ee/r1-sign.cer", "--hash", "sha384")
     assert rc == 0 and res["signature"]["hash"] == "sha384"
+    rc, res = run_json("signature", "verify", files / "data", files / "sig384",
+                       "--cert", PKI / "ee/r1-sign.cer", "--hash", "sha256")
+    assert rc == 5 and res["reason"] == "bad-signature"
+    assert "sha384" in res["message"] and "--hash" in res["message"]
 
 
 def test_sha1_needs_allow_sha1(files) -> None:

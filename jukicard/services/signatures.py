@@ -1,0 +1,248 @@
+"""Signature verification as a use case (``signature verify``): a raw card signature or a
+CMS SignedData, and with anchors the signer certificate path(s).
+
+``signature verify`` accepts whatever ``jukicard sign`` writes: the raw signature bytes
+(``-o``), base64 text (the default output) or its ``--json`` object; the hash is read from
+the DigestInfo inside the signature (a different explicit ``hash_alg`` is a bad signature).
+The signed document is hashed as a stream; a CMS's content is read whole, capped
+(:data:`~jukicard.services.inputs.MAX_CMS_CONTENT`: the CMS verifier takes bytes).
+
+::
+
+    report = verify_signature("doc.pdf", "doc.sig", SignatureOptions(certificate="sign.pem"),
+                              VerifyOptions(anchors=("root.cer",), crls=("root.crl",)))
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from jukicard.errors import UsageError, ValidationError
+from jukicard.services.inputs import (
+    MAX_BLOCK,
+    MAX_CERTIFICATE,
+    MAX_CMS_CONTENT,
+    MAX_SIGNATURE,
+    hash_file,
+    read_input,
+)
+from jukicard.services.verify import (
+    InputFileError,
+    VerifyOptions,
+    VerifyReport,
+    apply_usage,
+    build_validation,
+    failure_json,
+    iso_time,
+    kind_of,
+    result_to_json,
+)
+
+__all__ = ["SignatureOptions", "decode_signature", "verify_signature"]
+
+
+@dataclass(frozen=True)
+class SignatureOptions:
+    """What the signature of ``signature verify`` is over.
+
+    :ivar certificate: the signer certificate file (needed for a raw signature; a candidate
+        for a CMS).
+    :ivar mode: ``"message"`` (FILE is the signed data, hashed as a stream), ``"digest"``
+        (FILE holds its hash) or ``"raw"`` (FILE holds the exact bytes the card signed).
+    :ivar hash_alg: the expected hash; ``None`` = the one named in the signature.
+    :ivar allow_sha1: accept SHA-1 (old 住基カード-era data only).
+    """
+
+    certificate: str | None = None
+    mode: Literal["message", "digest", "raw"] = "message"
+    hash_alg: str | None = None
+    allow_sha1: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("message", "digest", "raw"):
+            raise UsageError("mode must be 'message', 'digest' or 'raw'")
+        if self.hash_alg == "sha1" and not self.allow_sha1:
+            raise UsageError("SHA-1 is accepted only with --allow-sha1 (old data)")
+
+
+def decode_signature(blob: bytes, size: int) -> tuple[bytes, str]:
+    """The raw signature in what ``jukicard sign`` wrote, and its encoding.
+
+    :param blob: the signature file: raw bytes (``sign -o``), base64 text (``sign``'s
+        default output) or ``sign --json``'s object.
+    :param size: the signer key's modulus size in bytes (a raw signature has this length).
+    :returns: ``(signature, "raw" | "base64" | "json")``; bytes that are none of the text
+        forms come back as they are (``"raw"``).
+    """
+    if len(blob) == size:
+        return blob, "raw"
+    text = blob.strip()
+    if text.startswith(b"{"):
+        try:
+            obj = json.loads(text.decode("utf-8"))
+            value = obj["signature"] if isinstance(obj, dict) else None
+            if isinstance(value, str):
+                return base64.b64decode(value, validate=True), "json"
+        except (ValueError, KeyError, binascii.Error):
+            pass
+    try:
+        decoded = base64.b64decode(b"".join(text.split()), validate=True)
+    except (ValueError, binascii.Error):
+        return blob, "raw"
+    return (decoded, "base64") if decoded and len(decoded) == size else (blob, "raw")
+
+
+def _min_key_bits(options: VerifyOptions) -> int | None:
+    if options.min_rsa_bits is not None:
+        return options.min_rsa_bits
+    return 2048 if options.jpki else None
+
+
+def _raw_signature(data_path: str, blob: bytes, cert_bytes: bytes | None,
+                   sig: SignatureOptions, options: VerifyOptions) -> tuple[dict[str, Any], Any]:
+    """Verify a PKCS#1 v1.5 signature; returns (JSON ``signature`` object, signer cert)."""
+    from jukicard.pki.signatures import (
+        SignatureInvalidError,
+        load_certificate,
+        parse_digest_info,
+        recover_digest_info,
+        rsa_public_key,
+        verify_pkcs1v15,
+    )
+
+    if cert_bytes is None:
+        raise UsageError("a raw signature needs the signer certificate (--cert)")
+    try:
+        cert = load_certificate(cert_bytes)
+    except ValidationError as exc:
+        raise InputFileError("--cert", sig.certificate or "", exc, kind_of(cert_bytes)) from exc
+    size = (rsa_public_key(certificate=cert, check_key_usage=False).key_size + 7) // 8
+    signature, encoding = decode_signature(blob, size)
+    common: dict[str, Any] = {"certificate": cert, "min_key_size": _min_key_bits(options),
+                              "allow_sha1": sig.allow_sha1}
+    if sig.mode == "raw":
+        block = read_input(data_path, option="FILE", what="signed block", limit=MAX_BLOCK)
+        vs = verify_pkcs1v15(signature, raw=block, **common)
+        mode = "raw"
+    else:
+        hash_name, _ = parse_digest_info(recover_digest_info(
+            signature, certificate=cert, min_key_size=_min_key_bits(options)))
+        if sig.hash_alg is not None and sig.hash_alg != hash_name:
+            raise SignatureInvalidError(
+                f"the signature is over a {hash_name} digest, not {sig.hash_alg} (--hash)")
+        if sig.mode == "digest":
+            digest = read_input(data_path, option="FILE", what="digest", limit=MAX_BLOCK)
+        else:
+            digest = hash_file(data_path, hash_name, option="FILE")
+        vs = verify_pkcs1v15(signature, digest=digest, hash_alg=hash_name, **common)
+        mode = sig.mode
+    return ({"valid": True, "format": "pkcs1v15", "mode": mode, "hash": vs.hash_alg,
+             "key_size": vs.key_size, "weak_hash": vs.weak_hash, "encoding": encoding}, cert)
+
+
+def _cms_signature(data_path: str, blob: bytes, cert_bytes: bytes | None,
+                   sig: SignatureOptions, options: VerifyOptions
+                   ) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """Verify every SignerInfo of a CMS; returns (JSON object, signer certs, CMS certs)."""
+    from jukicard.pki.certs import Certificate
+    from jukicard.pki.cms import SignedData
+    from jukicard.pki.signatures import SignatureInvalidError
+
+    if sig.mode != "message":
+        raise UsageError("--digest/--raw apply to raw signatures, not to CMS")
+    signed = SignedData.parse(blob)
+    content = read_input(data_path, option="FILE", what="CMS content", limit=MAX_CMS_CONTENT)
+    kwargs: dict[str, Any] = {
+        "extra_certificates": [cert_bytes] if cert_bytes is not None else [],
+        "min_key_size": _min_key_bits(options), "allow_sha1": sig.allow_sha1}
+    if signed.detached:
+        res = signed.verify(detached_content=content, **kwargs)
+    else:
+        if not hmac.compare_digest(signed.content or b"", content):
+            raise SignatureInvalidError("FILE differs from the content in the CMS")
+        res = signed.verify(**kwargs)
+    signers: list[Any] = []
+    for s in res.signers:  # every SignerInfo's certificate is validated, not only the first
+        if s.certificate not in signers:
+            signers.append(s.certificate)
+    obj = {
+        "valid": True, "format": "cms", "detached": signed.detached,
+        "content_type": res.content_type,
+        "signers": [{"hash": s.digest_algorithm, "key_size": s.key_size,
+                     "signed_attributes": s.signed_attributes,
+                     "signing_time": iso_time(s.signing_time), "weak_hash": s.weak_hash,
+                     "certificate_sha256": Certificate.from_cryptography(
+                         s.certificate).fingerprint}
+                    for s in res.signers],
+    }
+    return obj, signers, list(res.certificates)
+
+
+def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
+                     options: VerifyOptions) -> VerifyReport:
+    """Verify a raw card signature or a CMS SignedData over ``data_path``, and with
+    ``options.anchors`` the signer certificate path(s) (``signature verify``).
+
+    :raises UsageError: unreadable or oversized inputs, ``--digest``/``--raw`` with a CMS, a
+        raw signature without ``--cert``.
+    """
+    from jukicard.pki.certs import Certificate
+    from jukicard.pki.cms import looks_like_cms
+
+    blob = read_input(sig_path, option="SIG", what="signature", limit=MAX_SIGNATURE)
+    cert_bytes = (read_input(signature.certificate, option="--cert", what="certificate",
+                             limit=MAX_CERTIFICATE)
+                  if signature.certificate is not None else None)
+    at = options.validation_time()
+    options = dataclasses.replace(options, at=at)  # one "now" for the whole run
+    out: dict[str, Any] = {"valid": False, "reason": None, "message": "",
+                           "at": iso_time(at), "signature": None, "certificate": None}
+    cms_certs: list[Any] = []
+    is_cms = looks_like_cms(blob)
+    try:
+        if is_cms:
+            out["signature"], signers, cms_certs = _cms_signature(
+                data_path, blob, cert_bytes, signature, options)
+        else:
+            out["signature"], signer = _raw_signature(data_path, blob, cert_bytes, signature,
+                                                      options)
+            signers = [signer]
+    except ValidationError as exc:
+        out.update(failure_json(exc, at), signature={"valid": False, "reason": str(exc.reason)},
+                   certificate=None)
+        for key in ("path", "revocation"):
+            out.pop(key)
+        return VerifyReport(False, out)
+
+    if not options.anchors:
+        out.update(valid=True, reason="ok", message="signature valid (certificate not "
+                   "validated: no --anchor)")
+        return VerifyReport(True, out)
+    try:
+        # a CMS document signature must come from a JPKI sign certificate (署名用): under
+        # the JPKI profile an auth certificate (利用者証明用) is refused unless usage says so
+        setup = build_validation(options, extra_intermediates=[
+            Certificate.from_cryptography(c) for c in cms_certs],
+            default_usage="sign" if is_cms else None)
+        targets = [Certificate.from_cryptography(c) for c in signers]
+    except ValidationError as exc:
+        out.update(reason=str(exc.reason), message=str(exc))
+        return VerifyReport(False, out)
+    results = [apply_usage(r, setup.usage)
+               for r in setup.validator.validate_many(targets, setup.at)]
+    failed = next((r for r in results if not r.valid), None)
+    shown = failed if failed is not None else results[0]
+    out["certificate"] = result_to_json(shown, extra_problems=setup.crl_problems)
+    if len(results) > 1:
+        out["certificates"] = [result_to_json(r, extra_problems=setup.crl_problems)
+                               for r in results]
+    out.update(valid=failed is None, reason=str(shown.reason),
+               message="signature and certificate path valid" if failed is None
+               else f"signature valid, certificate path invalid: {shown.message}")
+    return VerifyReport(failed is None, out)

@@ -1,0 +1,406 @@
+"""Certificate verification as a use case (``cert verify``), and what signature
+verification (:mod:`jukicard.services.signatures`, ``signature verify``) shares with it.
+
+The CLI, a console and the bulk verifier share these functions; none of them needs click.
+The options are a frozen :class:`VerifyOptions` (the validation policy is built from it:
+trust anchors, intermediates, CRLs from files, URLs or the certificates' own distribution
+points, the validation time, RFC 5280 policy inputs, the JPKI profile), and each use case
+returns a :class:`VerifyReport`: ``valid`` plus the JSON object the CLI prints::
+
+    options = VerifyOptions(anchors=("root.cer",), crls=("root.crl",), jpki_profile=True)
+    report = verify_certificate("leaf.cer", options)
+    report.valid, report.to_json()["reason"]
+
+An input that does not parse is a failed validation (``valid`` false, reason
+``malformed-…``), named by its option and file; a missing or oversized file is a
+:class:`~jukicard.errors.UsageError`.  Input sizes are capped (:mod:`.inputs`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jukicard.errors import UsageError, ValidationError
+from jukicard.services.inputs import MAX_CERTIFICATE, MAX_CRL, display_path, read_input
+
+__all__ = [
+    "VerifyOptions",
+    "VerifyReport",
+    "InputFileError",
+    "ValidationSetup",
+    "parse_at",
+    "iso_time",
+    "check_policy_oid",
+    "build_validation",
+    "result_to_json",
+    "apply_usage",
+    "failure_json",
+    "kind_of",
+    "verify_certificate",
+]
+
+log = logging.getLogger(__name__)
+
+_USAGES = (None, "sign", "auth")
+_OID = re.compile(r"^(?:[01]\.(?:[0-9]|[1-3][0-9])|2\.(?:0|[1-9][0-9]*))(?:\.(?:0|[1-9][0-9]*))*$")
+
+
+# --------------------------------------------------------------------------- options
+def parse_at(value: str | None, option: str = "--at") -> _dt.datetime:
+    """Parse a validation time (ISO 8601; ``Z`` allowed; no zone = UTC); ``None`` = now.
+
+    :raises UsageError: not an ISO 8601 time, or outside the range of dates (year 1–9999
+        in UTC), naming ``option``.
+    """
+    if value is None:
+        return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        t = _dt.datetime.fromisoformat(text)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=_dt.UTC)
+        return t.astimezone(_dt.UTC)
+    except ValueError as exc:
+        raise UsageError(f"{option} {value!r} is not an ISO 8601 time "
+                         "(e.g. 2026-06-01T00:00:00Z)") from exc
+    except OverflowError as exc:
+        raise UsageError(f"{option} {value!r} is outside the range of dates "
+                         "(years 1 to 9999, UTC)") from exc
+
+
+def iso_time(t: _dt.datetime | None) -> str | None:
+    """``2026-06-01T00:00:00Z`` (UTC), or ``None``."""
+    if t is None:
+        return None
+    return t.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def check_policy_oid(oid: str, option: str = "--policy") -> str:
+    """Return ``oid`` if it is a dotted OID (``1.2.392.200149.8.5.1.1.20``).
+
+    :raises UsageError: not a dotted OID (first arc 0–2, second arc < 40 under 0 and 1, no
+        leading zeros, no empty arc), naming ``option``.
+    """
+    if not isinstance(oid, str) or not _OID.match(oid):
+        raise UsageError(f"{option} {oid!r} is not an OID (dotted numbers such as "
+                         "1.2.392.200149.8.5.1.1.20)")
+    return oid
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How to validate certificate paths (the options of ``cert verify`` and
+    ``signature verify``).
+
+    :ivar anchors: trust-anchor files (DER or PEM; a PEM file may hold several).
+    :ivar intermediates: intermediate CA certificate files.
+    :ivar crls: CRL files or http(s) URLs.
+    :ivar crl_cache: cache directory for CRLs fetched by URL.
+    :ivar fetch_crls: also fetch CRLs from the certificates' http distribution points.
+    :ivar no_revocation: do not check revocation (else a usable CRL is required).
+    :ivar at: the validation time (aware; ``None`` = now, UTC).
+    :ivar policies: acceptable policy OIDs (user-initial-policy-set; empty = anyPolicy).
+    :ivar explicit_policy: / :ivar inhibit_mapping: / :ivar inhibit_any_policy: the other
+        RFC 5280 §6.1.1 inputs.
+    :ivar jpki_profile: the JPKI policy (RSA ≥ 2048, SHA-256+, JPKI profile) instead of the
+        generic RFC 5280 one.
+    :ivar usage: require a JPKI ``"sign"`` or ``"auth"`` certificate (implies the profile).
+    :ivar min_rsa_bits: smallest RSA key in the path (default 2048 with the profile, else
+        1024).
+    :raises UsageError: a malformed policy OID, an unknown usage, a negative key size, a
+        naive ``at``.
+    """
+
+    anchors: tuple[str, ...] = ()
+    intermediates: tuple[str, ...] = ()
+    crls: tuple[str, ...] = ()
+    crl_cache: str | None = None
+    fetch_crls: bool = False
+    no_revocation: bool = False
+    at: _dt.datetime | None = None
+    policies: tuple[str, ...] = ()
+    explicit_policy: bool = False
+    inhibit_mapping: bool = False
+    inhibit_any_policy: bool = False
+    jpki_profile: bool = False
+    usage: str | None = None
+    min_rsa_bits: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("anchors", "intermediates", "crls", "policies"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for oid in self.policies:
+            check_policy_oid(oid)
+        if self.usage not in _USAGES:
+            raise UsageError("--usage must be 'sign' or 'auth'")
+        if self.min_rsa_bits is not None and self.min_rsa_bits < 0:
+            raise UsageError("--min-rsa-bits must be >= 0")
+        if self.at is not None and self.at.tzinfo is None:
+            raise UsageError("the validation time must carry a time zone")
+
+    @property
+    def jpki(self) -> bool:
+        """True when the JPKI policy applies (``jpki_profile`` or a ``usage``)."""
+        return self.jpki_profile or self.usage is not None
+
+    def validation_time(self) -> _dt.datetime:
+        """:attr:`at`, or now (UTC, whole seconds)."""
+        return self.at if self.at is not None else parse_at(None)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of a verification: :attr:`valid` and the JSON object (:meth:`to_json`)."""
+
+    valid: bool
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The result object (``valid``, ``reason``, ``message``, ``at``, …) — a copy."""
+        return copy.deepcopy(self.data)
+
+
+class InputFileError(ValidationError):
+    """An input file does not hold what its option needs (a CRL given as ``--anchor``…).
+
+    :ivar option: the option (``--anchor``, ``CERT``…).
+    :ivar path: the file.
+    :ivar reason: the parser's reason (``malformed-certificate``…).
+    """
+
+    def __init__(self, option: str, path: str, cause: ValidationError, hint: str = "") -> None:
+        self.option = option
+        self.path = path
+        text = f"{option} {display_path(path)}: {cause}"
+        super().__init__(text + (f" ({hint})" if hint else ""), reason=cause.reason)
+
+
+# --------------------------------------------------------------------------- loading
+def kind_of(data: bytes) -> str:
+    """What ``data`` holds instead of what its option needs, for an error message:
+    ``"it holds a CRL"``, ``"it holds a certificate"`` or ``""``."""
+    from jukicard.pki.certs import load_certificates, load_crls
+
+    for loader, kind in ((load_crls, "a CRL"), (load_certificates, "a certificate")):
+        try:
+            if loader(data):
+                return f"it holds {kind}"
+        except (ValidationError, ValueError):
+            continue
+    return ""
+
+
+def _load_certificates(path: str, option: str) -> list[Any]:
+    from jukicard.pki.certs import load_certificates
+
+    data = read_input(path, option=option, what="certificate", limit=MAX_CERTIFICATE)
+    try:
+        return load_certificates(data)
+    except ValidationError as exc:
+        raise InputFileError(option, path, exc, kind_of(data)) from exc
+
+
+def _add_crl_file(revocation: Any, path: str) -> None:
+    data = read_input(path, option="--crl", what="CRL", limit=MAX_CRL)
+    try:
+        revocation.add(data)
+    except ValidationError as exc:
+        raise InputFileError("--crl", path, exc, kind_of(data)) from exc
+
+
+@dataclass(frozen=True)
+class ValidationSetup:
+    """What :func:`build_validation` produced: the validator, the time, the JPKI usage and
+    the problems met while fetching CRLs by URL."""
+
+    validator: Any
+    at: _dt.datetime
+    usage: str | None
+    crl_problems: tuple[str, ...]
+
+
+def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[Any] = (),
+                     default_usage: str | None = None) -> ValidationSetup:
+    """Build a :class:`~jukicard.pki.validate.Validator` from ``options``.
+
+    CRL URLs are fetched now: a failure is recorded in ``crl_problems`` and leaves the status
+    undetermined, which is never valid under a CRL-required policy.
+
+    :param extra_intermediates: more intermediates (e.g. the certificates inside a CMS).
+    :param default_usage: JPKI certificate kind required under the profile when
+        ``options.usage`` is not set (a CMS document signature: ``"sign"``).
+    :raises UsageError: an unreadable or oversized file, no trust anchor.
+    :raises InputFileError: an anchor, intermediate or CRL file does not parse.
+    """
+    from jukicard.pki.policy import RevocationRule, ValidationPolicy
+    from jukicard.pki.revocation import CrlRevocationSource
+    from jukicard.pki.validate import Validator
+
+    at = options.validation_time()
+    anchors = [c for p in options.anchors for c in _load_certificates(p, "--anchor")]
+    if not anchors:
+        raise UsageError("no trust anchor given (--anchor FILE)")
+    intermediates = list(extra_intermediates)
+    for path in options.intermediates:
+        intermediates.extend(_load_certificates(path, "--intermediate"))
+
+    usage = options.usage or (default_usage if options.jpki else None)
+    overrides: dict[str, Any] = {
+        "revocation": (RevocationRule.NONE if options.no_revocation
+                       else RevocationRule.CRL_REQUIRED),
+        "initial_explicit_policy": options.explicit_policy,
+        "initial_policy_mapping_inhibit": options.inhibit_mapping,
+        "initial_any_policy_inhibit": options.inhibit_any_policy,
+    }
+    if usage is not None:
+        overrides["jpki_usage"] = usage
+    if options.policies:
+        overrides["user_initial_policy_set"] = frozenset(options.policies)
+    if options.min_rsa_bits is not None:
+        overrides["min_rsa_key_size"] = options.min_rsa_bits
+    policy = (ValidationPolicy.jpki(anchors, **overrides) if options.jpki
+              else ValidationPolicy.permissive(anchors, **overrides))
+
+    problems: list[str] = []
+    revocation = None
+    if not options.no_revocation:
+        fetcher = None
+        if options.fetch_crls or any("://" in loc for loc in options.crls):
+            from jukicard.pki.fetch import HttpCrlFetcher
+
+            fetcher = HttpCrlFetcher(options.crl_cache)
+        # with fetch_crls the source itself fetches each certificate's URL distribution
+        # points when no CRL at hand covers it
+        revocation = CrlRevocationSource(fetcher=fetcher if options.fetch_crls else None)
+        for location in options.crls:
+            if "://" in location and fetcher is not None:
+                try:
+                    revocation.add(fetcher.fetch(location))
+                except ValidationError as exc:
+                    problems.append(f"{location}: {exc}")
+                    log.warning("CRL %s unusable: %s", location, exc)
+            else:
+                _add_crl_file(revocation, location)
+    elif options.crls:
+        log.info("--no-revocation: ignoring %d --crl option(s)", len(options.crls))
+    return ValidationSetup(Validator(policy, intermediates=intermediates,
+                                     revocation=revocation), at, usage, tuple(problems))
+
+
+# --------------------------------------------------------------------------- results
+def _subject_text(cert: Any, leaf: bool) -> str:
+    import warnings
+
+    from jukicard.pki.jpki import certificate_kind
+    from jukicard.pki.names import format_name
+
+    # NOTE: a JPKI sign certificate's subject names the holder's municipality: not printed
+    if leaf and not cert.is_ca:
+        try:
+            if certificate_kind(cert) == "sign":
+                return str(cert.describe())
+        except Exception:  # noqa: BLE001 - a subject we cannot classify is printed as is
+            pass
+    try:
+        with warnings.catch_warnings():  # e.g. PKITS negative serials: only the name is used
+            warnings.simplefilter("ignore")
+            return str(cert.to_cryptography().subject.rfc4514_string())
+    except Exception:  # noqa: BLE001 - cryptography refuses some odd names: print ours
+        return str(format_name(cert.subject))
+
+
+def _serial_text(serial: int) -> str:
+    return format(serial, "x") if serial >= 0 else "-" + format(-serial, "x")
+
+
+def result_to_json(result: Any, *, extra_problems: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON object of a :class:`~jukicard.pki.result.ValidationResult`."""
+    path = list(result.path)
+    revocation = []
+    for r in result.revocation:
+        st = r.status
+        revocation.append({
+            "position": r.position,
+            "serial": _serial_text(r.serial),
+            "state": None if st is None else st.state.value,
+            "revocation_reason": None if st is None else st.revocation_reason,
+            "revoked_at": None if st is None else iso_time(st.revoked_at),
+            "source": None if st is None else st.source,
+            "problem": None if st is None else st.problem,
+        })
+    out: dict[str, Any] = {
+        "valid": bool(result.valid),
+        "reason": str(result.reason),
+        "message": result.message,
+        "at": iso_time(result.at),
+        "path": [_subject_text(c, i == len(path) - 1) for i, c in enumerate(path)],
+        "path_sha256": [c.fingerprint for c in path],
+        "revocation": revocation,
+        "policies": sorted(result.policies),
+    }
+    if extra_problems:
+        out["problems"] = list(extra_problems)
+    return out
+
+
+def _problem_text(problem: Any) -> str:
+    code, text = str(getattr(problem, "code", "")), str(problem)
+    return text if text.startswith(code) else f"{code}: {text}"
+
+
+def apply_usage(result: Any, usage: str | None) -> Any:
+    """With a JPKI ``usage``, turn a valid result into ``jpki-profile-violation`` when the
+    leaf is of the other kind (a sign certificate used for auth, or the reverse)."""
+    if usage is None or not result.valid:
+        return result
+    from jukicard.pki.jpki import check_profile
+    from jukicard.pki.result import Reason
+
+    problems = [p for p in check_profile(list(result.path), result.at, expected_usage=usage)
+                if getattr(p, "code", "") == "wrong-usage"]
+    if not problems:
+        return result
+    return dataclasses.replace(result, valid=False, reason=Reason.JPKI_PROFILE,
+                               message="; ".join(_problem_text(p) for p in problems))
+
+
+def failure_json(exc: ValidationError, at: _dt.datetime) -> dict[str, Any]:
+    """The result object of a verification that failed on an input (``malformed-…``)."""
+    out: dict[str, Any] = {"valid": False, "reason": str(exc.reason), "message": str(exc),
+                           "at": iso_time(at), "path": [], "revocation": []}
+    if isinstance(exc, InputFileError):
+        out["input"] = {"option": exc.option, "file": exc.path}
+    return out
+
+
+# --------------------------------------------------------------------------- certificates
+def verify_certificate(cert_path: str, options: VerifyOptions) -> VerifyReport:
+    """Validate the certificate in ``cert_path`` (``cert verify``).
+
+    :raises UsageError: an unreadable or oversized file, no anchor.
+    """
+    from jukicard.pki.certs import Certificate
+
+    data = read_input(cert_path, option="CERT", what="certificate", limit=MAX_CERTIFICATE)
+    at = options.validation_time()
+    options = dataclasses.replace(options, at=at)  # one "now" for the whole run
+    try:
+        setup = build_validation(options)
+        try:
+            cert = Certificate.parse(data)
+        except ValidationError as exc:
+            raise InputFileError("CERT", cert_path, exc, kind_of(data)) from exc
+    except ValidationError as exc:  # an input file that does not parse: malformed-*
+        return VerifyReport(False, failure_json(exc, at))
+    result = apply_usage(setup.validator.validate(cert, setup.at), setup.usage)
+    return VerifyReport(bool(result.valid),
+                        result_to_json(result, extra_problems=setup.crl_problems))
