@@ -15,7 +15,8 @@ Supported commands (see ``card-interface.md`` §5, decisions in §14):
 ``00 B2`` READ RECORD   P2 = 04 (current EF) or SFI<<3|04; also mode 05 (P1..last).
 ``00 84`` GET CHALLENGE Le 1..256 random bytes (deterministic with a seed).
 ``00 20`` VERIFY        P2 = 80 (current PIN IEF) or 80|SFI; no data = status ``63 Cx``.
-``00 24`` CHANGE REF.   P1=01: new value, PIN must be verified; P1=00: old ‖ new.
+``00 24`` CHANGE REF.   P1=01: new value, PIN must be verified; P1=00: old ‖ new
+                        (fixed-length PINs); the new value must fit the PIN's format.
 ``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1P2 = 00 80, on the current key IEF.
 ======================  ===============================================================
 
@@ -539,11 +540,15 @@ _DIGEST_INFO_PREFIXES: dict[bytes, tuple[Callable[[], hashes.HashAlgorithm], int
 
 def _as_bytes(apdu: object) -> bytes | None:
     """``apdu`` as bytes, or ``None`` if it is not a byte string (or a list of byte
-    values); never raises."""
-    try:
-        return bytes(apdu)  # type: ignore[call-overload]
-    except (TypeError, ValueError, OverflowError):
-        return None
+    values, as pyscard passes them); never raises."""
+    if isinstance(apdu, (bytes, bytearray, memoryview)):
+        return bytes(apdu)
+    if isinstance(apdu, (list, tuple)):
+        try:
+            return bytes(apdu)
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def _raw_rsa_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:

@@ -11,6 +11,7 @@ usable by a fresh operation.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -185,6 +186,13 @@ OPS: list[Op] = [
     Op("visual-verify", "mynumber-01", lambda t: VisualSession(t, select=False),
        lambda t, s, p: s.verify(VisualPin.MATCH_A, p),
        _match_a("mynumber-01"), _status(VisualSession, VisualPin.MATCH_A), 10),
+    Op("reselect", "mynumber-01", _jpki, lambda t, s, p: s.reselect()),
+    Op("text-reselect", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.reselect()),
+    Op("visual-reselect", "mynumber-01", lambda t: VisualSession(t, select=False),
+       lambda t, s, p: s.reselect()),
+    Op("juki-reselect", "juki-01", lambda t: JukiSession(t, select=False),
+       lambda t, s, p: s.reselect()),
     # the services the CLI runs (several session operations in one transaction)
     Op("service-card_info", "mynumber-01", lambda t: None, lambda t, s, p: card_info(t)),
     Op("service-pin_status_all", "mynumber-01", lambda t: None,
@@ -209,11 +217,16 @@ SESSION_PREFIXES: dict[type, str] = {
 }
 
 
+#: Session members that send no APDU of their own (``probe`` is run by ``open_card``).
+NO_CARD_IO = {"forget", "is_verified", "probe"}
+
+
 def _session_operations() -> set[str]:
+    """Every public method, inherited ones (``pin_status``, ``verify``...) included."""
     names = set()
     for cls, prefix in SESSION_PREFIXES.items():
-        for name, member in vars(cls).items():
-            if callable(member) and not name.startswith("_"):
+        for name, member in inspect.getmembers(cls):
+            if callable(member) and not name.startswith("_") and name not in NO_CARD_IO:
                 names.add(prefix + name)
     return names
 

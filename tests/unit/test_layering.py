@@ -340,3 +340,80 @@ def test_check_tree_on_a_synthetic_tree(tmp_path: Path) -> None:
         "drivers.acme:1: imports smartcard: pyscard only in jukicard/transport/pcsc.py",
         "jukicard.apdu.command:2: imports jukicard.transport.pcsc: apdu (layer 1) imports upward",
     ]
+
+
+# --------------------------------------------------------------------------- import cycles
+#: Packages whose modules must not take part in any import cycle.  (``pki`` gets its own
+#: cycle test in its branch; widen this to the whole tree once both are merged.)
+ACYCLIC = ("apdu", "transport", "card", "emulator", "services")
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module → the jukicard modules it imports (module level and inside functions).
+
+    ``from package import name`` counts as an import of ``package.name`` when that is a
+    module, else of ``package``.  The implicit import of a parent package is not an edge.
+    """
+    modules = {m for m, _p, _pkg in iter_modules(root) if m.split(".")[0] == PACKAGE}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path, is_package in iter_modules(root):
+        if module not in modules:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for _line, target in _collect_imports(tree, module, is_package):
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != module:
+                graph[module].add(target)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected component with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_in_the_card_stack() -> None:
+    """The import graph of apdu, transport, card, emulator and services has no cycle (the
+    ``transport/events.py`` ↔ ``transport/pcsc.py`` one is gone)."""
+    graph = import_graph(ROOT)
+    cycles = [c for c in import_cycles(graph)
+              if any(m.split(".")[1] in ACYCLIC for m in c if m.count("."))]
+    assert not cycles, cycles
+    assert "jukicard.transport.pcsc" not in graph["jukicard.transport.events"]
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
