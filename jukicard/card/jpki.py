@@ -22,7 +22,7 @@ from typing import ClassVar
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu import sw as _sw
-from jukicard.apdu.apps import App, CertSpec, KeySpec
+from jukicard.apdu.apps import App, CertEnum, CertSpec, KeyEnum, KeySpec
 from jukicard.apdu.apps.jpki import (
     TOKEN_EF,
     TOKEN_EF_SIZE,
@@ -99,19 +99,15 @@ class JpkiSession(ApplicationSession[PinRef]):
 
     # ------------------------------------------------------------------ helpers
     def _cert(self, cert: object) -> CertSpec:
-        if cert not in self.CERTS:
+        if not isinstance(cert, CertEnum) or cert not in self.CERTS:
             raise UsageError(f"expected a certificate of this JPKI AP, got a "
                              f"{type(cert).__name__}")
-        spec = cert.value
-        assert isinstance(spec, CertSpec)
-        return spec
+        return cert.spec
 
     def _key(self, key: object) -> KeySpec:
-        if key not in self.KEYS:
+        if not isinstance(key, KeyEnum) or key not in self.KEYS:
             raise UsageError(f"expected a key of this JPKI AP, got a {type(key).__name__}")
-        spec = key.value
-        assert isinstance(spec, KeySpec)
-        return spec
+        return key.spec
 
     # ------------------------------------------------------------------ token
     def token_info(self) -> TokenInfo:

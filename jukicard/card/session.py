@@ -32,7 +32,7 @@ from enum import Enum
 from typing import ClassVar, Generic, TypeVar
 
 from jukicard.apdu import sw as _sw
-from jukicard.apdu.apps import App, Application, PinSpec
+from jukicard.apdu.apps import App, Application, PinEnum, PinSpec
 from jukicard.apdu.command import CommandApdu, ResponseApdu
 from jukicard.apdu.tlv import decode_length, decode_tag
 from jukicard.card.channel import CardChannel
@@ -61,7 +61,7 @@ SHORT_CHUNK = 256
 EXTENDED_CHUNK = 0xFFFF
 
 #: The PIN enum of an application (``JpkiPin``, ``TextPin``...; values are PinSpec).
-PinT = TypeVar("PinT", bound=Enum)
+PinT = TypeVar("PinT", bound=PinEnum)
 
 
 class Ins:
@@ -134,8 +134,8 @@ class ApplicationSession(Generic[PinT]):
 
     #: the application this session class talks to
     APPLICATION: ClassVar[App]
-    #: the PIN references (layout enum members) this session accepts
-    PINS: ClassVar[tuple[Enum, ...]] = ()
+    #: the PIN references (members of the application's PIN enum) this session accepts
+    PINS: ClassVar[tuple[PinEnum, ...]] = ()
 
     def __init__(
         self,
@@ -271,15 +271,13 @@ class ApplicationSession(Generic[PinT]):
             only the type of what was given: a swapped call (``verify("1234", pin)``)
             must not print the PIN.
         """
-        if not isinstance(pin, Enum) or pin not in self.PINS:
+        if not isinstance(pin, PinEnum) or pin not in self.PINS:
             kinds = sorted({type(p).__name__ for p in self.PINS})
             raise UsageError(
                 f"expected a PIN of the {self.application.name} AP ({', '.join(kinds)}), "
                 f"got a {type(pin).__name__}"
             )
-        spec = pin.value
-        assert isinstance(spec, PinSpec)
-        return spec
+        return pin.spec
 
     def _encode_pin(self, pin: PinSpec, value: object, *, new: bool = False) -> bytes:
         """Check a PIN value's format (nothing is sent).

@@ -62,6 +62,9 @@ def _secrets() -> list[str]:
         CommonCardId.parse(bytes.fromhex(find_file(prof, "common", "0001")["records"][0])).number,
         repr(_ef("mynumber-01", "jpki", "0001"))[2:40],  # the sign certificate's bytes
         _ef("mynumber-01", "jpki", "0001")[:32].hex(),
+        # the digest of the My Number EF (12 digits with a check digit: brute-forceable)
+        repr(hashlib.sha256(_ef("mynumber-01", "text", "0001")).digest())[2:30],
+        hashlib.sha256(_ef("mynumber-01", "text", "0001")).hexdigest(),
     ]
     assert all(len(s) >= 4 for s in out)
     return out

@@ -27,7 +27,16 @@ from jukicard.apdu.apps.jpki import (
     JukiJpkiPin,
 )
 from jukicard.apdu.apps.juki import JUKI, JukiEf, JukiPin
-from jukicard.apdu.apps.spec import Application, CertSpec, Charset, KeySpec, PinSpec
+from jukicard.apdu.apps.spec import (
+    Application,
+    CertEnum,
+    CertSpec,
+    Charset,
+    KeyEnum,
+    KeySpec,
+    PinEnum,
+    PinSpec,
+)
 from jukicard.apdu.apps.text import TEXT, TextEf, TextPin, make_match_b
 from jukicard.apdu.apps.visual import VISUAL, VisualEf, VisualPin
 
@@ -37,6 +46,9 @@ __all__ = [
     "Charset",
     "KeySpec",
     "PinSpec",
+    "PinEnum",
+    "CertEnum",
+    "KeyEnum",
     "App",
     "VARIANTS",
     "all_applications",

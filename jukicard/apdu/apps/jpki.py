@@ -8,9 +8,16 @@ come from one user report.
 
 from __future__ import annotations
 
-import enum
-
-from jukicard.apdu.apps.spec import Application, CertSpec, Charset, KeySpec, PinSpec
+from jukicard.apdu.apps.spec import (
+    Application,
+    CertEnum,
+    CertSpec,
+    Charset,
+    KeyEnum,
+    KeySpec,
+    PinEnum,
+    PinSpec,
+)
 
 __all__ = [
     "AID",
@@ -69,18 +76,13 @@ JPKI = Application(
 )
 
 
-class JpkiPin(enum.Enum):
+class JpkiPin(PinEnum):
     """PINs of the My Number card's JPKI AP."""
 
     #: 利用者証明用電子証明書暗証番号: 4 digits, 3 tries.
     AUTH = _AUTH_PIN
     #: 署名用電子証明書暗証番号 (password): 6–16 of A–Z/0–9, 5 tries.
     SIGN = _SIGN_PIN
-
-    @property
-    def spec(self) -> PinSpec:
-        spec: PinSpec = self.value
-        return spec
 
 
 _AUTH_CERT = CertSpec(_AUTH_CERT_EF, "auth certificate", pin_on_smartphone=_AUTH_PIN)
@@ -89,7 +91,7 @@ _SIGN_CERT = CertSpec(_CERT_EF, "sign certificate", pin=_SIGN_PIN)
 _SIGN_CA = CertSpec(_CA_EF, "sign CA certificate")
 
 
-class JpkiCert(enum.Enum):
+class JpkiCert(CertEnum):
     """Certificate EFs of the JPKI AP."""
 
     AUTH = _AUTH_CERT
@@ -97,22 +99,12 @@ class JpkiCert(enum.Enum):
     SIGN = _SIGN_CERT
     SIGN_CA = _SIGN_CA
 
-    @property
-    def spec(self) -> CertSpec:
-        spec: CertSpec = self.value
-        return spec
 
-
-class JpkiKey(enum.Enum):
+class JpkiKey(KeyEnum):
     """Private-key IEFs of the JPKI AP (RSA-2048)."""
 
     AUTH = KeySpec(_AUTH_KEY_EF, _AUTH_PIN, _AUTH_CERT, 2048, "auth key")
     SIGN = KeySpec(_SIGN_KEY_EF, _SIGN_PIN, _SIGN_CERT, 2048, "sign key")
-
-    @property
-    def spec(self) -> KeySpec:
-        spec: KeySpec = self.value
-        return spec
 
 
 # --------------------------------------------------------------------------- 住基カード
@@ -134,7 +126,7 @@ JUKI_JPKI = Application(
 )
 
 
-class JukiJpkiPin(enum.Enum):
+class JukiJpkiPin(PinEnum):
     """The one password of the 住基カード JPKI AP (4–16 alphanumerics; tries assumed 5).
 
     NOTE: unverified layout — the EF ids are the My Number card's, by inference.
@@ -142,30 +134,15 @@ class JukiJpkiPin(enum.Enum):
 
     SIGN = _JUKI_SIGN_PIN
 
-    @property
-    def spec(self) -> PinSpec:
-        spec: PinSpec = self.value
-        return spec
 
-
-class JukiJpkiCert(enum.Enum):
+class JukiJpkiCert(CertEnum):
     """Certificate EFs of the 住基カード JPKI AP (sign side only).  Unverified layout."""
 
     SIGN = _JUKI_SIGN_CERT
     SIGN_CA = _JUKI_SIGN_CA
 
-    @property
-    def spec(self) -> CertSpec:
-        spec: CertSpec = self.value
-        return spec
 
-
-class JukiJpkiKey(enum.Enum):
+class JukiJpkiKey(KeyEnum):
     """The one private key of the 住基カード JPKI AP (RSA-1024).  Unverified layout."""
 
     SIGN = KeySpec(_SIGN_KEY_EF, _JUKI_SIGN_PIN, _JUKI_SIGN_CERT, 1024, "sign key")
-
-    @property
-    def spec(self) -> KeySpec:
-        spec: KeySpec = self.value
-        return spec

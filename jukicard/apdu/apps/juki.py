@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from jukicard.apdu.apps.spec import Application, Charset, PinSpec
+from jukicard.apdu.apps.spec import Application, Charset, PinEnum, PinSpec
 
 __all__ = ["AID", "JUKI", "JukiPin", "JukiEf", "RESIDENT_CODE_LEN"]
 
@@ -26,16 +26,11 @@ JUKI = Application("juki", AID, "住基AP", "Juki application", pins=(_PIN,),
                    verified_layout=False)
 
 
-class JukiPin(enum.Enum):
+class JukiPin(PinEnum):
     """PIN of the 住基AP.  NOTE: unverified layout (§3.4)."""
 
     #: 住民基本台帳用暗証番号: 4 digits, 3 tries.
     PIN = _PIN
-
-    @property
-    def spec(self) -> PinSpec:
-        spec: PinSpec = self.value
-        return spec
 
 
 class JukiEf(enum.IntEnum):

@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 
 from jukicard.errors import PinFormatError, tries_left_text
 
-__all__ = ["Charset", "PinSpec", "Application", "CertSpec", "KeySpec"]
+__all__ = [
+    "Charset",
+    "PinSpec",
+    "Application",
+    "CertSpec",
+    "KeySpec",
+    "PinEnum",
+    "CertEnum",
+    "KeyEnum",
+]
 
 
 class Charset(enum.Enum):
@@ -217,3 +226,31 @@ class KeySpec:
     cert: CertSpec
     bits: int
     name: str
+
+
+class PinEnum(enum.Enum):
+    """Base of an application's PIN enum (``JpkiPin``...): each member's value is a
+    :class:`PinSpec`."""
+
+    @property
+    def spec(self) -> PinSpec:
+        spec: PinSpec = self.value
+        return spec
+
+
+class CertEnum(enum.Enum):
+    """Base of an application's certificate enum: each member's value is a :class:`CertSpec`."""
+
+    @property
+    def spec(self) -> CertSpec:
+        spec: CertSpec = self.value
+        return spec
+
+
+class KeyEnum(enum.Enum):
+    """Base of an application's key enum: each member's value is a :class:`KeySpec`."""
+
+    @property
+    def spec(self) -> KeySpec:
+        spec: KeySpec = self.value
+        return spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import string
 
-from jukicard.apdu.apps.spec import Application, Charset, PinSpec
+from jukicard.apdu.apps.spec import Application, Charset, PinEnum, PinSpec
 from jukicard.errors import PinFormatError
 
 __all__ = ["AID", "TEXT", "TextPin", "TextEf", "MATCH_A_LABELS", "MATCH_B_LABELS",
@@ -47,7 +47,7 @@ TEXT = Application(
 )
 
 
-class TextPin(enum.Enum):
+class TextPin(PinEnum):
     """PINs of the 券面事項入力補助AP (text AP)."""
 
     #: 券面事項入力補助用暗証番号: 4 digits, 3 tries; unlocks My Number and 4-info.
@@ -56,11 +56,6 @@ class TextPin(enum.Enum):
     MATCH_A = _MATCH_A
     #: 照合番号B = birth YYMMDD + expiry year YYYY + security code (14 digits); 4-info only.
     MATCH_B = _MATCH_B
-
-    @property
-    def spec(self) -> PinSpec:
-        spec: PinSpec = self.value
-        return spec
 
 
 def make_match_b(birth_yymmdd: str, expiry_year: int | str, security_code: str) -> str:

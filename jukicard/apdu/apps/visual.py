@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from jukicard.apdu.apps.spec import Application, Charset, PinSpec
+from jukicard.apdu.apps.spec import Application, Charset, PinEnum, PinSpec
 from jukicard.apdu.apps.text import MATCH_A_LABELS, MATCH_B_LABELS
 
 __all__ = ["AID", "VISUAL", "VisualPin", "VisualEf"]
@@ -40,7 +40,7 @@ VISUAL = Application(
 )
 
 
-class VisualPin(enum.Enum):
+class VisualPin(PinEnum):
     """PINs of the 券面事項確認AP (visual AP)."""
 
     #: 照合番号A (the My Number): front and back items.
@@ -49,8 +49,3 @@ class VisualPin(enum.Enum):
     MATCH_B = _MATCH_B
     #: 生年月日読出用暗証番号 (6-digit birth date).
     BIRTH = _BIRTH
-
-    @property
-    def spec(self) -> PinSpec:
-        spec: PinSpec = self.value
-        return spec
