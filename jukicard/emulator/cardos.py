@@ -55,7 +55,7 @@ from jukicard.emulator.fs import (
     RecordEF,
 )
 from jukicard.emulator.profile import CardProfile, load_profile
-from jukicard.errors import CardError, MalformedApduError
+from jukicard.errors import CardError, MalformedApduError, tries_left_text
 
 __all__ = ["SW", "SwError", "CardStats", "CardOS", "CommandLog"]
 
@@ -461,7 +461,7 @@ class CardOS:
         if result == PinCheck.BAD_LENGTH:
             raise SwError(SW.WRONG_LENGTH, "PIN length outside the allowed range")
         self._verified.discard(pin.fid)
-        log.debug("PIN %04X wrong, %d tries left", pin.fid, pin.tries_left)
+        log.debug("PIN %04X wrong, %s", pin.fid, tries_left_text(pin.tries_left))
         raise SwError(_tries_sw(pin.tries_left))
 
     # ------------------------------------------------------------------ CHANGE REFERENCE DATA

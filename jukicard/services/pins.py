@@ -145,7 +145,8 @@ def pin_ref(card: Card, pin_id: str) -> tuple[App, Any]:
     :raises UsageError: unknown id, or that PIN is not on this card.
     """
     if pin_id not in PIN_IDS:
-        raise UsageError(f"unknown PIN {pin_id!r}; use one of {', '.join(PIN_IDS)}")
+        # not echoed: someone may have typed the PIN itself where its id belongs
+        raise UsageError(f"unknown PIN id; use one of {', '.join(PIN_IDS)}")
     for pid, app, ref in _pin_table(card):
         if pid == pin_id:
             return app, ref
