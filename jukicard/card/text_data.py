@@ -19,6 +19,7 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -394,7 +395,9 @@ class VerifiedTextData:
         """True if the signing key was checked against a trusted issuer key."""
         return self.signature_check is SignatureCheck.TRUSTED_ISSUER
 
-    def __iter__(self) -> Iterator[MyNumber | BasicInfo]:
+    def __iter__(self) -> Iterator[Any]:
+        """``(my_number, basic_info)``, for callers that unpacked the former tuple (typed
+        ``Any``: use the attributes for typed access)."""
         return iter((self.my_number, self.basic_info))
 
     def __repr__(self) -> str:
