@@ -65,7 +65,14 @@ __all__ = [
     "IndeterminateError",
     "UsageError",
     "PinFormatError",
+    "tries_left_text",
 ]
+
+
+def tries_left_text(n: int) -> str:
+    """``"1 try left"``, ``"0 tries left"``, ``"3 tries left"``: the one wording of a retry
+    counter in every message (singular for exactly one)."""
+    return f"{n} try left" if n == 1 else f"{n} tries left"
 
 
 class JukiError(Exception):
@@ -145,15 +152,23 @@ class PinError(CardError):
 
     :ivar retries_left: tries left on the card after this attempt, or ``None`` if the
         card did not say.
+    :ivar counter_implausible: the card reported more tries left than the PIN allows (e.g.
+        ``63CF`` for a 3-try PIN); :attr:`retries_left` was clamped to the PIN's maximum.
     """
 
     def __init__(
-        self, retries_left: int | None, sw: int = 0x63C0, message: str | None = None
+        self,
+        retries_left: int | None,
+        sw: int = 0x63C0,
+        message: str | None = None,
+        *,
+        counter_implausible: bool = False,
     ) -> None:
         self.retries_left = retries_left
+        self.counter_implausible = counter_implausible
         if message is None:
             message = (
-                f"wrong PIN, {retries_left} tries left"
+                f"wrong PIN, {tries_left_text(retries_left)}"
                 if retries_left is not None
                 else "wrong PIN"
             )

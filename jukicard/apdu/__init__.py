@@ -4,6 +4,9 @@ Command/response APDUs (ISO/IEC 7816-4 cases 1-4, short and extended), status wo
 their generic error mapping, BER-TLV, and the processor stack that hides transport quirks
 (61xx, 6Cxx, command chaining, extended-length fallback).  Imports only
 :mod:`jukicard.errors`.
+
+:mod:`jukicard.apdu.apps` holds the facts of every card application (AIDs, EF ids, PINs,
+keys, certificates, public EFs), low enough for the tracer, the emulator and the sessions.
 """
 
 from __future__ import annotations

@@ -204,6 +204,8 @@ class ExtendedLengthFallbackProcessor:
       again once in short form; any other answer marks it supported.
 
     Only ``6700`` teaches "unsupported"; transport errors propagate and teach nothing.
+    What was learnt belongs to one card: :meth:`forget` goes back to the configured value
+    (the session channel calls it when the card is removed, reset or replaced).
 
     NOTE: a PIN command (:data:`PIN_INS`) answered ``6700`` is returned as is and never
     re-sent (PIN counters are sacred).
@@ -221,8 +223,15 @@ class ExtendedLengthFallbackProcessor:
         chain_block_size: int = SHORT_MAX_LC,
     ) -> None:
         self.inner = inner
+        self.configured: bool | None = extended_supported
         self.extended_supported = extended_supported
         self._chain = CommandChainingProcessor(inner, block_size=chain_block_size)
+
+    def forget(self) -> None:
+        """Forget what the card taught (back to the configured ``extended_supported``)."""
+        if self.extended_supported != self.configured:
+            logger.debug("extended-length support forgotten (was %s)", self.extended_supported)
+        self.extended_supported = self.configured
 
     def send(self, cmd: CommandApdu) -> ResponseApdu:
         """Send ``cmd``, in short form if extended length is not available."""
@@ -296,7 +305,9 @@ class ExtendedLengthFallbackProcessor:
         return ResponseApdu(b"".join(chunks), final_sw)
 
 
-def build_stack(base: Processor, *, extended: bool | None = None) -> Processor:
+def build_stack(
+    base: Processor, *, extended: bool | None = None
+) -> ExtendedLengthFallbackProcessor:
     """Stack the quirk processors on ``base`` in the right order.
 
     From the top: extended-length fallback (with command chaining) → GET RESPONSE →

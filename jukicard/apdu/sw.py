@@ -24,6 +24,7 @@ from jukicard.errors import (
     PinBlockedError,
     PinError,
     SecurityStatusError,
+    tries_left_text,
 )
 
 __all__ = [
@@ -174,7 +175,7 @@ def describe(sw: int) -> str:
         return f"wrong Le, exact length is {sw2 or 256}"
     retries = pin_retries(sw)
     if retries is not None:
-        return f"verification failed, {retries} tries left"
+        return f"verification failed, {tries_left_text(retries)}"
     groups = {
         0x62: "warning (memory unchanged)",
         0x63: "warning (memory changed)",

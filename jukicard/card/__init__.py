@@ -7,29 +7,23 @@
     jpki.pin_status(JpkiPin.AUTH)            # PinStatus(retries_left=3)
     der = jpki.read_certificate(JpkiCert.AUTH)
     sig = jpki.sign(JpkiKey.AUTH, pin, message=b"...")
-    number, basic = card.text().read_verified(pin)
+    result = card.text().read_verified(pin)  # result.signature_check: "card-key-only"
+    number, basic = result                   # (unpacks like a pair)
     entries = card.visual().read_entries(match_a=number)
 
-The layout (AIDs, EFs, PINs, keys) is data in :mod:`jukicard.card.layout`; the EF contents
-are parsed by :mod:`jukicard.card.dataobjects`.
+The facts (AIDs, EFs, PINs, keys) are data in :mod:`jukicard.apdu.apps`, one module per
+application; the card is identified by the table in :mod:`jukicard.card.detect`; the sessions
+of one card share a :class:`CardChannel`; each application's data objects live beside its
+session (``jukicard.card.<app>_data``).
 """
 
 from __future__ import annotations
 
-from jukicard.card.crypto import HashAlg
-from jukicard.card.dataobjects import (
-    BasicInfo,
-    DataIntegrityError,
-    MyNumber,
-    TokenInfo,
-    TokenKind,
-    VisualEntries,
-)
-from jukicard.card.detect import Card, CardType, open_card
-from jukicard.card.jpki import JpkiSession
-from jukicard.card.juki import JukiJpkiSession, JukiSession, ResidentCode
-from jukicard.card.layout import (
+from jukicard.apdu.apps import (
     App,
+    Application,
+    CertSpec,
+    Charset,
     JpkiCert,
     JpkiKey,
     JpkiPin,
@@ -37,23 +31,47 @@ from jukicard.card.layout import (
     JukiJpkiKey,
     JukiJpkiPin,
     JukiPin,
-    PinFormatError,
+    KeySpec,
     PinSpec,
     TextPin,
     VisualPin,
     make_match_b,
 )
+from jukicard.card.channel import CardChannel
+from jukicard.card.codec import Sex
+from jukicard.card.crypto import HashAlg
+from jukicard.card.cvc import CvCertificate
+from jukicard.card.detect import DETECTION, Card, CardType, Detection, open_card
+from jukicard.card.jpki import JpkiSession, JukiJpkiSession
+from jukicard.card.jpki_data import TokenInfo, TokenKind
+from jukicard.card.juki import JukiSession
+from jukicard.card.juki_data import ResidentCode
 from jukicard.card.session import ApplicationSession, PinStatus
 from jukicard.card.text import TextSession
+from jukicard.card.text_data import (
+    BasicInfo,
+    MyNumber,
+    SignatureCheck,
+    VerifiedTextData,
+)
 from jukicard.card.visual import VisualSession
+from jukicard.card.visual_data import VisualBirth, VisualEntries
+from jukicard.errors import DataIntegrityError, PinFormatError
 
 __all__ = [
     "App",
+    "Application",
     "ApplicationSession",
     "BasicInfo",
     "Card",
+    "CardChannel",
     "CardType",
+    "CertSpec",
+    "Charset",
+    "CvCertificate",
+    "DETECTION",
     "DataIntegrityError",
+    "Detection",
     "HashAlg",
     "JpkiCert",
     "JpkiKey",
@@ -65,15 +83,20 @@ __all__ = [
     "JukiJpkiSession",
     "JukiPin",
     "JukiSession",
+    "KeySpec",
     "MyNumber",
     "PinFormatError",
     "PinSpec",
     "PinStatus",
     "ResidentCode",
+    "Sex",
+    "SignatureCheck",
     "TextPin",
     "TextSession",
     "TokenInfo",
     "TokenKind",
+    "VerifiedTextData",
+    "VisualBirth",
     "VisualEntries",
     "VisualPin",
     "VisualSession",

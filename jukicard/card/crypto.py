@@ -23,6 +23,7 @@ __all__ = [
     "HashAlg",
     "build_digest_info",
     "digest_message",
+    "CERTIFICATE_ERRORS",
     "load_der_certificate",
     "certificate_rsa_key",
     "verify_digest_signature",
@@ -70,7 +71,8 @@ def digest_message(alg: HashAlg, message: bytes) -> bytes:
     """Hash ``message`` with ``alg``."""
     h = hashes.Hash(alg.algorithm)
     h.update(bytes(message))
-    return h.finalize()
+    digest: bytes = h.finalize()
+    return digest
 
 
 def build_digest_info(alg: HashAlg, digest: bytes) -> bytes:
@@ -90,18 +92,30 @@ def build_digest_info(alg: HashAlg, digest: bytes) -> bytes:
             "digest": digest,
         }
     )
-    return info.dump()
+    encoded: bytes = info.dump()
+    return encoded
+
+
+#: What ``cryptography`` raises for certificates it cannot load or read a field of: a
+#: malformed encoding (``ValueError``), an unknown version (``InvalidVersion``, which is not
+#: a ValueError), an unknown key or signature algorithm (``UnsupportedAlgorithm``).
+CERTIFICATE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    UnsupportedAlgorithm,
+)
 
 
 def load_der_certificate(der: bytes, what: str = "certificate") -> x509.Certificate:
     """Parse a DER certificate read from the card.
 
-    :raises BadResponse: not a DER X.509 certificate.
+    :raises BadResponse: not a DER X.509 certificate (any of :data:`CERTIFICATE_ERRORS`).
     """
     try:
         return x509.load_der_x509_certificate(bytes(der))
-    except (ValueError, TypeError) as exc:
-        raise BadResponse(f"{what}: not a DER X.509 certificate") from exc
+    except CERTIFICATE_ERRORS as exc:
+        raise BadResponse(f"{what}: not a usable X.509 certificate") from exc
 
 
 def certificate_rsa_key(cert: x509.Certificate, what: str = "certificate") -> rsa.RSAPublicKey:
@@ -111,7 +125,7 @@ def certificate_rsa_key(cert: x509.Certificate, what: str = "certificate") -> rs
     """
     try:
         key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except CERTIFICATE_ERRORS as exc:
         raise BadResponse(f"{what}: unusable public key") from exc
     if not isinstance(key, rsa.RSAPublicKey):
         raise BadResponse(f"{what}: public key is not RSA")
@@ -124,6 +138,6 @@ def verify_digest_signature(
     """True if ``signature`` is a valid PKCS#1 v1.5 signature of ``digest``."""
     try:
         key.verify(bytes(signature), bytes(digest), padding.PKCS1v15(), Prehashed(alg.algorithm))
-    except InvalidSignature:
+    except (InvalidSignature, ValueError):
         return False
     return True

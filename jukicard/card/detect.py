@@ -1,9 +1,15 @@
 """Identify the card by SELECTing its applications, never by ATR (real ATRs vary).
 
-:func:`open_card` selects the JPKI AP and reads its token EF (``JPKIAPICCTOKEN2`` = My
-Number card, ``JPKIAPICCTOKEN`` = 住基カード, ``JPKIAPGPSETOKEN`` = smartphone), then probes
-the text, visual and 住基 APs, all in one transaction, and returns a :class:`Card` that
-hands out the right session objects.
+:data:`DETECTION` is the one table of what jukicard probes: each row names an application
+(its facts, :class:`~jukicard.apdu.apps.App`) and the session class that talks to it, with
+the variant to use per JPKI token.  :func:`open_card` selects every application of the table
+in order, in one transaction, lets the session class of each one found read what identifies
+the card (the JPKI token: ``JPKIAPICCTOKEN2`` = My Number card, ``JPKIAPICCTOKEN`` =
+住基カード, ``JPKIAPGPSETOKEN`` = smartphone), and returns a :class:`Card` that hands out the
+right sessions, all sharing one :class:`~jukicard.card.channel.CardChannel`.
+
+Adding a card application: its facts module (``jukicard/apdu/apps/``, registered in
+:class:`~jukicard.apdu.apps.App`), its session module, and one row here.
 
 NOTE: probing selects applications, which logs out every PIN on the card.
 """
@@ -12,31 +18,38 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from jukicard.apdu import sw as _sw
+from jukicard.apdu.apps import App
 from jukicard.apdu.command import CommandApdu
-from jukicard.apdu.processor import Processor, TransmitProcessor
-from jukicard.apdu.processors import build_stack
-from jukicard.card.dataobjects import TokenInfo, TokenKind
-from jukicard.card.jpki import TOKEN_READ_LEN, JpkiSession
-from jukicard.card.juki import JukiJpkiSession, JukiSession
-from jukicard.card.layout import JPKI_TOKEN_EF, App
-from jukicard.card.session import Ins, _set_last_selection
+from jukicard.card.channel import CardChannel
+from jukicard.card.jpki import JpkiSession, JukiJpkiSession
+from jukicard.card.jpki_data import TokenInfo, TokenKind
+from jukicard.card.juki import JukiSession
+from jukicard.card.session import ApplicationSession, Ins
 from jukicard.card.text import TextSession
 from jukicard.card.visual import VisualSession
-from jukicard.errors import ApplicationNotFound, BadResponse
+from jukicard.errors import ApplicationNotFound
 from jukicard.transport.base import Transport
 
-__all__ = ["CardType", "Card", "open_card", "PROBED_APPLICATIONS"]
+__all__ = [
+    "CardType",
+    "Card",
+    "Detection",
+    "DETECTION",
+    "PROBED_APPLICATIONS",
+    "open_card",
+]
 
 log = logging.getLogger(__name__)
 
-#: Applications probed by :func:`open_card`, in order.
-PROBED_APPLICATIONS: tuple[App, ...] = (App.JPKI, App.TEXT, App.VISUAL, App.JUKI)
-
 #: Status words meaning "no such application" in answer to SELECT by DF name.
 _ABSENT_SWS = frozenset({0x6A82, 0x6A86, 0x6A87, 0x6D00, 0x6E00})
+
+SessionClass = type[ApplicationSession[Any]]
 
 
 class CardType(enum.Enum):
@@ -49,86 +62,129 @@ class CardType(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Detection:
+    """One row of the detection table.
+
+    :ivar app: the application probed (SELECT by its AID).
+    :ivar session: the session class for it.
+    :ivar by_token: another session class for a card whose JPKI token is of that kind (the
+        住基カード variant of the JPKI AP).
+    """
+
+    app: App
+    session: SessionClass
+    by_token: Mapping[TokenKind, SessionClass] = field(default_factory=dict)
+
+    def session_for(self, token: TokenInfo | None) -> SessionClass:
+        """The session class for a card with ``token``."""
+        kind = token.kind if token is not None else TokenKind.UNKNOWN
+        return self.by_token.get(kind, self.session)
+
+    def session_classes(self) -> tuple[SessionClass, ...]:
+        """Every session class of the row (the plain one first)."""
+        return (self.session, *(c for c in self.by_token.values() if c is not self.session))
+
+
+#: Applications probed by :func:`open_card`, in order, with their session classes.
+DETECTION: tuple[Detection, ...] = (
+    Detection(App.JPKI, JpkiSession, {TokenKind.JUKI_CARD: JukiJpkiSession}),
+    Detection(App.TEXT, TextSession),
+    Detection(App.VISUAL, VisualSession),
+    Detection(App.JUKI, JukiSession),
+)
+
+#: Applications probed by :func:`open_card`, in order.
+PROBED_APPLICATIONS: tuple[App, ...] = tuple(row.app for row in DETECTION)
+
+
+def _row(app: App) -> Detection:
+    for row in DETECTION:
+        if row.app is app:
+            return row
+    raise ApplicationNotFound(0x6A82, b"", f"no session for {app.application.name}")
+
+
+@dataclass(frozen=True)
 class Card:
     """A card identified by :func:`open_card`.
 
-    :ivar transport: the connection.
+    :ivar channel: the channel every session handed out shares.
     :ivar card_type: what kind of card it is.
     :ivar applications: the applications that answered SELECT.
     :ivar token: the JPKI token, or ``None`` without a JPKI AP (or an unreadable token).
     :ivar atr: the ATR at detection (informational only).
-    :ivar extended: passed to every session (see
-        :class:`~jukicard.card.session.ApplicationSession`).
     """
 
-    transport: Transport
+    channel: CardChannel
     card_type: CardType
     applications: frozenset[App]
     token: TokenInfo | None
     atr: bytes = b""
-    extended: bool | None = None
+
+    @property
+    def transport(self) -> Transport:
+        return self.channel.transport
+
+    @property
+    def extended(self) -> bool | None:
+        return self.channel.extended
 
     def has(self, app: App) -> bool:
         """True if ``app`` answered SELECT."""
         return app in self.applications
 
-    def _need(self, app: App) -> None:
+    def session_class(self, app: App) -> SessionClass:
+        """The session class for ``app`` on this card (the variant for its token)."""
+        return _row(app).session_for(self.token)
+
+    def session(self, app: App) -> ApplicationSession[Any]:
+        """A session for ``app``, sharing the card's channel.
+
+        :raises ApplicationNotFound: ``app`` is not on this card.
+        """
         if app not in self.applications:
-            info = app.value
+            info = app.application
             raise ApplicationNotFound(0x6A82, b"",
                                       f"{info.label} ({info.name}) is not on this card")
+        return self.session_class(app)(self.channel, select=False)
 
     def jpki(self) -> JpkiSession:
         """The JPKI AP session (:class:`JukiJpkiSession` on a 住基カード).
 
         :raises ApplicationNotFound: no JPKI AP.
         """
-        self._need(App.JPKI)
-        cls = JukiJpkiSession if self.card_type is CardType.JUKI else JpkiSession
-        return cls(self.transport, extended=self.extended, select=False)
+        session = self.session(App.JPKI)
+        assert isinstance(session, JpkiSession)
+        return session
 
     def text(self) -> TextSession:
         """The 券面事項入力補助AP session.  :raises ApplicationNotFound: not on this card."""
-        self._need(App.TEXT)
-        return TextSession(self.transport, extended=self.extended, select=False)
+        session = self.session(App.TEXT)
+        assert isinstance(session, TextSession)
+        return session
 
     def visual(self) -> VisualSession:
         """The 券面事項確認AP session.  :raises ApplicationNotFound: not on this card."""
-        self._need(App.VISUAL)
-        return VisualSession(self.transport, extended=self.extended, select=False)
+        session = self.session(App.VISUAL)
+        assert isinstance(session, VisualSession)
+        return session
 
     def juki(self) -> JukiSession:
         """The 住基AP session (unverified layout).  :raises ApplicationNotFound: not here."""
-        self._need(App.JUKI)
-        return JukiSession(self.transport, extended=self.extended, select=False)
+        session = self.session(App.JUKI)
+        assert isinstance(session, JukiSession)
+        return session
 
 
-def _select(processor: Processor, app: App) -> bool:
-    resp = processor.send(CommandApdu(0x00, Ins.SELECT, 0x04, 0x0C, app.aid))
+def _select(channel: CardChannel, app: App) -> bool:
+    channel.note_selecting()
+    resp = channel.send(CommandApdu(0x00, Ins.SELECT, 0x04, 0x0C, app.aid))
     if resp.ok:
+        channel.note_selected(app.aid, 0)
         return True
     if resp.sw in _ABSENT_SWS:
         return False
     raise _sw.error_for(resp.sw, resp.data)
-
-
-def _read_token(processor: Processor) -> TokenInfo | None:
-    resp = processor.send(
-        CommandApdu(0x00, Ins.SELECT, 0x02, 0x0C, JPKI_TOKEN_EF.to_bytes(2, "big"))
-    )
-    if not resp.ok:
-        log.debug("JPKI token EF not selectable (SW %04X)", resp.sw)
-        return None
-    resp = processor.send(CommandApdu(0x00, Ins.READ_BINARY, 0x00, 0x00, le=TOKEN_READ_LEN))
-    # 6282: the EF is shorter than Le — the data is still the token (as in token_info()).
-    if resp.sw not in (_sw.SW.SUCCESS, _sw.SW.END_OF_FILE) or not resp.data:
-        log.debug("JPKI token EF not readable (SW %04X)", resp.sw)
-        return None
-    try:
-        return TokenInfo.parse(resp.data)
-    except BadResponse:
-        log.debug("JPKI token EF holds no token string")
-        return None
 
 
 def _classify(apps: frozenset[App], token: TokenInfo | None) -> CardType:
@@ -146,33 +202,38 @@ def _classify(apps: frozenset[App], token: TokenInfo | None) -> CardType:
     return CardType.UNKNOWN
 
 
-def open_card(transport: Transport, *, extended: bool | None = None) -> Card:
+def open_card(
+    transport: Transport | CardChannel, *, extended: bool | None = None
+) -> Card:
     """Identify the card on ``transport`` by selecting its applications.
 
-    :param transport: the connection to the card.
-    :param extended: passed on to the sessions the :class:`Card` creates.
-    :returns: the identified card.
+    :param transport: the connection to the card (or a channel to reuse).
+    :param extended: for a new channel: extended-length APDUs (see
+        :class:`~jukicard.card.channel.CardChannel`).
+    :returns: the identified card; its sessions share one channel.
     :raises ApplicationNotFound: none of the known applications is on the card.
     :raises CardError: an unexpected status word to SELECT.
     :raises TransportError: (or a subclass) the card went away.
     """
-    processor = build_stack(TransmitProcessor(transport.transmit), extended=extended)
+    channel = (
+        transport if isinstance(transport, CardChannel)
+        else CardChannel(transport, extended=extended)
+    )
     found: set[App] = set()
     token: TokenInfo | None = None
-    with transport.transaction():
-        _set_last_selection(transport, None)  # every session must re-select after this
-        for app in PROBED_APPLICATIONS:
-            if _select(processor, app):
-                found.add(app)
-                if app is App.JPKI:
-                    token = _read_token(processor)
-        atr = bytes(transport.atr)
+    with channel.operation():
+        for row in DETECTION:
+            if _select(channel, row.app):
+                found.add(row.app)
+                probed = row.session.probe(channel)
+                if isinstance(probed, TokenInfo):
+                    token = probed
+        atr = bytes(channel.transport.atr)
     apps = frozenset(found)
     if not apps:
         raise ApplicationNotFound(0x6A82, b"", "not a My Number card or 住基カード "
                                   "(none of the known applications answered)")
     card_type = _classify(apps, token)
     log.info("card identified: %s (%s)", card_type.value,
-             ", ".join(sorted(a.value.name for a in apps)))
-    return Card(transport, card_type, apps, token, atr, extended)
-
+             ", ".join(sorted(a.application.name for a in apps)))
+    return Card(channel, card_type, apps, token, atr)

@@ -7,10 +7,11 @@ Sequences follow ``card-interface.md`` §3.1, §5 and §9::
     verify           00 A4 02 0C 02 <PIN IEF>   00 20 00 80 Lc <PIN>   -> 90 00 | 63 Cx | 69 84
     change           (verify)                   00 24 01 80 Lc <new>   -> 90 00
     certificate      00 A4 02 0C 02 <cert EF>   00 B0 00 00 04 (30 82 hh ll), then the rest
-    sign             (verify) (read cert)  00 A4 02 0C 02 <key IEF>
+    sign             (cert) (verify) (cert)  00 A4 02 0C 02 <key IEF>
                      80 2A 00 80 Lc <DigestInfo> 00                    -> <signature> 90 00
 
-Every method is one card operation inside one PC/SC transaction.
+Every method is one card operation inside one PC/SC transaction.  The facts (EF ids, PINs,
+keys) are in :mod:`jukicard.apdu.apps.jpki`.
 """
 
 from __future__ import annotations
@@ -18,26 +19,28 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from jukicard.apdu import sw as _sw
-from jukicard.apdu.command import CommandApdu
-from jukicard.card import crypto
-from jukicard.card.dataobjects import TokenInfo
-from jukicard.card.layout import (
-    JPKI_TOKEN_EF,
-    App,
-    CertSpec,
+from jukicard.apdu.apps import App, CertEnum, CertSpec, KeyEnum, KeySpec
+from jukicard.apdu.apps.jpki import (
+    TOKEN_EF,
+    TOKEN_EF_SIZE,
     JpkiCert,
     JpkiKey,
     JpkiPin,
     JukiJpkiCert,
     JukiJpkiKey,
     JukiJpkiPin,
-    KeySpec,
 )
-from jukicard.card.session import ApplicationSession, Ins, PinStatus, der_certificate_total
-from jukicard.errors import BadResponse, SecurityStatusError, UsageError
+from jukicard.apdu.command import CommandApdu
+from jukicard.card import crypto
+from jukicard.card.channel import CardChannel
+from jukicard.card.jpki_data import TokenInfo
+from jukicard.card.session import ApplicationSession, Ins, der_certificate_total
+from jukicard.errors import BadResponse, DataIntegrityError, SecurityStatusError, UsageError
 
-__all__ = ["JpkiSession", "PinRef", "CertRef", "KeyRef", "TOKEN_READ_LEN"]
+__all__ = ["JpkiSession", "JukiJpkiSession", "PinRef", "CertRef", "KeyRef", "TOKEN_READ_LEN"]
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +49,15 @@ CertRef = JpkiCert | JukiJpkiCert
 KeyRef = JpkiKey | JukiJpkiKey
 
 #: Bytes read from the token EF (32-byte EF on the cards seen).
-TOKEN_READ_LEN = 32
+TOKEN_READ_LEN = TOKEN_EF_SIZE
 
 
-class JpkiSession(ApplicationSession):
+class JpkiSession(ApplicationSession[PinRef]):
     """The JPKI AP of a My Number card (or a smartphone JPKI token).
 
-    :param transport: the connection to the card.
-    :param extended: see :class:`~jukicard.card.session.ApplicationSession`.
-    :param select: select the AP at construction.
+    :param channel: the card's channel, or a bare transport (see
+        :class:`~jukicard.card.session.ApplicationSession`).
+    :param extended: / :param select: see :class:`~jukicard.card.session.ApplicationSession`.
     :raises ApplicationNotFound: no JPKI AP on this card.
 
     Example::
@@ -70,16 +73,41 @@ class JpkiSession(ApplicationSession):
     CERTS: ClassVar[tuple[CertRef, ...]] = tuple(JpkiCert)
     KEYS: ClassVar[tuple[KeyRef, ...]] = tuple(JpkiKey)
 
-    # ------------------------------------------------------------------ helpers
-    def _cert(self, cert: CertRef) -> CertSpec:
-        if cert not in self.CERTS:
-            raise UsageError(f"{cert!r} is not a certificate of this JPKI AP")
-        return cert.value
+    # ------------------------------------------------------------------ detection
+    @classmethod
+    def probe(cls, channel: CardChannel) -> TokenInfo | None:
+        """Read the token EF right after card detection selected the AP (no PIN).
 
-    def _key(self, key: KeyRef) -> KeySpec:
-        if key not in self.KEYS:
-            raise UsageError(f"{key!r} is not a key of this JPKI AP")
-        return key.value
+        :returns: the token, or ``None`` if the EF is missing, unreadable or holds no token.
+        """
+        resp = channel.send(
+            CommandApdu(0x00, Ins.SELECT, 0x02, 0x0C, TOKEN_EF.to_bytes(2, "big"))
+        )
+        if not resp.ok:
+            log.debug("JPKI token EF not selectable (SW %04X)", resp.sw)
+            return None
+        resp = channel.send(CommandApdu(0x00, Ins.READ_BINARY, 0x00, 0x00, le=TOKEN_READ_LEN))
+        # 6282: the EF is shorter than Le — the data is still the token (as in token_info()).
+        if resp.sw not in (_sw.SW.SUCCESS, _sw.SW.END_OF_FILE) or not resp.data:
+            log.debug("JPKI token EF not readable (SW %04X)", resp.sw)
+            return None
+        try:
+            return TokenInfo.parse(resp.data)
+        except BadResponse:
+            log.debug("JPKI token EF holds no token string")
+            return None
+
+    # ------------------------------------------------------------------ helpers
+    def _cert(self, cert: object) -> CertSpec:
+        if not isinstance(cert, CertEnum) or cert not in self.CERTS:
+            raise UsageError(f"expected a certificate of this JPKI AP, got a "
+                             f"{type(cert).__name__}")
+        return cert.spec
+
+    def _key(self, key: object) -> KeySpec:
+        if not isinstance(key, KeyEnum) or key not in self.KEYS:
+            raise UsageError(f"expected a key of this JPKI AP, got a {type(key).__name__}")
+        return key.spec
 
     # ------------------------------------------------------------------ token
     def token_info(self) -> TokenInfo:
@@ -90,46 +118,20 @@ class JpkiSession(ApplicationSession):
         :raises TransportError: (or a subclass) the card went away.
         """
         with self._operation():
-            self._select_ef(JPKI_TOKEN_EF, "token EF")
+            self._select_ef(TOKEN_EF, "token EF")
             data = self._read_binary(0, TOKEN_READ_LEN)
         if not data:
             raise BadResponse("token EF is empty")
         return TokenInfo.parse(data)
 
     # ------------------------------------------------------------------ PINs
-    def pin_status(self, pin: PinRef) -> PinStatus:
-        """Tries left for ``pin``, from a data-less VERIFY (never decrements).
-
-        :param pin: ``JpkiPin.AUTH`` or ``JpkiPin.SIGN``.
-        :raises UsageError: not a PIN of this AP.
-        :raises TransportError: (or a subclass) the card went away.
-        """
-        spec = self._pin(pin)
-        with self._operation():
-            return self._pin_status(spec)
-
-    def verify(self, pin: PinRef, value: str) -> None:
-        """VERIFY ``value`` once.  The PIN stays verified on the card until the AP is
-        re-selected or the card is reset (:attr:`verified` tracks it).
-
-        :param pin: which PIN.
-        :param value: the PIN as typed (the sign password is upper-cased).
-        :raises PinFormatError: wrong length/characters — nothing was sent.
-        :raises PinError: wrong PIN; ``retries_left`` says how many tries are left.
-        :raises PinBlockedError: the PIN is (now) blocked.
-        :raises TransportError: (or a subclass) the card went away.
-        """
-        spec = self._pin(pin)
-        raw = self._encode_pin(spec, value)
-        with self._operation():
-            self._verify(spec, raw)
-
     def change_pin(self, pin: PinRef, old: str, new: str) -> None:
         """Change a PIN: VERIFY ``old`` then CHANGE REFERENCE DATA ``00 24 01 80 <new>``,
         in one transaction.
 
         NOTE: marked untested on real cards by the only public client that implements it.
 
+        :raises UsageError: ``pin`` is not a PIN of this AP.
         :raises PinFormatError: ``old`` or ``new`` has the wrong format — nothing was sent.
         :raises PinError: ``old`` is wrong.
         :raises PinBlockedError: the PIN is (now) blocked.
@@ -137,16 +139,14 @@ class JpkiSession(ApplicationSession):
         """
         spec = self._pin(pin)
         raw_old = self._encode_pin(spec, old)
-        if not isinstance(new, str):
-            raise UsageError(f"{spec.name}: a PIN must be given as str")
-        raw_new = spec.encode_new(new)
-        with self._operation():
+        raw_new = self._encode_pin(spec, new, new=True)
+        with self._operation(fresh=True):
             self._verify(spec, raw_old)
             self._change(spec, raw_new)
 
     # ------------------------------------------------------------------ certificates
     def read_certificate(self, cert: CertRef, pin: str | None = None) -> bytes:
-        """Read a certificate (DER, padding stripped).
+        """Read a certificate (DER, padding stripped) and check that it can be used.
 
         The DER header (``30 82 hh ll``) is read first to learn the length; the rest is read
         in one extended READ BINARY when the card supports it, otherwise in 256-byte chunks,
@@ -160,7 +160,7 @@ class JpkiSession(ApplicationSession):
         :raises SecurityStatusError: the certificate needs a PIN that is not verified.
         :raises PinError: / :raises PinBlockedError: / :raises PinFormatError: as
             :meth:`verify`.
-        :raises BadResponse: the EF does not hold a DER certificate.
+        :raises BadResponse: the EF does not hold a usable X.509 certificate.
         :raises TransportError: (or a subclass) the card went away.
         """
         spec = self._cert(cert)
@@ -170,17 +170,24 @@ class JpkiSession(ApplicationSession):
             if pin_spec is None:
                 raise UsageError(f"{spec.name} is not PIN-protected; do not pass a PIN")
             raw_pin = self._encode_pin(pin_spec, pin)
-        with self._operation():
+        with self._operation(fresh=raw_pin is not None):
             if raw_pin is not None and pin_spec is not None:
                 self._verify(pin_spec, raw_pin)
             return self._read_certificate(spec)
 
     def _read_certificate(self, spec: CertSpec) -> bytes:
+        """Read a certificate EF; the DER, or BadResponse if it is not a certificate."""
         self._select_ef(spec.ef, spec.name)
         der = self._read_sized(4, lambda h: der_certificate_total(h, spec.name), spec.name)
-        crypto.load_der_certificate(der, spec.name)  # BadResponse unless it parses
+        crypto.load_der_certificate(der, spec.name)  # BadResponse unless it loads
         log.debug("read %s (%d bytes)", spec.name, len(der))
         return der
+
+    def _read_signing_certificate(self, spec: CertSpec) -> tuple[bytes, rsa.RSAPublicKey]:
+        """Read a key's certificate: the DER and its RSA key, or BadResponse if unusable."""
+        der = self._read_certificate(spec)
+        key = crypto.certificate_rsa_key(crypto.load_der_certificate(der, spec.name), spec.name)
+        return der, key
 
     # ------------------------------------------------------------------ signing
     def sign(
@@ -197,7 +204,10 @@ class JpkiSession(ApplicationSession):
         Give either ``digest`` (already hashed with ``hash_alg``) or ``message`` (hashed
         here with ``hash_alg``).  The library builds the DER ``DigestInfo``; the card pads
         and signs it (``80 2A 00 80 Lc <DigestInfo> 00``).  In the same transaction the
-        key's certificate is read and the signature verified against it.
+        key's certificate is read and checked — *before* the PIN is sent when the
+        certificate is readable without it (the auth key), right after it otherwise (the
+        sign certificate needs the sign password) — and the signature is verified against
+        it.
 
         :param key: ``JpkiKey.AUTH`` or ``JpkiKey.SIGN``.
         :param pin: the key's PIN, verified first in the same transaction; ``None`` relies on
@@ -211,8 +221,30 @@ class JpkiSession(ApplicationSession):
         :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: as
             :meth:`verify`.
         :raises SecurityStatusError: no PIN given and the key is not unlocked.
-        :raises BadResponse: the card's signature does not verify against the certificate.
+        :raises BadResponse: the key's certificate is unusable (then, where it is readable
+            without the PIN, no PIN was sent).
+        :raises DataIntegrityError: the card's signature does not verify against the
+            certificate.
         :raises TransportError: (or a subclass) the card went away.
+        """
+        signature, _cert = self.sign_with_certificate(
+            key, pin, digest=digest, hash_alg=hash_alg, message=message
+        )
+        return signature
+
+    def sign_with_certificate(
+        self,
+        key: KeyRef,
+        pin: str | None,
+        *,
+        digest: bytes | None = None,
+        hash_alg: crypto.HashAlg | str = crypto.HashAlg.SHA256,
+        message: bytes | None = None,
+    ) -> tuple[bytes, bytes]:
+        """:meth:`sign`, also returning the certificate (DER) the signature was checked
+        against: ``(signature, certificate)``.  Same errors as :meth:`sign`.
+
+        NOTE: the sign certificate holds personal data (name, address, birth date).
         """
         spec = self._key(key)
         alg = crypto.HashAlg.coerce(hash_alg)
@@ -227,22 +259,25 @@ class JpkiSession(ApplicationSession):
             raise UsageError("digest must be bytes")
         digest_info = crypto.build_digest_info(alg, bytes(digest))
         raw_pin = self._encode_pin(spec.pin, pin) if pin is not None else None
+        cert_needs_pin = spec.cert.pin is not None
 
-        with self._operation():
+        with self._operation(fresh=raw_pin is not None):
+            checked: tuple[bytes, rsa.RSAPublicKey] | None = None
+            if not cert_needs_pin:  # check the certificate before the PIN is spent
+                checked = self._read_signing_certificate(spec.cert)
             if raw_pin is not None:
                 self._verify(spec.pin, raw_pin)
-            cert_der = self._read_certificate(spec.cert)
-            public_key = crypto.certificate_rsa_key(
-                crypto.load_der_certificate(cert_der, spec.cert.name), spec.cert.name
-            )
+            if checked is None:
+                checked = self._read_signing_certificate(spec.cert)
             signature = self._compute_signature(spec, digest_info)
+        der, public_key = checked
         if len(signature) != (public_key.key_size + 7) // 8:
-            raise BadResponse(f"{spec.name}: signature has the wrong length")
+            raise DataIntegrityError(f"{spec.name}: signature has the wrong length")
         if not crypto.verify_digest_signature(public_key, signature, alg, bytes(digest)):
-            raise BadResponse(f"{spec.name}: the card's signature does not verify against "
-                              "its certificate")
+            raise DataIntegrityError(f"{spec.name}: the card's signature does not verify "
+                                     "against its certificate")
         log.info("signed with %s (%s)", spec.name, alg.value)
-        return signature
+        return signature, der
 
     def _compute_signature(self, spec: KeySpec, digest_info: bytes) -> bytes:
         self._select_ef(spec.ef, spec.name)
@@ -253,5 +288,16 @@ class JpkiSession(ApplicationSession):
         if resp.sw == _sw.SW.SECURITY_STATUS_NOT_SATISFIED:
             self._verified.discard(spec.pin)
             raise SecurityStatusError(resp.sw, resp.data,
-                                      f"{spec.name}: {spec.pin.name} is not verified")
+                                      f"{spec.name}: {spec.pin.label} is not verified")
         return _sw.check(resp)
+
+
+class JukiJpkiSession(JpkiSession):
+    """The JPKI AP of a 住基カード: ``JukiJpkiPin.SIGN``, ``JukiJpkiCert.SIGN``/``SIGN_CA``
+    and ``JukiJpkiKey.SIGN`` (RSA-1024) only.  Same methods as :class:`JpkiSession`.
+    NOTE: unverified layout (:mod:`jukicard.apdu.apps.jpki`).
+    """
+
+    PINS: ClassVar[tuple[PinRef, ...]] = tuple(JukiJpkiPin)
+    CERTS: ClassVar[tuple[CertRef, ...]] = tuple(JukiJpkiCert)
+    KEYS: ClassVar[tuple[KeyRef, ...]] = tuple(JukiJpkiKey)

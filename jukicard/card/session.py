@@ -2,51 +2,54 @@
 
 One session class per card application (style §3).  A session
 
+* talks through a :class:`~jukicard.card.channel.CardChannel` shared with the other sessions
+  of the same card (or its own, when built on a bare transport);
 * selects its application (by DF name) when it needs to, and knows that doing so — like a
-  card reset or a reconnect — wipes every verified PIN on the card.  It keeps a per-session
-  set of PINs verified *in the current selection* and forgets it whenever the application is
-  re-selected, the transport's ``generation`` changes (reset / reconnect), or a transport
-  error is raised in the middle of an operation;
-* runs every multi-APDU operation inside one PC/SC transaction
-  (``with transport.transaction():``);
+  card reset or a reconnect — wipes every verified PIN on the card.  It keeps the set of
+  PINs it verified in its current selection and forgets it when another session selects an
+  application on the channel, the card generation changes, or a transport error ends an
+  operation;
+* runs every multi-APDU operation inside one PC/SC transaction;
 * translates the status words of the commands it sends (style §4) and lets the rest through
   as the generic :func:`jukicard.apdu.sw.error_for` errors;
 * treats PIN retry counters as sacred: VERIFY with data is sent only with a PIN the caller
-  gave for that very call, exactly once, never retried, never logged, never stored.  PIN
-  status comes from a data-less VERIFY (``00 20 00 80``), which never decrements.
+  gave for that very call, exactly once, never retried, never logged, never stored — and
+  always right after a SELECT of the application in the same transaction, so a PIN can
+  never reach another application's PIN file.  PIN status comes from a data-less VERIFY
+  (``00 20 00 80``), which never decrements.
+
+:meth:`ApplicationSession.pin_status` and :meth:`ApplicationSession.verify` are defined here
+once, generic over the application's PIN enum (``ApplicationSession[JpkiPin]``...).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from jukicard.apdu import sw as _sw
+from jukicard.apdu.apps import App, Application, PinEnum, PinSpec
 from jukicard.apdu.command import CommandApdu, ResponseApdu
-from jukicard.apdu.processor import Processor, TransmitProcessor
-from jukicard.apdu.processors import build_stack
 from jukicard.apdu.tlv import decode_length, decode_tag
-from jukicard.card.layout import App, Application, PinFormatError, PinSpec
+from jukicard.card.channel import CardChannel
 from jukicard.errors import (
     ApplicationNotFound,
     BadResponse,
     FileNotFoundOnCard,
     PinBlockedError,
     PinError,
+    PinFormatError,
     SecurityStatusError,
     TlvError,
-    TransportError,
     UsageError,
 )
 from jukicard.transport.base import Transport
 
-__all__ = ["PinStatus", "ApplicationSession", "Ins"]
+__all__ = ["PinStatus", "ApplicationSession", "Ins", "PinT"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,9 @@ MAX_OFFSET = 0x7FFF
 SHORT_CHUNK = 256
 #: Largest chunk asked for with one extended READ BINARY.
 EXTENDED_CHUNK = 0xFFFF
+
+#: The PIN enum of an application (``JpkiPin``, ``TextPin``...; values are PinSpec).
+PinT = TypeVar("PinT", bound=PinEnum)
 
 
 class Ins:
@@ -73,12 +79,15 @@ class Ins:
 class PinStatus:
     """The retry counter of one PIN, from a data-less VERIFY.
 
-    :ivar pin: the PIN's layout entry.
-    :ivar retries_left: tries left (0 = blocked).
+    :ivar pin: the PIN's facts.
+    :ivar retries_left: tries left (0 = blocked), never above the PIN's maximum.
+    :ivar counter_implausible: the card reported more tries than the PIN allows (e.g.
+        ``63CF`` for a 3-try PIN); :attr:`retries_left` was clamped to the maximum.
     """
 
     pin: PinSpec
     retries_left: int
+    counter_implausible: bool = False
 
     @property
     def blocked(self) -> bool:
@@ -94,160 +103,143 @@ class PinStatus:
         return self.pin.max_tries
 
 
-_TOKENS = itertools.count(1)
-#: transport → (generation, session token) of the last application SELECT made through it.
-_LAST_SELECTION: weakref.WeakKeyDictionary[object, tuple[int, int]] = weakref.WeakKeyDictionary()
+def clamp_retries(pin: PinSpec, reported: int) -> tuple[int, bool]:
+    """``(retries, implausible)``: the card's counter clamped to the PIN's maximum.
+
+    A counter above the maximum (``63CF`` for a 3-try PIN) cannot be true: it is clamped and
+    flagged, and a warning is logged (without any value).
+    """
+    if pin.max_tries is not None and reported > pin.max_tries:
+        log.warning("%s: the card reported an impossible retry counter; clamped to the "
+                    "PIN's maximum", pin.id)
+        return pin.max_tries, True
+    return reported, False
 
 
-_UNTRACKABLE = (-1, -1)
+class ApplicationSession(Generic[PinT]):
+    """Base class: one card application reached through a :class:`CardChannel`.
 
-
-def _last_selection(transport: object) -> tuple[int, int] | None:
-    try:
-        return _LAST_SELECTION.get(transport)
-    except TypeError:  # not weak-referenceable: cannot know
-        return _UNTRACKABLE
-
-
-def _set_last_selection(transport: object, value: tuple[int, int] | None) -> None:
-    try:
-        if value is None:
-            _LAST_SELECTION.pop(transport, None)
-        else:
-            _LAST_SELECTION[transport] = value
-    except TypeError:
-        pass
-
-
-def _build_processor(transport: Transport, extended: bool | None) -> Processor:
-    return build_stack(TransmitProcessor(transport.transmit), extended=extended)
-
-
-class ApplicationSession:
-    """Base class: one card application reached through a :class:`Transport`.
-
-    :param transport: the connection to the card.
-    :param extended: ``True`` to use extended-length READ BINARY, ``False`` for short
-        256-byte chunks only, ``None`` (default) to try extended once and fall back to short
-        chunks for good if the card answers ``6700`` (done by
-        :func:`jukicard.apdu.processors.build_stack`).
+    :param channel: the channel of the card (shared with the other sessions of a
+        :class:`~jukicard.card.detect.Card`), or a bare transport (the session then makes a
+        channel of its own).
+    :param extended: for a bare transport only: ``True`` to use extended-length READ
+        BINARY, ``False`` for short 256-byte chunks only, ``None`` (default) to try
+        extended once and fall back to short chunks if the card answers ``6700``.
     :param select: select the application now (inside a transaction), so a missing
         application raises :class:`ApplicationNotFound` at construction.
+    :raises UsageError: ``extended`` given together with a channel.
     :raises ApplicationNotFound: (with ``select=True``) the application is not on the card.
     :raises TransportError: (or a subclass) the card went away.
     """
 
     #: the application this session class talks to
     APPLICATION: ClassVar[App]
-    #: the PIN references (layout enum members) this session accepts
-    PINS: ClassVar[tuple[Enum, ...]] = ()
+    #: the PIN references (members of the application's PIN enum) this session accepts
+    PINS: ClassVar[tuple[PinEnum, ...]] = ()
 
     def __init__(
-        self, transport: Transport, *, extended: bool | None = None, select: bool = True
+        self,
+        channel: CardChannel | Transport,
+        *,
+        extended: bool | None = None,
+        select: bool = True,
     ) -> None:
-        self._transport = transport
-        self._processor = _build_processor(transport, extended)
+        if isinstance(channel, CardChannel):
+            if extended is not None:
+                raise UsageError("extended= is a property of the channel; set it there")
+            self._channel = channel
+        else:
+            self._channel = CardChannel(channel, extended=extended)
         self._verified: set[PinSpec] = set()
-        self._selected_generation: int | None = None
-        self._token = next(_TOKENS)
+        self._owner = CardChannel.new_owner()
         if select:
-            with self._operation():
+            with self._operation(fresh=True):
                 pass
+
+    @classmethod
+    def probe(cls, channel: CardChannel) -> object | None:
+        """What card detection reads right after it selected this application (no PIN):
+        nothing by default; the JPKI session reads its token."""
+        return None
 
     # ------------------------------------------------------------------ state
     @property
     def application(self) -> Application:
-        return self.APPLICATION.value
+        return self.APPLICATION.application
+
+    @property
+    def channel(self) -> CardChannel:
+        return self._channel
 
     @property
     def transport(self) -> Transport:
-        return self._transport
+        return self._channel.transport
 
     @property
     def verified(self) -> frozenset[PinSpec]:
         """PINs this session verified in the current selection of its application.
 
-        Empty after a reset, a reconnect (``transport.generation`` changed), a re-select or
-        a transport error.  Only a hint: the card is the authority, and a card that lost the
+        Empty after a reset, a reconnect, a re-select (by any session on the channel) or a
+        transport error.  Only a hint: the card is the authority, and a card that lost the
         state anyway answers ``6982`` (:class:`SecurityStatusError`).
         """
-        self._check_generation()
-        if self._verified and not self._is_current():
+        if self._verified and not self._channel.selected_by(self._owner):
             self.forget()
         return frozenset(self._verified)
 
     def is_verified(self, pin: object) -> bool:
-        """True if ``pin`` (a :class:`PinSpec` or a layout enum member such as
+        """True if ``pin`` (a :class:`PinSpec` or a PIN enum member such as
         ``JpkiPin.SIGN``) is in :attr:`verified`."""
-        spec = getattr(pin, "value", pin)
+        spec = pin.value if isinstance(pin, Enum) else pin
         return spec in self.verified
 
     def forget(self) -> None:
-        """Drop all knowledge of card state (selection and verified PINs)."""
+        """Drop what this session believes about the card (verified PINs)."""
         if self._verified:
             log.debug("%s: forgetting %d verified PIN(s)", self.application.name,
                       len(self._verified))
         self._verified.clear()
-        self._selected_generation = None
-
-    def _check_generation(self) -> None:
-        if (
-            self._selected_generation is not None
-            and self._transport.generation != self._selected_generation
-        ):
-            log.debug("%s: card was reset or reconnected; state forgotten",
-                      self.application.name)
-            self.forget()
 
     # ------------------------------------------------------------------ operations
-    def _is_current(self) -> bool:
-        """True if this session made the last SELECT of an application on this transport,
-        in the current card generation."""
-        if self._selected_generation is None:
-            return False
-        last = _last_selection(self._transport)
-        return last == _UNTRACKABLE or last == (self._selected_generation, self._token)
-
     @contextmanager
     def _operation(self, *, fresh: bool = False) -> Iterator[None]:
         """One card operation: a transaction, the application selected, state kept honest.
 
         The application is (re-)selected unless this session holds verified PINs that are
-        still valid (same card generation, no other session selected since) and ``fresh`` is
-        False.  Selecting costs one APDU and guarantees EF ids resolve in the right DF.
+        still valid (same card generation, no other SELECT on the channel since) and
+        ``fresh`` is False.  Selecting costs one APDU and guarantees EF ids resolve in the
+        right DF.
 
-        :param fresh: always select (operations that verify their own PIN).
+        :param fresh: always select: every operation that sends a PIN passes it.
         """
         try:
-            with self._transport.transaction():
-                self._check_generation()
-                if self._verified and not self._is_current():
-                    log.debug("%s: another application was selected; state forgotten",
-                              self.application.name)
+            with self._channel.operation():
+                if self._verified and not self._channel.selected_by(self._owner):
+                    log.debug("%s: the card was reset or another application was selected; "
+                              "state forgotten", self.application.name)
                     self.forget()
                 if fresh or not self._verified:
                     self._select_application()
                 yield
-        except TransportError:
-            self.forget()
+        except BaseException:
+            if not self._channel.selected_by(self._owner):
+                self.forget()
             raise
 
     def _send(self, cmd: CommandApdu) -> ResponseApdu:
-        return self._processor.send(cmd)
+        return self._channel.send(cmd)
 
     def _select_application(self) -> None:
         """SELECT by DF name (no FCI).  Clears every PIN state on the card."""
         app = self.application
         self._verified.clear()
-        self._selected_generation = None
-        _set_last_selection(self._transport, None)
+        self._channel.note_selecting()
         resp = self._send(CommandApdu(0x00, Ins.SELECT, 0x04, 0x0C, app.aid))
         if resp.sw == _sw.SW.FILE_NOT_FOUND:
             raise ApplicationNotFound(resp.sw, resp.data,
                                       f"{app.label} ({app.name}) is not on this card")
         _sw.check(resp)
-        self._selected_generation = self._transport.generation
-        _set_last_selection(self._transport, (self._selected_generation, self._token))
+        self._channel.note_selected(app.aid, self._owner)
         log.debug("selected %s", app.name)
 
     def reselect(self) -> None:
@@ -256,12 +248,8 @@ class ApplicationSession:
         :raises ApplicationNotFound: the application is gone.
         :raises TransportError: (or a subclass) the card went away.
         """
-        with self._transport.transaction():
-            try:
-                self._select_application()
-            except TransportError:
-                self.forget()
-                raise
+        with self._operation(fresh=True):
+            pass
 
     def _select_ef(self, fid: int, what: str = "EF") -> None:
         resp = self._send(CommandApdu(0x00, Ins.SELECT, 0x02, 0x0C, fid.to_bytes(2, "big")))
@@ -269,6 +257,7 @@ class ApplicationSession:
             # The card may have lost its state without any PC/SC event (a silent reset):
             # then no application is selected at all.  Forget what we believed, so the next
             # operation selects the application again instead of failing forever.
+            self._channel.note_selecting()
             self.forget()
             raise FileNotFoundOnCard(resp.sw, resp.data,
                                      f"{what} {fid:04X} not found in {self.application.name}")
@@ -278,66 +267,138 @@ class ApplicationSession:
     def _pin(self, pin: object) -> PinSpec:
         """The :class:`PinSpec` behind ``pin``, one of :attr:`PINS`.
 
-        :raises UsageError: ``pin`` is not a PIN of this application.
+        :raises UsageError: ``pin`` is not a PIN of this application.  The message names
+            only the type of what was given: a swapped call (``verify("1234", pin)``)
+            must not print the PIN.
         """
-        if not isinstance(pin, Enum) or pin not in self.PINS:
-            raise UsageError(f"{pin!r} is not a PIN of the {self.application.name} AP")
-        spec = pin.value
-        assert isinstance(spec, PinSpec)
-        return spec
+        if not isinstance(pin, PinEnum) or pin not in self.PINS:
+            kinds = sorted({type(p).__name__ for p in self.PINS})
+            raise UsageError(
+                f"expected a PIN of the {self.application.name} AP ({', '.join(kinds)}), "
+                f"got a {type(pin).__name__}"
+            )
+        return pin.spec
 
-    def _check_pin(self, pin: PinSpec, allowed: Callable[[PinSpec], bool]) -> None:
-        if not isinstance(pin, PinSpec) or not allowed(pin):
-            raise UsageError(f"not a PIN of {self.application.name}")
+    def _encode_pin(self, pin: PinSpec, value: object, *, new: bool = False) -> bytes:
+        """Check a PIN value's format (nothing is sent).
+
+        :param new: apply the rules for setting a new value too.
+        :raises UsageError: ``value`` is a PIN reference (arguments swapped).
+        :raises PinFormatError: wrong type or format.
+        """
+        if isinstance(value, Enum):
+            raise UsageError(f"{pin.label}: the value is a {type(value).__name__}: the "
+                             "arguments are (pin, value)")
+        if not isinstance(value, str):
+            raise PinFormatError(f"{pin.label}: a PIN must be given as str")
+        return pin.encode_new(value) if new else pin.encode(value)
+
+    def _unlock(self, choices: Sequence[tuple[PinT, object]]) -> tuple[PinSpec, bytes] | None:
+        """The one PIN given among ``choices`` (``(pin, value or None)``), format-checked.
+
+        :returns: ``(spec, bytes to send)``, or ``None`` if no value was given.
+        :raises UsageError: more than one value given.
+        :raises PinFormatError: wrong format — nothing is sent.
+        """
+        given = [(p, v) for p, v in choices if v is not None]
+        if len(given) > 1:
+            raise UsageError("give only one of the PIN arguments")
+        if not given:
+            return None
+        pin, value = given[0]
+        spec = self._pin(pin)
+        return spec, self._encode_pin(spec, value)
+
+    def pin_status(self, pin: PinT | None = None) -> PinStatus:
+        """Tries left for ``pin``, from a data-less VERIFY (never decrements).
+
+        :param pin: one of the application's PINs (``JpkiPin.AUTH``...); may be omitted for
+            an application with a single PIN.
+        :raises UsageError: not a PIN of this application.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._only_pin() if pin is None else self._pin(pin)
+        with self._operation():
+            return self._pin_status(spec)
+
+    def verify(self, pin: PinT, value: str) -> None:
+        """VERIFY ``value`` once.  The PIN stays verified on the card until the application
+        is re-selected or the card is reset (:attr:`verified` tracks it).
+
+        :param pin: which PIN (``JpkiPin.SIGN``...).
+        :param value: the PIN as typed (the JPKI sign password is upper-cased).
+        :raises UsageError: ``pin`` is not a PIN of this application (e.g. the arguments
+            are swapped); the message never contains either argument.
+        :raises PinFormatError: wrong length/characters — nothing was sent.
+        :raises PinError: wrong PIN; ``retries_left`` says how many tries are left.
+        :raises PinBlockedError: the PIN is (now) blocked.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._pin(pin)
+        raw = self._encode_pin(spec, value)
+        with self._operation(fresh=True):
+            self._verify(spec, raw)
+
+    def _only_pin(self) -> PinSpec:
+        if len(self.PINS) != 1:
+            raise UsageError(f"the {self.application.name} AP has several PINs: name one")
+        return self._pin(self.PINS[0])
 
     def _pin_status(self, pin: PinSpec) -> PinStatus:
         """Select the PIN IEF and send a data-less VERIFY (never decrements)."""
-        self._select_ef(pin.ef, pin.name)
+        self._select_ef(pin.ef, pin.label)
         resp = self._send(CommandApdu(0x00, Ins.VERIFY, 0x00, 0x80))
-        retries = _sw.pin_retries(resp.sw)
-        if retries is not None:
-            return PinStatus(pin, retries)
+        reported = _sw.pin_retries(resp.sw)
+        if reported is not None:
+            retries, implausible = clamp_retries(pin, reported)
+            return PinStatus(pin, retries, implausible)
         if resp.sw in (_sw.SW.REFERENCE_DATA_NOT_USABLE, _sw.SW.AUTH_METHOD_BLOCKED):
             return PinStatus(pin, 0)
         if resp.ok:
             # NOTE: the cards seen answer 63Cx even when verified; a card answering 9000
             # says "verified", and only a successful VERIFY resets the counter to max.
             if pin.max_tries is None:
-                raise BadResponse(f"{pin.name}: status query gave no retry counter")
+                raise BadResponse(f"{pin.label}: status query gave no retry counter")
             return PinStatus(pin, pin.max_tries)
         raise _sw.error_for(resp.sw, resp.data)
 
     def _verify(self, pin: PinSpec, value: bytes) -> None:
         """Select the PIN IEF and VERIFY once with ``value`` (already format-checked).
 
+        Only ever called inside an operation that selected the application first.
+
         :raises PinError: wrong PIN, ``retries_left`` from ``63Cx``.
         :raises PinBlockedError: ``63C0`` or ``6984``/``6983``.
         :raises PinFormatError: the card rejected the length (``6700``).
         """
-        self._select_ef(pin.ef, pin.name)
+        if not self._channel.selected_by(self._owner):  # pragma: no cover - a bug guard
+            raise UsageError("internal: VERIFY without a SELECT of the application")
+        self._select_ef(pin.ef, pin.label)
         self._verified.discard(pin)
         # The one place VERIFY with data is built; it is sent exactly once.
         resp = self._send(CommandApdu(0x00, Ins.VERIFY, 0x00, 0x80, value))
         self._translate_pin_sw(pin, resp)
         self._verified.add(pin)
-        log.info("%s verified", pin.name)
+        log.info("%s verified", pin.id)
 
     def _translate_pin_sw(self, pin: PinSpec, resp: ResponseApdu) -> None:
         if resp.ok:
             return
-        retries = _sw.pin_retries(resp.sw)
-        if retries == 0:
-            log.warning("%s rejected; now blocked", pin.name)
-            raise PinBlockedError(resp.sw, f"{pin.name}: wrong PIN, now blocked")
-        if retries is not None:
-            log.info("%s rejected, %d tries left", pin.name, retries)
-            raise PinError(retries, resp.sw, f"{pin.name}: wrong PIN, {retries} tries left")
+        reported = _sw.pin_retries(resp.sw)
+        if reported == 0:
+            log.warning("%s rejected; now blocked", pin.id)
+            raise PinBlockedError(resp.sw, f"{pin.label}: wrong PIN, now blocked")
+        if reported is not None:
+            retries, implausible = clamp_retries(pin, reported)
+            log.info("%s rejected", pin.id)
+            raise PinError(retries, resp.sw, pin.wrong_pin_message(retries),
+                           counter_implausible=implausible)
         if resp.sw in (_sw.SW.REFERENCE_DATA_NOT_USABLE, _sw.SW.AUTH_METHOD_BLOCKED):
-            raise PinBlockedError(resp.sw, f"{pin.name} is blocked")
+            raise PinBlockedError(resp.sw, f"{pin.label} is blocked")
         if resp.sw == _sw.SW.WRONG_LENGTH:
-            raise PinFormatError(f"{pin.name}: the card rejected the PIN length (6700)")
+            raise PinFormatError(f"{pin.label}: the card rejected the PIN length (6700)")
         if resp.sw == _sw.SW.SECURITY_STATUS_NOT_SATISFIED:
-            raise SecurityStatusError(resp.sw, resp.data, f"{pin.name}: security status")
+            raise SecurityStatusError(resp.sw, resp.data, f"{pin.label}: security status")
         raise _sw.error_for(resp.sw, resp.data)
 
     def _change(self, pin: PinSpec, new: bytes) -> None:
@@ -347,15 +408,9 @@ class ApplicationSession:
         if resp.sw == _sw.SW.SECURITY_STATUS_NOT_SATISFIED:
             self._verified.discard(pin)
             raise SecurityStatusError(resp.sw, resp.data,
-                                      f"{pin.name}: change refused (not verified)")
+                                      f"{pin.label}: change refused (not verified)")
         self._translate_pin_sw(pin, resp)
-        log.info("%s changed", pin.name)
-
-    @staticmethod
-    def _encode_pin(pin: PinSpec, value: object) -> bytes:
-        if not isinstance(value, str):
-            raise PinFormatError(f"{pin.name}: a PIN must be given as str")
-        return pin.encode(value)
+        log.info("%s changed", pin.id)
 
     # ------------------------------------------------------------------ reading
     def _read_binary(self, offset: int, want: int) -> bytes | None:
@@ -368,7 +423,7 @@ class ApplicationSession:
             raise BadResponse(f"EF too large to read (offset {offset:#x})")
         p1, p2 = offset >> 8, offset & 0xFF
         # Le above 256 makes an extended APDU; the processor stack falls back to short
-        # 256-byte reads if the card (or the session's ``extended=False``) refuses them.
+        # 256-byte reads if the card (or the channel's ``extended=False``) refuses them.
         le = max(1, min(want, EXTENDED_CHUNK))
         resp = self._send(CommandApdu(0x00, Ins.READ_BINARY, p1, p2, le=le))
         return self._check_read(resp)
@@ -459,4 +514,3 @@ def der_certificate_total(head: bytes, what: str = "certificate") -> int:
     if len(head) < 2 or head[0] != 0x30:
         raise BadResponse(f"{what}: EF does not start with a DER SEQUENCE")
     return tlv_header_total(head, what)
-

@@ -2,7 +2,8 @@
 
 Access (card-interface.md §3.2): the 4-digit PIN ``0011`` unlocks everything; 照合番号A
 (``0014``, the 12-digit My Number) unlocks the My Number EF only; 照合番号B (``0015``, birth
-YYMMDD + expiry year + security code) unlocks the 基本4情報 only.
+YYMMDD + expiry year + security code) unlocks the 基本4情報 only.  The facts are in
+:mod:`jukicard.apdu.apps.text`, the data objects in :mod:`jukicard.card.text_data`.
 
 NOTE: everything read here is personal data: nothing is logged, and the returned objects
 mask themselves in ``repr()``.
@@ -15,19 +16,21 @@ from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jukicard.card.dataobjects import (
+from jukicard.apdu.apps import App
+from jukicard.apdu.apps.text import TextEf, TextPin
+from jukicard.card.cvc import CvCertificate
+from jukicard.card.session import ApplicationSession
+from jukicard.card.text_data import (
     ApBasicInfo,
     BasicInfo,
-    CvCertificate,
-    DataIntegrityError,
     MyNumber,
+    SignatureCheck,
     TextApSignature,
+    VerifiedTextData,
 )
-from jukicard.card.layout import App, PinSpec, TextEf, TextPin
-from jukicard.card.session import ApplicationSession, PinStatus
-from jukicard.errors import UsageError
+from jukicard.errors import BadResponse, DataIntegrityError
 
-__all__ = ["TextSession", "DataIntegrityError"]
+__all__ = ["TextSession", "DataIntegrityError", "MY_NUMBER_READ_LIMIT"]
 
 log = logging.getLogger(__name__)
 
@@ -36,58 +39,23 @@ log = logging.getLogger(__name__)
 MY_NUMBER_READ_LIMIT = 256
 
 
-def _match_a_value(value: MyNumber | str) -> str:
+def _match_a_value(value: MyNumber | str | None) -> str | None:
     if isinstance(value, MyNumber):
         return value.digits
     return value
 
 
-class TextSession(ApplicationSession):
+class TextSession(ApplicationSession[TextPin]):
     """The 券面事項入力補助AP of a My Number card.
 
-    :param transport: the connection to the card.
-    :param extended: see :class:`~jukicard.card.session.ApplicationSession`.
-    :param select: select the AP at construction.
+    :param channel: the card's channel, or a bare transport (see
+        :class:`~jukicard.card.session.ApplicationSession`).
+    :param extended: / :param select: see :class:`~jukicard.card.session.ApplicationSession`.
     :raises ApplicationNotFound: no text AP on this card (e.g. a 住基カード).
     """
 
     APPLICATION: ClassVar[App] = App.TEXT
-
     PINS: ClassVar[tuple[TextPin, ...]] = tuple(TextPin)
-
-    # ------------------------------------------------------------------ PINs
-    def pin_status(self, pin: TextPin) -> PinStatus:
-        """Tries left for ``pin`` (data-less VERIFY, never decrements).
-
-        :raises UsageError: not a text-AP PIN.
-        :raises TransportError: (or a subclass) the card went away.
-        """
-        spec = self._pin(pin)
-        with self._operation():
-            return self._pin_status(spec)
-
-    def verify(self, pin: TextPin, value: str) -> None:
-        """VERIFY ``value`` once (see :meth:`JpkiSession.verify
-        <jukicard.card.jpki.JpkiSession.verify>` for the errors).
-
-        :raises PinFormatError: wrong format — nothing was sent.
-        :raises PinError: wrong value, ``retries_left`` set.
-        :raises PinBlockedError: blocked.
-        """
-        spec = self._pin(pin)
-        raw = self._encode_pin(spec, value)
-        with self._operation():
-            self._verify(spec, raw)
-
-    def _unlock(self, choices: list[tuple[TextPin, str | None]]) -> tuple[PinSpec, bytes] | None:
-        given = [(p, v) for p, v in choices if v is not None]
-        if len(given) > 1:
-            raise UsageError("give only one of the PIN arguments")
-        if not given:
-            return None
-        pin, value = given[0]
-        spec = pin.value
-        return spec, self._encode_pin(spec, value)
 
     # ------------------------------------------------------------------ reads
     def read_my_number(
@@ -104,10 +72,7 @@ class TextSession(ApplicationSession):
         :raises BadResponse: malformed EF or a wrong check digit.
         :raises TransportError: (or a subclass) the card went away.
         """
-        unlock = self._unlock([
-            (TextPin.PIN, pin),
-            (TextPin.MATCH_A, None if match_a is None else _match_a_value(match_a)),
-        ])
+        unlock = self._unlock([(TextPin.PIN, pin), (TextPin.MATCH_A, _match_a_value(match_a))])
         with self._operation(fresh=unlock is not None):
             if unlock is not None:
                 self._verify(*unlock)
@@ -120,7 +85,7 @@ class TextSession(ApplicationSession):
         """Read the 基本4情報 (name, address, birth date, sex).
 
         :param pin: the 4-digit text-AP PIN, or
-        :param match_b: 照合番号B (14 digits, see :func:`~jukicard.card.layout.make_match_b`).
+        :param match_b: 照合番号B (14 digits, see :func:`~jukicard.apdu.apps.make_match_b`).
         :raises UsageError: both given.
         :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
         :raises SecurityStatusError: nothing verified.
@@ -136,38 +101,46 @@ class TextSession(ApplicationSession):
 
     def read_verified(
         self, pin: str, *, issuer_key: rsa.RSAPublicKey | None = None
-    ) -> tuple[MyNumber, BasicInfo]:
+    ) -> VerifiedTextData:
         """Read the My Number and the 基本4情報 and check them against the AP's signature EF
         (``0003``) with the key of its CV certificate (``0004``), all in one transaction.
 
+        The signature and both digests are checked over the raw EF bytes before any content
+        is parsed.  The result says what the check proved
+        (:attr:`VerifiedTextData.signature_check`): without ``issuer_key`` only that the
+        data matches the card's own key (``"card-key-only"``: a forged card supplying its
+        own key would pass); with it, also that the CV certificate verifies under the
+        trusted issuer key (``"trusted-issuer"``).
+
         :param pin: the 4-digit text-AP PIN (the signature EF needs it).
         :param issuer_key: the trusted CV-certificate issuer key (J-LIS, or the test
-            issuer); if given, the CV certificate itself is verified with it too.  Without
-            it the check proves the data is consistent with the card's signature, not that
-            the card is genuine.
-        :returns: ``(MyNumber, BasicInfo)``.
-        :raises DataIntegrityError: the data does not match the signature (tampered), or
-            the signature/CV certificate does not verify.
+            issuer).
+        :returns: the data and what was checked; unpacks as ``(my_number, basic_info)``.
+        :raises DataIntegrityError: the data does not match the signature (tampered), the
+            signature EF or the CV certificate EF is damaged, or the CV certificate does not
+            verify under ``issuer_key``.
         :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
-        :raises BadResponse: a malformed EF.
+        :raises BadResponse: the signed data itself is malformed (e.g. a bad check digit).
         :raises TransportError: (or a subclass) the card went away.
         """
-        spec = TextPin.PIN.value
+        spec = self._pin(TextPin.PIN)
         raw = self._encode_pin(spec, pin)
         with self._operation(fresh=True):
             self._verify(spec, raw)
             my_number_ef = self._read_my_number_ef()
-            basic_ef = self._read_tlv_ef(TextEf.BASIC_INFO, "basic info EF")
-            sig_ef = self._read_tlv_ef(TextEf.SIGNATURE, "signature EF")
-            cv_ef = self._read_tlv_ef(TextEf.CV_CERTIFICATE, "CV certificate EF")
-        cv_cert = CvCertificate.parse(cv_ef)
-        if issuer_key is not None:
-            cv_cert.verify_issuer(issuer_key)  # DataIntegrityError if it does not verify
-        TextApSignature.parse(sig_ef).verify(my_number_ef, basic_ef, cv_cert)
-        my_number = MyNumber.parse(my_number_ef)
-        basic = BasicInfo.parse(basic_ef)
-        log.info("text AP data read and its signature verified")
-        return my_number, basic
+            try:
+                basic_ef = self._read_tlv_ef(TextEf.BASIC_INFO, "basic info EF")
+                sig_ef = self._read_tlv_ef(TextEf.SIGNATURE, "signature EF")
+                cv_ef = self._read_tlv_ef(TextEf.CV_CERTIFICATE, "CV certificate EF")
+            except DataIntegrityError:
+                raise
+            except BadResponse as exc:  # a signed EF that cannot even be read whole
+                raise DataIntegrityError(f"{exc}: the signed data is damaged") from exc
+        check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, issuer_key)
+        result = VerifiedTextData(MyNumber.parse(my_number_ef), BasicInfo.parse(basic_ef),
+                                  check)
+        log.info("text AP data read and its signature verified (%s)", check.value)
+        return result
 
     def read_cv_certificate(self) -> CvCertificate:
         """Read the CV certificate (EF ``0004``) of the AP's data-signing key (no PIN).
@@ -191,3 +164,29 @@ class TextSession(ApplicationSession):
     def _read_my_number_ef(self) -> bytes:
         self._select_ef(TextEf.MY_NUMBER, "My Number EF")
         return self._read_whole("My Number EF", limit=MY_NUMBER_READ_LIMIT)
+
+
+def _check_signature(
+    my_number_ef: bytes,
+    basic_ef: bytes,
+    sig_ef: bytes,
+    cv_ef: bytes,
+    issuer_key: rsa.RSAPublicKey | None,
+) -> SignatureCheck:
+    """Check the text AP's signed data over the raw EF bytes.
+
+    :raises DataIntegrityError: anything that does not match, or a damaged signature /
+        CV certificate EF.
+    """
+    try:
+        cv_cert = CvCertificate.parse(cv_ef)
+    except BadResponse as exc:
+        raise DataIntegrityError("CV certificate EF is damaged") from exc
+    try:
+        signature = TextApSignature.parse(sig_ef)
+    except BadResponse as exc:
+        raise DataIntegrityError("signature EF is damaged") from exc
+    if issuer_key is not None:
+        cv_cert.verify_issuer(issuer_key)  # DataIntegrityError if it does not verify
+    signature.verify(my_number_ef, basic_ef, cv_cert)
+    return SignatureCheck.CARD_KEY_ONLY if issuer_key is None else SignatureCheck.TRUSTED_ISSUER

@@ -59,7 +59,6 @@ __all__ = [
     "CardSelection",
     "parse_reader",
     "pin_label",
-    "tries_text",
     "StdinInteraction",
     "TerminalInteraction",
 ]
@@ -290,27 +289,18 @@ def card_options(*, fallback: bool) -> Callable[[F], F]:
 
 # --------------------------------------------------------------------------- wording
 def pin_label(pin: Any) -> str:
-    """The name of a PIN as staff and residents know it, for every message and prompt.
+    """The name of a PIN as staff and residents know it, for every message and prompt:
+    ``"利用者証明用電子証明書暗証番号 (user-authentication PIN)"``.
 
-    ``pin`` is a :class:`~jukicard.card.PinSpec` (or anything with its ``name``, such as a
-    :class:`~jukicard.services.pins.PinState`).  NOTE: the one place to switch to the
-    card layer's ``label_ja``/``label_en`` once ``PinSpec`` carries them.
+    ``pin`` is a :class:`~jukicard.card.PinSpec` (its ``label``) or a
+    :class:`~jukicard.services.pins.PinState` (its ``name`` is that label).
     """
-    return str(pin.name)
-
-
-def tries_text(n: int) -> str:
-    """``"1 try left"``, ``"3 tries left"``."""
-    return f"{n} try left" if n == 1 else f"{n} tries left"
+    return str(getattr(pin, "label", None) or pin.name)
 
 
 def pin_prompt(request: PinRequest) -> str:
-    """The prompt for a PIN request: ``"text AP PIN (4 characters, 3 tries left): "``."""
-    what = {"verify": "", "current": "current ", "new": "new "}.get(request.purpose, "")
-    extra = request.length_hint
-    if request.retries_left is not None and request.purpose != "new":
-        extra += f", {tries_text(request.retries_left)}"
-    return f"{what}{pin_label(request.pin)} ({extra}): "
+    """The prompt for a PIN request (:attr:`PinRequest.prompt`, in the names residents know)."""
+    return request.prompt
 
 
 # --------------------------------------------------------------------------- PIN input

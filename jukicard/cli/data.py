@@ -49,14 +49,16 @@ def mynumber(card: CardSelection, as_json: bool, pin_stdin: bool,
     from jukicard.services.data import read_my_number, read_verified
 
     asker = interaction(pin_stdin)
+    check = "not-checked"
     with card.open() as transport:
         if check_signature:
-            number, _basic = read_verified(transport, asker)
+            verified = read_verified(transport, asker)
+            number, check = verified.my_number, str(verified.signature_check)
         else:
             number = read_my_number(transport, asker)
     if as_json:
         out().json({"my_number": number.digits, "signature_checked": check_signature,
-                    "card_source": card.source_json()})
+                    "signature_check": check, "card_source": card.source_json()})
     else:
         out().text(number.digits)
     return 0
@@ -83,14 +85,17 @@ def basic_info(card: CardSelection, as_json: bool, pin_stdin: bool, match_b: boo
         raise UsageError("--check-signature needs the 4-digit PIN, not 照合番号B")
     checked = not match_b if check_signature is None else check_signature
     asker = interaction(pin_stdin)
+    check = "not-checked"
     with card.open() as transport:
         if checked:
-            _number, info = read_verified(transport, asker)
+            verified = read_verified(transport, asker)
+            info, check = verified.basic_info, str(verified.signature_check)
         else:
             info = read_basic_info(transport, asker, match_b=match_b)
     data = _basic_json(info)
     if as_json:
-        out().json({**data, "signature_checked": checked, "card_source": card.source_json()})
+        out().json({**data, "signature_checked": checked, "signature_check": check,
+                    "card_source": card.source_json()})
     else:
         for key in ("name", "address", "birth", "sex"):
             out().text(f"{key + ':':<8} {data[key]}")

@@ -30,7 +30,6 @@ from jukicard.cli._common import (
     JukiGroup,
     notice,
     pin_label,
-    tries_text,
 )
 from jukicard.errors import (
     CardError,
@@ -41,6 +40,7 @@ from jukicard.errors import (
     TransportError,
     UsageError,
     ValidationError,
+    tries_left_text,
 )
 
 __all__ = ["EXIT_CODES", "exit_code_for", "error_json", "cli", "main"]
@@ -173,7 +173,7 @@ def _message(exc: BaseException, st: CliState) -> str:
             and exc.retries_left is not None:
         request = getattr(st.interaction, "last_request", None)
         what = f"{pin_label(request.pin)}: " if request is not None else ""
-        return f"{what}wrong PIN, {tries_text(exc.retries_left)}"
+        return f"{what}wrong PIN, {tries_left_text(exc.retries_left)}"
     if isinstance(exc, JukiError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

@@ -25,8 +25,8 @@ from jukicard.cli._common import (
     out,
     pin_label,
     pin_stdin_option,
-    tries_text,
 )
+from jukicard.errors import tries_left_text
 
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
@@ -102,7 +102,7 @@ def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> 
         out().json({"pin": pin_id, "verified": True, **state.to_json(),
                     "card_source": card.source_json()})
     else:
-        out().text(f"{pin_label(state)}: correct ({tries_text(state.retries_left)})")
+        out().text(f"{pin_label(state)}: correct ({tries_left_text(state.retries_left)})")
     return 0
 
 

@@ -15,7 +15,8 @@ Supported commands (see ``card-interface.md`` §5, decisions in §14):
 ``00 B2`` READ RECORD   P2 = 04 (current EF) or SFI<<3|04; also mode 05 (P1..last).
 ``00 84`` GET CHALLENGE Le 1..256 random bytes (deterministic with a seed).
 ``00 20`` VERIFY        P2 = 80 (current PIN IEF) or 80|SFI; no data = status ``63 Cx``.
-``00 24`` CHANGE REF.   P1=01: new value, PIN must be verified; P1=00: old ‖ new.
+``00 24`` CHANGE REF.   P1=01: new value, PIN must be verified; P1=00: old ‖ new
+                        (fixed-length PINs); the new value must fit the PIN's format.
 ``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1P2 = 00 80, on the current key IEF.
 ======================  ===============================================================
 
@@ -35,7 +36,6 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from enum import IntEnum
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from jukicard.apdu.command import CommandApdu
+from jukicard.apdu.sw import SW
 from jukicard.emulator.fs import (
     BinaryEF,
     DedicatedFile,
@@ -54,7 +55,7 @@ from jukicard.emulator.fs import (
     RecordEF,
 )
 from jukicard.emulator.profile import CardProfile, load_profile
-from jukicard.errors import CardError, MalformedApduError
+from jukicard.errors import CardError, MalformedApduError, tries_left_text
 
 __all__ = ["SW", "SwError", "CardStats", "CardOS", "CommandLog"]
 
@@ -63,29 +64,6 @@ log = logging.getLogger(__name__)
 #: Optional hook called with (command bytes, response bytes) after every APDU.
 #: NOTE: command bytes include PIN values; the hook is for tests only.
 CommandLog = Callable[[bytes, bytes], None]
-
-
-class SW(IntEnum):
-    """Status words the emulator uses."""
-
-    OK = 0x9000
-    WRONG_LENGTH = 0x6700
-    CHANNEL_NOT_SUPPORTED = 0x6881
-    SM_NOT_SUPPORTED = 0x6882
-    CHAINING_NOT_SUPPORTED = 0x6884
-    INCOMPATIBLE_FILE = 0x6981
-    SECURITY_NOT_SATISFIED = 0x6982
-    AUTH_METHOD_BLOCKED = 0x6984
-    NO_CURRENT_EF = 0x6986
-    WRONG_DATA = 0x6A80
-    FILE_NOT_FOUND = 0x6A82
-    RECORD_NOT_FOUND = 0x6A83
-    WRONG_P1P2 = 0x6A86
-    REF_DATA_NOT_FOUND = 0x6A88
-    WRONG_OFFSET = 0x6B00
-    INS_NOT_SUPPORTED = 0x6D00
-    CLA_NOT_SUPPORTED = 0x6E00
-    NO_DIAGNOSIS = 0x6F00
 
 
 def _tries_sw(tries_left: int) -> int:
@@ -251,21 +229,25 @@ class CardOS:
         """
         with self._lock:
             self.stats.apdus += 1
+            raw = _as_bytes(apdu)
             try:
-                data = self._dispatch(bytes(apdu))
-                sw: int = SW.OK
+                if raw is None:
+                    raise SwError(SW.WRONG_LENGTH, "not a byte string")
+                data = self._dispatch(raw)
+                sw: int = SW.SUCCESS
             except SwError as exc:
                 data, sw = b"", exc.sw
             except Exception:  # a bug in a handler must not kill the bridge
                 log.exception("emulator handler failed")
-                data, sw = b"", SW.NO_DIAGNOSIS
+                data, sw = b"", SW.NO_PRECISE_DIAGNOSIS
             response = data + int(sw).to_bytes(2, "big")
             if log.isEnabledFor(logging.DEBUG):  # header and SW only: data may be a PIN
-                log.debug("APDU %s (%d bytes) -> %d bytes, SW %04X", bytes(apdu[:4]).hex().upper(),
-                          len(apdu), len(data), sw)
+                head = raw[:4].hex().upper() if raw is not None else "(not bytes)"
+                size = len(raw) if raw is not None else 0
+                log.debug("APDU %s (%d bytes) -> %d bytes, SW %04X", head, size, len(data), sw)
         if self.command_log is not None:
             try:
-                self.command_log(bytes(apdu), response)
+                self.command_log(raw if raw is not None else b"", response)
             except Exception:
                 log.exception("command_log hook failed")
         return response
@@ -302,13 +284,13 @@ class CardOS:
         if cla == 0xFF:
             raise SwError(SW.CLA_NOT_SUPPORTED)
         if cla & 0x40 and not cla & 0x80:  # further inter-industry class: channels 4..19
-            raise SwError(SW.CHANNEL_NOT_SUPPORTED)
+            raise SwError(SW.LOGICAL_CHANNEL_NOT_SUPPORTED)
         if cla & 0x60:  # RFU / other proprietary classes
             raise SwError(SW.CLA_NOT_SUPPORTED)
         if cla & 0x03:
-            raise SwError(SW.CHANNEL_NOT_SUPPORTED)
+            raise SwError(SW.LOGICAL_CHANNEL_NOT_SUPPORTED)
         if cla & 0x0C:
-            raise SwError(SW.SM_NOT_SUPPORTED)
+            raise SwError(SW.SECURE_MESSAGING_NOT_SUPPORTED)
         if cla & 0x10:
             raise SwError(SW.CHAINING_NOT_SUPPORTED)
         return cla & 0x80
@@ -338,17 +320,17 @@ class CardOS:
         """Resolve the P2 of VERIFY / CHANGE REFERENCE DATA to a PIN IEF."""
         if p2 == 0x80:
             if self._ef is None:
-                raise SwError(SW.NO_CURRENT_EF)
+                raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
             if not isinstance(self._ef, PinIEF):
-                raise SwError(SW.INCOMPATIBLE_FILE)
+                raise SwError(SW.COMMAND_INCOMPATIBLE_WITH_FILE)
             return self._ef
         if 0x81 <= p2 <= 0x9E:
             df = self._df
             pin = df.pin(p2 & 0x1F) if df is not None else None
             if pin is None:
-                raise SwError(SW.REF_DATA_NOT_FOUND)
+                raise SwError(SW.REFERENCED_DATA_NOT_FOUND)
             return pin
-        raise SwError(SW.WRONG_P1P2)
+        raise SwError(SW.INCORRECT_P1P2)
 
     def _fcp(self, ef: ElementaryFile) -> bytes:
         if isinstance(ef, BinaryEF):
@@ -366,7 +348,7 @@ class CardOS:
     def _select(self, cmd: CommandApdu) -> bytes:
         p1, p2 = cmd.p1, cmd.p2
         if p2 & 0x03 or p2 & 0xF0 or (p2 & 0x0C) == 0x08:
-            raise SwError(SW.WRONG_P1P2)  # only "first occurrence" and FCI/FCP/none
+            raise SwError(SW.INCORRECT_P1P2)  # only "first occurrence" and FCI/FCP/none
         if p1 == 0x04:
             if not cmd.data:
                 raise SwError(SW.WRONG_LENGTH)
@@ -396,7 +378,7 @@ class CardOS:
             if p2 == 0x0C:
                 return b""
             return self._fit(self._fcp(ef), cmd.le)
-        raise SwError(SW.WRONG_P1P2)
+        raise SwError(SW.INCORRECT_P1P2)
 
     def _resolve_sfi(self, sfi: int) -> ElementaryFile:
         df = self._need_df()
@@ -412,20 +394,20 @@ class CardOS:
             raise SwError(SW.WRONG_LENGTH)
         if cmd.p1 & 0x80:
             if cmd.p1 & 0x60 or not 1 <= cmd.p1 & 0x1F <= 30:
-                raise SwError(SW.WRONG_P1P2)
+                raise SwError(SW.INCORRECT_P1P2)
             ef: ElementaryFile | None = self._resolve_sfi(cmd.p1 & 0x1F)
             offset = cmd.p2
         else:
             ef = self._ef
             offset = (cmd.p1 << 8) | cmd.p2
         if ef is None:
-            raise SwError(SW.NO_CURRENT_EF)
+            raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
         if not isinstance(ef, BinaryEF):
-            raise SwError(SW.INCOMPATIBLE_FILE)
+            raise SwError(SW.COMMAND_INCOMPATIBLE_WITH_FILE)
         if not ef.read.satisfied_by(self._verified):
-            raise SwError(SW.SECURITY_NOT_SATISFIED)
+            raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
         if offset >= ef.size:
-            raise SwError(SW.WRONG_OFFSET)
+            raise SwError(SW.WRONG_P1P2)
         return ef.data[offset:offset + cmd.le]
 
     # ------------------------------------------------------------------ READ RECORD
@@ -434,14 +416,14 @@ class CardOS:
             raise SwError(SW.WRONG_LENGTH)
         mode, sfi = cmd.p2 & 0x07, cmd.p2 >> 3
         if mode not in (0x04, 0x05) or sfi == 31 or cmd.p1 == 0:
-            raise SwError(SW.WRONG_P1P2)
+            raise SwError(SW.INCORRECT_P1P2)
         ef = self._resolve_sfi(sfi) if sfi else self._ef
         if ef is None:
-            raise SwError(SW.NO_CURRENT_EF)
+            raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
         if not isinstance(ef, RecordEF):
-            raise SwError(SW.INCOMPATIBLE_FILE)
+            raise SwError(SW.COMMAND_INCOMPATIBLE_WITH_FILE)
         if not ef.read.satisfied_by(self._verified):
-            raise SwError(SW.SECURITY_NOT_SATISFIED)
+            raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
         if cmd.p1 > len(ef.records):
             raise SwError(SW.RECORD_NOT_FOUND)
         if mode == 0x04:
@@ -453,7 +435,7 @@ class CardOS:
     # ------------------------------------------------------------------ GET CHALLENGE
     def _get_challenge(self, cmd: CommandApdu) -> bytes:
         if cmd.p1 or cmd.p2:
-            raise SwError(SW.WRONG_P1P2)
+            raise SwError(SW.INCORRECT_P1P2)
         if cmd.data or cmd.le is None or cmd.le > 256:
             raise SwError(SW.WRONG_LENGTH)
         if self._rng is not None:
@@ -463,7 +445,7 @@ class CardOS:
     # ------------------------------------------------------------------ VERIFY
     def _verify(self, cmd: CommandApdu) -> bytes:
         if cmd.p1 != 0x00:
-            raise SwError(SW.WRONG_P1P2)
+            raise SwError(SW.INCORRECT_P1P2)
         pin = self._pin_reference(cmd.p2)  # a stray Le is ignored
         if not cmd.data:
             # status query: ALWAYS 63 Cx, even when verified (x = max) or blocked (x = 0);
@@ -475,38 +457,53 @@ class CardOS:
             log.debug("PIN %04X verified", pin.fid)
             return b""
         if result == PinCheck.BLOCKED:
-            raise SwError(SW.AUTH_METHOD_BLOCKED)
+            raise SwError(SW.REFERENCE_DATA_NOT_USABLE)
         if result == PinCheck.BAD_LENGTH:
             raise SwError(SW.WRONG_LENGTH, "PIN length outside the allowed range")
         self._verified.discard(pin.fid)
-        log.debug("PIN %04X wrong, %d tries left", pin.fid, pin.tries_left)
+        log.debug("PIN %04X wrong, %s", pin.fid, tries_left_text(pin.tries_left))
         raise SwError(_tries_sw(pin.tries_left))
 
     # ------------------------------------------------------------------ CHANGE REFERENCE DATA
     def _change_reference_data(self, cmd: CommandApdu) -> bytes:
+        """``00 24 01 80 <new>`` (after VERIFY) or ``00 24 00 80 <old ‖ new>``.
+
+        The new value must fit the PIN's format (its facts, or printable ASCII within the
+        length limits): ``67 00`` for a wrong length, ``6A 80`` for anything else, and
+        nothing changes.  ``old ‖ new`` is split at the PIN's *public* fixed length; for a
+        PIN whose length varies it is refused (``6A 86``) whatever the data, so the answer
+        never depends on the length of the stored value.
+        """
         if cmd.p1 not in (0x00, 0x01):
-            raise SwError(SW.WRONG_P1P2)
+            raise SwError(SW.INCORRECT_P1P2)
         if not cmd.data:
             raise SwError(SW.WRONG_LENGTH)
         pin = self._pin_reference(cmd.p2)
         if pin.blocked:
-            raise SwError(SW.AUTH_METHOD_BLOCKED)
+            raise SwError(SW.REFERENCE_DATA_NOT_USABLE)
         if cmd.p1 == 0x01:
             if pin.fid not in self._verified:
-                raise SwError(SW.SECURITY_NOT_SATISFIED)
+                raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
             new = cmd.data
         else:  # old ‖ new: the old value is checked like a VERIFY
-            n = pin.value_length
-            old, new = cmd.data[:n], cmd.data[n:]
-            if not new:
+            n = pin.fixed_length
+            if n is None:
+                raise SwError(SW.INCORRECT_P1P2, "old ‖ new needs a fixed-length PIN")
+            if len(cmd.data) <= n:
                 raise SwError(SW.WRONG_LENGTH)
+            old, new = cmd.data[:n], cmd.data[n:]
             result = pin.check(old)
+            if result == PinCheck.BLOCKED:
+                raise SwError(SW.REFERENCE_DATA_NOT_USABLE)
             if result != PinCheck.OK:
                 self._verified.discard(pin.fid)
                 raise SwError(_tries_sw(pin.tries_left))
             self._verified.add(pin.fid)
-        if not pin.length_ok(new):
-            raise SwError(SW.WRONG_LENGTH, "new PIN length outside the allowed range")
+        problem = pin.new_value_problem(new)
+        if problem is not None:
+            length_ok = pin.length_ok(new)
+            raise SwError(SW.WRONG_DATA if length_ok else SW.WRONG_LENGTH,
+                          "new PIN does not fit the PIN's format")
         pin.set_value(new)
         log.info("PIN %04X changed", pin.fid)
         return b""
@@ -514,14 +511,14 @@ class CardOS:
     # ------------------------------------------------------------------ SIGN
     def _compute_signature(self, cmd: CommandApdu) -> bytes:
         if (cmd.p1, cmd.p2) != (0x00, 0x80):
-            raise SwError(SW.WRONG_P1P2)
+            raise SwError(SW.INCORRECT_P1P2)
         ef = self._ef
         if ef is None:
-            raise SwError(SW.NO_CURRENT_EF)
+            raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
         if not isinstance(ef, KeyIEF):
-            raise SwError(SW.INCOMPATIBLE_FILE)
+            raise SwError(SW.COMMAND_INCOMPATIBLE_WITH_FILE)
         if not ef.use.satisfied_by(self._verified):
-            raise SwError(SW.SECURITY_NOT_SATISFIED)
+            raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
         k = ef.spec.key_bytes
         if not 1 <= len(cmd.data) <= k - 11:
             raise SwError(SW.WRONG_LENGTH)
@@ -539,6 +536,19 @@ _DIGEST_INFO_PREFIXES: dict[bytes, tuple[Callable[[], hashes.HashAlgorithm], int
     bytes.fromhex("3041300d060960864801650304020205000430"): (hashes.SHA384, 48),
     bytes.fromhex("3051300d060960864801650304020305000440"): (hashes.SHA512, 64),
 }
+
+
+def _as_bytes(apdu: object) -> bytes | None:
+    """``apdu`` as bytes, or ``None`` if it is not a byte string (or a list of byte
+    values, as pyscard passes them); never raises."""
+    if isinstance(apdu, (bytes, bytearray, memoryview)):
+        return bytes(apdu)
+    if isinstance(apdu, (list, tuple)):
+        try:
+            return bytes(apdu)
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def _raw_rsa_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
@@ -567,5 +577,5 @@ def _pow_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
     h = (priv.iqmp * (m1 - m2)) % priv.p
     s = m2 + h * priv.q
     if pow(s, pub.e, pub.n) != m:  # fault check, cheap with e = 65537
-        raise SwError(SW.NO_DIAGNOSIS, "RSA self-check failed")
+        raise SwError(SW.NO_PRECISE_DIAGNOSIS, "RSA self-check failed")
     return s.to_bytes(k, "big")

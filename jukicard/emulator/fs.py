@@ -11,16 +11,16 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from jukicard.emulator.profile import (
+from jukicard.apdu.apps import PinSpec
+from jukicard.emulator.filespecs import (
     AccessCondition,
-    ApplicationSpec,
     BinaryFileSpec,
-    CardProfile,
     FileSpec,
-    PinSpec,
+    PinFileSpec,
     RecordFileSpec,
     RsaKeySpec,
 )
+from jukicard.emulator.profile import ApplicationSpec, CardProfile
 
 __all__ = [
     "BinaryEF",
@@ -88,15 +88,20 @@ class PinCheck:
 class PinIEF:
     """A PIN IEF with a retry counter ("EEPROM" state: survives power cycles).
 
+    :ivar format: the PIN's facts, if jukicard knows the PIN (see
+        :class:`~jukicard.emulator.filespecs.PinFileSpec`).
+
     NOTE: the reference value is never logged or shown in ``repr``.
     """
 
-    def __init__(self, spec: PinSpec) -> None:
+    def __init__(self, spec: PinFileSpec) -> None:
+        self.spec = spec
         self.fid = spec.fid
         self.min_len = spec.min_len
         self.max_len = spec.max_len
         self.max_tries = spec.max_tries
         self.tries_left = spec.tries_left
+        self.format: PinSpec | None = spec.format
         self._value = spec.value.encode("ascii")
 
     def __repr__(self) -> str:
@@ -109,6 +114,11 @@ class PinIEF:
     @property
     def blocked(self) -> bool:
         return self.tries_left == 0
+
+    @property
+    def fixed_length(self) -> int | None:
+        """The length of every value when it is fixed (public knowledge), else ``None``."""
+        return self.spec.fixed_length
 
     def length_ok(self, candidate: bytes) -> bool:
         return self.min_len <= len(candidate) <= self.max_len
@@ -129,24 +139,27 @@ class PinIEF:
         self.tries_left -= 1
         return PinCheck.WRONG
 
-    def matches_prefix(self, data: bytes) -> bool:
-        """True if ``data`` starts with the reference value (CHANGE REFERENCE DATA P1=00)."""
-        n = len(self._value)
-        return len(data) > n and hmac.compare_digest(data[:n], self._value)
-
-    @property
-    def value_length(self) -> int:
-        return len(self._value)
+    def new_value_problem(self, new: bytes) -> str | None:
+        """Why ``new`` cannot be set (format rules of the PIN), or ``None``."""
+        return self.spec.new_value_problem(new)
 
     def set_value(self, new: bytes) -> None:
-        """Replace the reference value and reset the counter (caller checked the length)."""
+        """Replace the reference value and reset the counter.
+
+        :raises ValueError: ``new`` breaks the PIN's format (callers check first with
+            :meth:`new_value_problem`; the card never stores what it cannot export).
+        """
+        problem = self.new_value_problem(new)
+        if problem is not None:
+            raise ValueError(f"PIN {self.fid:04X}: {problem}")
         self._value = bytes(new)
         self.tries_left = self.max_tries
 
-    def to_spec(self) -> PinSpec:
-        return PinSpec(fid=self.fid, value=self._value.decode("ascii"), min_len=self.min_len,
-                       max_len=self.max_len, max_tries=self.max_tries,
-                       tries_left=self.tries_left)
+    def to_spec(self) -> PinFileSpec:
+        return PinFileSpec(fid=self.fid, value=self._value.decode("ascii"),
+                           min_len=self.min_len, max_len=self.max_len,
+                           max_tries=self.max_tries, tries_left=self.tries_left,
+                           format=self.format)
 
 
 ElementaryFile = BinaryEF | RecordEF | PinIEF | KeyIEF
@@ -166,7 +179,7 @@ class DedicatedFile:
                 ef = BinaryEF(f.fid, f.data, f.read)
             elif isinstance(f, RecordFileSpec):
                 ef = RecordEF(f.fid, f.records, f.read)
-            elif isinstance(f, PinSpec):
+            elif isinstance(f, PinFileSpec):
                 ef = PinIEF(f)
             else:
                 ef = KeyIEF(f.fid, f)

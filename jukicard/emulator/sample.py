@@ -13,6 +13,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from jukicard.apdu.apps import App, JpkiCert, JpkiKey, JpkiPin, PinSpec, TextEf, TextPin, VisualPin
+from jukicard.apdu.apps.jpki import MYNUMBER_TOKEN, TOKEN_EF, TOKEN_EF_SIZE
+from jukicard.apdu.apps.juki import JukiPin
+from jukicard.apdu.apps.visual import VisualEf
 from jukicard.emulator.profile import DEFAULT_ATR, PROFILE_FORMAT, CardProfile
 
 __all__ = [
@@ -29,24 +33,27 @@ __all__ = [
     "sample_profile",
 ]
 
-JPKI_AID = "D392F000260100000001"
-TEXT_AID = "D3921000310001010408"
-VISUAL_AID = "D3921000310001010402"
-COMMON_AID = "D3921000310001010100"
-JUKI_AID = "D3921000310001010401"  # unverified layout (card-interface.md §3.4)
+#: AIDs (hex) of the applications, from :mod:`jukicard.apdu.apps`.
+JPKI_AID = App.JPKI.aid.hex().upper()
+TEXT_AID = App.TEXT.aid.hex().upper()
+VISUAL_AID = App.VISUAL.aid.hex().upper()
+COMMON_AID = App.COMMON.aid.hex().upper()
+JUKI_AID = App.JUKI.aid.hex().upper()  # unverified layout (card-interface.md §3.4)
 
 SAMPLE_MY_NUMBER = "123456789018"  # synthetic
+_MATCH_B = "01020320321234"  # synthetic
+_PIN_VALUES: tuple[tuple[str, PinSpec, str], ...] = (
+    ("jpki", JpkiPin.AUTH.spec, "1234"),
+    ("jpki", JpkiPin.SIGN.spec, "ABC123"),
+    ("text", TextPin.PIN.spec, "1234"),
+    ("text", TextPin.MATCH_A.spec, SAMPLE_MY_NUMBER),
+    ("text", TextPin.MATCH_B.spec, _MATCH_B),
+    ("visual", VisualPin.MATCH_A.spec, SAMPLE_MY_NUMBER),
+    ("visual", VisualPin.MATCH_B.spec, _MATCH_B),
+    ("juki", JukiPin.PIN.spec, "1234"),
+)
 #: PIN values of the sample profile: (application, fid) -> value.  Synthetic.
-SAMPLE_PINS: dict[tuple[str, int], str] = {
-    ("jpki", 0x0018): "1234",
-    ("jpki", 0x001B): "ABC123",
-    ("text", 0x0011): "1234",
-    ("text", 0x0014): SAMPLE_MY_NUMBER,
-    ("text", 0x0015): "01020320321234",
-    ("visual", 0x0013): SAMPLE_MY_NUMBER,
-    ("visual", 0x0012): "01020320321234",
-    ("juki", 0x001C): "1234",
-}
+SAMPLE_PINS: dict[tuple[str, int], str] = {(app, p.ef): v for app, p, v in _PIN_VALUES}
 
 
 def new_key_pem(bits: int = 2048) -> str:
@@ -62,9 +69,19 @@ def fake_der(total: int, seed: int = 0) -> bytes:
     return b"\x30\x82" + (total - 4).to_bytes(2, "big") + body
 
 
-def _pin(fid: str, value: str, lo: int, hi: int, tries: int) -> dict[str, Any]:
-    return {"fid": fid, "kind": "pin", "value": value, "min_len": lo, "max_len": hi,
-            "max_tries": tries}
+def _fid(ef: int) -> str:
+    return f"{ef:04X}"
+
+
+def _pin(app: str, spec: PinSpec) -> dict[str, Any]:
+    """The PIN file of ``spec`` (its facts) with the sample value."""
+    return {"fid": _fid(spec.ef), "kind": "pin", "value": SAMPLE_PINS[(app, spec.ef)],
+            "min_len": spec.min_len, "max_len": spec.max_len, "max_tries": spec.max_tries}
+
+
+def _key(spec: Any, pem: str) -> dict[str, Any]:
+    return {"fid": _fid(spec.ef), "kind": "rsa_key", "private_key_pem": pem,
+            "use": {"any_of": [_fid(spec.pin.ef)]}}
 
 
 def _bin(fid: str, data: bytes, read: Any = "always", **extra: Any) -> dict[str, Any]:
@@ -101,39 +118,42 @@ def sample_profile_json(
         "extended_length": extended_length,
         "applications": [
             {"name": "jpki", "aid": JPKI_AID, "files": [
-                _bin("0006", b"JPKIAPICCTOKEN2", size=32, pad="20"),
-                _bin("0001", fake_der(1742, 1), {"any_of": ["001B"]}),
-                _bin("0002", fake_der(1000, 2)),
-                _bin("000A", fake_der(1571, 3)),
-                _bin("000B", fake_der(1001, 4)),
-                {"fid": "0017", "kind": "rsa_key", "private_key_pem": auth_key_pem,
-                 "use": {"any_of": ["0018"]}},
-                _pin("0018", SAMPLE_PINS[("jpki", 0x0018)], 4, 4, 3),
-                {"fid": "001A", "kind": "rsa_key", "private_key_pem": sign_key_pem,
-                 "use": {"any_of": ["001B"]}},
-                _pin("001B", SAMPLE_PINS[("jpki", 0x001B)], 6, 16, 5),
+                _bin(_fid(TOKEN_EF), MYNUMBER_TOKEN.encode(), size=TOKEN_EF_SIZE, pad="20"),
+                _bin(_fid(JpkiCert.SIGN.spec.ef), fake_der(1742, 1),
+                     {"any_of": [_fid(JpkiPin.SIGN.spec.ef)]}),
+                _bin(_fid(JpkiCert.SIGN_CA.spec.ef), fake_der(1000, 2)),
+                _bin(_fid(JpkiCert.AUTH.spec.ef), fake_der(1571, 3)),
+                _bin(_fid(JpkiCert.AUTH_CA.spec.ef), fake_der(1001, 4)),
+                _key(JpkiKey.AUTH.spec, auth_key_pem),
+                _pin("jpki", JpkiPin.AUTH.spec),
+                _key(JpkiKey.SIGN.spec, sign_key_pem),
+                _pin("jpki", JpkiPin.SIGN.spec),
             ]},
             {"name": "text", "aid": TEXT_AID, "files": [
-                _bin("0001", my_number_ef, {"any_of": ["0011", "0014"]}),
-                _bin("0002", four_info_ef, {"any_of": ["0011", "0015"]}),
-                _bin("0005", b"\xff\x40\x18\xdf\x41\x04\x01\x02\x03\x04\xdf\x42\x10" + bytes(16),
+                _bin(_fid(TextEf.MY_NUMBER), my_number_ef,
+                     {"any_of": [_fid(TextPin.PIN.spec.ef), _fid(TextPin.MATCH_A.spec.ef)]}),
+                _bin(_fid(TextEf.BASIC_INFO), four_info_ef,
+                     {"any_of": [_fid(TextPin.PIN.spec.ef), _fid(TextPin.MATCH_B.spec.ef)]}),
+                _bin(_fid(TextEf.AP_BASIC_INFO),
+                     b"\xff\x40\x18\xdf\x41\x04\x01\x02\x03\x04\xdf\x42\x10" + bytes(16),
                      size=256, pad="FF"),
-                _pin("0011", SAMPLE_PINS[("text", 0x0011)], 4, 4, 3),
-                _pin("0014", SAMPLE_PINS[("text", 0x0014)], 12, 12, 10),
-                _pin("0015", SAMPLE_PINS[("text", 0x0015)], 14, 14, 10),
+                _pin("text", TextPin.PIN.spec),
+                _pin("text", TextPin.MATCH_A.spec),
+                _pin("text", TextPin.MATCH_B.spec),
             ]},
             {"name": "visual", "aid": VISUAL_AID, "files": [
-                _bin("0002", b"\xff\x20\x82\x00\x05\xdf\x29\x02\x20\x32", {"any_of":
-                     ["0012", "0013"]}),
-                _pin("0012", SAMPLE_PINS[("visual", 0x0012)], 14, 14, 10),
-                _pin("0013", SAMPLE_PINS[("visual", 0x0013)], 12, 12, 10),
+                _bin(_fid(VisualEf.ENTRIES), b"\xff\x20\x82\x00\x05\xdf\x29\x02\x20\x32",
+                     {"any_of": [_fid(VisualPin.MATCH_B.spec.ef),
+                                 _fid(VisualPin.MATCH_A.spec.ef)]}),
+                _pin("visual", VisualPin.MATCH_B.spec),
+                _pin("visual", VisualPin.MATCH_A.spec),
             ]},
             {"name": "common", "aid": COMMON_AID, "files": [
                 {"fid": "0001", "kind": "record", "read": "always",
                  "records": [("C10F" + b"AB1234567890123".hex()).upper()]},
             ]},
             {"name": "juki", "aid": JUKI_AID, "files": [
-                _pin("001C", SAMPLE_PINS[("juki", 0x001C)], 4, 4, 3),
+                _pin("juki", JukiPin.PIN.spec),
             ]},
         ],
     }

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from jukicard.card.dataobjects import BasicInfo, MyNumber
+from jukicard.apdu.apps import JpkiCert, TextPin
+from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
 from jukicard.card.detect import open_card
-from jukicard.card.layout import JpkiCert, JukiJpkiCert, TextPin
+from jukicard.card.jpki import JpkiSession
+from jukicard.card.text_data import BasicInfo, MyNumber, SignatureCheck, VerifiedTextData
 from jukicard.errors import BadResponse, UsageError
 from jukicard.services.info import cert_id
 from jukicard.services.interaction import UserInteraction
@@ -29,6 +31,8 @@ __all__ = [
     "read_my_number",
     "read_basic_info",
     "read_verified",
+    "SignatureCheck",
+    "VerifiedTextData",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,9 +41,8 @@ log = logging.getLogger(__name__)
 CERT_IDS: tuple[str, ...] = tuple(cert_id(c) for c in JpkiCert)
 
 
-def _cert_ref(card_is_juki: bool, which: str) -> Any:
-    table = JukiJpkiCert if card_is_juki else JpkiCert
-    for ref in table:
+def _cert_ref(jpki: JpkiSession, which: str) -> Any:
+    for ref in jpki.CERTS:
         if cert_id(ref) == which:
             return ref
     if which not in CERT_IDS:
@@ -58,9 +61,10 @@ def export_certificate(transport: Transport, which: str, interaction: UserIntera
     :raises PinError: / :raises PinBlockedError: wrong or blocked password.
     :raises TransportError: (or a subclass) the card went away.
     """
-    card = open_card(transport)
-    ref = _cert_ref(card.card_type.value == "juki", which)
-    jpki = card.jpki()
+    if which not in CERT_IDS:
+        raise UsageError(f"unknown certificate {which!r}; use one of {', '.join(CERT_IDS)}")
+    jpki = open_card(transport).jpki()
+    ref = _cert_ref(jpki, which)
     pin_spec = ref.value.pin
     if pin_spec is None:
         return jpki.read_certificate(ref)
@@ -72,12 +76,14 @@ def export_certificate(transport: Transport, which: str, interaction: UserIntera
 def to_pem(der: bytes) -> bytes:
     """PEM encoding of a DER certificate.
 
-    :raises BadResponse: not a DER certificate.
+    :raises BadResponse: not a usable DER certificate.
     """
+    cert = load_der_certificate(der)
     try:
-        return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)
-    except ValueError as exc:
-        raise BadResponse("not a DER X.509 certificate") from exc
+        pem: bytes = cert.public_bytes(Encoding.PEM)
+    except CERTIFICATE_ERRORS as exc:
+        raise BadResponse("not a usable X.509 certificate") from exc
+    return pem
 
 
 def read_my_number(transport: Transport, interaction: UserInteraction) -> MyNumber:
@@ -110,18 +116,26 @@ def read_basic_info(
 
 
 def read_verified(
-    transport: Transport, interaction: UserInteraction
-) -> tuple[MyNumber, BasicInfo]:
+    transport: Transport,
+    interaction: UserInteraction,
+    *,
+    issuer_key: rsa.RSAPublicKey | None = None,
+) -> VerifiedTextData:
     """Read the My Number and the 基本4情報 and check them against the text AP's signature
     (asks the text-AP PIN once).
 
-    NOTE: without a trusted CV-certificate issuer key this proves the data matches the
-    card's own signature (not tampered in transit or in the EFs), not that the card is
-    genuine.
+    The result says what the check proved in :attr:`VerifiedTextData.signature_check`, a
+    :class:`SignatureCheck` (a ``str``, ready for JSON): ``"card-key-only"`` — the data
+    matches the signature under the key in the card's own CV certificate (consistent, but a
+    forged card supplying its own key would pass) — or, with ``issuer_key``,
+    ``"trusted-issuer"`` — the CV certificate also verified under that trusted key.  The
+    result still unpacks as ``(my_number, basic_info)``.
 
-    :raises DataIntegrityError: the data does not match the signature.
+    :param issuer_key: the trusted CV-certificate issuer key (J-LIS, or the test issuer).
+    :raises DataIntegrityError: the data does not match the signature, or a signed EF is
+        damaged (tampered card data).
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
     """
     text = open_card(transport).text()
     pin = ask_pin(text, TextPin.PIN, interaction)
-    return text.read_verified(pin)
+    return text.read_verified(pin, issuer_key=issuer_key)

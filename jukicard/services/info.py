@@ -15,8 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from jukicard.apdu.apps import App
+from jukicard.card.crypto import CERTIFICATE_ERRORS
 from jukicard.card.detect import Card, open_card
-from jukicard.card.layout import App
 from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError
 from jukicard.services.connect import describe_transport
 from jukicard.transport.base import Transport
@@ -117,8 +118,13 @@ def summarize_certificate(cert_id_: str, ef: int, der: bytes) -> CertificateSumm
         subject = cert.subject.rfc4514_string()
         issuer = cert.issuer.rfc4514_string()
         key = cert.public_key()
-    except (ValueError, TypeError) as exc:
-        raise BadResponse(f"{cert_id_} certificate: not a valid X.509 certificate") from exc
+        serial = format(cert.serial_number, "X")
+        not_before = cert.not_valid_before_utc
+        not_after = cert.not_valid_after_utc
+        fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+    except CERTIFICATE_ERRORS as exc:
+        # InvalidVersion, UnsupportedAlgorithm (an unknown key algorithm)...: typed, always
+        raise BadResponse(f"{cert_id_} certificate: not a usable X.509 certificate") from exc
     bits = getattr(key, "key_size", None)
     if isinstance(key, rsa.RSAPublicKey):
         kind = "RSA"
@@ -132,11 +138,11 @@ def summarize_certificate(cert_id_: str, ef: int, der: bytes) -> CertificateSumm
         read=True,
         subject=subject,
         issuer=issuer,
-        serial=format(cert.serial_number, "X"),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
+        serial=serial,
+        not_before=not_before,
+        not_after=not_after,
         key=f"{kind}-{bits}" if bits else kind,
-        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        sha256=fingerprint,
     )
 
 
@@ -185,7 +191,7 @@ def _certificates(card: Card) -> list[CertificateSummary]:
         if spec.pin is not None:
             out.append(CertificateSummary(
                 cid, spec.ef, False,
-                note=f"protected by the {spec.pin.name} and holds personal data: not read",
+                note=f"protected by the {spec.pin.label} and holds personal data: not read",
             ))
             continue
         try:
@@ -219,7 +225,8 @@ def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardIn
         card = open_card(transport)
         certs = _certificates(card) if card.has(App.JPKI) else []
     apps = tuple(
-        ApplicationSummary(a.value.name, a.value.label, a.value.aid, a.value.verified_layout)
+        ApplicationSummary(a.application.name, a.application.label, a.application.aid,
+                           a.application.verified_layout)
         for a in App
         if card.has(a)
     )

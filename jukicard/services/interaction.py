@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from jukicard.card.layout import PinSpec
-from jukicard.errors import UsageError
+from jukicard.apdu.apps import PinSpec
+from jukicard.errors import UsageError, tries_left_text
 
 __all__ = [
     "PinPurpose",
@@ -39,7 +39,7 @@ PinPurpose = Literal["verify", "current", "new"]
 class PinRequest:
     """What a service needs from the user.
 
-    :ivar pin: the PIN's layout entry (its name, length and charset; never its value).
+    :ivar pin: the PIN's facts (its names, length and charset; never its value).
     :ivar purpose: why it is asked (see :data:`PinPurpose`).
     :ivar retries_left: tries the card has left for this PIN, if known (asked without
         touching the counter), so the prompt can warn the user.
@@ -53,19 +53,19 @@ class PinRequest:
 
     @property
     def length_hint(self) -> str:
-        spec = self.pin
-        if spec.min_len == spec.max_len:
-            return f"{spec.min_len} characters"
-        return f"{spec.min_len}-{spec.max_len} characters"
+        return f"{self.pin.length_text} characters"
 
     @property
     def prompt(self) -> str:
-        """A one-line prompt, e.g. ``"JPKI auth PIN (4 characters, 3 tries left): "``."""
+        """A one-line prompt in the names residents know, e.g.
+        ``"利用者証明用電子証明書暗証番号 (user-authentication PIN; 4 characters, 1 try left): "``.
+        """
         what = {"verify": "", "current": "current ", "new": "new "}[self.purpose]
         extra = self.length_hint
         if self.retries_left is not None and self.purpose != "new":
-            extra += f", {self.retries_left} tries left"
-        return f"{what}{self.pin.name} ({extra}): "
+            extra += f", {tries_left_text(self.retries_left)}"
+        spec = self.pin
+        return f"{what}{spec.label_ja} ({spec.label_en}; {extra}): "
 
 
 @runtime_checkable
@@ -110,7 +110,7 @@ class ScriptedInteraction:
     def request_pin(self, request: PinRequest) -> str:
         self.requests.append(request)
         if not self._pins:
-            raise UsageError(f"no PIN left to answer the request for the {request.pin.name}")
+            raise UsageError(f"no PIN left to answer the request for the {request.pin.label}")
         return self._pins.pop(0)
 
     def info(self, message: str) -> None:
@@ -121,7 +121,7 @@ class NoInteraction:
     """A :class:`UserInteraction` for code paths that must not need a PIN."""
 
     def request_pin(self, request: PinRequest) -> str:
-        raise UsageError(f"the {request.pin.name} is needed but nobody can be asked for it")
+        raise UsageError(f"the {request.pin.label} is needed but nobody can be asked for it")
 
     def info(self, message: str) -> None:
         log.info("%s", message)

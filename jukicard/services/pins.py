@@ -1,12 +1,13 @@
 """PIN services: the status of every PIN on a card, changing a PIN, asking for a PIN.
 
-Every PIN has a short id used by the CLI and in JSON:
+Every PIN has a short id used by the CLI and in JSON (:attr:`jukicard.apdu.apps.PinSpec.id`)
+and the names residents know (``label_ja``, with ``label_en`` for staff):
 
 =================  ==========================================  ====================
 id                 PIN                                         application
 =================  ==========================================  ====================
-``auth``           利用者証明用電子証明書 暗証番号 (4 digits)     JPKI AP
-``sign``           署名用電子証明書 パスワード (6–16; 住基カード:   JPKI AP
+``auth``           利用者証明用電子証明書暗証番号 (4 digits)      JPKI AP
+``sign``           署名用電子証明書暗証番号 (6–16; 住基カード:     JPKI AP
                    4–16)
 ``text``           券面事項入力補助用暗証番号 (4 digits)           text AP
 ``text-match-a``   照合番号A (the My Number)                      text AP
@@ -14,22 +15,25 @@ id                 PIN                                         application
 ``visual-match-a`` 照合番号A                                      visual AP
 ``visual-match-b`` 照合番号B                                      visual AP
 ``visual-birth``   生年月日読出用暗証番号                          visual AP
-``juki``           住民基本台帳用暗証番号 (unverified layout)      住基AP
+``juki``           住基暗証番号 (unverified layout)                住基AP
 =================  ==========================================  ====================
 
-Status comes from a data-less VERIFY, which never decrements a counter.  A PIN is sent to
-the card only after the user typed it for that very operation, exactly once.
+The table is built from the application facts and the detection table
+(:data:`jukicard.card.detect.DETECTION`): a new application's PINs appear here without a
+change to this module.  Status comes from a data-less VERIFY, which never decrements a
+counter.  A PIN is sent to the card only after the user typed it for that very operation,
+exactly once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Protocol, runtime_checkable
 
-from jukicard.card.detect import Card, CardType, open_card
-from jukicard.card.jpki import JpkiSession
-from jukicard.card.layout import App, JpkiPin, JukiJpkiPin, JukiPin, PinSpec, TextPin, VisualPin
+from jukicard.apdu.apps import App, PinSpec
+from jukicard.card.detect import DETECTION, Card, open_card
 from jukicard.card.session import ApplicationSession, PinStatus
 from jukicard.errors import PinBlockedError, UsageError
 from jukicard.services.interaction import PinPurpose, PinRequest, UserInteraction
@@ -43,24 +47,33 @@ __all__ = [
     "pin_ref",
     "ask_pin",
     "change_pin",
+    "verify_pin",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Every PIN id, in display order.
-PIN_IDS: tuple[str, ...] = (
-    "auth", "sign", "text", "text-match-a", "text-match-b",
-    "visual-match-a", "visual-match-b", "visual-birth", "juki",
-)
-#: PINs ``pin change`` can change (CHANGE REFERENCE DATA is implemented for the JPKI AP).
-CHANGEABLE_PINS: tuple[str, ...] = ("auth", "sign")
 
-_TEXT = {"text": TextPin.PIN, "text-match-a": TextPin.MATCH_A, "text-match-b": TextPin.MATCH_B}
-_VISUAL = {
-    "visual-match-a": VisualPin.MATCH_A,
-    "visual-match-b": VisualPin.MATCH_B,
-    "visual-birth": VisualPin.BIRTH,
-}
+@runtime_checkable
+class _PinChanger(Protocol):
+    """A session that can change its PINs (CHANGE REFERENCE DATA)."""
+
+    def change_pin(self, pin: Any, old: str, new: str) -> None: ...
+
+
+def _ids(changeable_only: bool = False) -> tuple[str, ...]:
+    ids: list[str] = []
+    for row in DETECTION:
+        for cls in row.session_classes():
+            if changeable_only and not issubclass(cls, _PinChanger):
+                continue
+            ids += [p.value.id for p in cls.PINS if p.value.id not in ids]
+    return tuple(ids)
+
+
+#: Every PIN id, in display order (detection order, then the application's PIN order).
+PIN_IDS: tuple[str, ...] = _ids()
+#: PINs ``pin change`` can change (the sessions that implement CHANGE REFERENCE DATA).
+CHANGEABLE_PINS: tuple[str, ...] = _ids(changeable_only=True)
 
 
 @dataclass(frozen=True)
@@ -69,9 +82,12 @@ class PinState:
 
     :ivar id: the PIN id (see the module table).
     :ivar app: the application's short name (``"jpki"``, ``"text"``...).
-    :ivar name: the PIN's descriptive name.
-    :ivar retries_left: tries left (0 = blocked).
+    :ivar name: the PIN's names for messages (``"照合番号A (collation number A ...)"``).
+    :ivar retries_left: tries left (0 = blocked), never above :attr:`max_tries`.
     :ivar max_tries: the retry limit, if known.
+    :ivar label_ja: / :ivar label_en: the PIN's Japanese and English names.
+    :ivar counter_implausible: the card reported more tries than the PIN allows; the
+        counter was clamped (see :class:`jukicard.card.session.PinStatus`).
     """
 
     id: str
@@ -79,6 +95,9 @@ class PinState:
     name: str
     retries_left: int
     max_tries: int | None
+    label_ja: str = ""
+    label_en: str = ""
+    counter_implausible: bool = False
 
     @property
     def blocked(self) -> bool:
@@ -86,8 +105,15 @@ class PinState:
         JPKI PIN also at a kiosk, with the other JPKI PIN)."""
         return self.retries_left == 0
 
+    @classmethod
+    def from_status(cls, app: App, status: PinStatus) -> PinState:
+        """The state of a PIN from a session's :class:`PinStatus`."""
+        spec = status.pin
+        return cls(spec.id, app.application.name, spec.label, status.retries_left,
+                   spec.max_tries, spec.label_ja, spec.label_en, status.counter_implausible)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "application": self.app,
             "name": self.name,
@@ -95,42 +121,33 @@ class PinState:
             "max_tries": self.max_tries,
             "blocked": self.blocked,
         }
+        if self.counter_implausible:
+            out["counter_implausible"] = True
+        return out
 
 
-def _pin_table(card: Card) -> list[tuple[str, App, Any]]:
-    """(id, application, layout enum member) for every PIN of the applications present."""
-    rows: list[tuple[str, App, Any]] = []
-    if card.has(App.JPKI):
-        if card.card_type is CardType.JUKI:
-            rows.append(("sign", App.JPKI, JukiJpkiPin.SIGN))
-        else:
-            rows += [("auth", App.JPKI, JpkiPin.AUTH), ("sign", App.JPKI, JpkiPin.SIGN)]
-    if card.has(App.TEXT):
-        rows += [(pid, App.TEXT, ref) for pid, ref in _TEXT.items()]
-    if card.has(App.VISUAL):
-        rows += [(pid, App.VISUAL, ref) for pid, ref in _VISUAL.items()]
-    if card.has(App.JUKI):
-        rows.append(("juki", App.JUKI, JukiPin.PIN))
+def _pin_table(card: Card) -> list[tuple[str, App, Enum]]:
+    """(id, application, PIN enum member) for every PIN of the applications present, in
+    detection order."""
+    rows: list[tuple[str, App, Enum]] = []
+    for row in DETECTION:
+        if card.has(row.app):
+            rows += [(p.value.id, row.app, p) for p in card.session_class(row.app).PINS]
     return rows
 
 
-def _session(card: Card, app: App) -> ApplicationSession:
-    if app is App.JPKI:
-        return card.jpki()
-    if app is App.TEXT:
-        return card.text()
-    if app is App.VISUAL:
-        return card.visual()
-    return card.juki()
+def _session(card: Card, app: App) -> ApplicationSession[Any]:
+    return card.session(app)
 
 
 def pin_ref(card: Card, pin_id: str) -> tuple[App, Any]:
-    """The application and layout member of PIN ``pin_id`` on ``card``.
+    """The application and PIN enum member of PIN ``pin_id`` on ``card``.
 
     :raises UsageError: unknown id, or that PIN is not on this card.
     """
     if pin_id not in PIN_IDS:
-        raise UsageError(f"unknown PIN {pin_id!r}; use one of {', '.join(PIN_IDS)}")
+        # not echoed: someone may have typed the PIN itself where its id belongs
+        raise UsageError(f"unknown PIN id; use one of {', '.join(PIN_IDS)}")
     for pid, app, ref in _pin_table(card):
         if pid == pin_id:
             return app, ref
@@ -148,18 +165,15 @@ def pin_status_all(transport: Transport, *, card: Card | None = None) -> tuple[P
     states: list[PinState] = []
     with transport.transaction():
         card = card or open_card(transport)
-        sessions: dict[App, ApplicationSession] = {}
-        for pid, app, ref in _pin_table(card):
+        sessions: dict[App, ApplicationSession[Any]] = {}
+        for _pid, app, ref in _pin_table(card):
             session = sessions.get(app) or sessions.setdefault(app, _session(card, app))
-            status: PinStatus = session.pin_status(ref)  # type: ignore[attr-defined]
-            spec: PinSpec = ref.value
-            states.append(PinState(pid, app.value.name, spec.name, status.retries_left,
-                                   spec.max_tries))
+            states.append(PinState.from_status(app, session.pin_status(ref)))
     return tuple(states)
 
 
 def ask_pin(
-    session: ApplicationSession,
+    session: ApplicationSession[Any],
     ref: Any,
     interaction: UserInteraction,
     purpose: PinPurpose = "verify",
@@ -169,13 +183,13 @@ def ask_pin(
     :raises PinBlockedError: the PIN is blocked; nobody is asked, nothing is sent.
     :raises UsageError: the interaction cannot provide a PIN.
     """
-    status: PinStatus = session.pin_status(ref)  # type: ignore[attr-defined]
+    status = session.pin_status(ref)
     spec: PinSpec = ref.value
     if status.blocked:
-        raise PinBlockedError(message=f"{spec.name} is blocked (no tries left)")
+        raise PinBlockedError(message=f"{spec.label} is blocked (no tries left)")
     value = interaction.request_pin(PinRequest(spec, purpose, status.retries_left))
     if not isinstance(value, str):
-        raise UsageError(f"{spec.name}: the interaction returned no PIN")
+        raise UsageError(f"{spec.label}: the interaction returned no PIN")
     return value
 
 
@@ -195,19 +209,22 @@ def change_pin(transport: Transport, pin_id: str, interaction: UserInteraction) 
     """
     if pin_id not in CHANGEABLE_PINS:
         raise UsageError(
-            f"PIN {pin_id!r} cannot be changed here; changeable: {', '.join(CHANGEABLE_PINS)}"
+            # the id is not echoed: someone may have typed the PIN itself in its place
+            f"this PIN cannot be changed here; changeable: {', '.join(CHANGEABLE_PINS)}"
         )
     card = open_card(transport)
     app, ref = pin_ref(card, pin_id)
-    jpki: JpkiSession = card.jpki()
-    old = ask_pin(jpki, ref, interaction, "current")
+    session = _session(card, app)
+    if not isinstance(session, _PinChanger):  # pragma: no cover - CHANGEABLE_PINS says so
+        raise UsageError(f"PIN {pin_id!r} cannot be changed here")
+    old = ask_pin(session, ref, interaction, "current")
     spec: PinSpec = ref.value
     new = interaction.request_pin(PinRequest(spec, "new", None, confirm=True))
     if not isinstance(new, str):
-        raise UsageError(f"{spec.name}: the interaction returned no PIN")
+        raise UsageError(f"{spec.label}: the interaction returned no PIN")
     spec.encode_new(new)  # format check before the old PIN is spent
-    jpki.change_pin(ref, old, new)
-    log.info("%s changed", spec.name)
+    session.change_pin(ref, old, new)
+    log.info("%s changed", spec.id)
 
 
 def verify_pin(transport: Transport, pin_id: str, interaction: UserInteraction) -> PinState:
@@ -229,9 +246,8 @@ def verify_pin(transport: Transport, pin_id: str, interaction: UserInteraction) 
     app, ref = pin_ref(card, pin_id)
     session = _session(card, app)
     value = ask_pin(session, ref, interaction)
-    spec: PinSpec = ref.value
     with transport.transaction():
-        session.verify(pin=ref, value=value)  # type: ignore[attr-defined]
-        status: PinStatus = session.pin_status(ref)  # type: ignore[attr-defined]
-    log.info("%s verified", spec.name)
-    return PinState(pin_id, app.value.name, spec.name, status.retries_left, spec.max_tries)
+        session.verify(ref, value)
+        status = session.pin_status(ref)
+    log.info("%s verified", ref.value.id)
+    return PinState.from_status(app, status)

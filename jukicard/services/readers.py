@@ -16,6 +16,7 @@ from typing import Any
 
 from jukicard.card.detect import open_card
 from jukicard.errors import JukiError
+from jukicard.transport.base import Transport
 from jukicard.transport.events import CardInserted, CardRemoved, Event, ReaderAdded, ReaderRemoved
 from jukicard.transport.events import watch as _pcsc_watch
 from jukicard.transport.pcsc import PcscTransport, list_readers
@@ -26,6 +27,7 @@ __all__ = [
     "CardIdentity",
     "WatchReport",
     "reader_infos",
+    "identify_card",
     "identify_card_in",
     "watch_cards",
 ]
@@ -91,18 +93,26 @@ class CardIdentity:
     token: str | None = None
 
 
+def identify_card(transport: Transport) -> CardIdentity:
+    """Identify the card on ``transport`` (SELECTs only; logs out any PIN).
+
+    :raises JukiError: the card cannot be reached or is not one we know.
+    """
+    card = open_card(transport)
+    return CardIdentity(
+        card.card_type.value,
+        tuple(sorted(a.application.name for a in card.applications)),
+        card.token.token if card.token is not None else None,
+    )
+
+
 def identify_card_in(reader: str) -> CardIdentity:
     """Connect to ``reader`` and identify the card (SELECTs only; logs out any PIN).
 
     :raises JukiError: the card cannot be reached or is not one we know.
     """
     with PcscTransport(reader, reset_on_close=False) as transport:
-        card = open_card(TracingTransport(transport))
-    return CardIdentity(
-        card.card_type.value,
-        tuple(sorted(a.value.name for a in card.applications)),
-        card.token.token if card.token is not None else None,
-    )
+        return identify_card(TracingTransport(transport))
 
 
 @dataclass(frozen=True)

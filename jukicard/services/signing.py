@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives import hashes
 
 from jukicard.card.crypto import HashAlg
 from jukicard.card.detect import open_card
-from jukicard.card.layout import JpkiKey, JukiJpkiKey
+from jukicard.card.jpki import JpkiSession
 from jukicard.errors import UsageError
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
@@ -40,14 +40,15 @@ class SignResult:
     :ivar digest: the digest that was signed (inside a DigestInfo).
     :ivar signature: the raw RSA PKCS#1 v1.5 signature (modulus-size bytes).
     :ivar certificate: the key's certificate (DER) if asked for.  NOTE: the sign
-        certificate holds personal data (name, address).
+        certificate holds personal data (name, address, birth date): it is never shown in
+        ``repr()``.
     """
 
     key: str
     hash_alg: str
     digest: bytes
     signature: bytes
-    certificate: bytes | None = None
+    certificate: bytes | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         import base64
@@ -76,11 +77,8 @@ def hash_stream(stream: BinaryIO, hash_alg: HashAlg | str = HashAlg.SHA256) -> b
     return h.finalize()
 
 
-def _key_ref(is_juki: bool, key: str) -> Any:
-    if key not in KEY_IDS:
-        raise UsageError(f"unknown key {key!r}; use one of {', '.join(KEY_IDS)}")
-    table = JukiJpkiKey if is_juki else JpkiKey
-    for ref in table:
+def _key_ref(jpki: JpkiSession, key: str) -> Any:
+    for ref in jpki.KEYS:
         if ref.name.lower() == key:
             return ref
     raise UsageError(f"this card has no {key!r} key")
@@ -103,30 +101,32 @@ def sign_digest(
     :param digest: the hash of the data, made with ``hash_alg``.
     :param key: ``"sign"`` (署名用, default) or ``"auth"`` (利用者証明用).
     :param hash_alg: ``sha256`` (default), ``sha384`` or ``sha512``.
-    :param include_certificate: also return the key's certificate (read after the PIN).
+    :param include_certificate: also return the key's certificate (the one the signature
+        was checked against).
     :raises UsageError: unknown key/hash, wrong digest length.
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
-    :raises BadResponse: the card's signature does not verify against its certificate.
+    :raises BadResponse: the key's certificate is unusable (for the auth key: found before
+        the PIN is sent).
+    :raises DataIntegrityError: the card's signature does not verify against its
+        certificate.
     :raises TransportError: (or a subclass) the card went away.
     """
     alg = HashAlg.coerce(hash_alg)
     digest = bytes(digest)
     if len(digest) != alg.digest_size:
         raise UsageError(f"a {alg.value} digest is {alg.digest_size} bytes, got {len(digest)}")
-    card = open_card(transport)
-    ref = _key_ref(card.card_type.value == "juki", key)
-    jpki = card.jpki()
+    if key not in KEY_IDS:
+        raise UsageError(f"unknown key {key!r}; use one of {', '.join(KEY_IDS)}")
+    jpki = open_card(transport).jpki()
+    ref = _key_ref(jpki, key)
     pin_ref = next(p for p in jpki.PINS if p.value == ref.value.pin)
     pin = ask_pin(jpki, pin_ref, interaction)
-    certificate: bytes | None = None
-    with transport.transaction():
-        jpki.verify(pin_ref, pin)
-        if include_certificate:
-            cert_ref = next(c for c in jpki.CERTS if c.value == ref.value.cert)
-            certificate = jpki.read_certificate(cert_ref)
-        signature = jpki.sign(ref, None, digest=digest, hash_alg=alg)
+    # one card operation: the certificate is checked before the PIN is sent wherever it
+    # can be read without it (the auth key), and the signature against it
+    signature, certificate = jpki.sign_with_certificate(ref, pin, digest=digest, hash_alg=alg)
     log.info("signed a %s digest with the %s key", alg.value, key)
-    return SignResult(key, alg.value, digest, signature, certificate)
+    return SignResult(key, alg.value, digest, signature,
+                      certificate if include_certificate else None)
 
 
 def sign_data(

@@ -45,6 +45,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from jukicard.apdu.apps import (
+    App,
+    CommonEf,
+    JpkiCert,
+    JpkiKey,
+    JpkiPin,
+    JukiEf,
+    JukiJpkiKey,
+    JukiJpkiPin,
+    JukiPin,
+    PinSpec,
+    TextEf,
+    TextPin,
+    VisualEf,
+    VisualPin,
+)
+from jukicard.apdu.apps.jpki import JUKI_TOKEN, MYNUMBER_TOKEN, TOKEN_EF
 from jukicard.card.dataobjects import (
     ApBasicInfo,
     BasicInfo,
@@ -93,13 +110,13 @@ ATR_EXTENDED = "3BDA13FF8131FB468012392F31C173C601C03B"
 
 
 class AID:
-    """Application identifiers (hex) used in the card profiles."""
+    """Application identifiers (hex) used in the card profiles (from jukicard.apdu.apps)."""
 
-    JPKI = "D392F000260100000001"
-    TEXT = "D3921000310001010408"
-    VISUAL = "D3921000310001010402"
-    COMMON = "D3921000310001010100"
-    JUKI = "D3921000310001010401"  # unverified layout (card-interface §3.4)
+    JPKI = App.JPKI.aid.hex().upper()
+    TEXT = App.TEXT.aid.hex().upper()
+    VISUAL = App.VISUAL.aid.hex().upper()
+    COMMON = App.COMMON.aid.hex().upper()
+    JUKI = App.JUKI.aid.hex().upper()  # unverified layout (card-interface §3.4)
 
 
 class OID:
@@ -857,14 +874,14 @@ class _Gen:
             "name": "text",
             "aid": AID.TEXT,
             "files": [
-                _bin("0001", mn, {"any_of": ["0011", "0014"]}),
-                _bin("0002", bi, {"any_of": ["0011", "0015"]}),
-                _bin("0003", sig, {"any_of": ["0011", "0014", "0015"]}),
-                _bin("0004", bytes(self.cv["text-ap"]), "always"),
-                _bin("0005", ap_info, "always"),
-                _pin("0011", TEXT_PIN, 4, 4, 3),
-                _pin("0014", res.my_number, 12, 12, 10),
-                _pin("0015", res.collation_b, 14, 14, 10),
+                _bin(_fid(TextEf.MY_NUMBER), mn, _any_of(TextPin.PIN, TextPin.MATCH_A)),
+                _bin(_fid(TextEf.BASIC_INFO), bi, _any_of(TextPin.PIN, TextPin.MATCH_B)),
+                _bin(_fid(TextEf.SIGNATURE), sig, _any_of(*TextPin)),
+                _bin(_fid(TextEf.CV_CERTIFICATE), bytes(self.cv["text-ap"]), "always"),
+                _bin(_fid(TextEf.AP_BASIC_INFO), ap_info, "always"),
+                _pin(TextPin.PIN.spec, TEXT_PIN),
+                _pin(TextPin.MATCH_A.spec, res.my_number),
+                _pin(TextPin.MATCH_B.spec, res.collation_b),
             ],
         }
 
@@ -914,13 +931,14 @@ class _Gen:
             "name": "visual",
             "aid": AID.VISUAL,
             "files": [
-                _bin("0001", bytes(vb), {"any_of": ["0011"]}),
-                _bin("0002", bytes(ve), {"any_of": ["0013", "0012"]}),
-                _bin("0003", info, "always"),
-                _bin("0004", bytes(self.cv["visual-ap"]), "always"),
-                _pin("0011", res.birth_pin, 6, 6, 3),
-                _pin("0012", res.collation_b, 14, 14, 10),
-                _pin("0013", res.my_number, 12, 12, 10),
+                _bin(_fid(VisualEf.BIRTH), bytes(vb), _any_of(VisualPin.BIRTH)),
+                _bin(_fid(VisualEf.ENTRIES), bytes(ve),
+                     _any_of(VisualPin.MATCH_A, VisualPin.MATCH_B)),
+                _bin(_fid(VisualEf.AP_BASIC_INFO), info, "always"),
+                _bin(_fid(VisualEf.CV_CERTIFICATE), bytes(self.cv["visual-ap"]), "always"),
+                _pin(VisualPin.BIRTH.spec, res.birth_pin),
+                _pin(VisualPin.MATCH_B.spec, res.collation_b),
+                _pin(VisualPin.MATCH_A.spec, res.my_number),
             ],
         }
 
@@ -928,31 +946,36 @@ class _Gen:
         der = serialization.Encoding.DER
         sign_ca = self.cas[f"sign-{res.generation}"]
         files = [
-            _bin("0001", res.certs["sign"].public_bytes(der), {"any_of": ["001B"]}),
-            _bin("0002", sign_ca.cert.public_bytes(der), "always"),
+            _bin(_fid(JpkiCert.SIGN.spec.ef), res.certs["sign"].public_bytes(der),
+                 _any_of(JpkiPin.SIGN)),
+            _bin(_fid(JpkiCert.SIGN_CA.spec.ef), sign_ca.cert.public_bytes(der), "always"),
         ]
         if res.has_auth:
             auth_ca = self.cas[f"auth-{res.generation}"]
             files += [
-                _bin("000A", res.certs["auth"].public_bytes(der), "always"),
-                _bin("000B", auth_ca.cert.public_bytes(der), "always"),
+                _bin(_fid(JpkiCert.AUTH.spec.ef), res.certs["auth"].public_bytes(der), "always"),
+                _bin(_fid(JpkiCert.AUTH_CA.spec.ef), auth_ca.cert.public_bytes(der), "always"),
             ]
-        token = "JPKIAPICCTOKEN" if res.card_type == "juki" else "JPKIAPICCTOKEN2"
-        files.append(_bin("0006", bytes(TokenInfo(token)), "always"))
+        token = JUKI_TOKEN if res.card_type == "juki" else MYNUMBER_TOKEN
+        files.append(_bin(_fid(TOKEN_EF), bytes(TokenInfo(token)), "always"))
         if res.has_auth:
             files += [
-                _key("0017", self.keys.get(res.key_names["auth"]), "0018"),
-                _pin("0018", AUTH_PIN, 4, 4, 3),
+                _key(JpkiKey.AUTH.spec.ef, self.keys.get(res.key_names["auth"]),
+                     JpkiPin.AUTH.spec),
+                _pin(JpkiPin.AUTH.spec, AUTH_PIN),
             ]
         if res.card_type == "juki":
             files += [
-                _key("001A", self.keys.get(res.key_names["sign"], 1024), "001B"),
-                _pin("001B", JUKI_SIGN_PASSWORD, 4, 16, 5),
+                _key(JukiJpkiKey.SIGN.spec.ef,
+                     self.keys.get(res.key_names["sign"], JukiJpkiKey.SIGN.spec.bits),
+                     JukiJpkiPin.SIGN.spec),
+                _pin(JukiJpkiPin.SIGN.spec, JUKI_SIGN_PASSWORD),
             ]
         else:
             files += [
-                _key("001A", self.keys.get(res.key_names["sign"]), "001B"),
-                _pin("001B", SIGN_PASSWORD, 6, 16, 5),
+                _key(JpkiKey.SIGN.spec.ef, self.keys.get(res.key_names["sign"]),
+                     JpkiPin.SIGN.spec),
+                _pin(JpkiPin.SIGN.spec, SIGN_PASSWORD),
             ]
         return {"name": "jpki", "aid": AID.JPKI, "files": files}
 
@@ -967,7 +990,7 @@ class _Gen:
                     "aid": AID.COMMON,
                     "files": [
                         {
-                            "fid": "0001",
+                            "fid": _fid(CommonEf.CARD_ID),
                             "kind": "record",
                             "records": [bytes(CommonCardId(res.card_id)).hex().upper()],
                             "read": "always",
@@ -986,8 +1009,9 @@ class _Gen:
                     "name": "juki",
                     "aid": AID.JUKI,
                     "files": [
-                        _pin("001C", JUKI_PIN, 4, 4, 3),
-                        _bin("0001", res.juki_code.encode("ascii"), {"any_of": ["001C"]}),
+                        _pin(JukiPin.PIN.spec, JUKI_PIN),
+                        _bin(_fid(JukiEf.RESIDENT_CODE), res.juki_code.encode("ascii"),
+                             _any_of(JukiPin.PIN)),
                     ],
                 }
             )
@@ -1040,24 +1064,34 @@ def _bin(fid: str, data: bytes, read: Any) -> dict[str, Any]:
     return {"fid": fid, "kind": "binary", "data": data.hex().upper(), "read": read}
 
 
-def _pin(fid: str, value: str, lo: int, hi: int, tries: int) -> dict[str, Any]:
+def _fid(ef: int) -> str:
+    return f"{ef:04X}"
+
+
+def _any_of(*pins: Any) -> dict[str, Any]:
+    """Access condition: any of these PINs (enum members of jukicard.apdu.apps)."""
+    return {"any_of": [_fid(p.value.ef) for p in pins]}
+
+
+def _pin(spec: PinSpec, value: str) -> dict[str, Any]:
+    tries = spec.max_tries if spec.max_tries is not None else 3
     return {
-        "fid": fid,
+        "fid": _fid(spec.ef),
         "kind": "pin",
         "value": value,
-        "min_len": lo,
-        "max_len": hi,
+        "min_len": spec.min_len,
+        "max_len": spec.max_len,
         "max_tries": tries,
         "tries_left": tries,
     }
 
 
-def _key(fid: str, key: rsa.RSAPrivateKey, pin: str) -> dict[str, Any]:
+def _key(ef: int, key: rsa.RSAPrivateKey, pin: PinSpec) -> dict[str, Any]:
     return {
-        "fid": fid,
+        "fid": _fid(ef),
         "kind": "rsa_key",
         "private_key_pem": pem(key).decode("ascii"),
-        "use": {"any_of": [pin]},
+        "use": {"any_of": [_fid(pin.ef)]},
     }
 
 

@@ -35,22 +35,40 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, cast
 
 from jukicard.errors import (
     CardRemovedError,
-    CardResetError,
     MalformedApduError,
     NoReaderError,
     ReaderUnavailableError,
     SharingViolationError,
     TransportError,
-    TransportTimeoutError,
     UsageError,
 )
 from jukicard.transport.base import BaseTransport
-from jukicard.transport.events import Event, ReaderState, Snapshot, diff_snapshots
+from jukicard.transport.pcsc_codes import (  # re-exported
+    SCARD_E_NO_READERS_AVAILABLE,
+    SCARD_E_NO_SMARTCARD,
+    SCARD_E_NOT_TRANSACTED,
+    SCARD_E_SHARING_VIOLATION,
+    SCARD_LEAVE_CARD,
+    SCARD_PROTOCOL_T0,
+    SCARD_PROTOCOL_T1,
+    SCARD_RESET_CARD,
+    SCARD_S_SUCCESS,
+    SCARD_SHARE_EXCLUSIVE,
+    SCARD_SHARE_SHARED,
+    SCARD_STATE_MUTE,
+    SCARD_STATE_PRESENT,
+    SCARD_STATE_UNAWARE,
+    SCARD_W_REMOVED_CARD,
+    SCARD_W_RESET_CARD,
+    PcscError,
+    map_pcsc_error,
+    pcsc_code_name,
+)
 
 __all__ = [
     "ScardApi",
@@ -61,111 +79,12 @@ __all__ = [
     "list_readers",
     "map_pcsc_error",
     "pcsc_code_name",
-    "watch",
     "PNP_NOTIFICATION",
 ]
 
 log = logging.getLogger(__name__)
 
-# --------------------------------------------------------------------------- PC/SC constants
-# Standard PC/SC values, identical in pcsc-lite and WinSCard.  Kept here so that error
-# mapping and the unit tests work without pyscard; a unit test checks them against
-# pyscard's own constants when pyscard is installed.
-SCARD_S_SUCCESS = 0x00000000
-SCARD_SCOPE_USER = 0
-SCARD_SHARE_EXCLUSIVE = 1
-SCARD_SHARE_SHARED = 2
-SCARD_PROTOCOL_T0 = 1
-SCARD_PROTOCOL_T1 = 2
-SCARD_LEAVE_CARD = 0
-SCARD_RESET_CARD = 1
-SCARD_STATE_UNAWARE = 0x0000
-SCARD_STATE_IGNORE = 0x0001
-SCARD_STATE_CHANGED = 0x0002
-SCARD_STATE_UNKNOWN = 0x0004
-SCARD_STATE_UNAVAILABLE = 0x0008
-SCARD_STATE_EMPTY = 0x0010
-SCARD_STATE_PRESENT = 0x0020
-SCARD_STATE_MUTE = 0x0200
-
-_CODES: dict[str, int] = {
-    "SCARD_F_INTERNAL_ERROR": 0x80100001,
-    "SCARD_E_CANCELLED": 0x80100002,
-    "SCARD_E_INVALID_HANDLE": 0x80100003,
-    "SCARD_E_INVALID_PARAMETER": 0x80100004,
-    "SCARD_E_INVALID_TARGET": 0x80100005,
-    "SCARD_E_NO_MEMORY": 0x80100006,
-    "SCARD_F_WAITED_TOO_LONG": 0x80100007,
-    "SCARD_E_INSUFFICIENT_BUFFER": 0x80100008,
-    "SCARD_E_UNKNOWN_READER": 0x80100009,
-    "SCARD_E_TIMEOUT": 0x8010000A,
-    "SCARD_E_SHARING_VIOLATION": 0x8010000B,
-    "SCARD_E_NO_SMARTCARD": 0x8010000C,
-    "SCARD_E_UNKNOWN_CARD": 0x8010000D,
-    "SCARD_E_CANT_DISPOSE": 0x8010000E,
-    "SCARD_E_PROTO_MISMATCH": 0x8010000F,
-    "SCARD_E_NOT_READY": 0x80100010,
-    "SCARD_E_INVALID_VALUE": 0x80100011,
-    "SCARD_E_SYSTEM_CANCELLED": 0x80100012,
-    "SCARD_F_COMM_ERROR": 0x80100013,
-    "SCARD_F_UNKNOWN_ERROR": 0x80100014,
-    "SCARD_E_INVALID_ATR": 0x80100015,
-    "SCARD_E_NOT_TRANSACTED": 0x80100016,
-    "SCARD_E_READER_UNAVAILABLE": 0x80100017,
-    "SCARD_P_SHUTDOWN": 0x80100018,
-    "SCARD_E_PCI_TOO_SMALL": 0x80100019,
-    "SCARD_E_READER_UNSUPPORTED": 0x8010001A,
-    "SCARD_E_DUPLICATE_READER": 0x8010001B,
-    "SCARD_E_CARD_UNSUPPORTED": 0x8010001C,
-    "SCARD_E_NO_SERVICE": 0x8010001D,
-    "SCARD_E_SERVICE_STOPPED": 0x8010001E,
-    "SCARD_E_UNEXPECTED": 0x8010001F,  # pcsc-lite also uses it for UNSUPPORTED_FEATURE
-    "SCARD_E_ICC_INSTALLATION": 0x80100020,
-    "SCARD_E_ICC_CREATEORDER": 0x80100021,
-    "SCARD_E_UNSUPPORTED_FEATURE": 0x80100022,  # WinSCard value
-    "SCARD_E_DIR_NOT_FOUND": 0x80100023,
-    "SCARD_E_FILE_NOT_FOUND": 0x80100024,
-    "SCARD_E_NO_DIR": 0x80100025,
-    "SCARD_E_NO_FILE": 0x80100026,
-    "SCARD_E_NO_ACCESS": 0x80100027,
-    "SCARD_E_WRITE_TOO_MANY": 0x80100028,
-    "SCARD_E_BAD_SEEK": 0x80100029,
-    "SCARD_E_INVALID_CHV": 0x8010002A,
-    "SCARD_E_UNKNOWN_RES_MNG": 0x8010002B,
-    "SCARD_E_NO_SUCH_CERTIFICATE": 0x8010002C,
-    "SCARD_E_CERTIFICATE_UNAVAILABLE": 0x8010002D,
-    "SCARD_E_NO_READERS_AVAILABLE": 0x8010002E,
-    "SCARD_E_COMM_DATA_LOST": 0x8010002F,
-    "SCARD_E_NO_KEY_CONTAINER": 0x80100030,
-    "SCARD_E_SERVER_TOO_BUSY": 0x80100031,
-    "SCARD_W_UNSUPPORTED_CARD": 0x80100065,
-    "SCARD_W_UNRESPONSIVE_CARD": 0x80100066,
-    "SCARD_W_UNPOWERED_CARD": 0x80100067,
-    "SCARD_W_RESET_CARD": 0x80100068,
-    "SCARD_W_REMOVED_CARD": 0x80100069,
-    "SCARD_W_SECURITY_VIOLATION": 0x8010006A,
-    "SCARD_W_WRONG_CHV": 0x8010006B,
-    "SCARD_W_CHV_BLOCKED": 0x8010006C,
-    "SCARD_W_EOF": 0x8010006D,
-    "SCARD_W_CANCELLED_BY_USER": 0x8010006E,
-    "SCARD_W_CARD_NOT_AUTHENTICATED": 0x8010006F,
-}
-_NAMES: dict[int, str] = {code: name for name, code in _CODES.items()}
-_NAMES[SCARD_S_SUCCESS] = "SCARD_S_SUCCESS"
-
-SCARD_E_CANCELLED = _CODES["SCARD_E_CANCELLED"]
-SCARD_E_UNKNOWN_READER = _CODES["SCARD_E_UNKNOWN_READER"]
-SCARD_E_TIMEOUT = _CODES["SCARD_E_TIMEOUT"]
-SCARD_E_SHARING_VIOLATION = _CODES["SCARD_E_SHARING_VIOLATION"]
-SCARD_E_NO_SMARTCARD = _CODES["SCARD_E_NO_SMARTCARD"]
-SCARD_E_NOT_TRANSACTED = _CODES["SCARD_E_NOT_TRANSACTED"]
-SCARD_E_READER_UNAVAILABLE = _CODES["SCARD_E_READER_UNAVAILABLE"]
-SCARD_E_NO_SERVICE = _CODES["SCARD_E_NO_SERVICE"]
-SCARD_E_SERVICE_STOPPED = _CODES["SCARD_E_SERVICE_STOPPED"]
-SCARD_E_NO_READERS_AVAILABLE = _CODES["SCARD_E_NO_READERS_AVAILABLE"]
-SCARD_W_RESET_CARD = _CODES["SCARD_W_RESET_CARD"]
-SCARD_W_REMOVED_CARD = _CODES["SCARD_W_REMOVED_CARD"]
-
+# --------------------------------------------------------------------------- constants
 #: the pseudo-reader whose state changes when readers are added or removed.
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 _INFINITE = 0xFFFFFFFF
@@ -176,63 +95,9 @@ _PYSCARD_HINT = (
 )
 
 
-def pcsc_code_name(code: int) -> str:
-    """The symbolic name of a PC/SC return code (``"0x8010xxxx"`` if unknown)."""
-    code &= 0xFFFFFFFF
-    return _NAMES.get(code, f"0x{code:08X}")
-
-
-class PcscError(TransportError):
-    """A PC/SC failure with no more specific jukicard error.
-
-    :ivar pcsc_code: the raw return code.
-    :ivar pcsc_name: its symbolic name, e.g. ``"SCARD_F_COMM_ERROR"``.
-    """
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.pcsc_code = code & 0xFFFFFFFF
-        self.pcsc_name = pcsc_code_name(code)
-
-
-def map_pcsc_error(code: int, operation: str, reader: str | None = None) -> TransportError:
-    """Build the typed error for a failed PC/SC call (does not raise it).
-
-    ``SCARD_W_RESET_CARD`` maps to :class:`CardResetError` here; :class:`PcscTransport`
-    reconnects before raising it.
-
-    :param code: the PC/SC return code.
-    :param operation: the PC/SC function that failed (for the message).
-    :param reader: the reader name, if any (reader names are not personal data).
-    """
-    code &= 0xFFFFFFFF
-    name = pcsc_code_name(code)
-    where = f" on {reader!r}" if reader else ""
-    text = f"{operation} failed{where}: {name}"
-    err: TransportError
-    if code in (SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD):
-        err = CardRemovedError(f"{text} (card removed or not inserted)")
-    elif code == SCARD_W_RESET_CARD:
-        err = CardResetError(f"{text} (card was reset; all card state is gone)")
-    elif code in (SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED):
-        err = ReaderUnavailableError(f"{text} (is the PC/SC service pcscd running?)")
-    elif code == SCARD_E_READER_UNAVAILABLE:
-        err = ReaderUnavailableError(f"{text} (reader unplugged or not working)")
-    elif code in (SCARD_E_UNKNOWN_READER, SCARD_E_NO_READERS_AVAILABLE):
-        err = NoReaderError(f"{text} (no such reader)")
-    elif code == SCARD_E_TIMEOUT:
-        err = TransportTimeoutError(text)
-    elif code == SCARD_E_SHARING_VIOLATION:
-        err = SharingViolationError(f"{text} (another process holds the card)")
-    else:
-        return PcscError(text, code)
-    err.pcsc_code = code
-    err.pcsc_name = name
-    return err
-
-
 # --------------------------------------------------------------------------- the pyscard seam
-ReaderStateTuple = tuple  # (reader name, event state, atr as list[int]) as pyscard uses them
+#: (reader name, event state, atr as list[int]) as pyscard uses them.
+ReaderStateTuple = tuple[Any, ...]
 
 
 class ScardApi(Protocol):
@@ -297,46 +162,50 @@ class PyscardApi:
         return int(result) & 0xFFFFFFFF
 
     def establish_context(self) -> tuple[int, Any]:
-        return self._call("SCardEstablishContext", self._s.SCARD_SCOPE_USER)
+        result = self._call("SCardEstablishContext", self._s.SCARD_SCOPE_USER)
+        return cast("tuple[int, Any]", result)
 
     def release_context(self, context: Any) -> int:
-        return self._call("SCardReleaseContext", context)
+        return cast("int", self._call("SCardReleaseContext", context))
 
     def list_readers(self, context: Any) -> tuple[int, list[str]]:
-        return self._call("SCardListReaders", context, [])
+        return cast("tuple[int, list[str]]", self._call("SCardListReaders", context, []))
 
     def connect(
         self, context: Any, reader: str, share: int, protocols: int
     ) -> tuple[int, Any, int]:
-        return self._call("SCardConnect", context, reader, share, protocols)
+        result = self._call("SCardConnect", context, reader, share, protocols)
+        return cast("tuple[int, Any, int]", result)
 
     def reconnect(
         self, card: Any, share: int, protocols: int, initialization: int
     ) -> tuple[int, int]:
-        return self._call("SCardReconnect", card, share, protocols, initialization)
+        result = self._call("SCardReconnect", card, share, protocols, initialization)
+        return cast("tuple[int, int]", result)
 
     def disconnect(self, card: Any, disposition: int) -> int:
-        return self._call("SCardDisconnect", card, disposition)
+        return cast("int", self._call("SCardDisconnect", card, disposition))
 
     def status(self, card: Any) -> tuple[int, str, int, int, list[int]]:
-        return self._call("SCardStatus", card)
+        return cast("tuple[int, str, int, int, list[int]]", self._call("SCardStatus", card))
 
     def transmit(self, card: Any, protocol: int, apdu: list[int]) -> tuple[int, list[int]]:
-        return self._call("SCardTransmit", card, protocol, apdu)
+        return cast("tuple[int, list[int]]", self._call("SCardTransmit", card, protocol, apdu))
 
     def begin_transaction(self, card: Any) -> int:
-        return self._call("SCardBeginTransaction", card)
+        return cast("int", self._call("SCardBeginTransaction", card))
 
     def end_transaction(self, card: Any, disposition: int) -> int:
-        return self._call("SCardEndTransaction", card, disposition)
+        return cast("int", self._call("SCardEndTransaction", card, disposition))
 
     def get_status_change(
         self, context: Any, timeout_ms: int, states: list[tuple[str, int]]
     ) -> tuple[int, list[ReaderStateTuple]]:
-        return self._call("SCardGetStatusChange", context, timeout_ms, states)
+        result = self._call("SCardGetStatusChange", context, timeout_ms, states)
+        return cast("tuple[int, list[ReaderStateTuple]]", result)
 
     def cancel(self, context: Any) -> int:
-        return self._call("SCardCancel", context)
+        return cast("int", self._call("SCardCancel", context))
 
 
 _default_api: ScardApi | None = None
@@ -675,118 +544,3 @@ class PcscTransport(BaseTransport):
                 self._card = None
         finally:
             _release(self._api, self._context)
-
-
-# --------------------------------------------------------------------------- events
-def _snapshot(
-    readers: Sequence[str], states: dict[str, int], atrs: dict[str, bytes]
-) -> dict[str, ReaderState]:
-    snap: dict[str, ReaderState] = {}
-    for name in readers:
-        state = states.get(name, SCARD_STATE_UNAWARE)
-        if state == SCARD_STATE_UNAWARE or state & (SCARD_STATE_UNKNOWN | SCARD_STATE_IGNORE):
-            continue  # not polled yet, or gone
-        present = bool(state & SCARD_STATE_PRESENT)
-        snap[name] = ReaderState(
-            atr=atrs.get(name, b"") if present else None, counter=(state >> 16) & 0xFFFF
-        )
-    return snap
-
-
-def watch(
-    timeout: float | None = None,
-    stop: threading.Event | None = None,
-    *,
-    initial: bool = True,
-    poll_interval: float = 0.5,
-    api: ScardApi | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> Iterator[Event]:
-    """Yield :mod:`~jukicard.transport.events` as readers and cards come and go.
-
-    Built on ``SCardGetStatusChange``, with the ``\\\\?PnP?\\Notification`` pseudo-reader
-    for reader changes (falls back to re-listing readers every ``poll_interval`` where the
-    service does not support it).  The generator holds its own PC/SC context and releases
-    it when it ends or is closed.
-
-    :param timeout: end after this many seconds (``None``: until ``stop`` is set).
-    :param stop: set it from another thread to end the generator within ``poll_interval``.
-    :param initial: first report the readers and cards already present.
-    :param poll_interval: longest single wait on the service, in seconds.
-    :param api: the PC/SC seam (default: pyscard).
-    :raises ReaderUnavailableError: pyscard is missing or the PC/SC service is down.
-    """
-    api = api or default_api()
-    context = _establish(api)
-    try:
-        deadline = None if timeout is None else clock() + timeout
-        readers: list[str] = []
-        states: dict[str, int] = {}
-        atrs: dict[str, bytes] = {}
-        pnp_supported = True
-        pnp_state = SCARD_STATE_UNAWARE
-        need_list = True
-        previous: Snapshot | None = {} if initial else None
-        first = True
-        while True:
-            if stop is not None and stop.is_set():
-                return
-            remaining = None if deadline is None else deadline - clock()
-            if remaining is not None and remaining <= 0 and not first:
-                return
-            wait = poll_interval if remaining is None else max(0.0, min(poll_interval, remaining))
-            if need_list:
-                readers = _list(api, context)
-                states = {r: states.get(r, SCARD_STATE_UNAWARE) for r in readers}
-                atrs = {r: a for r, a in atrs.items() if r in states}
-                need_list = False
-            query = [(r, states[r]) for r in readers]
-            if pnp_supported:
-                query.append((PNP_NOTIFICATION, pnp_state))
-            result: list[ReaderStateTuple] = []
-            if not query:
-                sleep(wait)
-                need_list = True
-                code = SCARD_E_TIMEOUT
-            else:
-                code, result = api.get_status_change(context, int(wait * 1000), query)
-            if code in (SCARD_E_UNKNOWN_READER, SCARD_E_READER_UNAVAILABLE):
-                need_list = True  # a reader vanished while we were about to wait on it
-                continue
-            if code == SCARD_E_CANCELLED:
-                return
-            if code not in (SCARD_S_SUCCESS, SCARD_E_TIMEOUT):
-                raise map_pcsc_error(code, "SCardGetStatusChange")
-            for entry in result if code == SCARD_S_SUCCESS else []:
-                name, event_state = str(entry[0]), int(entry[1])
-                atr = entry[2] if len(entry) > 2 else []
-                if name == PNP_NOTIFICATION:
-                    if event_state & SCARD_STATE_UNKNOWN:
-                        log.debug("PnP notification not supported; polling the reader list")
-                        pnp_supported = False
-                    elif event_state & SCARD_STATE_CHANGED:
-                        need_list = True
-                    pnp_state = event_state & ~SCARD_STATE_CHANGED
-                    continue
-                if name not in states:
-                    continue
-                states[name] = event_state & ~SCARD_STATE_CHANGED
-                atrs[name] = _to_bytes(atr or [], "ATR")
-                if event_state & (SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE):
-                    need_list = True
-            if not pnp_supported:
-                need_list = True
-            snapshot = _snapshot(readers, states, atrs)
-            if previous is None:
-                previous = snapshot
-            else:
-                events = diff_snapshots(previous, snapshot)
-                previous = snapshot
-                for event in events:
-                    yield event
-                    if stop is not None and stop.is_set():
-                        return
-            first = False
-    finally:
-        _release(api, context)

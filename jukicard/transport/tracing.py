@@ -8,7 +8,9 @@ at level :data:`TRAFFIC` (5, below DEBUG).  It never logs:
   (``26``/``28``), RESET RETRY COUNTER (``2C``/``2D``) — is replaced by ``<redacted N bytes>``;
 * personal data: the data of every READ BINARY / READ RECORD response (and of the GET
   RESPONSE chain that continues it) is redacted unless the EF being read is on an
-  allow-list of public EFs, keyed by (application AID, FID).
+  allow-list of public EFs, keyed by (application AID, FID).  The default list comes from
+  the application facts (:func:`jukicard.apdu.apps.public_efs`: each application names the
+  EFs whose content is public).
 
 The selected application and EF are tracked from the SELECT commands seen
 (``00 A4 04 ..`` by DF name resets the EF; ``00 A4 02 .. 02 <fid>`` selects an EF) and from
@@ -22,6 +24,9 @@ import logging
 import threading
 from collections.abc import Iterable
 
+from jukicard.apdu.apps import jpki as _jpki
+from jukicard.apdu.apps import public_efs as _public_efs
+from jukicard.apdu.apps import text as _text
 from jukicard.apdu.command import CommandApdu
 from jukicard.apdu.processors import PIN_INS
 from jukicard.errors import MalformedApduError
@@ -40,22 +45,15 @@ __all__ = [
 TRAFFIC = 5
 logging.addLevelName(TRAFFIC, "TRAFFIC")
 
-#: 公的個人認証AP.
-JPKI_AID = bytes.fromhex("D392F000260100000001")
-#: 券面事項入力補助AP (text AP).
-TEXT_AID = bytes.fromhex("D3921000310001010408")
+#: 公的個人認証AP (from :mod:`jukicard.apdu.apps.jpki`).
+JPKI_AID = _jpki.AID
+#: 券面事項入力補助AP (from :mod:`jukicard.apdu.apps.text`).
+TEXT_AID = _text.AID
 
-#: EFs whose content is public: JPKI auth cert, auth CA cert, sign CA cert, token info, and
-#: the text AP's basic info.  (JPKI ``0001``, the sign cert, carries name and address.)
-DEFAULT_PUBLIC_EFS: frozenset[tuple[bytes, bytes]] = frozenset(
-    {
-        (JPKI_AID, bytes.fromhex("000A")),
-        (JPKI_AID, bytes.fromhex("000B")),
-        (JPKI_AID, bytes.fromhex("0002")),
-        (JPKI_AID, bytes.fromhex("0006")),
-        (TEXT_AID, bytes.fromhex("0005")),
-    }
-)
+#: EFs whose content is public, over every known application: JPKI auth cert, auth CA
+#: cert, sign CA cert, token info, and the text AP's basic info.  (JPKI ``0001``, the sign
+#: cert, carries name and address; no personal-data EF is on the list.)
+DEFAULT_PUBLIC_EFS: frozenset[tuple[bytes, bytes]] = _public_efs()
 
 _INS_SELECT = 0xA4
 _INS_GET_RESPONSE = 0xC0

@@ -114,7 +114,9 @@ OPERATIONS: dict[str, Operation] = {
                   read_certificates),
         Operation("sign", "mynumber-01",
                   "sign a SHA-256 digest with the auth key and a message (SHA-512) with the "
-                  "sign key; each verifies its PIN and reads its certificate", sign),
+                  "sign key; each PIN is sent right after a SELECT of the AP, and the auth "
+                  "certificate (readable without a PIN) is checked before the auth PIN is "
+                  "sent", sign),
         Operation("juki-sign-certificate", "juki-01",
                   "住基カード JPKI (unverified layout): sign certificate after the password",
                   juki_sign_certificate),

@@ -11,6 +11,7 @@ usable by a fresh operation.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from jukicard.card import (
     JukiJpkiKey,
     JukiJpkiPin,
     JukiJpkiSession,
+    JukiPin,
     JukiSession,
     MyNumber,
     TextPin,
@@ -112,6 +114,9 @@ OPS: list[Op] = [
     Op("sign-auth", "mynumber-01", _jpki,
        lambda t, s, p: s.sign(JpkiKey.AUTH, p, digest=DIGEST),
        PINS["auth"], _status(JpkiSession, JpkiPin.AUTH), 3),
+    Op("sign_with_certificate-sign", "mynumber-01", _jpki,
+       lambda t, s, p: s.sign_with_certificate(JpkiKey.SIGN, p, digest=DIGEST),
+       PINS["sign"], _status(JpkiSession, JpkiPin.SIGN), 5),
     Op("sign-sign-short", "mynumber-short", _jpki,
        lambda t, s, p: s.sign(JpkiKey.SIGN, p, message=b"fault", hash_alg="sha384"),
        PINS["sign"], _status(JpkiSession, JpkiPin.SIGN), 5),
@@ -176,11 +181,18 @@ OPS: list[Op] = [
     Op("juki-pin_status", "juki-01", lambda t: JukiSession(t, select=False),
        lambda t, s, p: s.pin_status()),
     Op("juki-verify", "juki-01", lambda t: JukiSession(t, select=False),
-       lambda t, s, p: s.verify(p),
+       lambda t, s, p: s.verify(JukiPin.PIN, p),
        PINS["juki"], lambda t: JukiSession(t, select=False).pin_status().retries_left, 3),
     Op("visual-verify", "mynumber-01", lambda t: VisualSession(t, select=False),
        lambda t, s, p: s.verify(VisualPin.MATCH_A, p),
        _match_a("mynumber-01"), _status(VisualSession, VisualPin.MATCH_A), 10),
+    Op("reselect", "mynumber-01", _jpki, lambda t, s, p: s.reselect()),
+    Op("text-reselect", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.reselect()),
+    Op("visual-reselect", "mynumber-01", lambda t: VisualSession(t, select=False),
+       lambda t, s, p: s.reselect()),
+    Op("juki-reselect", "juki-01", lambda t: JukiSession(t, select=False),
+       lambda t, s, p: s.reselect()),
     # the services the CLI runs (several session operations in one transaction)
     Op("service-card_info", "mynumber-01", lambda t: None, lambda t, s, p: card_info(t)),
     Op("service-pin_status_all", "mynumber-01", lambda t: None,
@@ -205,11 +217,16 @@ SESSION_PREFIXES: dict[type, str] = {
 }
 
 
+#: Session members that send no APDU of their own (``probe`` is run by ``open_card``).
+NO_CARD_IO = {"forget", "is_verified", "probe"}
+
+
 def _session_operations() -> set[str]:
+    """Every public method, inherited ones (``pin_status``, ``verify``...) included."""
     names = set()
     for cls, prefix in SESSION_PREFIXES.items():
-        for name, member in vars(cls).items():
-            if callable(member) and not name.startswith("_"):
+        for name, member in inspect.getmembers(cls):
+            if callable(member) and not name.startswith("_") and name not in NO_CARD_IO:
                 names.add(prefix + name)
     return names
 

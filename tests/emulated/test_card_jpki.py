@@ -392,11 +392,13 @@ def test_reconnect_forgets_verified_pins(mynumber: Emulated, pins: PinLedger) ->
 def test_other_application_selected_forgets_verified_pins(
     mynumber: Emulated, pins: PinLedger
 ) -> None:
-    from jukicard.card import TextSession
+    """Sessions on one channel (as a Card hands them out) see each other's SELECTs."""
+    from jukicard.card import CardChannel, TextSession
 
-    jpki = JpkiSession(mynumber.transport)
+    channel = CardChannel(mynumber.transport)
+    jpki = JpkiSession(channel)
     jpki.verify(JpkiPin.SIGN, pins.submit(PINS["sign"]))
-    TextSession(mynumber.transport).read_ap_basic_info()
+    TextSession(channel).read_ap_basic_info()
     assert jpki.verified == frozenset()
     # and the JPKI session re-selects its AP before its next operation
     assert jpki.read_certificate(JpkiCert.SIGN_CA) == ef_data("mynumber-01", "jpki", "0002")

@@ -77,7 +77,7 @@ def test_juki_ap_resident_code(juki: Emulated, pins: PinLedger) -> None:
     assert code.digits == raw.decode("ascii")
     assert code.digits not in repr(code)
     with pytest.raises(PinError) as info:
-        ja.verify(pins.submit("0000"))
+        ja.verify(JukiPin.PIN, pins.submit("0000"))
     assert info.value.retries_left == 2
     assert ja.pin_status(JukiPin.PIN).retries_left == 2
 
@@ -158,7 +158,16 @@ def test_card_without_token_is_classified_by_applications(make_card: MakeCard) -
 
 
 def test_open_card_invalidates_earlier_sessions(mynumber: Emulated, pins: PinLedger) -> None:
-    jpki = JpkiSession(mynumber.transport)
+    """Detection on a card's channel logs out the sessions of that channel."""
+    card = open_card(mynumber.transport)
+    jpki = card.jpki()
     jpki.verify(JpkiPin.SIGN, pins.submit(PINS["sign"]))
-    open_card(mynumber.transport)
+    assert jpki.is_verified(JpkiPin.SIGN)
+    open_card(card.channel)
     assert jpki.verified == frozenset()
+
+
+def test_sessions_of_a_card_share_its_channel(mynumber: Emulated) -> None:
+    card = open_card(mynumber.transport)
+    assert card.jpki().channel is card.channel is card.text().channel
+    assert card.transport is mynumber.transport

@@ -210,4 +210,5 @@ def test_ap_basic_info_and_cv_certificate_need_no_pin(mynumber: Emulated) -> Non
 def test_short_apdu_card(make_card: MakeCard, pins: PinLedger) -> None:
     emu = make_card("mynumber-short")
     mn, bi, _b = expected("mynumber-short")
-    assert TextSession(emu.transport).read_verified(pins.submit(PINS["text"])) == (mn, bi)
+    result = TextSession(emu.transport).read_verified(pins.submit(PINS["text"]))
+    assert (result.my_number, result.basic_info) == (mn, bi) == tuple(result)

@@ -96,7 +96,7 @@ def test_card_info_text(cli: Cli) -> None:
     for app in ("jpki", "text", "visual"):
         assert f"  {app} " in res.out
     assert "CN=3916949683900943,C=JP" in res.out  # the auth certificate's subject
-    assert "protected by the JPKI sign password" in res.out
+    assert "protected by the 署名用電子証明書暗証番号 (signature password)" in res.out
     # no personal data in card info
     for secret in (MY_NUMBER, NAME, ADDRESS_PART, "Chiyoda"):
         assert secret not in res.out and secret not in res.err
@@ -218,7 +218,8 @@ def test_pin_status_touches_no_counter(cli: Cli) -> None:
     pins = {p["id"]: p for p in res.json()["pins"]}
     assert list(pins) == ["auth", "sign", "text", "text-match-a", "text-match-b",
                           "visual-match-a", "visual-match-b", "visual-birth"]
-    assert pins["auth"] == {"id": "auth", "application": "jpki", "name": "JPKI auth PIN",
+    assert pins["auth"] == {"id": "auth", "application": "jpki",
+                            "name": "利用者証明用電子証明書暗証番号 (user-authentication PIN)",
                             "retries_left": 3, "max_tries": 3, "blocked": False}
     assert pins["sign"]["retries_left"] == 5
     assert card.stats.verify_with_data == 0
@@ -308,7 +309,8 @@ def test_terminal_prompt_goes_through_getpass(cli: Cli, pins: PinLedger) -> None
     cli.monkeypatch.setattr(_common.getpass, "getpass", fake_getpass)
     res = cli.run("mynumber", "--emulated")
     assert res.rc == 0 and res.out.strip() == MY_NUMBER
-    assert prompts == ["text AP PIN (4 characters, 3 tries left): "]
+    assert prompts == [
+        "券面事項入力補助用暗証番号 (card-details input-support PIN; 4 characters, 3 tries left): "]
 
 
 def test_card_error_exit_4(cli: Cli) -> None:
@@ -326,11 +328,11 @@ def test_mynumber(cli: Cli, pins: PinLedger) -> None:
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json",
                   stdin=pins.submit("1234") + "\n")
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
-                          "card_source": EMULATED}
+                          "signature_check": "card-key-only", "card_source": EMULATED}
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--no-check-signature",
                   stdin=pins.submit("1234") + "\n")
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": False,
-                          "card_source": EMULATED}
+                          "signature_check": "not-checked", "card_source": EMULATED}
 
 
 def test_mynumber_with_signature_check(cli: Cli, pins: PinLedger) -> None:
@@ -338,7 +340,7 @@ def test_mynumber_with_signature_check(cli: Cli, pins: PinLedger) -> None:
                   stdin=pins.submit("1234") + "\n")
     assert res.rc == 0
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
-                          "card_source": EMULATED}
+                          "signature_check": "card-key-only", "card_source": EMULATED}
 
 
 def test_basic_info(cli: Cli, pins: PinLedger) -> None:

@@ -338,7 +338,8 @@ def test_prompt_says_one_try_left(run: Any, monkeypatch: pytest.MonkeyPatch, pin
     monkeypatch.setattr(_common.getpass, "getpass", fake_getpass)
     res = run("mynumber", "--profile", _profile(tmp_path, tries=1))
     assert res.rc == 0, res.err
-    assert prompts == ["text AP PIN (4 characters, 1 try left): "]
+    assert prompts == [
+        "券面事項入力補助用暗証番号 (card-details input-support PIN; 4 characters, 1 try left): "]
 
 
 def test_pin_verify_correct(run: Any, pins: PinLedger, cards: list[CardOS]) -> None:
@@ -352,7 +353,8 @@ def test_pin_verify_correct(run: Any, pins: PinLedger, cards: list[CardOS]) -> N
     assert cards[0].stats.verify_with_data == 1
     res = run("pin", "verify", "text", "--emulated", "--pin-stdin",
               stdin=pins.submit(PINS["text"]) + "\n")
-    assert res.rc == 0 and res.out == "text AP PIN: correct (3 tries left)\n"
+    assert res.rc == 0 and res.out == (
+        "券面事項入力補助用暗証番号 (card-details input-support PIN): correct (3 tries left)\n")
 
 
 def test_pin_verify_wrong_and_blocked(run: Any, pins: PinLedger, tmp_path: Path,
@@ -381,3 +383,26 @@ def test_pin_verify_on_a_juki_card(run: Any, pins: PinLedger) -> None:
     res = run("pin", "verify", "juki", "--profile", "juki-01", "--pin-stdin",
               stdin=pins.submit(PINS["juki"]) + "\n")
     assert res.rc == 0, res.err
+
+
+# --------------------------------------------------------------------------- read_verified
+@pytest.mark.parametrize("command", ["mynumber", "basic-info"])
+def test_json_says_what_the_signature_check_proved(run: Any, pins: PinLedger,
+                                                   command: str) -> None:
+    """Card-layer defect: ``signature_checked: true`` was all the JSON said, although the data
+    was checked only against the key the card itself supplies.  ``signature_check`` now says
+    ``card-key-only`` (no trusted CV issuer key was used)."""
+    res = run(command, "--emulated", "--pin-stdin", "--json",
+              stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 0, res.err
+    data = res.json()
+    assert data["signature_checked"] is True
+    assert data["signature_check"] == "card-key-only"
+
+
+def test_json_says_when_nothing_was_checked(run: Any, pins: PinLedger) -> None:
+    """``--no-check-signature`` reports ``not-checked``, never a check that did not happen."""
+    res = run("mynumber", "--emulated", "--pin-stdin", "--json", "--no-check-signature",
+              stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 0, res.err
+    assert res.json()["signature_check"] == "not-checked"

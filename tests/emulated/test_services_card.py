@@ -243,3 +243,13 @@ def test_pin_ledger_watches_every_emulated_card(pins: PinLedger) -> None:
         JpkiSession(t).verify(JpkiPin.AUTH, pins.submit(PINS["auth"]))
     assert len(pins.cards) == 1
     assert pins.delivered == pins.submitted == 1
+
+
+def test_unknown_pin_id_is_not_echoed(mynumber: Emulated) -> None:
+    """A PIN typed where its id belongs (``pin verify 1234``) must not be printed back
+    (old code: ``unknown PIN '1234'``)."""
+    from jukicard.card import open_card
+
+    with pytest.raises(UsageError, match="unknown PIN") as info:
+        pin_ref(open_card(mynumber.transport), "739182")
+    assert "739182" not in str(info.value)

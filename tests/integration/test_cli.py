@@ -224,6 +224,7 @@ def test_mynumber(mn: Any, pins: PinLedger) -> None:
                    "--check-signature", stdin=pins.submit(TEXT_PIN) + "\n")
     assert res.rc == 0, res.err
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
+                          "signature_check": "card-key-only",
                           "card_source": reader_source(mn.reader)}
     assert_not_logged(res.err, TEXT_PIN, MY_NUMBER, NAME)
 

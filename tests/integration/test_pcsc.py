@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu.command import CommandApdu
 from jukicard.errors import CardRemovedError, TransportError
-from jukicard.transport import pcsc
+from jukicard.transport import pcsc, pcsc_watch
 from jukicard.transport.events import CardInserted, CardRemoved, Event, ReaderAdded
 
 pytestmark = pytest.mark.integration
@@ -199,14 +199,14 @@ def _next_for(events: queue.Queue[Event | BaseException], reader: str) -> Event:
 
 
 def test_watch_reports_removal_and_insertion(card: Any, card_profile: dict[str, Any]) -> None:
-    """pcsc.watch through pcscd + vpcd: the reader and card already there, then the card
+    """pcsc_watch.watch through pcscd + vpcd: the reader and card already there, then the card
     pulled out and put back, as typed events."""
     events: queue.Queue[Event | BaseException] = queue.Queue()
     stop = threading.Event()
 
     def run() -> None:
         try:
-            for event in pcsc.watch(stop=stop, initial=True, poll_interval=0.2):
+            for event in pcsc_watch.watch(stop=stop, initial=True, poll_interval=0.2):
                 events.put(event)
         except BaseException as exc:  # reported to the test thread
             events.put(exc)

@@ -115,6 +115,35 @@ def test_pin_status_translation(sw: str, left: int) -> None:
     assert not t.script
 
 
+def test_impossible_counter_from_verify_is_clamped(caplog: pytest.LogCaptureFixture) -> None:
+    """Old code: a wrong auth PIN answered ``63CF`` was reported as 15 tries left (the PIN
+    allows 3); the error now carries the clamped counter and a flag, and the warning
+    logged carries no value."""
+    s, t = jpki([(SELECT_JPKI.hex(), "9000"), (SEL_AUTH_PIN, "9000"),
+                 ("002000800431323334", "63CF")])
+    with pytest.raises(PinError) as info:
+        s.verify(JpkiPin.AUTH, "1234")
+    assert info.value.retries_left == 3 and info.value.counter_implausible
+    assert "3 tries left" in str(info.value) and "15" not in str(info.value)
+    assert "impossible" in caplog.text and "1234" not in caplog.text and not t.script
+
+
+@pytest.mark.parametrize(("n", "text"), [(1, "1 try left"), (2, "2 tries left"),
+                                          (0, "0 tries left")])
+def test_tries_wording(n: int, text: str) -> None:
+    from jukicard.errors import tries_left_text
+
+    assert tries_left_text(n) == text
+    if n:
+        assert str(PinError(n)) == f"wrong PIN, {text}"
+        s, _t = jpki([(SELECT_JPKI.hex(), "9000"), (SEL_AUTH_PIN, "9000"),
+                      ("002000800431323334", f"63C{n}")])
+        with pytest.raises(PinError) as info:
+            s.verify(JpkiPin.AUTH, "1234")
+        assert str(info.value) == f"利用者証明用電子証明書暗証番号 (user-authentication PIN): " \
+                                  f"wrong PIN, {text}"
+
+
 def test_pin_status_other_sw_is_card_error() -> None:
     s, _t = jpki([(SELECT_JPKI.hex(), "9000"), (SEL_AUTH_PIN, "9000"), ("00200080", "6A88")])
     with pytest.raises(CardError) as info:

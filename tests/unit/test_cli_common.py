@@ -76,7 +76,7 @@ def test_stdin_interaction_error_does_not_echo_input() -> None:
     it = StdinInteraction(io.StringIO(""))
     with pytest.raises(UsageError) as exc:
         it.request_pin(PinRequest(TextPin.PIN.value))
-    assert "text AP PIN" in str(exc.value)
+    assert "券面事項入力補助用暗証番号" in str(exc.value)
 
 
 def test_stdin_interaction_reads_sys_stdin_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,7 +95,8 @@ def test_terminal_interaction_uses_getpass_with_prompt() -> None:
 
     it = TerminalInteraction(fake_getpass, terminal_available=lambda: True)
     assert it.request_pin(PinRequest(JpkiPin.AUTH.value, retries_left=2)) == "1234"
-    assert prompts == ["JPKI auth PIN (4 characters, 2 tries left): "]
+    assert prompts == [
+        "利用者証明用電子証明書暗証番号 (user-authentication PIN; 4 characters, 2 tries left): "]
 
 
 def test_terminal_interaction_confirms_new_pin() -> None:
@@ -134,9 +135,9 @@ def test_interaction_choice() -> None:
 # --------------------------------------------------------------------------- PinRequest
 def test_pin_request_prompts() -> None:
     assert PinRequest(JpkiPin.SIGN.value, "current", 4).prompt == (
-        "current JPKI sign password (6-16 characters, 4 tries left): ")
+        "current 署名用電子証明書暗証番号 (signature password; 6-16 characters, 4 tries left): ")
     assert PinRequest(JpkiPin.SIGN.value, "new", 4).prompt == (
-        "new JPKI sign password (6-16 characters): ")
+        "new 署名用電子証明書暗証番号 (signature password; 6-16 characters): ")
 
 
 def test_scripted_and_no_interaction() -> None:

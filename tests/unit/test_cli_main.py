@@ -16,7 +16,13 @@ from click.testing import CliRunner
 import jukicard
 from jukicard.cli import _common, card, cert, data, emulator, pin, reader, sign, signature
 from jukicard.cli.main import EXIT_CODES, cli, exit_code_for, main
-from jukicard.errors import BadResponse, CardError, DataIntegrityError, ValidationError
+from jukicard.errors import (
+    BadResponse,
+    CardError,
+    DataIntegrityError,
+    ValidationError,
+    tries_left_text,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DIR = ROOT / "jukicard" / "cli"
@@ -140,7 +146,7 @@ def test_pin_wording_helper() -> None:
     from jukicard.card import JpkiPin
 
     assert _common.pin_label(JpkiPin.AUTH.value) == JpkiPin.AUTH.value.name
-    assert [_common.tries_text(n) for n in (0, 1, 2)] == ["0 tries left", "1 try left",
+    assert [tries_left_text(n) for n in (0, 1, 2)] == ["0 tries left", "1 try left",
                                                           "2 tries left"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -943,3 +944,91 @@ def test_digest_info_signed_by_cryptography_equals_the_raw_pkcs1_block(
     assert _raw_rsa_pkcs1_sign(key, data) == _pow_pkcs1_sign(key, data)
     odd = b"\x01\x02\x03 not a DigestInfo"
     assert _raw_rsa_pkcs1_sign(key, odd) == _pow_pkcs1_sign(key, odd)
+
+
+# --------------------------------------------------------------------------- issue 8 defects
+def test_one_sw_enum_and_blocked_is_6984(card: CardOS) -> None:
+    """Old code: the emulator had its own ``SW`` whose ``AUTH_METHOD_BLOCKED`` was 6984
+    (6983 in :mod:`jukicard.apdu.sw`)."""
+    import jukicard.emulator as emulator
+    from jukicard.apdu.sw import SW
+
+    assert emulator.SW is SW
+    select_aid(card, JPKI_AID)
+    select_ef(card, "0018")
+    for _ in range(3):
+        verify(card, "0000")
+    assert verify(card, "1234") == SW.REFERENCE_DATA_NOT_USABLE == 0x6984
+
+
+def test_change_refuses_non_ascii_and_the_card_stays_exportable(card: CardOS) -> None:
+    """Old code: any bytes became the new PIN, and ``to_profile`` then raised
+    ``UnicodeDecodeError``."""
+    select_aid(card, JPKI_AID)
+    select_ef(card, "0018")
+    assert verify(card, "1234") == 0x9000
+    assert tx(card, "0024018004" + "31C3A932")[1] == 0x6A80  # "1é2": 4 bytes, not ASCII
+    assert card.to_profile().application("jpki").file(0x18).value == "1234"  # type: ignore
+
+
+@pytest.mark.parametrize(
+    ("fid", "old", "new", "sw"),
+    [
+        ("001B", "ABC123", "ABCDEF", 0x6A80),  # a new sign password needs a digit
+        ("001B", "ABC123", "123456", 0x6A80),  # ... and a letter
+        ("001B", "ABC123", "abc123", 0x6A80),  # A-Z only (clients upper-case)
+        ("001B", "ABC123", "AB12", 0x6700),  # 6..16
+        ("0018", "1234", "12a4", 0x6A80),  # digits only
+        ("0018", "1234", "5678", 0x9000),
+        ("001B", "ABC123", "XYZ789", 0x9000),
+    ],
+)
+def test_change_applies_the_pin_format(card: CardOS, fid: str, old: str, new: str,
+                                       sw: int) -> None:
+    """Old code: only the length of the new value was checked."""
+    select_aid(card, JPKI_AID)
+    select_ef(card, fid)
+    assert verify(card, old) == 0x9000
+    assert tx(card, CommandApdu(0, 0x24, 0x01, 0x80, new.encode()).encode())[1] == sw
+    stored = card.to_profile().application("jpki").file(int(fid, 16)).value  # type: ignore
+    assert stored == (new if sw == 0x9000 else old)
+
+
+def test_change_old_and_new_does_not_reveal_the_stored_length(card: CardOS) -> None:
+    """Old code: ``old ‖ new`` was split at the stored value's length before any check, so
+    ``6700`` (free) for data up to that length and ``63Cx`` (one try) above it told the
+    length of the sign password."""
+    select_aid(card, JPKI_AID)
+    select_ef(card, "001B")
+    data = b"A1" * 20
+    answers = {n: tx(card, CommandApdu(0, 0x24, 0x00, 0x80, data[:n]).encode())[1]
+               for n in range(1, 41)}
+    assert set(answers.values()) == {0x6A86}
+    assert card.pin("jpki", 0x1B).tries_left == 5
+
+
+def test_execute_never_raises_with_debug_logging(card: CardOS,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Old code: the DEBUG line did ``bytes(apdu[:4])`` outside the ``try``: input that is
+    not a byte string raised out of ``execute``."""
+    caplog.set_level(logging.DEBUG, logger="jukicard.emulator.cardos")
+    for bad in (None, [0x00, 0x1A4, 0x00, 0x00], "00A4040C", 42):
+        assert card.execute(bad)[-2:] == b"\x67\x00"  # type: ignore[arg-type]
+    assert card.execute([0x00, 0xA4, 0x00, 0x00])[-2:] == b"\x90\x00"  # type: ignore[arg-type]
+
+
+def test_pin_files_carry_the_facts_format(profile: CardProfile) -> None:
+    """The emulator's PIN files carry the one PinSpec of the facts (old code: a second
+    class named PinSpec, with no format rules)."""
+    from jukicard.apdu.apps import JpkiPin, JukiJpkiPin
+    from jukicard.emulator.profile import PinFileSpec, ProfileError, load_profile
+
+    sign = profile.application("jpki").file(0x1B)
+    assert isinstance(sign, PinFileSpec) and sign.format is JpkiPin.SIGN.spec
+    juki = load_profile("juki-01").application("jpki").file(0x1B)
+    assert isinstance(juki, PinFileSpec) and juki.format is JukiJpkiPin.SIGN.spec
+    bad = sample_profile_json(auth_key_pem=new_key_pem(1024), sign_key_pem=new_key_pem(1024))
+    jpki = bad["applications"][0]
+    next(f for f in jpki["files"] if f["fid"] == "0018")["value"] = "12a4"
+    with pytest.raises(ProfileError, match="does not fit"):
+        CardProfile.from_json(bad)

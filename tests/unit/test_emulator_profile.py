@@ -18,7 +18,7 @@ from jukicard.emulator.profile import (
     AccessCondition,
     BinaryFileSpec,
     CardProfile,
-    PinSpec,
+    PinFileSpec,
     ProfileError,
     load_profile,
     profile_dir,
@@ -89,7 +89,7 @@ def test_defaults_and_unknown_keys_ignored(pj: dict) -> None:
 
 def test_pin_tries_left_defaults_to_max(pj: dict) -> None:
     pin = CardProfile.from_json(pj).application("jpki").file(0x001B)
-    assert isinstance(pin, PinSpec) and pin.tries_left == pin.max_tries == 5
+    assert isinstance(pin, PinFileSpec) and pin.tries_left == pin.max_tries == 5
 
 
 def test_access_condition_forms() -> None:
@@ -362,7 +362,7 @@ def test_repository_profiles_load_and_bind(path: Path) -> None:
     jpki = p.application("jpki")
     r = card.execute(bytes.fromhex("00A4040C") + bytes((len(jpki.aid),)) + jpki.aid)
     assert r == b"\x90\x00"
-    pins = [f.fid for f in jpki.files if isinstance(f, PinSpec)]
+    pins = [f.fid for f in jpki.files if isinstance(f, PinFileSpec)]
     assert pins
     for fid in pins:  # OpenSC bind: VERIFY without data must give 63 Cx on each PIN IEF
         assert card.execute(b"\x00\xa4\x02\x0c\x02" + fid.to_bytes(2, "big")) == b"\x90\x00"

@@ -340,3 +340,101 @@ def test_check_tree_on_a_synthetic_tree(tmp_path: Path) -> None:
         "drivers.acme:1: imports smartcard: pyscard only in jukicard/transport/pcsc.py",
         "jukicard.apdu.command:2: imports jukicard.transport.pcsc: apdu (layer 1) imports upward",
     ]
+
+
+# --------------------------------------------------------------------------- import cycles
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module → the jukicard modules it imports (module level and inside functions).
+
+    ``from package import name`` counts as an import of ``package.name`` when that is a
+    module, else of ``package``.  The implicit import of a parent package is not an edge.
+    """
+    modules = {m for m, _p, _pkg in iter_modules(root) if m.split(".")[0] == PACKAGE}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path, is_package in iter_modules(root):
+        if module not in modules:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for _line, target in _collect_imports(tree, module, is_package):
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != module:
+                graph[module].add(target)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected component with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_anywhere() -> None:
+    """The import graph of the whole package has no cycle.  Fails on the code before
+    issue 8: ``transport/events.py`` ↔ ``transport/pcsc.py`` and ``pki/certs.py`` ↔
+    ``pki/crl.py`` (the latter hidden in function-level imports, which count here)."""
+    graph = import_graph(ROOT)
+    assert import_cycles(graph) == []
+    assert "jukicard.transport.pcsc" not in graph["jukicard.transport.events"]
+    assert "jukicard.pki.crl" in graph["jukicard.pki.store"]  # the graph is really read
+
+
+def test_no_dynamic_imports() -> None:
+    """No ``importlib.import_module`` / ``__import__`` anywhere in the package: every import
+    is visible to the layering and cycle checks.  Fails on the code before issue 8
+    (``cli/main.py``'s ``COMMAND_MODULES`` loop, ``cli/cert.py``, ``pki/validate.py``)."""
+    offenders = []
+    for module, path, _is_package in iter_modules(ROOT):
+        if module.split(".")[0] != PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Name) and node.id == "__import__":
+                names = ["__import__"]
+            elif isinstance(node, ast.Attribute) and node.attr == "import_module":
+                names = ["import_module"]
+            else:
+                continue
+            offenders += [f"{module}:{getattr(node, 'lineno', 0)}" for name in names
+                          if name.split(".")[0] in ("importlib", "__import__", "import_module")]
+    assert offenders == []
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []

@@ -109,7 +109,7 @@ def test_diff_replays_to_new_snapshot(old: dict[str, ReaderState],
 
 
 def test_watch_forwards_to_pcsc(monkeypatch: pytest.MonkeyPatch) -> None:
-    from jukicard.transport import pcsc
+    from jukicard.transport import pcsc_watch
 
     seen = {}
 
@@ -117,7 +117,7 @@ def test_watch_forwards_to_pcsc(monkeypatch: pytest.MonkeyPatch) -> None:
         seen.update(timeout=timeout, stop=stop, initial=initial, poll=poll_interval)
         return iter([ReaderAdded("X")])
 
-    monkeypatch.setattr(pcsc, "watch", fake_watch)
+    monkeypatch.setattr(pcsc_watch, "watch", fake_watch)
     stop = threading.Event()
     assert list(events.watch(5, stop, initial=False, poll_interval=0.1)) == [ReaderAdded("X")]
     assert seen == {"timeout": 5, "stop": stop, "initial": False, "poll": 0.1}

@@ -22,7 +22,7 @@ from jukicard.errors import (
     TransportTimeoutError,
     UsageError,
 )
-from jukicard.transport import pcsc
+from jukicard.transport import pcsc_codes, pcsc_watch
 from jukicard.transport.base import Transport
 from jukicard.transport.events import CardInserted, CardRemoved, ReaderAdded, ReaderRemoved
 from jukicard.transport.pcsc import (
@@ -35,7 +35,7 @@ from jukicard.transport.pcsc import (
     pcsc_code_name,
 )
 
-C = pcsc._CODES
+C = pcsc_codes._CODES
 OK = 0
 RESET = C["SCARD_W_RESET_CARD"]
 REMOVED = C["SCARD_W_REMOVED_CARD"]
@@ -43,7 +43,7 @@ SHARING = C["SCARD_E_SHARING_VIOLATION"]
 TIMEOUT = C["SCARD_E_TIMEOUT"]
 ATR = bytes.fromhex("3BE000FF8131FE4514")
 ATR2 = bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B")
-S = pcsc  # constants
+S = pcsc_codes  # constants
 
 
 class FakeScard:
@@ -101,7 +101,9 @@ class FakeScard:
             return C["SCARD_E_NO_READERS_AVAILABLE"], []
         return OK, list(self.readers)
 
-    def connect(self, context: Any, reader: str, share: int, protocols: int) -> tuple[int, Any, int]:
+    def connect(
+        self, context: Any, reader: str, share: int, protocols: int
+    ) -> tuple[int, Any, int]:
         r = self._scripted("connect", context, reader, share, protocols)
         if r is not None:
             return r
@@ -205,7 +207,7 @@ def make(api: FakeScard | None = None, **kw: Any) -> tuple[PcscTransport, FakeSc
 # --------------------------------------------------------------------------- constants
 def test_constants_match_pyscard() -> None:
     scard = pytest.importorskip("smartcard.scard")
-    for name, code in pcsc._CODES.items():
+    for name, code in pcsc_codes._CODES.items():
         if name == "SCARD_E_UNSUPPORTED_FEATURE" or not hasattr(scard, name):
             continue  # pcsc-lite aliases it to SCARD_E_UNEXPECTED
         assert getattr(scard, name) & 0xFFFFFFFF == code, name
@@ -216,8 +218,8 @@ def test_constants_match_pyscard() -> None:
         "SCARD_STATE_UNKNOWN", "SCARD_STATE_UNAVAILABLE", "SCARD_STATE_EMPTY",
         "SCARD_STATE_PRESENT", "SCARD_STATE_MUTE",
     ):
-        assert getattr(scard, name) == getattr(pcsc, name), name
-    assert scard.SCARD_PCI_T1 == pcsc.SCARD_PROTOCOL_T1
+        assert getattr(scard, name) == getattr(pcsc_codes, name), name
+    assert scard.SCARD_PCI_T1 == pcsc_codes.SCARD_PROTOCOL_T1
 
 
 def test_code_names() -> None:
@@ -603,7 +605,7 @@ def run_watch(api: FakeScard, **kw: Any) -> list[Any]:
     stop = threading.Event()
     api.stop = stop
     clock = Clock()
-    events = list(pcsc.watch(stop=stop, api=api, sleep=clock.sleep, clock=clock, **kw))
+    events = list(pcsc_watch.watch(stop=stop, api=api, sleep=clock.sleep, clock=clock, **kw))
     assert api.contexts_open == 0
     return events
 
@@ -677,7 +679,7 @@ def test_watch_no_readers_no_pnp_sleeps() -> None:
     api = FakeScard(readers=[], cards={})
     api.pnp_supported = False
     clock = Clock()
-    gen = pcsc.watch(timeout=2.0, api=api, sleep=clock.sleep, clock=clock, poll_interval=0.5)
+    gen = pcsc_watch.watch(timeout=2.0, api=api, sleep=clock.sleep, clock=clock, poll_interval=0.5)
     assert list(gen) == []
     assert clock.sleeps and all(s <= 0.5 for s in clock.sleeps)
     assert api.contexts_open == 0
@@ -691,7 +693,7 @@ def test_watch_timeout_ends() -> None:
         clock.now += timeout_ms / 1000 or 0.1
         return TIMEOUT, [(n, s, []) for n, s in states]
 
-    gen = pcsc.watch(timeout=3.0, initial=False, api=api, sleep=clock.sleep, clock=clock)
+    gen = pcsc_watch.watch(timeout=3.0, initial=False, api=api, sleep=clock.sleep, clock=clock)
     api.script["get_status_change"] += [tick] * 50
     # the first call (UNAWARE states) is answered by the scripted tick too: a TIMEOUT with
     # unknown states gives an empty snapshot, so no events at all
@@ -720,7 +722,7 @@ def test_watch_service_gone_raises() -> None:
 
 def test_watch_close_releases_context() -> None:
     api = FakeScard()
-    gen = pcsc.watch(api=api)
+    gen = pcsc_watch.watch(api=api)
     assert next(gen) == ReaderAdded("Reader A 00 00")
     gen.close()
     assert api.contexts_open == 0

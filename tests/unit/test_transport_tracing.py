@@ -286,3 +286,62 @@ def test_passthrough(rig) -> None:  # type: ignore[no-untyped-def]
     assert t.inner.closed  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         t.no_such_attribute  # noqa: B018
+
+
+# --------------------------------------------------------------------------- allow-list facts
+#: EFs holding personal data or identifying the card, per application (card-interface §3).
+PERSONAL_EFS = {
+    "jpki": (0x0001,),  # the sign certificate: name, address, birth date
+    "text": (0x0001, 0x0002, 0x0003),  # My Number, 基本4情報, their digests
+    "visual": (0x0001, 0x0002, 0x0003, 0x0005),  # birth, card face, city, My Number image
+    "common": (0x0001,),  # the card id
+    "juki": (0x0001,),  # the 住民票コード
+}
+
+
+def test_default_allow_list_comes_from_the_facts() -> None:
+    """The tracer's public EFs are the union of what each application's facts call public,
+    and no personal-data EF (nor JPKI ``0001``, the sign certificate) is on it."""
+    from jukicard.apdu.apps import App, all_applications, public_efs
+
+    assert DEFAULT_PUBLIC_EFS == public_efs()
+    assert (JPKI_AID, bytes.fromhex("0001")) not in DEFAULT_PUBLIC_EFS
+    by_name = {app.name: app.aid for app in all_applications()}
+    assert set(by_name) == set(PERSONAL_EFS) == {a.application.name for a in App}
+    for name, fids in PERSONAL_EFS.items():
+        for fid in fids:
+            assert (by_name[name], fid.to_bytes(2, "big")) not in DEFAULT_PUBLIC_EFS
+    for app in all_applications():
+        assert not set(PERSONAL_EFS[app.name]) & app.public_efs, app.name
+
+
+def test_personal_data_read_by_the_sessions_never_reaches_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """End to end on the emulated card: the sign certificate and every personal EF the
+    sessions read are redacted, while a public EF (the auth certificate) is logged."""
+    from jukicard.card import JpkiCert, JpkiSession, TextSession, VisualSession
+    from jukicard.emulator import CardOS, load_profile
+
+    caplog.set_level(TRAFFIC, logger=LOGGER)
+    card = CardOS(load_profile("mynumber-01"))
+    t = TracingTransport(LoopbackTransport(card), logging.getLogger(LOGGER))
+    prof = card.profile
+    pins = {(a.name, f.fid): f.value for a in prof.applications for f in a.files
+            if hasattr(f, "value")}
+    jpki = JpkiSession(t)
+    auth_cert = jpki.read_certificate(JpkiCert.AUTH)
+    jpki.read_certificate(JpkiCert.SIGN, pin=pins[("jpki", 0x1B)])
+    TextSession(t).read_verified(pins[("text", 0x11)])
+    VisualSession(t).read_entries(match_a=pins[("visual", 0x13)])
+    log = text(caplog).replace(" ", "")
+    assert auth_cert[8:40].hex().upper() in log  # public: logged
+    for name, fids in PERSONAL_EFS.items():
+        if name not in ("jpki", "text", "visual"):
+            continue
+        for fid in fids:
+            data = getattr(prof.application(name).file(fid), "data", b"")
+            if len(data) >= 16:
+                assert data[4:20].hex().upper() not in log, (name, hex(fid))
+    for value in pins.values():
+        assert value.encode().hex().upper() not in log

@@ -1,0 +1,79 @@
+"""券面事項入力補助AP (text AP, "kenhojo"): the facts.
+
+The 4-digit PIN ``0011`` unlocks everything; 照合番号A (``0014``, the 12-digit My Number)
+unlocks the My Number EF only; 照合番号B (``0015``: birth YYMMDD + expiry year YYYY +
+security code) unlocks the 基本4情報 only (``card-interface.md`` §3.2, §4).
+"""
+
+from __future__ import annotations
+
+import enum
+import string
+
+from jukicard.apdu.apps.spec import Application, Charset, PinEnum, PinSpec
+from jukicard.errors import PinFormatError
+
+__all__ = ["AID", "TEXT", "TextPin", "TextEf", "MATCH_A_LABELS", "MATCH_B_LABELS",
+           "make_match_b"]
+
+#: DF name of the text AP.
+AID = bytes.fromhex("D3921000310001010408")
+
+#: Names of 照合番号A / 照合番号B (the same on the text and the visual AP).
+MATCH_A_LABELS = ("照合番号A", "collation number A (My Number)")
+MATCH_B_LABELS = ("照合番号B", "collation number B (birth date, expiry year, security code)")
+
+_PIN = PinSpec("text", 0x0011, 4, 4, 3, Charset.DIGITS,
+               "券面事項入力補助用暗証番号", "card-details input-support PIN")
+_MATCH_A = PinSpec("text-match-a", 0x0014, 12, 12, 10, Charset.DIGITS, *MATCH_A_LABELS)
+_MATCH_B = PinSpec("text-match-b", 0x0015, 14, 14, 10, Charset.DIGITS, *MATCH_B_LABELS)
+
+
+class TextEf(enum.IntEnum):
+    """Data EFs of the text AP."""
+
+    MY_NUMBER = 0x0001
+    BASIC_INFO = 0x0002
+    SIGNATURE = 0x0003
+    CV_CERTIFICATE = 0x0004
+    AP_BASIC_INFO = 0x0005
+
+
+#: The 券面事項入力補助AP.
+TEXT = Application(
+    "text", AID, "券面事項入力補助AP", "card-details input-support application",
+    pins=(_PIN, _MATCH_A, _MATCH_B),
+    public_efs=frozenset({TextEf.AP_BASIC_INFO}),
+)
+
+
+class TextPin(PinEnum):
+    """PINs of the 券面事項入力補助AP (text AP)."""
+
+    #: 券面事項入力補助用暗証番号: 4 digits, 3 tries; unlocks My Number and 4-info.
+    PIN = _PIN
+    #: 照合番号A = the 12-digit My Number; unlocks the My Number EF only.
+    MATCH_A = _MATCH_A
+    #: 照合番号B = birth YYMMDD + expiry year YYYY + security code (14 digits); 4-info only.
+    MATCH_B = _MATCH_B
+
+
+def make_match_b(birth_yymmdd: str, expiry_year: int | str, security_code: str) -> str:
+    """Build 照合番号B from the items printed on the card face.
+
+    :param birth_yymmdd: birth date as 6 digits (和暦 YYMMDD as printed, most likely).
+    :param expiry_year: the card's expiry year (4 digits, 西暦).
+    :param security_code: the 4-digit セキュリティコード.
+    :returns: the 14-digit 照合番号B.
+    :raises PinFormatError: a part has the wrong length or non-digits.
+    """
+    year = str(expiry_year)
+    for part, length, what in (
+        (birth_yymmdd, 6, "birth date"),
+        (year, 4, "expiry year"),
+        (security_code, 4, "security code"),
+    ):
+        if (not isinstance(part, str) or len(part) != length
+                or any(c not in string.digits for c in part)):
+            raise PinFormatError(f"照合番号B: {what} must be {length} digits")
+    return birth_yymmdd + year + security_code
