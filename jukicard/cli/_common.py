@@ -59,6 +59,11 @@ __all__ = [
     "CardSelection",
     "parse_reader",
     "pin_label",
+    "LazyChoice",
+    "pin_ids",
+    "changeable_pin_ids",
+    "cert_ids",
+    "key_ids",
     "StdinInteraction",
     "TerminalInteraction",
 ]
@@ -285,6 +290,71 @@ def card_options(*, fallback: bool) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+# --------------------------------------------------------------------------- choices
+class LazyChoice(click.Choice):
+    """A :class:`click.Choice` whose values come from the library, read when first needed.
+
+    The lists of PIN, certificate and key ids live in the card facts and the services (one
+    source of truth: a new application's PINs appear without a CLI change).  Reading them
+    imports the card stack, so it happens only when the command itself parses its arguments
+    or shows its own help, never for ``jukicard --help``.
+
+    :param load: returns the allowed values (a plain static import inside the function).
+    """
+
+    def __init__(self, load: Callable[[], tuple[str, ...]]) -> None:
+        self._load = load
+        self._loaded: tuple[str, ...] | None = None
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if self._loaded is None:
+            self._loaded = tuple(self._load())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        """click's constructor assigns the (empty) sequence; the loader is what counts."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        """As :meth:`click.Choice.convert`, but a wrong value is not repeated in the error:
+        someone may have typed a PIN where its id belongs."""
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"not a known id; use one of {', '.join(self.choices)}", param, ctx)
+
+
+def pin_ids() -> tuple[str, ...]:
+    """Every PIN id (:data:`jukicard.services.pins.PIN_IDS`)."""
+    from jukicard.services.pins import PIN_IDS
+
+    return PIN_IDS
+
+
+def changeable_pin_ids() -> tuple[str, ...]:
+    """The PINs ``pin change`` can change (:data:`jukicard.services.pins.CHANGEABLE_PINS`)."""
+    from jukicard.services.pins import CHANGEABLE_PINS
+
+    return CHANGEABLE_PINS
+
+
+def cert_ids() -> tuple[str, ...]:
+    """The certificate ids ``cert export`` takes (:data:`jukicard.services.data.CERT_IDS`)."""
+    from jukicard.services.data import CERT_IDS
+
+    return CERT_IDS
+
+
+def key_ids() -> tuple[str, ...]:
+    """The key ids ``sign --key`` takes (:data:`jukicard.services.signing.KEY_IDS`)."""
+    from jukicard.services.signing import KEY_IDS
+
+    return KEY_IDS
 
 
 # --------------------------------------------------------------------------- wording

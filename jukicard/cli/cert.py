@@ -33,7 +33,9 @@ import click
 
 from jukicard.cli._common import (
     JukiGroup,
+    LazyChoice,
     card_options,
+    cert_ids,
     interaction,
     json_option,
     notice,
@@ -47,13 +49,11 @@ if TYPE_CHECKING:
     from jukicard.services.verify import VerifyOptions, VerifyReport
 
 __all__ = ["cert", "verify", "export", "validation_options", "verify_options", "print_report",
-           "format_text", "CERT_IDS", "EXIT_INVALID"]
+           "format_text", "EXIT_INVALID"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INVALID = 5
-#: Certificate ids (as :data:`jukicard.services.data.CERT_IDS`; a test checks they agree).
-CERT_IDS: tuple[str, ...] = ("auth", "auth-ca", "sign", "sign-ca")
 
 
 @click.group("cert", cls=JukiGroup, help="certificates: validate a path (verify), export from "
@@ -181,7 +181,7 @@ def verify(cert_path: str, as_json: bool, **params: Any) -> int:
 @cert.command("export", short_help="write a JPKI certificate from the card (PEM or DER)",
               help="Read a certificate from the card's JPKI AP.  'sign' needs the sign "
               "password and holds personal data (name, address).")
-@click.argument("which", type=click.Choice(CERT_IDS))
+@click.argument("which", type=LazyChoice(cert_ids))
 @card_options(fallback=False)
 @pin_stdin_option("the sign password (sign only)")
 @click.option("--format", "fmt", type=click.Choice(("pem", "der")), default="pem",

@@ -19,10 +19,13 @@ import click
 
 from jukicard.cli._common import (
     JukiGroup,
+    LazyChoice,
     card_options,
+    changeable_pin_ids,
     interaction,
     notice,
     out,
+    pin_ids,
     pin_label,
     pin_stdin_option,
 )
@@ -32,16 +35,7 @@ if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
     from jukicard.services.pins import PinState
 
-__all__ = ["pin", "status", "verify", "change", "format_status", "PIN_IDS", "CHANGEABLE_PINS"]
-
-#: The PIN ids (as :data:`jukicard.services.pins.PIN_IDS`; a test checks they agree — the
-#: CLI lists them without importing the services, so ``--help`` stays light).
-PIN_IDS: tuple[str, ...] = (
-    "auth", "sign", "text", "text-match-a", "text-match-b",
-    "visual-match-a", "visual-match-b", "visual-birth", "juki",
-)
-#: PINs ``pin change`` can change (as :data:`jukicard.services.pins.CHANGEABLE_PINS`).
-CHANGEABLE_PINS: tuple[str, ...] = ("auth", "sign")
+__all__ = ["pin", "status", "verify", "change", "format_status"]
 
 
 @click.group("pin", cls=JukiGroup, help="PIN retry counters, PIN check and PIN change",
@@ -89,7 +83,7 @@ def status(card: CardSelection, as_json: bool) -> int:
              "blocked PIN is not asked for), then the PIN is asked once and sent in one "
              "VERIFY.  Exit 0 when correct; 3 when wrong (tries left in the message) or "
              "blocked.  With --pin-stdin: one line, the PIN.")
-@click.argument("pin_id", type=click.Choice(PIN_IDS))
+@click.argument("pin_id", type=LazyChoice(pin_ids))
 @card_options(fallback=False)
 @pin_stdin_option("the PIN")
 def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> int:
@@ -110,7 +104,7 @@ def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> 
              help="Change a JPKI PIN.  Asks the current PIN, then the new one (twice on a "
              "terminal).  With --pin-stdin: line 1 = current PIN, line 2 = new PIN.  PIN: "
              "auth = 利用者証明用 PIN (4 digits), sign = 署名用パスワード (6-16 A-Z/0-9).")
-@click.argument("pin_id", type=click.Choice(CHANGEABLE_PINS))
+@click.argument("pin_id", type=LazyChoice(changeable_pin_ids))
 @card_options(fallback=False)
 @pin_stdin_option("current PIN, new PIN")
 def change(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> int:

@@ -24,8 +24,10 @@ import click
 
 from jukicard.cli._common import (
     JukiCommand,
+    LazyChoice,
     card_options,
     interaction,
+    key_ids,
     notice,
     out,
     pin_stdin_option,
@@ -35,10 +37,7 @@ from jukicard.errors import UsageError
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
 
-__all__ = ["sign", "KEY_IDS"]
-
-#: Key ids (as :data:`jukicard.services.signing.KEY_IDS`; a test checks they agree).
-KEY_IDS: tuple[str, ...] = ("sign", "auth")
+__all__ = ["sign"]
 
 
 def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool) -> bytes:
@@ -73,7 +72,7 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
 @card_options(fallback=False)
 @pin_stdin_option("the key's PIN")
 @click.option("--digest", metavar="HEX", help="sign this ready-made digest (hex)")
-@click.option("--key", type=click.Choice(KEY_IDS), default="sign", show_default=True,
+@click.option("--key", type=LazyChoice(key_ids), default="sign", show_default=True,
               help="sign = 署名用 (asks the sign password); auth = 利用者証明用 (asks the "
               "4-digit auth PIN)")
 @click.option("--hash", "hash_alg", type=click.Choice(("sha256", "sha384", "sha512")),

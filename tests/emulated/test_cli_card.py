@@ -535,7 +535,7 @@ def test_pin_change_wrong_current(cli: Cli, pins: PinLedger) -> None:
 
 def test_pin_change_unknown_pin_rejected_by_parser(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pin", "change", "text", "--emulated"]) == 2
-    assert "'text' is not one of 'auth', 'sign'" in capsys.readouterr().err
+    assert "not a known id; use one of auth, sign" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- emulator group

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -46,8 +47,8 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["-h"], ["cert", "--help"],
-                                  ["cert", "verify", "--help"], ["sign", "-h"],
-                                  ["pin", "verify", "--help"], ["signature", "verify", "-h"]],
+                                  ["cert", "verify", "--help"], ["mynumber", "-h"],
+                                  ["pin", "status", "--help"], ["signature", "verify", "-h"]],
                          ids=" ".join)
 def test_help_and_version_load_no_heavy_stack(argv: list[str], tmp_path: Path) -> None:
     """``--help``/``--version`` import neither the card, PC/SC, services, pki nor the
@@ -83,18 +84,48 @@ def test_one_group_per_module_in_help_order() -> None:
     assert list(cli.commands["pin"].commands) == ["status", "verify", "change"]  # type: ignore[attr-defined]
 
 
-def test_cli_choice_lists_agree_with_the_services() -> None:
-    """The CLI spells its choices out (so ``--help`` needs no service import); they must be
-    the services' lists."""
+def test_cli_choice_lists_are_the_services_lists() -> None:
+    """The id lists are not written out in the CLI (one source of truth: the card facts and
+    the services); click reads them when the command parses its arguments."""
     from jukicard.pki.fetch import DEFAULT_MAX_BYTES
     from jukicard.services import data as data_service
     from jukicard.services import inputs, pins, signing
 
-    assert pin.PIN_IDS == pins.PIN_IDS
-    assert pin.CHANGEABLE_PINS == pins.CHANGEABLE_PINS
-    assert cert.CERT_IDS == data_service.CERT_IDS
-    assert sign.KEY_IDS == signing.KEY_IDS
+    def choices(group: str, command: str, param: str) -> tuple[str, ...]:
+        cmd = cli.commands[group]
+        if command:
+            cmd = cmd.commands[command]  # type: ignore[attr-defined]
+        found = next(p for p in cmd.params if p.name == param)
+        return tuple(found.type.choices)  # type: ignore[attr-defined]
+
+    assert choices("pin", "verify", "pin_id") == pins.PIN_IDS
+    assert choices("pin", "change", "pin_id") == pins.CHANGEABLE_PINS
+    assert choices("cert", "export", "which") == data_service.CERT_IDS
+    assert choices("sign", "", "key") == signing.KEY_IDS
     assert inputs.MAX_CRL == DEFAULT_MAX_BYTES
+
+
+def test_lazy_choice_reads_its_values_once_and_checks_them() -> None:
+    calls = []
+
+    def load() -> tuple[str, ...]:
+        calls.append(1)
+        return ("a", "b")
+
+    choice = _common.LazyChoice(load)
+    assert calls == []
+    assert choice.convert("a", None, None) == "a"
+    with pytest.raises(click.BadParameter) as err:
+        choice.convert("c", None, None)
+    assert calls == [1]
+    assert "'c'" not in str(err.value) and "use one of a, b" in str(err.value)
+
+
+def test_a_pin_typed_in_place_of_its_id_is_not_echoed() -> None:
+    """``jukicard pin verify 1234``: the usage error names the valid ids, not the value."""
+    res = CliRunner().invoke(cli, ["pin", "verify", "918273"])
+    assert res.exit_code == 2
+    assert "918273" not in res.output and "text-match-a" in res.output
 
 
 def test_exit_code_table_is_one_ordered_table() -> None:
