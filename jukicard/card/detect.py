@@ -1,15 +1,31 @@
 """Identify the card by SELECTing its applications, never by ATR (real ATRs vary).
 
-:data:`DETECTION` is the one table of what jukicard probes: each row names an application
-(its facts, :class:`~jukicard.apdu.apps.App`) and the session class that talks to it, with
-the variant to use per JPKI token.  :func:`open_card` selects every application of the table
-in order, in one transaction, lets the session class of each one found read what identifies
-the card (the JPKI token: ``JPKIAPICCTOKEN2`` = My Number card, ``JPKIAPICCTOKEN`` =
-住基カード, ``JPKIAPGPSETOKEN`` = smartphone), and returns a :class:`Card` that hands out the
-right sessions, all sharing one :class:`~jukicard.card.channel.CardChannel`.
+:data:`DETECTION` is the one table of the applications jukicard knows at run time: each row
+names an application (its facts, an :class:`~jukicard.apdu.apps.Application`) and the
+session class that talks to it, with the variant to use per JPKI token.  :func:`open_card`
+selects every application of the table in order, in one transaction, lets the session class
+of each one found read what identifies the card (the JPKI token: ``JPKIAPICCTOKEN2`` = My
+Number card, ``JPKIAPICCTOKEN`` = 住基カード, ``JPKIAPGPSETOKEN`` = smartphone), and returns a
+:class:`Card` that hands out the right sessions, all sharing one
+:class:`~jukicard.card.channel.CardChannel`.
 
-Adding a card application: its facts module (``jukicard/apdu/apps/``, registered in
-:class:`~jukicard.apdu.apps.App`), its session module, and one row here.
+Every enumeration of applications goes through this table, read when it runs (not when a
+module is imported): :func:`open_card`, :class:`Card`, :func:`applications`,
+:func:`session_classes`, :func:`public_efs` (the APDU tracer's allow-list, which
+:mod:`jukicard.services.connect` passes to every tracer it makes), the PIN services
+(:mod:`jukicard.services.pins`) and ``card_info``.
+
+Adding a card application touches its own modules and this table, nothing else:
+
+* its facts module under ``jukicard/apdu/apps/`` (an :class:`Application` with its AID, PINs
+  and public EFs, and its PIN enum);
+* its session module under ``jukicard/card/`` (an :class:`ApplicationSession` subclass
+  declaring ``APPLICATION`` and ``PINS``, with its data objects beside it);
+* one :class:`Detection` row in :data:`DETECTION`.
+
+It is *not* added to :class:`~jukicard.apdu.apps.App`: that enum only names the built-in
+applications.  :class:`Card` methods take an :class:`Application` (or, for convenience, an
+``App`` member).
 
 NOTE: probing selects applications, which logs out every PIN on the card.
 """
@@ -23,7 +39,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jukicard.apdu import sw as _sw
-from jukicard.apdu.apps import App
+from jukicard.apdu.apps import App, Application
+from jukicard.apdu.apps.jpki import JPKI
+from jukicard.apdu.apps.juki import JUKI
+from jukicard.apdu.apps.text import TEXT
+from jukicard.apdu.apps.visual import VISUAL
 from jukicard.apdu.command import CommandApdu
 from jukicard.card.channel import CardChannel
 from jukicard.card.jpki import JpkiSession, JukiJpkiSession
@@ -32,7 +52,7 @@ from jukicard.card.juki import JukiSession
 from jukicard.card.session import ApplicationSession, Ins
 from jukicard.card.text import TextSession
 from jukicard.card.visual import VisualSession
-from jukicard.errors import ApplicationNotFound
+from jukicard.errors import ApplicationNotFound, UsageError
 from jukicard.transport.base import Transport
 
 __all__ = [
@@ -41,7 +61,11 @@ __all__ = [
     "Detection",
     "DETECTION",
     "PROBED_APPLICATIONS",
+    "applications",
+    "as_application",
     "open_card",
+    "public_efs",
+    "session_classes",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,19 +85,36 @@ class CardType(enum.Enum):
     UNKNOWN = "unknown"          #: some of our applications, but no known token
 
 
+def as_application(app: Application | App) -> Application:
+    """The facts of ``app``: an :class:`~jukicard.apdu.apps.App` member gives its
+    :class:`Application`, an :class:`Application` is returned as is."""
+    return app.application if isinstance(app, App) else app
+
+
 @dataclass(frozen=True)
 class Detection:
     """One row of the detection table.
 
-    :ivar app: the application probed (SELECT by its AID).
+    :ivar app: the application probed (SELECT by its AID); an
+        :class:`~jukicard.apdu.apps.App` member given here is normalised to its facts.
     :ivar session: the session class for it.
     :ivar by_token: another session class for a card whose JPKI token is of that kind (the
         住基カード variant of the JPKI AP).
+    :raises UsageError: a session class of the row talks to another application (its
+        ``APPLICATION`` has another AID).
     """
 
-    app: App
+    app: Application
     session: SessionClass
     by_token: Mapping[TokenKind, SessionClass] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "app", as_application(self.app))
+        for cls in self.session_classes():
+            declared = getattr(cls, "APPLICATION", None)
+            if not isinstance(declared, Application) or declared.aid != self.app.aid:
+                raise UsageError(f"detection row {self.app.name!r}: {cls.__name__} does not "
+                                 "declare an APPLICATION with this AID")
 
     def session_for(self, token: TokenInfo | None) -> SessionClass:
         """The session class for a card with ``token``."""
@@ -84,24 +125,51 @@ class Detection:
         """Every session class of the row (the plain one first)."""
         return (self.session, *(c for c in self.by_token.values() if c is not self.session))
 
+    def applications(self) -> tuple[Application, ...]:
+        """The row's application, then the variants its session classes declare."""
+        return tuple(dict.fromkeys((self.app, *(c.APPLICATION for c in self.session_classes()))))
 
-#: Applications probed by :func:`open_card`, in order, with their session classes.
+
+#: Applications probed by :func:`open_card`, in order, with their session classes.  Read
+#: at call time by every enumeration of applications (a row added later shows up).
 DETECTION: tuple[Detection, ...] = (
-    Detection(App.JPKI, JpkiSession, {TokenKind.JUKI_CARD: JukiJpkiSession}),
-    Detection(App.TEXT, TextSession),
-    Detection(App.VISUAL, VisualSession),
-    Detection(App.JUKI, JukiSession),
+    Detection(JPKI, JpkiSession, {TokenKind.JUKI_CARD: JukiJpkiSession}),
+    Detection(TEXT, TextSession),
+    Detection(VISUAL, VisualSession),
+    Detection(JUKI, JukiSession),
 )
 
-#: Applications probed by :func:`open_card`, in order.
-PROBED_APPLICATIONS: tuple[App, ...] = tuple(row.app for row in DETECTION)
+#: The applications of the built-in table, in probing order (fixed at import; see
+#: :func:`applications` for the table as it is now).
+PROBED_APPLICATIONS: tuple[Application, ...] = tuple(row.app for row in DETECTION)
 
 
-def _row(app: App) -> Detection:
-    for row in DETECTION:
-        if row.app is app:
-            return row
-    raise ApplicationNotFound(0x6A82, b"", f"no session for {app.application.name}")
+def applications() -> tuple[Application, ...]:
+    """The applications :func:`open_card` probes, in order (the table as it is now)."""
+    return tuple(row.app for row in DETECTION)
+
+
+def session_classes() -> tuple[SessionClass, ...]:
+    """Every session class of the table, in table order, each once."""
+    return tuple(dict.fromkeys(cls for row in DETECTION for cls in row.session_classes()))
+
+
+def public_efs() -> frozenset[tuple[bytes, bytes]]:
+    """``(AID, FID)`` of every EF whose content is public, over every application and
+    variant of the table: the APDU tracer's allow-list (see
+    :class:`~jukicard.transport.tracing.TracingTransport`)."""
+    return frozenset(
+        (app.aid, ef.to_bytes(2, "big"))
+        for row in DETECTION for app in row.applications() for ef in app.public_efs
+    )
+
+
+def _row(app: Application) -> Detection | None:
+    """The row of ``app``: the row probing it, else the row one of whose session classes
+    declares it (a variant)."""
+    rows = DETECTION
+    exact = next((row for row in rows if row.app == app), None)
+    return exact or next((row for row in rows if app in row.applications()), None)
 
 
 @dataclass(frozen=True)
@@ -110,14 +178,14 @@ class Card:
 
     :ivar channel: the channel every session handed out shares.
     :ivar card_type: what kind of card it is.
-    :ivar applications: the applications that answered SELECT.
+    :ivar applications: the applications (rows of :data:`DETECTION`) that answered SELECT.
     :ivar token: the JPKI token, or ``None`` without a JPKI AP (or an unreadable token).
     :ivar atr: the ATR at detection (informational only).
     """
 
     channel: CardChannel
     card_type: CardType
-    applications: frozenset[App]
+    applications: frozenset[Application]
     token: TokenInfo | None
     atr: bytes = b""
 
@@ -129,54 +197,70 @@ class Card:
     def extended(self) -> bool | None:
         return self.channel.extended
 
-    def has(self, app: App) -> bool:
-        """True if ``app`` answered SELECT."""
-        return app in self.applications
+    def has(self, app: Application | App) -> bool:
+        """True if ``app`` answered SELECT.  A variant's facts (``JUKI_JPKI``) count only
+        on a card its session class is for (a 住基カード).
 
-    def session_class(self, app: App) -> SessionClass:
-        """The session class for ``app`` on this card (the variant for its token)."""
-        return _row(app).session_for(self.token)
+        :param app: the application's facts, or an :class:`~jukicard.apdu.apps.App` member.
+        """
+        facts = as_application(app)
+        if facts in self.applications:
+            return True
+        row = _row(facts)
+        return (row is not None and row.app in self.applications
+                and row.session_for(self.token).APPLICATION == facts)
 
-    def session(self, app: App) -> ApplicationSession[Any]:
+    def session_class(self, app: Application | App) -> SessionClass:
+        """The session class for ``app`` on this card (the variant for its token).
+
+        :raises ApplicationNotFound: no row of :data:`DETECTION` for ``app``.
+        """
+        facts = as_application(app)
+        row = _row(facts)
+        if row is None:
+            raise ApplicationNotFound(0x6A82, b"", f"no session for {facts.name}")
+        return row.session_for(self.token)
+
+    def session(self, app: Application | App) -> ApplicationSession[Any]:
         """A session for ``app``, sharing the card's channel.
 
         :raises ApplicationNotFound: ``app`` is not on this card.
         """
-        if app not in self.applications:
-            info = app.application
+        facts = as_application(app)
+        if not self.has(facts):
             raise ApplicationNotFound(0x6A82, b"",
-                                      f"{info.label} ({info.name}) is not on this card")
-        return self.session_class(app)(self.channel, select=False)
+                                      f"{facts.label} ({facts.name}) is not on this card")
+        return self.session_class(facts)(self.channel, select=False)
 
     def jpki(self) -> JpkiSession:
         """The JPKI AP session (:class:`JukiJpkiSession` on a 住基カード).
 
         :raises ApplicationNotFound: no JPKI AP.
         """
-        session = self.session(App.JPKI)
+        session = self.session(JPKI)
         assert isinstance(session, JpkiSession)
         return session
 
     def text(self) -> TextSession:
         """The 券面事項入力補助AP session.  :raises ApplicationNotFound: not on this card."""
-        session = self.session(App.TEXT)
+        session = self.session(TEXT)
         assert isinstance(session, TextSession)
         return session
 
     def visual(self) -> VisualSession:
         """The 券面事項確認AP session.  :raises ApplicationNotFound: not on this card."""
-        session = self.session(App.VISUAL)
+        session = self.session(VISUAL)
         assert isinstance(session, VisualSession)
         return session
 
     def juki(self) -> JukiSession:
         """The 住基AP session (unverified layout).  :raises ApplicationNotFound: not here."""
-        session = self.session(App.JUKI)
+        session = self.session(JUKI)
         assert isinstance(session, JukiSession)
         return session
 
 
-def _select(channel: CardChannel, app: App) -> bool:
+def _select(channel: CardChannel, app: Application) -> bool:
     channel.note_selecting()
     resp = channel.send(CommandApdu(0x00, Ins.SELECT, 0x04, 0x0C, app.aid))
     if resp.ok:
@@ -187,7 +271,7 @@ def _select(channel: CardChannel, app: App) -> bool:
     raise _sw.error_for(resp.sw, resp.data)
 
 
-def _classify(apps: frozenset[App], token: TokenInfo | None) -> CardType:
+def _classify(apps: frozenset[Application], token: TokenInfo | None) -> CardType:
     kind = token.kind if token is not None else TokenKind.UNKNOWN
     if kind is TokenKind.MYNUMBER_CARD:
         return CardType.MYNUMBER
@@ -195,9 +279,9 @@ def _classify(apps: frozenset[App], token: TokenInfo | None) -> CardType:
         return CardType.JUKI
     if kind is TokenKind.SMARTPHONE:
         return CardType.SMARTPHONE
-    if App.TEXT in apps:
+    if TEXT in apps:
         return CardType.MYNUMBER
-    if App.JUKI in apps:
+    if JUKI in apps:
         return CardType.JUKI
     return CardType.UNKNOWN
 
@@ -219,7 +303,7 @@ def open_card(
         transport if isinstance(transport, CardChannel)
         else CardChannel(transport, extended=extended)
     )
-    found: set[App] = set()
+    found: set[Application] = set()
     token: TokenInfo | None = None
     with channel.operation():
         for row in DETECTION:
@@ -235,5 +319,5 @@ def open_card(
                                   "(none of the known applications answered)")
     card_type = _classify(apps, token)
     log.info("card identified: %s (%s)", card_type.value,
-             ", ".join(sorted(a.application.name for a in apps)))
+             ", ".join(sorted(a.name for a in apps)))
     return Card(channel, card_type, apps, token, atr)

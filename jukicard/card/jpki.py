@@ -22,8 +22,10 @@ from typing import ClassVar
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu import sw as _sw
-from jukicard.apdu.apps import App, CertEnum, CertSpec, KeyEnum, KeySpec
+from jukicard.apdu.apps import Application, CertEnum, CertSpec, KeyEnum, KeySpec
 from jukicard.apdu.apps.jpki import (
+    JPKI,
+    JUKI_JPKI,
     TOKEN_EF,
     TOKEN_EF_SIZE,
     JpkiCert,
@@ -68,7 +70,7 @@ class JpkiSession(ApplicationSession[PinRef]):
         sig = jpki.sign(JpkiKey.AUTH, pin, message=b"challenge")
     """
 
-    APPLICATION: ClassVar[App] = App.JPKI
+    APPLICATION: ClassVar[Application] = JPKI
     PINS: ClassVar[tuple[PinRef, ...]] = tuple(JpkiPin)
     CERTS: ClassVar[tuple[CertRef, ...]] = tuple(JpkiCert)
     KEYS: ClassVar[tuple[KeyRef, ...]] = tuple(JpkiKey)
@@ -298,6 +300,7 @@ class JukiJpkiSession(JpkiSession):
     NOTE: unverified layout (:mod:`jukicard.apdu.apps.jpki`).
     """
 
+    APPLICATION: ClassVar[Application] = JUKI_JPKI
     PINS: ClassVar[tuple[PinRef, ...]] = tuple(JukiJpkiPin)
     CERTS: ClassVar[tuple[CertRef, ...]] = tuple(JukiJpkiCert)
     KEYS: ClassVar[tuple[KeyRef, ...]] = tuple(JukiJpkiKey)

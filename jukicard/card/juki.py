@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from jukicard.apdu.apps import App
-from jukicard.apdu.apps.juki import JukiEf, JukiPin
+from jukicard.apdu.apps import Application
+from jukicard.apdu.apps.juki import JUKI, JukiEf, JukiPin
 from jukicard.card.jpki import JukiJpkiSession
 from jukicard.card.juki_data import RESIDENT_CODE_LEN, ResidentCode
 from jukicard.card.session import ApplicationSession
@@ -35,7 +35,7 @@ class JukiSession(ApplicationSession[JukiPin]):
     :raises ApplicationNotFound: no 住基AP on this card.
     """
 
-    APPLICATION: ClassVar[App] = App.JUKI
+    APPLICATION: ClassVar[Application] = JUKI
     PINS: ClassVar[tuple[JukiPin, ...]] = tuple(JukiPin)
 
     def read_resident_code(self, pin: str | None = None) -> ResidentCode:

@@ -32,7 +32,7 @@ from enum import Enum
 from typing import ClassVar, Generic, TypeVar
 
 from jukicard.apdu import sw as _sw
-from jukicard.apdu.apps import App, Application, PinEnum, PinSpec
+from jukicard.apdu.apps import Application, PinEnum, PinSpec
 from jukicard.apdu.command import CommandApdu, ResponseApdu
 from jukicard.apdu.tlv import decode_length, decode_tag
 from jukicard.card.channel import CardChannel
@@ -132,8 +132,9 @@ class ApplicationSession(Generic[PinT]):
     :raises TransportError: (or a subclass) the card went away.
     """
 
-    #: the application this session class talks to
-    APPLICATION: ClassVar[App]
+    #: the application this session class talks to: its facts object (the identity of an
+    #: application; a variant's session declares the variant's facts)
+    APPLICATION: ClassVar[Application]
     #: the PIN references (members of the application's PIN enum) this session accepts
     PINS: ClassVar[tuple[PinEnum, ...]] = ()
 
@@ -165,7 +166,8 @@ class ApplicationSession(Generic[PinT]):
     # ------------------------------------------------------------------ state
     @property
     def application(self) -> Application:
-        return self.APPLICATION.application
+        """The facts of the application (:attr:`APPLICATION`)."""
+        return self.APPLICATION
 
     @property
     def channel(self) -> CardChannel:

@@ -16,8 +16,8 @@ from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jukicard.apdu.apps import App
-from jukicard.apdu.apps.text import TextEf, TextPin
+from jukicard.apdu.apps import Application
+from jukicard.apdu.apps.text import TEXT, TextEf, TextPin
 from jukicard.card.cvc import CvCertificate
 from jukicard.card.session import ApplicationSession
 from jukicard.card.text_data import (
@@ -54,7 +54,7 @@ class TextSession(ApplicationSession[TextPin]):
     :raises ApplicationNotFound: no text AP on this card (e.g. a 住基カード).
     """
 
-    APPLICATION: ClassVar[App] = App.TEXT
+    APPLICATION: ClassVar[Application] = TEXT
     PINS: ClassVar[tuple[TextPin, ...]] = tuple(TextPin)
 
     # ------------------------------------------------------------------ reads

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from jukicard.apdu.apps import App
-from jukicard.apdu.apps.visual import VisualEf, VisualPin
+from jukicard.apdu.apps import Application
+from jukicard.apdu.apps.visual import VISUAL, VisualEf, VisualPin
 from jukicard.card.session import ApplicationSession
 from jukicard.card.text_data import MyNumber
 from jukicard.card.visual_data import VisualBirth, VisualEntries
@@ -38,7 +38,7 @@ class VisualSession(ApplicationSession[VisualPin]):
     :raises ApplicationNotFound: no visual AP on this card.
     """
 
-    APPLICATION: ClassVar[App] = App.VISUAL
+    APPLICATION: ClassVar[Application] = VISUAL
     PINS: ClassVar[tuple[VisualPin, ...]] = tuple(VisualPin)
 
     def read_entries(

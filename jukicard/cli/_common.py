@@ -294,26 +294,24 @@ def card_options(*, fallback: bool) -> Callable[[F], F]:
 
 # --------------------------------------------------------------------------- choices
 class LazyChoice(click.Choice):
-    """A :class:`click.Choice` whose values come from the library, read when first needed.
+    """A :class:`click.Choice` whose values come from the library, read when needed.
 
     The lists of PIN, certificate and key ids live in the card facts and the services (one
     source of truth: a new application's PINs appear without a CLI change).  Reading them
     imports the card stack, so it happens only when the command itself parses its arguments
-    or shows its own help, never for ``jukicard --help``.
+    or shows its own help, never for ``jukicard --help``.  They are read each time (not
+    cached): the PIN ids follow the detection table as it is when the command runs.
 
     :param load: returns the allowed values (a plain static import inside the function).
     """
 
     def __init__(self, load: Callable[[], tuple[str, ...]]) -> None:
         self._load = load
-        self._loaded: tuple[str, ...] | None = None
         super().__init__(())
 
     @property
     def choices(self) -> tuple[str, ...]:
-        if self._loaded is None:
-            self._loaded = tuple(self._load())
-        return self._loaded
+        return tuple(self._load())
 
     @choices.setter
     def choices(self, _value: object) -> None:
@@ -330,17 +328,17 @@ class LazyChoice(click.Choice):
 
 
 def pin_ids() -> tuple[str, ...]:
-    """Every PIN id (:data:`jukicard.services.pins.PIN_IDS`)."""
-    from jukicard.services.pins import PIN_IDS
+    """Every PIN id (:func:`jukicard.services.pins.pin_ids`, the detection table now)."""
+    from jukicard.services import pins
 
-    return PIN_IDS
+    return pins.pin_ids()
 
 
 def changeable_pin_ids() -> tuple[str, ...]:
-    """The PINs ``pin change`` can change (:data:`jukicard.services.pins.CHANGEABLE_PINS`)."""
-    from jukicard.services.pins import CHANGEABLE_PINS
+    """The PINs ``pin change`` can change (:func:`jukicard.services.pins.changeable_pin_ids`)."""
+    from jukicard.services import pins
 
-    return CHANGEABLE_PINS
+    return pins.changeable_pin_ids()
 
 
 def cert_ids() -> tuple[str, ...]:

@@ -50,6 +50,8 @@ from jukicard.services.pins import (
     PIN_IDS,
     PinState,
     change_pin,
+    changeable_pin_ids,
+    pin_ids,
     pin_status_all,
     verify_pin,
 )
@@ -72,7 +74,8 @@ __all__ = [
     "to_pem",
     "ApplicationSummary", "CardInfo", "CertificateSummary", "card_info",
     "NoInteraction", "PinPrompt", "PinRequest", "ScriptedInteraction", "UserInteraction",
-    "CHANGEABLE_PINS", "PIN_IDS", "PinState", "change_pin", "pin_status_all", "verify_pin",
+    "CHANGEABLE_PINS", "PIN_IDS", "PinState", "change_pin", "changeable_pin_ids", "pin_ids",
+    "pin_status_all", "verify_pin",
     "CardIdentity", "ReaderInfo", "WatchReport", "identify_card_in", "reader_infos",
     "watch_cards",
     "KEY_IDS", "SignResult", "sign_data", "sign_digest", "sign_file",

@@ -25,7 +25,10 @@ default :data:`DEFAULT_CONFIG`)::
 ``emulated=True`` still works.
 
 The transport returned is wrapped in a :class:`~jukicard.transport.tracing.TracingTransport`
-so ``--log-level TRAFFIC`` shows the APDUs, with PINs and personal data redacted.
+(:func:`traced`) so ``--log-level TRAFFIC`` shows the APDUs, with PINs and personal data
+redacted; its allow-list of public EFs comes from the detection table
+(:func:`jukicard.card.detect.public_efs`), so a new application's public EFs are logged and
+the rest of its data is redacted.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from jukicard.card.detect import public_efs
 from jukicard.emulator.cardos import CardOS
 from jukicard.emulator.profile import ProfileError, load_profile
 from jukicard.errors import NoReaderError, ReaderUnavailableError, UsageError
@@ -59,6 +63,7 @@ __all__ = [
     "emulated_transport",
     "new_emulated_card",
     "describe_transport",
+    "traced",
     "unwrap",
 ]
 
@@ -245,7 +250,13 @@ def open_with_source(
             inner = emulated_transport(None)
             fell_back = True
     source = card_source(inner, fallback=fell_back)
-    return (TracingTransport(inner) if trace else inner), source
+    return (traced(inner) if trace else inner), source
+
+
+def traced(transport: Transport) -> TracingTransport:
+    """``transport`` wrapped in a redacting :class:`TracingTransport` whose public EFs are
+    those of the detection table (:func:`jukicard.card.detect.public_efs`, read now)."""
+    return TracingTransport(transport, public_efs=public_efs())
 
 
 def unwrap(transport: Any) -> Any:

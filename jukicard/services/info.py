@@ -15,9 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from jukicard.apdu.apps import App
+from jukicard.apdu.apps.jpki import JPKI
 from jukicard.card.crypto import CERTIFICATE_ERRORS
-from jukicard.card.detect import Card, open_card
+from jukicard.card.detect import Card, applications, open_card
 from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError
 from jukicard.services.connect import describe_transport
 from jukicard.transport.base import Transport
@@ -223,11 +223,10 @@ def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardIn
     when = at or _dt.datetime.now(_dt.UTC)
     with transport.transaction():
         card = open_card(transport)
-        certs = _certificates(card) if card.has(App.JPKI) else []
+        certs = _certificates(card) if card.has(JPKI) else []
     apps = tuple(
-        ApplicationSummary(a.application.name, a.application.label, a.application.aid,
-                           a.application.verified_layout)
-        for a in App
+        ApplicationSummary(a.name, a.label, a.aid, a.verified_layout)
+        for a in applications()  # the detection table, in probing order
         if card.has(a)
     )
     info = CardInfo(

@@ -1,7 +1,7 @@
 """PIN services: the status of every PIN on a card, changing a PIN, asking for a PIN.
 
 Every PIN has a short id used by the CLI and in JSON (:attr:`jukicard.apdu.apps.PinSpec.id`)
-and the names residents know (``label_ja``, with ``label_en`` for staff):
+and the names residents know (``label_ja``, with ``label_en`` for staff).  The built-in ones:
 
 =================  ==========================================  ====================
 id                 PIN                                         application
@@ -19,10 +19,13 @@ id                 PIN                                         application
 =================  ==========================================  ====================
 
 The table is built from the application facts and the detection table
-(:data:`jukicard.card.detect.DETECTION`): a new application's PINs appear here without a
-change to this module.  Status comes from a data-less VERIFY, which never decrements a
-counter.  A PIN is sent to the card only after the user typed it for that very operation,
-exactly once.
+(:data:`jukicard.card.detect.DETECTION`), read when a function runs: a new application's PINs
+appear here (:func:`pin_ids`, :func:`pin_status_all`, :func:`verify_pin`) without a change
+to this module.  :data:`PIN_IDS` and :data:`CHANGEABLE_PINS` are the same lists for the
+built-in table, fixed at import (for existing callers).
+
+Status comes from a data-less VERIFY, which never decrements a counter.  A PIN is sent to
+the card only after the user typed it for that very operation, exactly once.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
-from jukicard.apdu.apps import App, PinSpec
-from jukicard.card.detect import DETECTION, Card, open_card
+from jukicard.apdu.apps import App, Application, PinSpec
+from jukicard.card.detect import Card, applications, as_application, open_card, session_classes
 from jukicard.card.session import ApplicationSession, PinStatus
 from jukicard.errors import PinBlockedError, UsageError
 from jukicard.services.interaction import PinPurpose, PinRequest, UserInteraction
@@ -42,6 +45,8 @@ from jukicard.transport.base import Transport
 __all__ = [
     "PIN_IDS",
     "CHANGEABLE_PINS",
+    "pin_ids",
+    "changeable_pin_ids",
     "PinState",
     "pin_status_all",
     "pin_ref",
@@ -60,20 +65,28 @@ class _PinChanger(Protocol):
     def change_pin(self, pin: Any, old: str, new: str) -> None: ...
 
 
-def _ids(changeable_only: bool = False) -> tuple[str, ...]:
-    ids: list[str] = []
-    for row in DETECTION:
-        for cls in row.session_classes():
-            if changeable_only and not issubclass(cls, _PinChanger):
-                continue
-            ids += [p.value.id for p in cls.PINS if p.value.id not in ids]
-    return tuple(ids)
+def _ids(changeable_only: bool) -> tuple[str, ...]:
+    classes = [c for c in session_classes()
+               if not changeable_only or issubclass(c, _PinChanger)]
+    return tuple(dict.fromkeys(p.spec.id for cls in classes for p in cls.PINS))
 
 
-#: Every PIN id, in display order (detection order, then the application's PIN order).
-PIN_IDS: tuple[str, ...] = _ids()
-#: PINs ``pin change`` can change (the sessions that implement CHANGE REFERENCE DATA).
-CHANGEABLE_PINS: tuple[str, ...] = _ids(changeable_only=True)
+def pin_ids() -> tuple[str, ...]:
+    """Every PIN id of the detection table as it is now, in display order (detection
+    order, then each application's PIN order)."""
+    return _ids(changeable_only=False)
+
+
+def changeable_pin_ids() -> tuple[str, ...]:
+    """The PIN ids ``pin change`` can change (of the sessions that implement CHANGE
+    REFERENCE DATA), from the detection table as it is now."""
+    return _ids(changeable_only=True)
+
+
+#: :func:`pin_ids` of the built-in detection table (fixed at import).
+PIN_IDS: tuple[str, ...] = pin_ids()
+#: :func:`changeable_pin_ids` of the built-in detection table (fixed at import).
+CHANGEABLE_PINS: tuple[str, ...] = changeable_pin_ids()
 
 
 @dataclass(frozen=True)
@@ -106,10 +119,13 @@ class PinState:
         return self.retries_left == 0
 
     @classmethod
-    def from_status(cls, app: App, status: PinStatus) -> PinState:
-        """The state of a PIN from a session's :class:`PinStatus`."""
+    def from_status(cls, app: Application | App, status: PinStatus) -> PinState:
+        """The state of a PIN from a session's :class:`PinStatus`.
+
+        :param app: the application's facts (or an :class:`~jukicard.apdu.apps.App` member).
+        """
         spec = status.pin
-        return cls(spec.id, app.application.name, spec.label, status.retries_left,
+        return cls(spec.id, as_application(app).name, spec.label, status.retries_left,
                    spec.max_tries, spec.label_ja, spec.label_en, status.counter_implausible)
 
     def to_json(self) -> dict[str, Any]:
@@ -126,28 +142,29 @@ class PinState:
         return out
 
 
-def _pin_table(card: Card) -> list[tuple[str, App, Enum]]:
+def _pin_table(card: Card) -> list[tuple[str, Application, Enum]]:
     """(id, application, PIN enum member) for every PIN of the applications present, in
     detection order."""
-    rows: list[tuple[str, App, Enum]] = []
-    for row in DETECTION:
-        if card.has(row.app):
-            rows += [(p.value.id, row.app, p) for p in card.session_class(row.app).PINS]
+    rows: list[tuple[str, Application, Enum]] = []
+    for app in applications():
+        if card.has(app):
+            rows += [(p.spec.id, app, p) for p in card.session_class(app).PINS]
     return rows
 
 
-def _session(card: Card, app: App) -> ApplicationSession[Any]:
+def _session(card: Card, app: Application) -> ApplicationSession[Any]:
     return card.session(app)
 
 
-def pin_ref(card: Card, pin_id: str) -> tuple[App, Any]:
-    """The application and PIN enum member of PIN ``pin_id`` on ``card``.
+def pin_ref(card: Card, pin_id: str) -> tuple[Application, Any]:
+    """The application (its facts) and PIN enum member of PIN ``pin_id`` on ``card``.
 
     :raises UsageError: unknown id, or that PIN is not on this card.
     """
-    if pin_id not in PIN_IDS:
+    known = pin_ids()
+    if pin_id not in known:
         # not echoed: someone may have typed the PIN itself where its id belongs
-        raise UsageError(f"unknown PIN id; use one of {', '.join(PIN_IDS)}")
+        raise UsageError(f"unknown PIN id; use one of {', '.join(known)}")
     for pid, app, ref in _pin_table(card):
         if pid == pin_id:
             return app, ref
@@ -165,7 +182,7 @@ def pin_status_all(transport: Transport, *, card: Card | None = None) -> tuple[P
     states: list[PinState] = []
     with transport.transaction():
         card = card or open_card(transport)
-        sessions: dict[App, ApplicationSession[Any]] = {}
+        sessions: dict[Application, ApplicationSession[Any]] = {}
         for _pid, app, ref in _pin_table(card):
             session = sessions.get(app) or sessions.setdefault(app, _session(card, app))
             states.append(PinState.from_status(app, session.pin_status(ref)))
@@ -207,15 +224,16 @@ def change_pin(transport: Transport, pin_id: str, interaction: UserInteraction) 
     :raises PinBlockedError: the PIN is (now) blocked.
     :raises TransportError: (or a subclass) the card went away.
     """
-    if pin_id not in CHANGEABLE_PINS:
+    changeable = changeable_pin_ids()
+    if pin_id not in changeable:
         raise UsageError(
             # the id is not echoed: someone may have typed the PIN itself in its place
-            f"this PIN cannot be changed here; changeable: {', '.join(CHANGEABLE_PINS)}"
+            f"this PIN cannot be changed here; changeable: {', '.join(changeable)}"
         )
     card = open_card(transport)
     app, ref = pin_ref(card, pin_id)
     session = _session(card, app)
-    if not isinstance(session, _PinChanger):  # pragma: no cover - CHANGEABLE_PINS says so
+    if not isinstance(session, _PinChanger):  # pragma: no cover - changeable_pin_ids says so
         raise UsageError(f"PIN {pin_id!r} cannot be changed here")
     old = ask_pin(session, ref, interaction, "current")
     spec: PinSpec = ref.value
@@ -234,7 +252,7 @@ def verify_pin(transport: Transport, pin_id: str, interaction: UserInteraction) 
     nothing is sent.  The PIN is asked outside any PC/SC transaction, then verified once (a
     wrong value is never retried); the counter is read again, data-less, to report it.
 
-    :param pin_id: one of :data:`PIN_IDS` present on the card.
+    :param pin_id: one of :func:`pin_ids` present on the card.
     :returns: the PIN's state after the successful VERIFY.
     :raises UsageError: unknown id / not on this card / the interaction gave no PIN.
     :raises PinFormatError: the value has the wrong format (nothing was sent).

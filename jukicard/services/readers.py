@@ -16,11 +16,11 @@ from typing import Any
 
 from jukicard.card.detect import open_card
 from jukicard.errors import JukiError
+from jukicard.services.connect import traced
 from jukicard.transport.base import Transport
 from jukicard.transport.events import CardInserted, CardRemoved, Event, ReaderAdded, ReaderRemoved
 from jukicard.transport.events import watch as _pcsc_watch
 from jukicard.transport.pcsc import PcscTransport, list_readers
-from jukicard.transport.tracing import TracingTransport
 
 __all__ = [
     "ReaderInfo",
@@ -101,7 +101,7 @@ def identify_card(transport: Transport) -> CardIdentity:
     card = open_card(transport)
     return CardIdentity(
         card.card_type.value,
-        tuple(sorted(a.application.name for a in card.applications)),
+        tuple(sorted(a.name for a in card.applications)),
         card.token.token if card.token is not None else None,
     )
 
@@ -112,7 +112,7 @@ def identify_card_in(reader: str) -> CardIdentity:
     :raises JukiError: the card cannot be reached or is not one we know.
     """
     with PcscTransport(reader, reset_on_close=False) as transport:
-        return identify_card(TracingTransport(transport))
+        return identify_card(traced(transport))
 
 
 @dataclass(frozen=True)

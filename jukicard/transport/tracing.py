@@ -8,9 +8,13 @@ at level :data:`TRAFFIC` (5, below DEBUG).  It never logs:
   (``26``/``28``), RESET RETRY COUNTER (``2C``/``2D``) — is replaced by ``<redacted N bytes>``;
 * personal data: the data of every READ BINARY / READ RECORD response (and of the GET
   RESPONSE chain that continues it) is redacted unless the EF being read is on an
-  allow-list of public EFs, keyed by (application AID, FID).  The default list comes from
-  the application facts (:func:`jukicard.apdu.apps.public_efs`: each application names the
-  EFs whose content is public).
+  allow-list of public EFs, keyed by (application AID, FID).  Each application's facts
+  name the EFs whose content is public.  The tracer sits below the card layer and cannot
+  read its detection table: :mod:`jukicard.services.connect` (which wraps every transport it
+  opens) passes the list over the detection table
+  (:func:`jukicard.card.detect.public_efs`, new applications included).  Without a list
+  the default is the built-in applications' (:data:`DEFAULT_PUBLIC_EFS`): an application
+  not built in is then redacted whole, which fails safe.
 
 The selected application and EF are tracked from the SELECT commands seen
 (``00 A4 04 ..`` by DF name resets the EF; ``00 A4 02 .. 02 <fid>`` selects an EF) and from
@@ -50,9 +54,10 @@ JPKI_AID = _jpki.AID
 #: 券面事項入力補助AP (from :mod:`jukicard.apdu.apps.text`).
 TEXT_AID = _text.AID
 
-#: EFs whose content is public, over every known application: JPKI auth cert, auth CA
-#: cert, sign CA cert, token info, and the text AP's basic info.  (JPKI ``0001``, the sign
-#: cert, carries name and address; no personal-data EF is on the list.)
+#: EFs whose content is public, over the built-in applications
+#: (:func:`jukicard.apdu.apps.public_efs`): JPKI auth cert, auth CA cert, sign CA cert,
+#: token info, and the text AP's basic info.  (JPKI ``0001``, the sign cert, carries name
+#: and address; no personal-data EF is on the list.)
 DEFAULT_PUBLIC_EFS: frozenset[tuple[bytes, bytes]] = _public_efs()
 
 _INS_SELECT = 0xA4
@@ -106,7 +111,9 @@ class TracingTransport(DelegatingTransport):
     :param inner: the transport to wrap.
     :param logger: where to log (default: this module's logger).
     :param public_efs: ``(AID, FID)`` pairs whose READ BINARY/RECORD data may be logged;
-        default :data:`DEFAULT_PUBLIC_EFS`.  Pass ``()`` to redact every read.
+        default :data:`DEFAULT_PUBLIC_EFS` (the built-in applications').  Pass ``()`` to
+        redact every read, :func:`jukicard.card.detect.public_efs` for every application of
+        the detection table.
     """
 
     def __init__(

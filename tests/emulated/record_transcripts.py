@@ -57,7 +57,7 @@ def card_info(t: Transport) -> dict[str, Any]:
     card = open_card(t)
     token = card.jpki().token_info()
     return {"card_type": card.card_type.value,
-            "applications": sorted(a.value.name for a in card.applications),
+            "applications": sorted(a.name for a in card.applications),
             "token": token.token}
 
 

@@ -212,6 +212,8 @@ NOT_CARD_OPERATIONS = {
     "identify_card_in",  # identify_card over PC/SC
     "reader_infos",  # PC/SC reader list
     "watch_cards",  # PC/SC events; identify_card for each card
+    "pin_ids",  # the detection table's PIN ids: no card
+    "changeable_pin_ids",  # the same, for pin change
 }
 SERVICE_MODULES = (info_service, pins_service, signing_service, data_service, readers_service)
 #: Session members that send nothing (or are called by ``open_card``: ``probe``).

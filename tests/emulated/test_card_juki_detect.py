@@ -105,11 +105,12 @@ def test_open_card(
     emu = make_card(profile)
     card = open_card(emu.transport)
     assert card.card_type is card_type
-    assert card.applications == frozenset(apps)
+    assert card.applications == frozenset(a.application for a in apps)
+    assert all(card.has(a) and card.has(a.application) for a in apps)
     assert type(card.jpki()) is session
     assert emu.transport.apdus_outside_transaction == 0
     for app in App:
-        if app in card.applications or app is App.COMMON:
+        if card.has(app) or app is App.COMMON:
             continue
         with pytest.raises(ApplicationNotFound):
             {App.TEXT: card.text, App.VISUAL: card.visual, App.JUKI: card.juki,

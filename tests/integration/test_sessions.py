@@ -213,7 +213,7 @@ def test_stats_file_that_cannot_be_written_is_exit_1(
 def test_open_card_detects_my_number_card(transport: pcsc.PcscTransport) -> None:
     card = open_card(transport)
     assert card.card_type is CardType.MYNUMBER
-    assert card.applications == frozenset({App.JPKI, App.TEXT, App.VISUAL})
+    assert card.applications == frozenset(a.application for a in (App.JPKI, App.TEXT, App.VISUAL))
     assert card.token is not None and card.token.token == "JPKIAPICCTOKEN2"
     assert card.atr == bytes.fromhex(load_profile_json()["atr"]) == transport.atr
     assert type(card.jpki()) is JpkiSession
@@ -525,7 +525,7 @@ def test_juki_card(fresh_card: Callable[..., Any], pins: PinLedger) -> None:
     try:
         card = open_card(t)
         assert card.card_type is CardType.JUKI
-        assert card.applications == frozenset({App.JPKI, App.JUKI})
+        assert card.applications == frozenset({App.JPKI.application, App.JUKI.application})
         assert card.token is not None and card.token.kind is TokenKind.JUKI_CARD
         jpki = card.jpki()
         assert type(jpki) is JukiJpkiSession

@@ -7,8 +7,17 @@ One module per application — :mod:`~jukicard.apdu.apps.jpki` (with the 住基�
 the sessions (:mod:`jukicard.card`), the APDU tracer (public EFs), the emulator (PIN
 formats) and the test-vector generator (AIDs, EF ids).
 
-:class:`App` is the registry of the applications jukicard knows; :data:`VARIANTS` lists the
-variants of an application found on other cards (same AID, other facts).
+An application *is* its facts object, an :class:`Application` (frozen, hashable): sessions
+declare it (``APPLICATION``), cards hold it (``Card.applications``).  The one table of the
+applications jukicard probes, lists PINs of and traces is the card layer's detection table
+(:data:`jukicard.card.detect.DETECTION`), not this package.
+
+:class:`App` is only a catalogue of the *built-in* applications' names (``App.JPKI``...)
+for the many callers that name one; :data:`VARIANTS` lists the built-in variants of an
+application found on other cards (same AID, other facts).  :func:`all_applications`,
+:func:`find_application` and :func:`public_efs` cover these built-in facts (the emulator's
+PIN formats, the tracer's default allow-list).  A new application is never added here:
+its facts module lives beside these, and its row in the detection table makes it known.
 """
 
 from __future__ import annotations
@@ -72,7 +81,11 @@ __all__ = [
 
 
 class App(enum.Enum):
-    """Every application jukicard knows.  All AIDs start ``D3 92`` (RID, Japan 392)."""
+    """Catalogue of the built-in applications' names (values: their :class:`Application`).
+
+    All their AIDs start ``D3 92`` (RID, Japan 392).  Not a registry: what a card is probed
+    for is :data:`jukicard.card.detect.DETECTION`, and a new application is not added here.
+    """
 
     JPKI = JPKI
     TEXT = TEXT
@@ -91,18 +104,18 @@ class App(enum.Enum):
         return app
 
 
-#: Variants of known applications on other cards (same AID and name, other facts).
+#: Variants of built-in applications on other cards (same AID and name, other facts).
 VARIANTS: tuple[Application, ...] = (JUKI_JPKI,)
 
 
 def all_applications() -> tuple[Application, ...]:
-    """Every known application and variant."""
+    """Every built-in application (:class:`App`) and variant (:data:`VARIANTS`)."""
     return tuple(a.application for a in App) + VARIANTS
 
 
 def find_application(aid: bytes, variant: str = "") -> Application | None:
-    """The application with DF name ``aid``: the given variant if there is one, else the
-    plain application; ``None`` for an AID jukicard does not know."""
+    """The built-in application with DF name ``aid``: the given variant if there is one,
+    else the plain application; ``None`` for an AID that is not built in."""
     matches = [a for a in all_applications() if a.aid == bytes(aid)]
     for app in matches:
         if app.variant == variant:
@@ -111,8 +124,9 @@ def find_application(aid: bytes, variant: str = "") -> Application | None:
 
 
 def public_efs() -> frozenset[tuple[bytes, bytes]]:
-    """``(AID, FID)`` of every EF whose content is public, over every known application
-    and variant (the APDU tracer's default allow-list)."""
+    """``(AID, FID)`` of every EF whose content is public, over every built-in
+    application and variant: the APDU tracer's default allow-list.  The list over the
+    detection table (new applications included) is :func:`jukicard.card.detect.public_efs`."""
     return frozenset(
         (app.aid, ef.to_bytes(2, "big")) for app in all_applications() for ef in app.public_efs
     )
