@@ -13,7 +13,17 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jukicard.apdu.apps import App, JpkiCert, JpkiKey, JpkiPin, PinSpec, TextEf, TextPin, VisualPin
+from jukicard.apdu.apps import (
+    App,
+    CommonEf,
+    JpkiCert,
+    JpkiKey,
+    JpkiPin,
+    PinSpec,
+    TextEf,
+    TextPin,
+    VisualPin,
+)
 from jukicard.apdu.apps.jpki import MYNUMBER_TOKEN, TOKEN_EF, TOKEN_EF_SIZE
 from jukicard.apdu.apps.juki import JukiPin
 from jukicard.apdu.apps.visual import VisualEf
@@ -149,7 +159,7 @@ def sample_profile_json(
                 _pin("visual", VisualPin.MATCH_A.spec),
             ]},
             {"name": "common", "aid": COMMON_AID, "files": [
-                {"fid": "0001", "kind": "record", "read": "always",
+                {"fid": _fid(CommonEf.CARD_ID), "kind": "record", "read": "always",
                  "records": [("C10F" + b"AB1234567890123".hex()).upper()]},
             ]},
             {"name": "juki", "aid": JUKI_AID, "files": [

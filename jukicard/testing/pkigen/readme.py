@@ -66,7 +66,7 @@ _PKI_README = """\
 # vectors/pki: jukicard TEST PKI (generated, synthetic)
 
 **Everything here is synthetic TEST material** written by `{generator}`
-(`jukicard/testing/pkigen.py`, seed {seed}).  The private keys in `keys/` are TEST keys that
+(`jukicard/testing/pkigen/`, seed {seed}).  The private keys in `keys/` are TEST keys that
 are public in this repository: never trust them for anything.  No real J-LIS certificate,
 key or personal datum is included.  Do not edit by hand: re-run the generator (it reuses the
 keys in `keys/`; `--new-keys` regenerates them).  `tests/unit/test_pkigen.py` fails if these
