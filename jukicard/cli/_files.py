@@ -198,8 +198,8 @@ class _Plan:
 
 def _own_stream(ident: _Ident) -> int | None:
     """1 or 2 if ``ident`` is the file this process's stdout or stderr is open on."""
-    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
-        if stream is None:  # closed at start-up: the descriptor may be one of our files
+    for fd, stream in ((1, sys.__stdout__), (2, sys.__stderr__)):
+        if stream is None:  # closed at start-up (>&-): the number may be one of our files
             continue
         try:
             if _ident(os.fstat(fd)) == ident:
