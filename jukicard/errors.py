@@ -29,8 +29,10 @@ terminal application can decide what to tell the counter staff.
     │   ├── RevokedError(reason, revoked_at)
     │   ├── ExpiredError
     │   └── IndeterminateError     no usable revocation data: never reported as valid
-    └── UsageError                 the caller passed something wrong
-        └── PinFormatError         a PIN of the wrong format (nothing was sent)
+    ├── UsageError                 the caller passed something wrong
+    │   └── PinFormatError         a PIN of the wrong format (nothing was sent)
+    └── OutputError                a result could not be delivered: writing it failed (full
+                                   disk, closed stdout) or its path changed after the check
 
 NOTE: messages never contain PIN values or personal data read from a card.
 """
@@ -65,6 +67,7 @@ __all__ = [
     "IndeterminateError",
     "UsageError",
     "PinFormatError",
+    "OutputError",
     "tries_left_text",
 ]
 
@@ -271,3 +274,20 @@ class PinFormatError(UsageError):
     card itself rejects the length (``6700``), which means the layout does not fit the card.
     NOTE: the message never contains the PIN.
     """
+
+
+# --------------------------------------------------------------------------- output
+class OutputError(JukiError):
+    """A result could not be delivered: the work was done (a signature made, data read) but
+    writing it failed (a full disk, a closed stdout) or its output path no longer named what
+    was checked before the PIN was asked.  The message says the result was NOT delivered.
+
+    :ivar option: the option of the output (``-o``, ``--cert-out``), ``None`` for stdout.
+    :ivar path: the output path as given, ``None`` for stdout.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None,
+                 path: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+        self.path = path

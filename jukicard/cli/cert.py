@@ -191,21 +191,22 @@ def verify(cert_path: str, as_json: bool, **params: Any) -> int:
               "FIFO is written through, a regular file replaced whole")
 def export(which: str, card: CardSelection, as_json: bool, pin_stdin: bool, fmt: str,
            output: str | None) -> int:
-    from jukicard.cli._output import check_distinct, plan_output, write_output
+    from jukicard.cli._files import Outputs
     from jukicard.services.data import export_certificate, to_pem
 
     to_stdout = output is None or output == "-"
     if fmt == "der" and output is None and not as_json:
         raise UsageError("refusing to write DER to stdout; use -o FILE (or -o - to force)")
-    target = None if to_stdout else plan_output(output or "", "-o")
-    if target is not None:
-        check_distinct([target])
-    asker = interaction(pin_stdin)
-    with card.open() as transport:
-        der = export_certificate(transport, which, asker)
-    payload = der if fmt == "der" else to_pem(der)
-    if target is not None:
-        write_output(target, payload)
+    with Outputs() as outputs:
+        # checked before the PIN; the sign certificate is personal data: a new file is 0600
+        target = None if to_stdout else outputs.plan("-o", output, what=f"{which} certificate",
+                                                     private=which == "sign")
+        asker = interaction(pin_stdin)
+        with card.open() as transport:
+            der = export_certificate(transport, which, asker)
+        payload = der if fmt == "der" else to_pem(der)
+        if target is not None:
+            target.write(payload)
     if as_json:
         obj: dict[str, Any] = {"certificate": which, "format": fmt, "bytes": len(payload)}
         if target is not None:

@@ -8,8 +8,10 @@ options, calls its service (imported inside the command, so ``jukicard --help`` 
 Exit status: 0 ok, 2 usage, 3 wrong or blocked PIN, 4 card refused, 5 validation failed or
 data tampered with, 6 reader or card problem, 1 unexpected (130 interrupted).  With
 ``--json`` a failure also prints ``{"error": {...}}`` on stdout — usage errors included.
-The exit code survives a closed pipe (``… | head``) and a full disk; Python warnings go to
-the log at DEBUG, never to the staff's terminal.
+The exit code survives a closed pipe (``… | head``) and a full disk; a result that could not
+be written (``> /dev/full``, ``-o /dev/full``, a closed stdout) turns a success into 1
+(:mod:`jukicard.cli._output`, :mod:`jukicard.cli._files`); Python warnings go to the log at
+DEBUG, never to the staff's terminal.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from jukicard.errors import (
     CardError,
     DataIntegrityError,
     JukiError,
+    OutputError,
     PinBlockedError,
     PinError,
     TransportError,
@@ -59,6 +62,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (CardError, 4, "the card refused the operation"),
     (ValidationError, 5, "validation failed"),
     (TransportError, 6, "reader or card problem: check the card is placed on the reader"),
+    (OutputError, 1, "the output could not be written"),
 )
 _LEVELS = ("TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -224,9 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``jukicard`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     st = CliState(json=_json_requested(args))
-    with _warnings_to_log():
+    with _warnings_to_log(), st.stdout.guard():
         code = _run(args, st)
-    lost = st.stdout.finish()
+    code, lost = st.stdout.finish(code)
     if lost:
         notice(lost)
     return code

@@ -85,27 +85,27 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
 def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
          digest: str | None, key: str, hash_alg: str, output: str | None,
          cert_out: str | None) -> int:
-    from jukicard.cli._output import check_distinct, plan_output, write_output
+    from jukicard.cli._files import Outputs
     from jukicard.services.data import to_pem
     from jukicard.services.signing import sign_digest
 
     if (file is None) == (digest is None):
         raise click.UsageError("give FILE or --digest HEX (one of them)")
-    # every output path is checked before the PIN is asked or spent
-    targets = [plan_output(path, option) for option, path in (("-o", output),
-                                                               ("--cert-out", cert_out))
-               if path is not None]
-    check_distinct(targets, (("FILE", file),))
-    value = _digest(file, digest, hash_alg, pin_stdin)
-    asker = interaction(pin_stdin)
-    with card.open() as transport:
-        result = sign_digest(transport, asker, value, key=key, hash_alg=hash_alg,
-                             include_certificate=cert_out is not None)
-    for target in targets:
-        if target.option == "-o":
-            write_output(target, result.signature)
-        elif result.certificate is not None:
-            write_output(target, to_pem(result.certificate))
+    # every output path is checked (its file reserved) before the PIN is asked or spent
+    with Outputs(inputs=(("FILE", file),)) as outputs:
+        sig_file = outputs.plan("-o", output, what="signature")
+        # the sign certificate holds name, address and birth date: a new file is 0600
+        cert_file = outputs.plan("--cert-out", cert_out, what="certificate",
+                                 private=key == "sign")
+        value = _digest(file, digest, hash_alg, pin_stdin)
+        asker = interaction(pin_stdin)
+        with card.open() as transport:
+            result = sign_digest(transport, asker, value, key=key, hash_alg=hash_alg,
+                                 include_certificate=cert_out is not None)
+        if sig_file is not None:
+            sig_file.write(result.signature)
+        if cert_file is not None and result.certificate is not None:
+            cert_file.write(to_pem(result.certificate))
     if as_json:
         obj: dict[str, Any] = result.to_json()
         if output is not None:

@@ -13,7 +13,7 @@ import click
 import pytest
 
 from jukicard.card import JpkiPin, TextPin
-from jukicard.cli import _common, _output
+from jukicard.cli import _common, _files
 from jukicard.cli._common import (
     StdinInteraction,
     TerminalInteraction,
@@ -25,6 +25,7 @@ from jukicard.errors import (
     BadResponse,
     CardRemovedError,
     DataIntegrityError,
+    OutputError,
     PinBlockedError,
     PinError,
     SecurityStatusError,
@@ -192,7 +193,10 @@ def file_size_limit(limit: int) -> Iterator[None]:
 
 
 def _write(path: Path, data: bytes) -> None:
-    _output.write_output(_output.plan_output(path, "-o"), data)
+    with _files.Outputs() as outputs:
+        target = outputs.plan("-o", str(path))
+        assert target is not None
+        target.write(data)
 
 
 def test_write_output_writes_and_replaces(tmp_path: Path) -> None:
@@ -205,24 +209,28 @@ def test_write_output_writes_and_replaces(tmp_path: Path) -> None:
 
 
 def test_write_output_never_leaves_a_half_written_file(tmp_path: Path) -> None:
+    """A failed write (here EFBIG) is an OutputError (exit 1: the result was not delivered),
+    the old file untouched and no temporary file left."""
     target = tmp_path / "sig.bin"
     target.write_bytes(b"previous signature")
-    with file_size_limit(100), pytest.raises(UsageError) as info:
+    with file_size_limit(100), pytest.raises(OutputError) as info:
         _write(target, b"\xaa" * 256)
-    assert "sig.bin" in str(info.value)
+    assert "sig.bin" in str(info.value) and "NOT delivered" in str(info.value)
     assert target.read_bytes() == b"previous signature"  # untouched, not truncated
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.bin"]  # no temp file left
     new = tmp_path / "new.bin"
-    with file_size_limit(100), pytest.raises(UsageError):
+    with file_size_limit(100), pytest.raises(OutputError):
         _write(new, b"\xaa" * 256)
     assert not new.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.bin"]
 
 
 def test_output_errors_are_usage_errors_and_found_early(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="does not exist"):
-        _output.plan_output(tmp_path / "missing-dir" / "x", "-o")
-    with pytest.raises(UsageError, match="is a directory"):
-        _output.plan_output(tmp_path, "-o")
+    with _files.Outputs() as outputs:
+        with pytest.raises(UsageError, match="does not exist"):
+            outputs.plan("-o", str(tmp_path / "missing-dir" / "x"))
+        with pytest.raises(UsageError, match="is a directory"):
+            outputs.plan("-o", str(tmp_path))
 
 
 def test_write_output_keeps_a_read_only_target(
@@ -232,8 +240,8 @@ def test_write_output_keeps_a_read_only_target(
     access check is faked so the test also means something when run as root)."""
     locked = tmp_path / "locked"
     locked.write_bytes(b"keep")
-    monkeypatch.setattr(_output.os, "access", lambda path, mode: False)
-    with pytest.raises(UsageError) as info:
-        _output.plan_output(locked, "-o")
+    monkeypatch.setattr(_files.os, "access", lambda *args, **kwargs: False)
+    with _files.Outputs() as outputs, pytest.raises(UsageError) as info:
+        outputs.plan("-o", str(locked))
     assert "permission denied" in str(info.value)
     assert locked.read_bytes() == b"keep"

@@ -101,13 +101,54 @@ def test_exit_code_survives_a_closed_pipe(python: tuple[str, ...], fmt: tuple[st
 
 def test_exit_code_survives_a_full_disk(tmp_path: Path) -> None:
     """Defect 4: ``cert verify … > /dev/full`` exited 1 with a traceback; now the real code
-    (0 valid, 5 revoked) and one line on stderr saying the output was lost."""
+    of a failure (5 revoked) and one line on stderr saying the output was lost.  Attack
+    review, finding 4: a valid result that could not be written exited 0 ("could not write
+    the output"); it was not delivered, so it exits 1 and says so."""
     with open("/dev/full", "wb") as full:
-        for argv, expected in ((VALID, 0), (REVOKED, 5)):
+        for argv, expected in ((VALID, 1), (REVOKED, 5)):
             proc = process(*argv, "--json", stdout=full, cwd=tmp_path)
             assert proc.returncode == expected, proc.stderr
             assert b"Traceback" not in proc.stderr
             assert b"could not write the output" in proc.stderr
+        assert b"NOT delivered" in process(*VALID, stdout=full, cwd=tmp_path).stderr
+
+
+def _closed_stdout() -> None:
+    os.close(1)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [(REVOKED, 5), (VALID, 1)],
+                         ids=["revoked", "valid"])
+def test_a_closed_stdout_keeps_the_real_code(argv: tuple[str, ...], expected: int,
+                                             tmp_path: Path) -> None:
+    """Attack review, finding 5: ``cert verify … >&-`` (Python starts with ``sys.stdout``
+    None) exited 1 with a traceback instead of 5.  Now a revoked certificate is 5, a valid
+    one whose result had nowhere to go 1, never a traceback."""
+    env = {**os.environ, "PYTHONPATH": PACKAGE_PARENT, "JUKICARD_CONFIG": os.devnull}
+    proc = subprocess.run([sys.executable, "-m", "jukicard", *argv], stdout=None,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                          cwd=tmp_path, timeout=TIMEOUT, check=False,
+                          preexec_fn=_closed_stdout)
+    assert proc.returncode == expected, proc.stderr
+    assert b"Traceback" not in proc.stderr and b"unexpected" not in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_and_version_are_outputs_like_any_other(option: str, tmp_path: Path) -> None:
+    """Attack review, finding 6: ``jukicard --help | true`` exited 1 with "BrokenPipeError …
+    unexpected error", ``--help > /dev/full`` with "OSError … unexpected error".  Now a
+    closed pipe after the help is 0 and silent (the reader chose to stop), a full disk 1
+    with "NOT delivered"."""
+    fd = _closed_pipe()
+    try:
+        proc = process(option, stdout=fd, cwd=tmp_path)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    with open("/dev/full", "wb") as full:
+        proc = process(option, stdout=full, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert b"unexpected" not in proc.stderr and b"NOT delivered" in proc.stderr
 
 
 # --------------------------------------------------------------------------- defect 6
