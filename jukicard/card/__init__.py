@@ -12,9 +12,10 @@
     entries = card.visual().read_entries(match_a=number)
 
 The facts (AIDs, EFs, PINs, keys) are data in :mod:`jukicard.apdu.apps`, one module per
-application; the card is identified by the table in :mod:`jukicard.card.detect`; the sessions
-of one card share a :class:`CardChannel`; each application's data objects live beside its
-session (``jukicard.card.<app>_data``).
+application; the card is identified by the table in :mod:`jukicard.card.detect`; every
+session and service on one transport shares its :class:`CardChannel`
+(:meth:`CardChannel.of`); each application's data objects live beside its session
+(``jukicard.card.<app>_data``).
 """
 
 from __future__ import annotations

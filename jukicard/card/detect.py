@@ -291,18 +291,17 @@ def open_card(
 ) -> Card:
     """Identify the card on ``transport`` by selecting its applications.
 
-    :param transport: the connection to the card (or a channel to reuse).
-    :param extended: for a new channel: extended-length APDUs (see
-        :class:`~jukicard.card.channel.CardChannel`).
+    :param transport: the connection to the card (its channel,
+        :meth:`~jukicard.card.channel.CardChannel.of`, is used), or a channel.
+    :param extended: extended-length APDUs (see
+        :meth:`~jukicard.card.channel.CardChannel.of`).
     :returns: the identified card; its sessions share one channel.
+    :raises UsageError: ``transport`` is not a transport (``None``...).
     :raises ApplicationNotFound: none of the known applications is on the card.
     :raises CardError: an unexpected status word to SELECT.
     :raises TransportError: (or a subclass) the card went away.
     """
-    channel = (
-        transport if isinstance(transport, CardChannel)
-        else CardChannel(transport, extended=extended)
-    )
+    channel = CardChannel.of(transport, extended=extended)
     found: set[Application] = set()
     token: TokenInfo | None = None
     with channel.operation():

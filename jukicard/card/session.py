@@ -2,8 +2,9 @@
 
 One session class per card application (style §3).  A session
 
-* talks through a :class:`~jukicard.card.channel.CardChannel` shared with the other sessions
-  of the same card (or its own, when built on a bare transport);
+* talks through a :class:`~jukicard.card.channel.CardChannel` shared with every other
+  session and service on the same transport (:meth:`CardChannel.of
+  <jukicard.card.channel.CardChannel.of>`);
 * selects its application (by DF name) when it needs to, and knows that doing so — like a
   card reset or a reconnect — wipes every verified PIN on the card.  It keeps the set of
   PINs it verified in its current selection and forgets it when another session selects an
@@ -119,15 +120,18 @@ def clamp_retries(pin: PinSpec, reported: int) -> tuple[int, bool]:
 class ApplicationSession(Generic[PinT]):
     """Base class: one card application reached through a :class:`CardChannel`.
 
-    :param channel: the channel of the card (shared with the other sessions of a
-        :class:`~jukicard.card.detect.Card`), or a bare transport (the session then makes a
-        channel of its own).
+    :param channel: the channel of the card, or a bare transport (the session then uses
+        the transport's channel, :meth:`CardChannel.of
+        <jukicard.card.channel.CardChannel.of>`, shared with every session and service on
+        that transport).
     :param extended: for a bare transport only: ``True`` to use extended-length READ
-        BINARY, ``False`` for short 256-byte chunks only, ``None`` (default) to try
-        extended once and fall back to short chunks if the card answers ``6700``.
+        BINARY, ``False`` for short 256-byte chunks only, ``None`` (default) to use the
+        transport's channel as it is (a new one tries extended once and falls back to
+        short chunks if the card answers ``6700``).
     :param select: select the application now (inside a transaction), so a missing
         application raises :class:`ApplicationNotFound` at construction.
-    :raises UsageError: ``extended`` given together with a channel.
+    :raises UsageError: ``extended`` given together with a channel, or ``channel`` is not
+        a transport.
     :raises ApplicationNotFound: (with ``select=True``) the application is not on the card.
     :raises TransportError: (or a subclass) the card went away.
     """
@@ -145,12 +149,7 @@ class ApplicationSession(Generic[PinT]):
         extended: bool | None = None,
         select: bool = True,
     ) -> None:
-        if isinstance(channel, CardChannel):
-            if extended is not None:
-                raise UsageError("extended= is a property of the channel; set it there")
-            self._channel = channel
-        else:
-            self._channel = CardChannel(channel, extended=extended)
+        self._channel = CardChannel.of(channel, extended=extended)
         self._verified: set[PinSpec] = set()
         self._owner = CardChannel.new_owner()
         if select:
