@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jukicard.apdu.apps.jpki import JPKI
-from jukicard.card.crypto import CERTIFICATE_ERRORS
+from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
 from jukicard.card.detect import Card, applications, open_card
+from jukicard.deprecations import contained_deprecations
 from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError
 from jukicard.services.connect import describe_transport
 from jukicard.transport.base import Transport
@@ -114,14 +114,15 @@ def summarize_certificate(cert_id_: str, ef: int, der: bytes) -> CertificateSumm
     :raises BadResponse: not a DER X.509 certificate.
     """
     try:
-        cert = x509.load_der_x509_certificate(der)
-        subject = cert.subject.rfc4514_string()
-        issuer = cert.issuer.rfc4514_string()
-        key = cert.public_key()
-        serial = format(cert.serial_number, "X")
-        not_before = cert.not_valid_before_utc
-        not_after = cert.not_valid_after_utc
-        fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+        with contained_deprecations():  # e.g. a serial number that is not positive
+            cert = load_der_certificate(der, f"{cert_id_} certificate")
+            subject = cert.subject.rfc4514_string()
+            issuer = cert.issuer.rfc4514_string()
+            key = cert.public_key()
+            serial = format(cert.serial_number, "X")
+            not_before = cert.not_valid_before_utc
+            not_after = cert.not_valid_after_utc
+            fingerprint = cert.fingerprint(hashes.SHA256()).hex()
     except CERTIFICATE_ERRORS as exc:
         # InvalidVersion, UnsupportedAlgorithm (an unknown key algorithm)...: typed, always
         raise BadResponse(f"{cert_id_} certificate: not a usable X.509 certificate") from exc
