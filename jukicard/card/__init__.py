@@ -48,7 +48,7 @@ from jukicard.card.jpki_data import TokenInfo, TokenKind
 from jukicard.card.juki import JukiSession
 from jukicard.card.juki_data import ResidentCode
 from jukicard.card.session import ApplicationSession, PinStatus
-from jukicard.card.text import TextSession
+from jukicard.card.text import TextSession, issuer_public_key
 from jukicard.card.text_data import (
     BasicInfo,
     MyNumber,
@@ -101,6 +101,7 @@ __all__ = [
     "VisualEntries",
     "VisualPin",
     "VisualSession",
+    "issuer_public_key",
     "make_match_b",
     "open_card",
 ]
