@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jukicard.apdu.apps.jpki import JPKI
+from jukicard.card.channel import CardChannel
 from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
 from jukicard.card.detect import Card, applications, open_card
 from jukicard.deprecations import contained_deprecations
-from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError
+from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError, UsageError
 from jukicard.services.connect import describe_transport
 from jukicard.transport.base import Transport
 
@@ -213,17 +214,36 @@ def _certificates(card: Card) -> list[CertificateSummary]:
     return out
 
 
+def _validity_time(at: object) -> _dt.datetime:
+    """``at`` checked (now, UTC, for ``None``).
+
+    :raises UsageError: not a timezone-aware :class:`datetime.datetime` (a string, a date,
+        a naive datetime — as the validator requires).
+    """
+    if at is None:
+        return _dt.datetime.now(_dt.UTC)
+    if not isinstance(at, _dt.datetime):
+        raise UsageError(f"at must be a timezone-aware datetime, got a {type(at).__name__}")
+    if at.utcoffset() is None:
+        raise UsageError("at must be a timezone-aware datetime, got a naive one")
+    return at
+
+
 def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardInfo:
     """Identify the card and read its public JPKI certificates (no PIN, no personal data).
 
     :param transport: the connection to the card.
-    :param at: the time to judge certificate validity at (default: now, UTC).
+    :param at: the time to judge certificate validity at, timezone-aware (default: now,
+        UTC).
+    :raises UsageError: ``transport`` is not a transport, or ``at`` is not a
+        timezone-aware datetime.
     :raises ApplicationNotFound: not a card we know.
     :raises TransportError: (or a subclass) the card went away.
     """
-    when = at or _dt.datetime.now(_dt.UTC)
-    with transport.transaction():
-        card = open_card(transport)
+    when = _validity_time(at)
+    channel = CardChannel.of(transport)  # UsageError for what is not a transport
+    with channel.operation():
+        card = open_card(channel)
         certs = _certificates(card) if card.has(JPKI) else []
     apps = tuple(
         ApplicationSummary(a.name, a.label, a.aid, a.verified_layout)
