@@ -430,15 +430,21 @@ class ApplicationSession(Generic[PinT]):
         return self._check_read(resp)
 
     def _check_read(self, resp: ResponseApdu) -> bytes | None:
+        """The data of a READ BINARY answer, ``None`` for ``6B00``, else an error.
+
+        An error raised here never keeps the response data (``CardError.data`` is empty):
+        what a card sends with, say, ``6281`` on a read of the My Number EF is EF content,
+        i.e. personal data, and errors travel to logs and messages.
+        """
         if resp.ok or resp.sw == _sw.SW.END_OF_FILE:
             return resp.data
         if resp.sw == _sw.SW.WRONG_P1P2:
             return None
         if resp.sw == _sw.SW.SECURITY_STATUS_NOT_SATISFIED:
             self._verified.clear()  # whatever we thought, the card says no
-            raise SecurityStatusError(resp.sw, resp.data,
+            raise SecurityStatusError(resp.sw, b"",
                                       "reading this EF needs a PIN that is not verified")
-        raise _sw.error_for(resp.sw, resp.data)
+        raise _sw.error_for(resp.sw)
 
     def _read_sized(
         self,

@@ -118,10 +118,11 @@ class PinSpec:
 
         :param raw: the bytes of a VERIFY / CHANGE REFERENCE DATA command.
         :param new: also apply the rules for *setting* a value.
-        :returns: ``None`` if it fits, else a short reason that never contains the value.
+        :returns: ``None`` if it fits, else a short reason that never contains the value
+            nor its length (only the allowed length).
         """
         if not self.min_len <= len(raw) <= self.max_len:
-            return f"must be {self.length_text} characters, got {len(raw)}"
+            return f"must be {self.length_text} characters"
         allowed = self.charset.allowed()
         if not raw.isascii() or any(chr(b) not in allowed for b in raw):
             return f"contains characters outside {self.charset.value}"
