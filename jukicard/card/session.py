@@ -387,7 +387,8 @@ class ApplicationSession(Generic[PinT]):
             return
         reported = _sw.pin_retries(resp.sw)
         if reported == 0:
-            log.warning("%s rejected; now blocked", pin.id)
+            # INFO, not WARNING: the error carries it to the caller, who words it for staff
+            log.info("%s rejected; now blocked", pin.id)
             raise PinBlockedError(resp.sw, f"{pin.label}: wrong PIN, now blocked")
         if reported is not None:
             retries, implausible = clamp_retries(pin, reported)
