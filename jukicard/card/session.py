@@ -134,6 +134,43 @@ class ApplicationSession(Generic[PinT]):
         a transport.
     :raises ApplicationNotFound: (with ``select=True``) the application is not on the card.
     :raises TransportError: (or a subclass) the card went away.
+
+    **Writing a session** (a new application: README, "Extending").  A subclass declares
+    :attr:`APPLICATION` (its facts) and :attr:`PINS` (its PIN enum's members), and inherits
+    :meth:`pin_status`, :meth:`verify`, :meth:`reselect` and :attr:`verified`.  Each public
+    method is ONE card operation made of these helpers:
+
+    * ``self._unlock([(Pin.A, a), (Pin.B, b)])`` — before any I/O: the one PIN value the
+      caller gave among optional arguments, checked (``PinFormatError``, nothing sent);
+      ``(spec, bytes)`` or ``None``.  (``self._pin(ref)`` / ``self._encode_pin(spec,
+      value)`` check one reference / one value.)
+    * ``with self._operation(fresh=...):`` — the transaction, with the application
+      selected first: always with ``fresh=True``, which an operation sending a PIN must
+      pass; otherwise unless a PIN this session verified is still valid.  All I/O below
+      runs inside it.
+    * ``self._verify(spec, raw)`` — SELECT the PIN IEF and VERIFY exactly once (wrong and
+      blocked PINs translated); only inside ``_operation(fresh=True)``.
+    * ``self._select_ef(fid, what)`` — SELECT an EF (``FileNotFoundOnCard`` for ``6A82``).
+    * ``self._read_whole(what, limit)``, ``self._read_tlv_ef(fid, what)``,
+      ``self._read_sized(header_len, total_from_header, what)`` — read the selected EF to
+      its end, one BER-TLV EF, a self-sized EF (errors never carry the EF's data).
+    * ``self._send(CommandApdu(...))`` — any other command: translate the status words it
+      understands (style §4), :func:`jukicard.apdu.sw.check` the rest.
+
+    Parse what was read after the ``with`` block, with the application's data objects::
+
+        class LoyaltySession(ApplicationSession[LoyaltyPin]):
+            APPLICATION: ClassVar[Application] = LOYALTY
+            PINS: ClassVar[tuple[LoyaltyPin, ...]] = tuple(LoyaltyPin)
+
+            def read_points(self, pin: str | None = None) -> int:
+                unlock = self._unlock([(LoyaltyPin.PIN, pin)])   # format check, no I/O
+                with self._operation(fresh=unlock is not None):  # transaction + SELECT
+                    if unlock is not None:
+                        self._verify(*unlock)                    # VERIFY, exactly once
+                    self._select_ef(LoyaltyEf.POINTS, "points EF")
+                    raw = self._read_whole("points EF", limit=16)
+                return int.from_bytes(raw, "big")
     """
 
     #: the application this session class talks to: its facts object (the identity of an
