@@ -15,7 +15,15 @@ import warnings
 import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from emulated_support import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
+from emulated_support import (
+    PINS,
+    Emulated,
+    ForeignTransport,
+    MakeCard,
+    PinLedger,
+    find_file,
+    profile_json,
+)
 
 from jukicard.apdu.apps import Charset, all_applications
 from jukicard.card import (
@@ -42,7 +50,6 @@ from jukicard.services import (
     read_verified,
 )
 from jukicard.transport.base import DelegatingTransport
-from jukicard.transport.loopback import LoopbackTransport
 from jukicard.transport.tracing import TracingTransport
 
 MY_NUMBER = find_file(profile_json("mynumber-01"), "text", "0014")["value"]
@@ -66,36 +73,6 @@ def _selected_aids(transcript: list[tuple[bytes, bytes]]) -> list[bytes]:
 
 
 # =========================================================================== finding 1
-class _Foreign:
-    """A transport that is none of ours (no ``card_channel`` slot, no command count)."""
-
-    def __init__(self, inner: LoopbackTransport) -> None:
-        self.inner = inner
-
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
-        return self.inner.transmit(apdu)
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    @property
-    def generation(self) -> int:
-        return self.inner.generation
-
-    def transaction(self) -> contextlib.AbstractContextManager[None]:
-        return self.inner.transaction()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> _Foreign:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def test_bare_sessions_on_one_transport_share_the_selection(
     make_card: MakeCard, pins: PinLedger
 ) -> None:
@@ -189,7 +166,7 @@ def test_a_foreign_transport_selects_before_every_operation(
     query went to the visual AP's birth-date PIN."""
     emu = make_card("mynumber-01")
     _spend_birth_pin_tries(emu.transport, 2, pins)
-    foreign = _Foreign(emu.transport)
+    foreign = ForeignTransport(emu.transport)
     text = TextSession(foreign)  # type: ignore[arg-type]
     text.verify(TextPin.PIN, pins.submit(PINS["text"]))
     VisualSession(foreign)  # type: ignore[arg-type]
