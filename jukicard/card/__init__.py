@@ -12,9 +12,10 @@
     entries = card.visual().read_entries(match_a=number)
 
 The facts (AIDs, EFs, PINs, keys) are data in :mod:`jukicard.apdu.apps`, one module per
-application; the card is identified by the table in :mod:`jukicard.card.detect`; the sessions
-of one card share a :class:`CardChannel`; each application's data objects live beside its
-session (``jukicard.card.<app>_data``).
+application; the card is identified by the table in :mod:`jukicard.card.detect`; every
+session and service on one transport shares its :class:`CardChannel`
+(:meth:`CardChannel.of`); each application's data objects live beside its session
+(``jukicard.card.<app>_data``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from jukicard.card.jpki_data import TokenInfo, TokenKind
 from jukicard.card.juki import JukiSession
 from jukicard.card.juki_data import ResidentCode
 from jukicard.card.session import ApplicationSession, PinStatus
-from jukicard.card.text import TextSession
+from jukicard.card.text import TextSession, issuer_public_key
 from jukicard.card.text_data import (
     BasicInfo,
     MyNumber,
@@ -100,6 +101,7 @@ __all__ = [
     "VisualEntries",
     "VisualPin",
     "VisualSession",
+    "issuer_public_key",
     "make_match_b",
     "open_card",
 ]

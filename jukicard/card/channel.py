@@ -9,9 +9,21 @@ to one application session:
 
 All of it is forgotten with the card: when the transport's ``generation`` changes (reset,
 reconnect, another card inserted) and when a transport error (card removed...) ends an
-operation.  :func:`~jukicard.card.detect.open_card` makes one channel and every session the
-:class:`~jukicard.card.detect.Card` hands out shares it; a session built on a bare transport
-makes its own.
+operation.
+
+One transport, one channel: :meth:`CardChannel.of` keeps the channel on the transport object
+(``transport.card_channel``, a slot our transports carry), so every session built on a bare
+transport, every :func:`~jukicard.card.detect.open_card` and every service call on that
+transport see each other's SELECTs.  The selection is trusted only while nobody else talked
+to the card: the channel compares the transport's ``transmit_count`` with the count after
+its own last command, and any difference (a second channel on the same transport, a channel
+on a wrapper such as :class:`~jukicard.transport.tracing.TracingTransport` and one on the
+transport it wraps, a raw ``transmit``) makes the selection unknown.  A transport that
+cannot carry a channel or does not count its commands (one that is not a
+:class:`~jukicard.transport.base.BaseTransport` or a
+:class:`~jukicard.transport.base.DelegatingTransport` over one) gets a channel of its own
+whose selection is never trusted from one operation to the next: every operation selects
+its application again (which logs out the PINs verified in an earlier operation).
 
 NOTE: no session relies on this record before sending a PIN: VERIFY with data is always
 preceded by a SELECT of the application in the same transaction (see
@@ -30,14 +42,26 @@ from dataclasses import dataclass
 from jukicard.apdu.command import CommandApdu, ResponseApdu
 from jukicard.apdu.processor import TransmitProcessor
 from jukicard.apdu.processors import build_stack
-from jukicard.errors import TransportError
-from jukicard.transport.base import Transport
+from jukicard.errors import TransportError, UsageError
+from jukicard.transport.base import BaseTransport, DelegatingTransport, Transport
 
 __all__ = ["CardChannel", "Selection"]
 
 log = logging.getLogger(__name__)
 
 _OWNERS = itertools.count(1)
+
+#: Transports that carry a ``card_channel`` slot (our classes).
+_CARRIERS = (BaseTransport, DelegatingTransport)
+
+
+def _transmit_count(transport: Transport) -> int | None:
+    """The transport's count of commands sent to the card, or ``None`` if it keeps none
+    (then nobody can tell whether someone else talked to the card)."""
+    if not isinstance(transport, _CARRIERS):
+        return None
+    count = transport.transmit_count
+    return count if isinstance(count, int) else None
 
 
 @dataclass(frozen=True)
@@ -58,18 +82,60 @@ class Selection:
 class CardChannel:
     """Transport + processor stack + card state, shared by the sessions of one card.
 
+    Build it with :meth:`of` to share it with everyone else on the same transport; a
+    channel built directly is a channel of its own (it still notices the others' commands
+    through the transport's ``transmit_count``).
+
     :param transport: the connection to the card.
     :param extended: ``True`` to use extended-length APDUs, ``False`` for short ones only,
         ``None`` (default) to try extended once and fall back to short APDUs if the card
         answers ``6700`` — learnt per card, forgotten with it.
+    :raises UsageError: ``transport`` has no ``transmit`` (not a transport).
     """
 
     def __init__(self, transport: Transport, *, extended: bool | None = None) -> None:
+        if not callable(getattr(transport, "transmit", None)) or isinstance(transport, type):
+            raise UsageError(f"expected a transport, got a {type(transport).__name__}")
+        if extended is not None and not isinstance(extended, bool):
+            raise UsageError("extended must be True, False or None")
         self.transport = transport
         self.extended = extended
         self._stack = build_stack(TransmitProcessor(transport.transmit), extended=extended)
         self._generation = transport.generation
         self._selection: Selection | None = None
+        self._seen = _transmit_count(transport)
+        self._depth = 0  # open operation() blocks
+
+    @classmethod
+    def of(
+        cls, transport: Transport | CardChannel, *, extended: bool | None = None
+    ) -> CardChannel:
+        """The channel of ``transport``, shared by every session and service on it.
+
+        The first call makes it and keeps it on the transport object
+        (``transport.card_channel``); later calls return it.  ``extended`` other than
+        ``None`` that differs from the kept channel's setting makes a new channel that
+        replaces it (sessions still on the old one notice the new one's commands).  A
+        transport that cannot carry a channel gets a new one each time, which never trusts
+        a selection across operations (see the module docstring).
+
+        :param transport: a transport, or a channel (returned as is).
+        :param extended: see :class:`CardChannel`; for a new channel only.
+        :raises UsageError: ``extended`` given with a channel, or not a transport.
+        """
+        if isinstance(transport, CardChannel):
+            if extended is not None:
+                raise UsageError("extended= is a property of the channel; set it there")
+            return transport
+        if not isinstance(transport, _CARRIERS):
+            return cls(transport, extended=extended)
+        kept = transport.card_channel
+        if (isinstance(kept, CardChannel) and kept.transport is transport
+                and (extended is None or extended == kept.extended)):
+            return kept
+        channel = cls(transport, extended=extended)
+        transport.card_channel = channel
+        return channel
 
     def __repr__(self) -> str:
         return f"CardChannel({type(self.transport).__name__}, extended={self.extended})"
@@ -91,16 +157,32 @@ class CardChannel:
         return self._stack.extended_supported
 
     @property
+    def tracks_traffic(self) -> bool:
+        """True if the transport counts its commands, so a selection can be trusted from
+        one operation to the next while nobody else talks to the card."""
+        return self._seen is not None
+
+    @property
     def selection(self) -> Selection | None:
         """The application selected in the current card generation, if known."""
         self.check_card()
         return self._selection
 
     def check_card(self) -> None:
-        """Forget everything if the card was reset, reconnected or replaced."""
+        """Forget everything if the card was reset, reconnected or replaced; outside an
+        operation, forget the selection if someone else may have talked to the card."""
         if self.transport.generation != self._generation:
             log.debug("new card generation: card state forgotten")
             self.forget()
+        elif self._depth == 0 and self._selection is not None and self._foreign_traffic():
+            log.debug("other commands reached the card: the selection is unknown")
+            self._selection = None
+
+    def _foreign_traffic(self) -> bool:
+        """True unless the transport's count still equals the count after our last
+        command (always True for a transport that keeps no count)."""
+        now = _transmit_count(self.transport)
+        return now is None or now != self._seen
 
     def forget(self) -> None:
         """Forget the selection and what the card taught (the card went away or was reset)."""
@@ -125,16 +207,24 @@ class CardChannel:
     # ------------------------------------------------------------------ I/O
     def send(self, cmd: CommandApdu) -> ResponseApdu:
         """Send ``cmd`` through the processor stack."""
-        return self._stack.send(cmd)
+        try:
+            return self._stack.send(cmd)
+        finally:
+            self._seen = _transmit_count(self.transport)
 
     @contextmanager
     def operation(self) -> Iterator[None]:
         """One card operation: a transaction on the transport; the card's state is checked
-        first and forgotten if a transport error (removal, reset...) ends it."""
+        first (a new card generation, someone else's commands) and forgotten if a transport
+        error (removal, reset...) ends it.  Re-entrant."""
         try:
             with self.transport.transaction():
                 self.check_card()
-                yield
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
         except TransportError:
             self.forget()
             raise

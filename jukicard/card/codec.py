@@ -20,6 +20,7 @@ from jukicard.errors import BadResponse, TlvError, UsageError
 
 __all__ = [
     "Sex",
+    "ef_bytes",
     "first_tlv",
     "container",
     "tlv",
@@ -31,13 +32,27 @@ __all__ = [
 ]
 
 
+def ef_bytes(data: object, what: str) -> bytes:
+    """``data`` (what a ``parse`` was handed) as ``bytes``.
+
+    :raises UsageError: not bytes-like (``str``, ``int``, ``None``...): a caller's mistake,
+        e.g. hex text where the EF's bytes belong.  The message names only the type.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise UsageError(f"{what}: expected the bytes read from the card, got a "
+                     f"{type(data).__name__}")
+
+
 def first_tlv(data: bytes, what: str) -> tuple[Tlv, bytes]:
     """The TLV at the start of ``data`` and what follows it (padding...).
 
+    :raises UsageError: ``data`` is not bytes-like (:func:`ef_bytes`).
     :raises BadResponse: no complete TLV at the start.
     """
+    raw = ef_bytes(data, what)
     try:
-        return Tlv.parse_first(bytes(data))
+        return Tlv.parse_first(raw)
     except TlvError as exc:
         raise BadResponse(f"{what}: malformed TLV ({exc})") from None
 
@@ -50,6 +65,7 @@ def container(
     :param layout: when given, the exact tags the children must have, in order.
     :returns: ``(outer, [(offset, child), ...])``; each offset is where the child's tag
         starts, counted from the start of ``data``.
+    :raises UsageError: ``data`` is not bytes-like (:func:`ef_bytes`).
     :raises BadResponse: another outer tag, children that do not fill the value exactly, or
         (with ``layout``) other children.
     """

@@ -3,6 +3,13 @@
 The card layer may not import :mod:`jukicard.pki` (it sits beside ``card``), so the few
 operations sessions need are here, done with ``cryptography`` and ``asn1crypto`` only:
 nothing is hand-rolled.
+
+Certificates read from a card go to ``cryptography`` only through
+:func:`load_der_certificate` and :func:`certificate_rsa_key`, under
+:func:`~jukicard.deprecations.contained_deprecations`: a card certificate ``cryptography``
+still accepts with a ``CryptographyDeprecationWarning`` (a serial number that is not
+positive...) passes no warning on to library callers (and none escapes as an untyped
+exception under ``-W error``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from jukicard.deprecations import contained_deprecations
 from jukicard.errors import BadResponse, UsageError
 
 __all__ = [
@@ -108,12 +116,18 @@ CERTIFICATE_ERRORS: tuple[type[Exception], ...] = (
 
 
 def load_der_certificate(der: bytes, what: str = "certificate") -> x509.Certificate:
-    """Parse a DER certificate read from the card.
+    """Parse a DER certificate read from the card (``cryptography``'s deprecation warnings
+    contained).
+
+    NOTE: fields of the result are decoded lazily and may warn again: read them under
+    :func:`~jukicard.deprecations.contained_deprecations` (as :func:`certificate_rsa_key`
+    does).
 
     :raises BadResponse: not a DER X.509 certificate (any of :data:`CERTIFICATE_ERRORS`).
     """
     try:
-        return x509.load_der_x509_certificate(bytes(der))
+        with contained_deprecations():
+            return x509.load_der_x509_certificate(bytes(der))
     except CERTIFICATE_ERRORS as exc:
         raise BadResponse(f"{what}: not a usable X.509 certificate") from exc
 
@@ -124,7 +138,8 @@ def certificate_rsa_key(cert: x509.Certificate, what: str = "certificate") -> rs
     :raises BadResponse: the key is not RSA (JPKI keys always are) or cannot be loaded.
     """
     try:
-        key = cert.public_key()
+        with contained_deprecations():
+            key = cert.public_key()
     except CERTIFICATE_ERRORS as exc:
         raise BadResponse(f"{what}: unusable public key") from exc
     if not isinstance(key, rsa.RSAPublicKey):

@@ -113,8 +113,12 @@ class CvCertificate:
     def verify_issuer(self, issuer_public_key: rsa.RSAPublicKey) -> None:
         """Check this certificate's signature with the issuer's key.
 
+        :raises UsageError: ``issuer_public_key`` is not an RSA public key.
         :raises DataIntegrityError: the signature does not verify.
         """
+        if not isinstance(issuer_public_key, rsa.RSAPublicKey):
+            raise UsageError(f"the issuer key must be an RSA public key, got a "
+                             f"{type(issuer_public_key).__name__}")
         if not rsa_verify(issuer_public_key, self.signature, self.body):
             raise DataIntegrityError(f"{_WHAT} signature does not verify")
 

@@ -85,10 +85,27 @@ class CardType(enum.Enum):
     UNKNOWN = "unknown"          #: some of our applications, but no known token
 
 
-def as_application(app: Application | App) -> Application:
+def as_application(app: Application | App | str) -> Application:
     """The facts of ``app``: an :class:`~jukicard.apdu.apps.App` member gives its
-    :class:`Application`, an :class:`Application` is returned as is."""
-    return app.application if isinstance(app, App) else app
+    :class:`Application`, an :class:`Application` is returned as is, and a name
+    (``"jpki"``, ``"text"``...) gives the application of :data:`DETECTION` of that name (the
+    plain one, not a variant).
+
+    :raises ApplicationNotFound: no application of the detection table has that name.
+    :raises UsageError: ``app`` is none of these (``None``...).
+    """
+    if isinstance(app, App):
+        return app.application
+    if isinstance(app, Application):
+        return app
+    if isinstance(app, str):
+        named = next((a for row in DETECTION for a in row.applications() if a.name == app),
+                     None)
+        if named is None:  # the name is not echoed: a PIN may have been typed in its place
+            raise ApplicationNotFound(0x6A82, b"", "no application of that name is known")
+        return named
+    raise UsageError("expected an Application, an App member or an application name, got a "
+                     f"{type(app).__name__}")
 
 
 @dataclass(frozen=True)
@@ -197,23 +214,30 @@ class Card:
     def extended(self) -> bool | None:
         return self.channel.extended
 
-    def has(self, app: Application | App) -> bool:
+    def has(self, app: Application | App | str) -> bool:
         """True if ``app`` answered SELECT.  A variant's facts (``JUKI_JPKI``) count only
         on a card its session class is for (a 住基カード).
 
-        :param app: the application's facts, or an :class:`~jukicard.apdu.apps.App` member.
+        :param app: the application's facts, an :class:`~jukicard.apdu.apps.App` member or
+            an application name (an unknown name is simply not on the card).
+        :raises UsageError: ``app`` is none of these.
         """
-        facts = as_application(app)
+        try:
+            facts = as_application(app)
+        except ApplicationNotFound:
+            return False
         if facts in self.applications:
             return True
         row = _row(facts)
         return (row is not None and row.app in self.applications
                 and row.session_for(self.token).APPLICATION == facts)
 
-    def session_class(self, app: Application | App) -> SessionClass:
+    def session_class(self, app: Application | App | str) -> SessionClass:
         """The session class for ``app`` on this card (the variant for its token).
 
+        :param app: as for :meth:`has`.
         :raises ApplicationNotFound: no row of :data:`DETECTION` for ``app``.
+        :raises UsageError: ``app`` is not an application.
         """
         facts = as_application(app)
         row = _row(facts)
@@ -221,10 +245,13 @@ class Card:
             raise ApplicationNotFound(0x6A82, b"", f"no session for {facts.name}")
         return row.session_for(self.token)
 
-    def session(self, app: Application | App) -> ApplicationSession[Any]:
+    def session(self, app: Application | App | str) -> ApplicationSession[Any]:
         """A session for ``app``, sharing the card's channel.
 
-        :raises ApplicationNotFound: ``app`` is not on this card.
+        :param app: as for :meth:`has` (``card.session("text")`` works too).
+        :raises ApplicationNotFound: ``app`` is not on this card (or no application has
+            that name).
+        :raises UsageError: ``app`` is not an application.
         """
         facts = as_application(app)
         if not self.has(facts):
@@ -291,18 +318,17 @@ def open_card(
 ) -> Card:
     """Identify the card on ``transport`` by selecting its applications.
 
-    :param transport: the connection to the card (or a channel to reuse).
-    :param extended: for a new channel: extended-length APDUs (see
-        :class:`~jukicard.card.channel.CardChannel`).
+    :param transport: the connection to the card (its channel,
+        :meth:`~jukicard.card.channel.CardChannel.of`, is used), or a channel.
+    :param extended: extended-length APDUs (see
+        :meth:`~jukicard.card.channel.CardChannel.of`).
     :returns: the identified card; its sessions share one channel.
+    :raises UsageError: ``transport`` is not a transport (``None``...).
     :raises ApplicationNotFound: none of the known applications is on the card.
     :raises CardError: an unexpected status word to SELECT.
     :raises TransportError: (or a subclass) the card went away.
     """
-    channel = (
-        transport if isinstance(transport, CardChannel)
-        else CardChannel(transport, extended=extended)
-    )
+    channel = CardChannel.of(transport, extended=extended)
     found: set[Application] = set()
     token: TokenInfo | None = None
     with channel.operation():

@@ -14,7 +14,7 @@ from jukicard.apdu.apps.jpki import (
     SMARTPHONE_TOKEN,
     TOKEN_EF_SIZE,
 )
-from jukicard.card.codec import ascii_text
+from jukicard.card.codec import ascii_text, ef_bytes
 from jukicard.errors import BadResponse, UsageError
 
 __all__ = ["TokenKind", "TokenInfo", "TOKEN_EF_SIZE"]
@@ -45,9 +45,10 @@ class TokenInfo:
         """Parse the token EF (any read length; clients read 20 or 32 bytes).
 
         :param data: bytes read from EF ``0006``.
+        :raises UsageError: ``data`` is not bytes.
         :raises BadResponse: empty or non-printable token.
         """
-        data = bytes(data)
+        data = ef_bytes(data, "token EF")
         stripped = data.rstrip(b" \x00")
         if not stripped:
             raise BadResponse("token EF is empty")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jukicard.apdu.apps.juki import RESIDENT_CODE_LEN
-from jukicard.card.codec import first_tlv
+from jukicard.card.codec import ef_bytes, first_tlv
 from jukicard.errors import BadResponse, UsageError
 
 __all__ = ["ResidentCode", "RESIDENT_CODE_LEN"]
@@ -24,6 +24,9 @@ class ResidentCode:
     digits: str
 
     def __post_init__(self) -> None:
+        if not isinstance(self.digits, str):
+            raise UsageError(f"住民票コード must be given as str, got a "
+                             f"{type(self.digits).__name__}")
         if len(self.digits) != RESIDENT_CODE_LEN or not (
             self.digits.isascii() and self.digits.isdigit()
         ):
@@ -31,8 +34,9 @@ class ResidentCode:
 
     @classmethod
     def parse(cls, data: bytes) -> ResidentCode:
-        """:raises BadResponse: no 11-digit code in the EF."""
-        data = bytes(data)
+        """:raises UsageError: ``data`` is not bytes.
+        :raises BadResponse: no 11-digit code in the EF."""
+        data = ef_bytes(data, "住民票コード EF")
         value = data.rstrip(_PADDING)
         if value[:1] and not value[:1].isdigit():
             t, _rest = first_tlv(data, "住民票コード EF")

@@ -2,8 +2,9 @@
 
 One session class per card application (style §3).  A session
 
-* talks through a :class:`~jukicard.card.channel.CardChannel` shared with the other sessions
-  of the same card (or its own, when built on a bare transport);
+* talks through a :class:`~jukicard.card.channel.CardChannel` shared with every other
+  session and service on the same transport (:meth:`CardChannel.of
+  <jukicard.card.channel.CardChannel.of>`);
 * selects its application (by DF name) when it needs to, and knows that doing so — like a
   card reset or a reconnect — wipes every verified PIN on the card.  It keeps the set of
   PINs it verified in its current selection and forgets it when another session selects an
@@ -119,17 +120,57 @@ def clamp_retries(pin: PinSpec, reported: int) -> tuple[int, bool]:
 class ApplicationSession(Generic[PinT]):
     """Base class: one card application reached through a :class:`CardChannel`.
 
-    :param channel: the channel of the card (shared with the other sessions of a
-        :class:`~jukicard.card.detect.Card`), or a bare transport (the session then makes a
-        channel of its own).
+    :param channel: the channel of the card, or a bare transport (the session then uses
+        the transport's channel, :meth:`CardChannel.of
+        <jukicard.card.channel.CardChannel.of>`, shared with every session and service on
+        that transport).
     :param extended: for a bare transport only: ``True`` to use extended-length READ
-        BINARY, ``False`` for short 256-byte chunks only, ``None`` (default) to try
-        extended once and fall back to short chunks if the card answers ``6700``.
+        BINARY, ``False`` for short 256-byte chunks only, ``None`` (default) to use the
+        transport's channel as it is (a new one tries extended once and falls back to
+        short chunks if the card answers ``6700``).
     :param select: select the application now (inside a transaction), so a missing
         application raises :class:`ApplicationNotFound` at construction.
-    :raises UsageError: ``extended`` given together with a channel.
+    :raises UsageError: ``extended`` given together with a channel, or ``channel`` is not
+        a transport.
     :raises ApplicationNotFound: (with ``select=True``) the application is not on the card.
     :raises TransportError: (or a subclass) the card went away.
+
+    **Writing a session** (a new application: README, "Extending").  A subclass declares
+    :attr:`APPLICATION` (its facts) and :attr:`PINS` (its PIN enum's members), and inherits
+    :meth:`pin_status`, :meth:`verify`, :meth:`reselect` and :attr:`verified`.  Each public
+    method is ONE card operation made of these helpers:
+
+    * ``self._unlock([(Pin.A, a), (Pin.B, b)])`` — before any I/O: the one PIN value the
+      caller gave among optional arguments, checked (``PinFormatError``, nothing sent);
+      ``(spec, bytes)`` or ``None``.  (``self._pin(ref)`` / ``self._encode_pin(spec,
+      value)`` check one reference / one value.)
+    * ``with self._operation(fresh=...):`` — the transaction, with the application
+      selected first: always with ``fresh=True``, which an operation sending a PIN must
+      pass; otherwise unless a PIN this session verified is still valid.  All I/O below
+      runs inside it.
+    * ``self._verify(spec, raw)`` — SELECT the PIN IEF and VERIFY exactly once (wrong and
+      blocked PINs translated); only inside ``_operation(fresh=True)``.
+    * ``self._select_ef(fid, what)`` — SELECT an EF (``FileNotFoundOnCard`` for ``6A82``).
+    * ``self._read_whole(what, limit)``, ``self._read_tlv_ef(fid, what)``,
+      ``self._read_sized(header_len, total_from_header, what)`` — read the selected EF to
+      its end, one BER-TLV EF, a self-sized EF (errors never carry the EF's data).
+    * ``self._send(CommandApdu(...))`` — any other command: translate the status words it
+      understands (style §4), :func:`jukicard.apdu.sw.check` the rest.
+
+    Parse what was read after the ``with`` block, with the application's data objects::
+
+        class LoyaltySession(ApplicationSession[LoyaltyPin]):
+            APPLICATION: ClassVar[Application] = LOYALTY
+            PINS: ClassVar[tuple[LoyaltyPin, ...]] = tuple(LoyaltyPin)
+
+            def read_points(self, pin: str | None = None) -> int:
+                unlock = self._unlock([(LoyaltyPin.PIN, pin)])   # format check, no I/O
+                with self._operation(fresh=unlock is not None):  # transaction + SELECT
+                    if unlock is not None:
+                        self._verify(*unlock)                    # VERIFY, exactly once
+                    self._select_ef(LoyaltyEf.POINTS, "points EF")
+                    raw = self._read_whole("points EF", limit=16)
+                return int.from_bytes(raw, "big")
     """
 
     #: the application this session class talks to: its facts object (the identity of an
@@ -145,12 +186,7 @@ class ApplicationSession(Generic[PinT]):
         extended: bool | None = None,
         select: bool = True,
     ) -> None:
-        if isinstance(channel, CardChannel):
-            if extended is not None:
-                raise UsageError("extended= is a property of the channel; set it there")
-            self._channel = channel
-        else:
-            self._channel = CardChannel(channel, extended=extended)
+        self._channel = CardChannel.of(channel, extended=extended)
         self._verified: set[PinSpec] = set()
         self._owner = CardChannel.new_owner()
         if select:
@@ -388,7 +424,8 @@ class ApplicationSession(Generic[PinT]):
             return
         reported = _sw.pin_retries(resp.sw)
         if reported == 0:
-            log.warning("%s rejected; now blocked", pin.id)
+            # INFO, not WARNING: the error carries it to the caller, who words it for staff
+            log.info("%s rejected; now blocked", pin.id)
             raise PinBlockedError(resp.sw, f"{pin.label}: wrong PIN, now blocked")
         if reported is not None:
             retries, implausible = clamp_retries(pin, reported)
@@ -431,15 +468,21 @@ class ApplicationSession(Generic[PinT]):
         return self._check_read(resp)
 
     def _check_read(self, resp: ResponseApdu) -> bytes | None:
+        """The data of a READ BINARY answer, ``None`` for ``6B00``, else an error.
+
+        An error raised here never keeps the response data (``CardError.data`` is empty):
+        what a card sends with, say, ``6281`` on a read of the My Number EF is EF content,
+        i.e. personal data, and errors travel to logs and messages.
+        """
         if resp.ok or resp.sw == _sw.SW.END_OF_FILE:
             return resp.data
         if resp.sw == _sw.SW.WRONG_P1P2:
             return None
         if resp.sw == _sw.SW.SECURITY_STATUS_NOT_SATISFIED:
             self._verified.clear()  # whatever we thought, the card says no
-            raise SecurityStatusError(resp.sw, resp.data,
+            raise SecurityStatusError(resp.sw, b"",
                                       "reading this EF needs a PIN that is not verified")
-        raise _sw.error_for(resp.sw, resp.data)
+        raise _sw.error_for(resp.sw)
 
     def _read_sized(
         self,

@@ -28,9 +28,9 @@ from jukicard.card.text_data import (
     TextApSignature,
     VerifiedTextData,
 )
-from jukicard.errors import BadResponse, DataIntegrityError
+from jukicard.errors import BadResponse, DataIntegrityError, UsageError
 
-__all__ = ["TextSession", "DataIntegrityError", "MY_NUMBER_READ_LIMIT"]
+__all__ = ["TextSession", "DataIntegrityError", "MY_NUMBER_READ_LIMIT", "issuer_public_key"]
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class TextSession(ApplicationSession[TextPin]):
         return BasicInfo.parse(ef)
 
     def read_verified(
-        self, pin: str, *, issuer_key: rsa.RSAPublicKey | None = None
+        self, pin: str, *, issuer_key: rsa.RSAPublicKey | CvCertificate | None = None
     ) -> VerifiedTextData:
         """Read the My Number and the 基本4情報 and check them against the AP's signature EF
         (``0003``) with the key of its CV certificate (``0004``), all in one transaction.
@@ -114,8 +114,12 @@ class TextSession(ApplicationSession[TextPin]):
 
         :param pin: the 4-digit text-AP PIN (the signature EF needs it).
         :param issuer_key: the trusted CV-certificate issuer key (J-LIS, or the test
-            issuer).
+            issuer): its RSA public key, or the issuer's own :class:`CvCertificate` (e.g.
+            the J-LIS root CV certificate; its public key is used).  Checked before anything
+            is sent.
         :returns: the data and what was checked; unpacks as ``(my_number, basic_info)``.
+        :raises UsageError: ``issuer_key`` is of another type (a private key, an EC key...)
+            — nothing was sent, the PIN is not spent.
         :raises DataIntegrityError: the data does not match the signature (tampered), the
             signature EF or the CV certificate EF is damaged, or the CV certificate does not
             verify under ``issuer_key``.
@@ -123,6 +127,7 @@ class TextSession(ApplicationSession[TextPin]):
         :raises BadResponse: the signed data itself is malformed (e.g. a bad check digit).
         :raises TransportError: (or a subclass) the card went away.
         """
+        trusted_key = issuer_public_key(issuer_key)
         spec = self._pin(TextPin.PIN)
         raw = self._encode_pin(spec, pin)
         with self._operation(fresh=True):
@@ -136,7 +141,7 @@ class TextSession(ApplicationSession[TextPin]):
                 raise
             except BadResponse as exc:  # a signed EF that cannot even be read whole
                 raise DataIntegrityError(f"{exc}: the signed data is damaged") from exc
-        check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, issuer_key)
+        check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key)
         result = VerifiedTextData(MyNumber.parse(my_number_ef), BasicInfo.parse(basic_ef),
                                   check)
         log.info("text AP data read and its signature verified (%s)", check.value)
@@ -164,6 +169,28 @@ class TextSession(ApplicationSession[TextPin]):
     def _read_my_number_ef(self) -> bytes:
         self._select_ef(TextEf.MY_NUMBER, "My Number EF")
         return self._read_whole("My Number EF", limit=MY_NUMBER_READ_LIMIT)
+
+
+def issuer_public_key(issuer_key: object) -> rsa.RSAPublicKey | None:
+    """The RSA public key to check a CV certificate with, from what a caller passed as
+    ``issuer_key``: an RSA public key, an issuer :class:`CvCertificate` (its key), or ``None``.
+
+    :raises UsageError: anything else (an RSA *private* key, an EC key, bytes...), or an
+        issuer CV certificate whose numbers form no RSA key.  The message names only the
+        type.
+    """
+    if issuer_key is None or isinstance(issuer_key, rsa.RSAPublicKey):
+        return issuer_key
+    if isinstance(issuer_key, CvCertificate):
+        try:
+            return issuer_key.public_key()
+        except BadResponse as exc:
+            raise UsageError("issuer_key: the CV certificate holds no usable RSA key") from exc
+    if isinstance(issuer_key, rsa.RSAPrivateKey):
+        raise UsageError("issuer_key is an RSA private key: pass the issuer's public key "
+                         "(or its CV certificate)")
+    raise UsageError("issuer_key must be an RSA public key or the issuer's CvCertificate, "
+                     f"got a {type(issuer_key).__name__}")
 
 
 def _check_signature(

@@ -29,6 +29,7 @@ from jukicard.card.codec import (
     ascii_text,
     container,
     date8,
+    ef_bytes,
     first_tlv,
     rsa_sign,
     rsa_verify,
@@ -60,6 +61,11 @@ _DIGEST_LEN = 32
 
 
 # --------------------------------------------------------------------------- My Number
+def _is_digits(value: object, n: int) -> bool:
+    """True if ``value`` is a str of exactly ``n`` ASCII digits."""
+    return isinstance(value, str) and len(value) == n and value.isascii() and value.isdigit()
+
+
 def my_number_check_digit(first11: str) -> int:
     """Check digit of a 12-digit 個人番号 from its first 11 digits.
 
@@ -67,9 +73,9 @@ def my_number_check_digit(first11: str) -> int:
     r = ΣPn·Qn mod 11; the check digit is 0 if r ≤ 1, else 11 − r.
 
     :param first11: exactly 11 ASCII digits.
-    :raises UsageError: not 11 digits.
+    :raises UsageError: not 11 digits (or not a str).
     """
-    if len(first11) != 11 or not (first11.isascii() and first11.isdigit()):
+    if not _is_digits(first11, 11):
         raise UsageError("need exactly 11 digits")
     total = 0
     for n, ch in enumerate(reversed(first11), start=1):
@@ -80,8 +86,8 @@ def my_number_check_digit(first11: str) -> int:
 
 
 def is_valid_my_number(digits: str) -> bool:
-    """True if ``digits`` is 12 ASCII digits with a correct check digit."""
-    if len(digits) != 12 or not (digits.isascii() and digits.isdigit()):
+    """True if ``digits`` is a str of 12 ASCII digits with a correct check digit."""
+    if not _is_digits(digits, 12):
         return False
     return my_number_check_digit(digits[:11]) == int(digits[11])
 
@@ -96,8 +102,8 @@ class MyNumber:
     digits: str
 
     def __post_init__(self) -> None:
-        if len(self.digits) != 12 or not (self.digits.isascii() and self.digits.isdigit()):
-            raise UsageError("My Number must be 12 ASCII digits")
+        if not _is_digits(self.digits, 12):
+            raise UsageError("My Number must be a str of 12 ASCII digits")
 
     @classmethod
     def parse(cls, data: bytes, *, check_digit: bool = True) -> MyNumber:
@@ -158,9 +164,10 @@ def basic_info_hash_range(basic_info_ef: bytes) -> bytes:
     of the ``FF 20`` TLV.
 
     :param basic_info_ef: the 基本4情報 EF as read (padding allowed).
+    :raises UsageError: not bytes.
     :raises BadResponse: malformed EF.
     """
-    _outer, kids = _basic_info_layout(bytes(basic_info_ef))
+    _outer, kids = _basic_info_layout(ef_bytes(basic_info_ef, _BI))
     return b"".join(bytes(k) for _pos, k in kids[1:])
 
 
@@ -185,10 +192,11 @@ class BasicInfo:
         """Parse the 基本4情報 EF.
 
         :param data: the EF as read (trailing padding allowed).
+        :raises UsageError: ``data`` is not bytes.
         :raises BadResponse: wrong structure, offsets that do not match the item
             positions, invalid UTF-8, invalid date or sex code.
         """
-        data = bytes(data)
+        data = ef_bytes(data, _BI)
         _outer, kids = _basic_info_layout(data)
         n, a, b, s = (k.value for _pos, k in kids[1:])
         if len(b) != 8:
@@ -306,9 +314,15 @@ class TextApSignature:
         :param my_number_ef: the My Number EF exactly as read (17 bytes).
         :param basic_info_ef: the 基本4情報 EF as read.
         :param cv_cert: the text-AP CV certificate (EF ``0004``).
+        :raises UsageError: an EF that is not bytes, or ``cv_cert`` not a
+            :class:`CvCertificate`.
         :raises DataIntegrityError: bad signature, a digest mismatch, or a 基本4情報 EF so
             damaged that the signed range cannot be found.
         """
+        my_number_ef = ef_bytes(my_number_ef, "My Number EF")
+        basic_info_ef = ef_bytes(basic_info_ef, _BI)
+        if not isinstance(cv_cert, CvCertificate):
+            raise UsageError(f"cv_cert must be a CvCertificate, got a {type(cv_cert).__name__}")
         try:
             key = cv_cert.public_key()
         except BadResponse as exc:

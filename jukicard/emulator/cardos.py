@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from jukicard.apdu.command import CommandApdu
+from jukicard.apdu.processors import PIN_INS
 from jukicard.apdu.sw import SW
 from jukicard.emulator.fs import (
     BinaryEF,
@@ -241,10 +242,8 @@ class CardOS:
                 log.exception("emulator handler failed")
                 data, sw = b"", SW.NO_PRECISE_DIAGNOSIS
             response = data + int(sw).to_bytes(2, "big")
-            if log.isEnabledFor(logging.DEBUG):  # header and SW only: data may be a PIN
-                head = raw[:4].hex().upper() if raw is not None else "(not bytes)"
-                size = len(raw) if raw is not None else 0
-                log.debug("APDU %s (%d bytes) -> %d bytes, SW %04X", head, size, len(data), sw)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("APDU %s -> %d bytes, SW %04X", _describe(raw), len(data), sw)
         if self.command_log is not None:
             try:
                 self.command_log(raw if raw is not None else b"", response)
@@ -536,6 +535,18 @@ _DIGEST_INFO_PREFIXES: dict[bytes, tuple[Callable[[], hashes.HashAlgorithm], int
     bytes.fromhex("3041300d060960864801650304020205000430"): (hashes.SHA384, 48),
     bytes.fromhex("3051300d060960864801650304020305000440"): (hashes.SHA512, 64),
 }
+
+
+def _describe(raw: bytes | None) -> str:
+    """A command for the debug log: its header, and its size unless it may carry a PIN
+    (:data:`~jukicard.apdu.processors.PIN_INS`: the size of a PIN command is the PIN's
+    length).  Never raises."""
+    if raw is None:
+        return "(not bytes)"
+    head = raw[:4].hex().upper()
+    if len(raw) >= 2 and raw[1] in PIN_INS:
+        return head
+    return f"{head} ({len(raw)} bytes)"
 
 
 def _as_bytes(apdu: object) -> bytes | None:

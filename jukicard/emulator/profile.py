@@ -21,8 +21,22 @@ Profiles are parsed strictly: anything wrong raises :class:`ProfileError` (never
 ``ValueError``/``KeyError``).  Unknown keys are ignored so that generators can add
 annotations.  Never pickled: :meth:`CardProfile.to_json` gives the JSON back.
 
+Rules for the profiles kept in the repository (``vectors/cards/*.json``, and one added with
+a new application): loading checks only the schema above; the repository rules are checked
+by the tests —
+
+* ``tests/unit/test_emulator_profile.py::test_repository_profiles_load_and_bind``: the file
+  name is the profile's ``name``; its ``description`` says ``synthetic`` or ``test`` (real
+  card data is never committed); it has a ``jpki`` application whose PIN IEFs answer
+  ``63Cx`` to a data-less VERIFY (what OpenSC's driver needs to bind);
+* ``tests/unit/test_card_layout.py::test_layout_matches_profile``: every application's AID
+  is known to jukicard (built in, or an application of the detection table
+  :data:`jukicard.card.detect.DETECTION`), under the same name, and its PIN files have the
+  formats of its facts.
+
 NOTE: profiles hold synthetic test keys and PINs only.  ``repr`` never shows PIN values or
-key material.
+key material.  :func:`load_profile` reads only a regular file of at most
+:data:`MAX_PROFILE_SIZE` bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +80,7 @@ __all__ = [
     "FileSpec",
     "ApplicationSpec",
     "CardProfile",
+    "MAX_PROFILE_SIZE",
     "profile_dir",
     "resolve_profile_path",
     "load_profile",
@@ -77,6 +93,9 @@ PROFILE_FORMAT = "jukicard-card-profile/1"
 DEFAULT_ATR = bytes.fromhex("3BE000FF8131FE4514")
 CARD_TYPES = frozenset({"mynumber", "juki"})
 PROFILE_DIR_ENV = "JUKICARD_PROFILE_DIR"
+#: Largest card profile file :func:`load_profile` reads (8 MiB; the test cards are about
+#: 26 KB, a card with a large face photo a few hundred KB).
+MAX_PROFILE_SIZE = 8 << 20
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -316,16 +335,44 @@ def resolve_profile_path(path_or_name: str | os.PathLike[str]) -> Path:
 def load_profile(path_or_name: str | os.PathLike[str]) -> CardProfile:
     """Load a card profile by path or by bare name (see :func:`resolve_profile_path`).
 
-    :raises ProfileError: if the file cannot be read or is not a valid profile.
+    Only a regular file (or a link to one) of at most :data:`MAX_PROFILE_SIZE` bytes is
+    read: ``--profile /dev/zero``, a FIFO or a directory is refused before anything is
+    read, and a file that grows past the cap while it is read is refused too.
+
+    :raises ProfileError: if the file is not a regular file, is too large, cannot be read
+        or is not a valid profile.
     """
     path = resolve_profile_path(path_or_name)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProfileError(f"cannot read card profile {path}: {exc.strerror or exc}") from None
+    raw = _read_capped(path)
     try:
         profile = CardProfile.parse(raw)
     except ProfileError as exc:
         raise ProfileError(f"{path}: {exc}") from None
     log.debug("loaded card profile %s from %s", profile.name, path)
     return profile
+
+
+def _read_capped(path: Path) -> bytes:
+    """The bytes of the regular file ``path``, at most :data:`MAX_PROFILE_SIZE` of them.
+
+    :raises ProfileError: not a regular file, too large, or unreadable.
+    """
+    too_large = f"card profile {path} is larger than {MAX_PROFILE_SIZE >> 20} MiB"
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ProfileError(f"card profile {path} is not a regular file")
+            if info.st_size > MAX_PROFILE_SIZE:
+                raise ProfileError(too_large)
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                raw = fh.read(MAX_PROFILE_SIZE + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ProfileError(f"cannot read card profile {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PROFILE_SIZE:
+        raise ProfileError(too_large)
+    return raw

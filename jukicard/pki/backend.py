@@ -8,8 +8,9 @@ with NULL parameters ("contains a NULL parameter value in its signature algorith
 parameters"), UTF-8 in a VisibleString of a policy notice, and, from cryptography 51 on, any
 use of DSA (the names of its ``dsa`` module, loading a DSA key; PKITS 4.1.4–4.1.6).
 The validator accepts or rejects such inputs on its own terms, so the warning tells its
-callers nothing: each of these calls runs under :func:`contained_deprecations`, which
-ignores that one warning category for that one call.  No filter is installed globally.
+callers nothing: each of these calls runs under :func:`contained_deprecations` (from
+:mod:`jukicard.deprecations`, shared with the card layer), which ignores that one warning
+category for that one call.  No filter is installed globally.
 Without it, a caller running with warnings as errors would even see such a certificate
 rejected.
 
@@ -19,9 +20,7 @@ list while it is active; another thread warning at that moment may have its warn
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -29,8 +28,8 @@ from asn1crypto import keys as _keys
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.utils import CryptographyDeprecationWarning
 
+from jukicard.deprecations import contained_deprecations
 from jukicard.pki.errors import UnsupportedAlgorithmError
 
 if TYPE_CHECKING:
@@ -52,18 +51,6 @@ __all__ = [
     "directory_names",
     "contained_deprecations",
 ]
-
-
-@contextmanager
-def contained_deprecations() -> Iterator[None]:
-    """Ignore ``CryptographyDeprecationWarning`` raised inside the block, and only there.
-
-    For code that walks a lazily decoded ``cryptography`` object (CRL entries...); a single
-    call has its own function below.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        yield
 
 
 #: A public key this package can verify with (annotation only: DSA names are not evaluated).

@@ -201,11 +201,10 @@ class Validator:
         :param certs: certificates (objects or DER/PEM bytes).
         :param at: validation time, timezone-aware.
         :returns: one result per input, in order.
-        :raises UsageError: if ``at`` is not a timezone-aware datetime.
+        :raises UsageError: if ``at`` is not a timezone-aware datetime, or so close to the
+            ends of the datetime range that the policy's clock skew cannot be applied.
         """
-        if not isinstance(at, _dt.datetime) or at.tzinfo is None:
-            raise UsageError("validation time 'at' must be a timezone-aware datetime")
-        session = _Session(at=at)
+        session = _Session(at=self._validation_time(at))
         results: list[ValidationResult] = []
         for item in certs:
             results.append(self._validate_input(item, session))
@@ -216,10 +215,10 @@ class Validator:
 
         The first element must be one of the policy's trust anchors.
 
-        :raises UsageError: if ``at`` is naive or the path is empty.
+        :raises UsageError: if ``at`` is naive or out of range (see :meth:`validate_many`),
+            or the path is empty.
         """
-        if not isinstance(at, _dt.datetime) or at.tzinfo is None:
-            raise UsageError("validation time 'at' must be a timezone-aware datetime")
+        at = self._validation_time(at)
         if not path:
             raise UsageError("empty path")
         session = _Session(at=at)
@@ -231,6 +230,23 @@ class Validator:
         return self._to_result(out, at)
 
     # ------------------------------------------------------------------ internals
+    def _validation_time(self, at: object) -> _dt.datetime:
+        """``at`` if it is a timezone-aware datetime that ``at ± clock_skew`` keeps inside
+        the datetime range (every validity and freshness check computes both).
+
+        :raises UsageError: otherwise (e.g. ``datetime.max`` with a clock skew, which would
+            end in an ``OverflowError``).
+        """
+        if not isinstance(at, _dt.datetime) or at.utcoffset() is None:
+            raise UsageError("validation time 'at' must be a timezone-aware datetime")
+        skew = self.policy.clock_skew
+        try:
+            _range = (at - skew, at + skew)
+        except OverflowError:
+            raise UsageError("validation time 'at' is too close to the limits of the datetime "
+                             "range for the policy's clock skew") from None
+        return at
+
     def _validate_input(self, item: CertInput, session: _Session) -> ValidationResult:
         at = session.at
         if isinstance(item, Certificate):

@@ -11,14 +11,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jukicard.apdu.apps.jpki import JPKI
-from jukicard.card.crypto import CERTIFICATE_ERRORS
+from jukicard.card.channel import CardChannel
+from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
 from jukicard.card.detect import Card, applications, open_card
-from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError
+from jukicard.deprecations import contained_deprecations
+from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError, UsageError
 from jukicard.services.connect import describe_transport
 from jukicard.transport.base import Transport
 
@@ -114,14 +115,15 @@ def summarize_certificate(cert_id_: str, ef: int, der: bytes) -> CertificateSumm
     :raises BadResponse: not a DER X.509 certificate.
     """
     try:
-        cert = x509.load_der_x509_certificate(der)
-        subject = cert.subject.rfc4514_string()
-        issuer = cert.issuer.rfc4514_string()
-        key = cert.public_key()
-        serial = format(cert.serial_number, "X")
-        not_before = cert.not_valid_before_utc
-        not_after = cert.not_valid_after_utc
-        fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+        with contained_deprecations():  # e.g. a serial number that is not positive
+            cert = load_der_certificate(der, f"{cert_id_} certificate")
+            subject = cert.subject.rfc4514_string()
+            issuer = cert.issuer.rfc4514_string()
+            key = cert.public_key()
+            serial = format(cert.serial_number, "X")
+            not_before = cert.not_valid_before_utc
+            not_after = cert.not_valid_after_utc
+            fingerprint = cert.fingerprint(hashes.SHA256()).hex()
     except CERTIFICATE_ERRORS as exc:
         # InvalidVersion, UnsupportedAlgorithm (an unknown key algorithm)...: typed, always
         raise BadResponse(f"{cert_id_} certificate: not a usable X.509 certificate") from exc
@@ -212,17 +214,36 @@ def _certificates(card: Card) -> list[CertificateSummary]:
     return out
 
 
+def _validity_time(at: object) -> _dt.datetime:
+    """``at`` checked (now, UTC, for ``None``).
+
+    :raises UsageError: not a timezone-aware :class:`datetime.datetime` (a string, a date,
+        a naive datetime — as the validator requires).
+    """
+    if at is None:
+        return _dt.datetime.now(_dt.UTC)
+    if not isinstance(at, _dt.datetime):
+        raise UsageError(f"at must be a timezone-aware datetime, got a {type(at).__name__}")
+    if at.utcoffset() is None:
+        raise UsageError("at must be a timezone-aware datetime, got a naive one")
+    return at
+
+
 def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardInfo:
     """Identify the card and read its public JPKI certificates (no PIN, no personal data).
 
     :param transport: the connection to the card.
-    :param at: the time to judge certificate validity at (default: now, UTC).
+    :param at: the time to judge certificate validity at, timezone-aware (default: now,
+        UTC).
+    :raises UsageError: ``transport`` is not a transport, or ``at`` is not a
+        timezone-aware datetime.
     :raises ApplicationNotFound: not a card we know.
     :raises TransportError: (or a subclass) the card went away.
     """
-    when = at or _dt.datetime.now(_dt.UTC)
-    with transport.transaction():
-        card = open_card(transport)
+    when = _validity_time(at)
+    channel = CardChannel.of(transport)  # UsageError for what is not a transport
+    with channel.operation():
+        card = open_card(channel)
         certs = _certificates(card) if card.has(JPKI) else []
     apps = tuple(
         ApplicationSummary(a.name, a.label, a.aid, a.verified_layout)

@@ -26,6 +26,7 @@ __all__ = [
     "PinPrompt",
     "ScriptedInteraction",
     "NoInteraction",
+    "require_interaction",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,17 @@ class UserInteraction(Protocol):
 
 #: Alias: the PIN-asking protocol.
 PinPrompt = UserInteraction
+
+
+def require_interaction(interaction: object) -> UserInteraction:
+    """``interaction`` if it can be asked for PINs.
+
+    :raises UsageError: it has no ``request_pin`` (``None``, a list of PINs...).
+    """
+    if not callable(getattr(interaction, "request_pin", None)):
+        raise UsageError("interaction must be a UserInteraction (with request_pin), got a "
+                         f"{type(interaction).__name__}")
+    return interaction  # type: ignore[return-value]
 
 
 class ScriptedInteraction:

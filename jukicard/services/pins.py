@@ -36,10 +36,16 @@ from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
 from jukicard.apdu.apps import App, Application, PinSpec
+from jukicard.card.channel import CardChannel
 from jukicard.card.detect import Card, applications, as_application, open_card, session_classes
 from jukicard.card.session import ApplicationSession, PinStatus
 from jukicard.errors import PinBlockedError, UsageError
-from jukicard.services.interaction import PinPurpose, PinRequest, UserInteraction
+from jukicard.services.interaction import (
+    PinPurpose,
+    PinRequest,
+    UserInteraction,
+    require_interaction,
+)
 from jukicard.transport.base import Transport
 
 __all__ = [
@@ -176,12 +182,14 @@ def pin_status_all(transport: Transport, *, card: Card | None = None) -> tuple[P
 
     :param transport: the connection to the card.
     :param card: an already identified card on ``transport`` (else :func:`open_card`).
+    :raises UsageError: ``transport`` is not a transport.
     :raises ApplicationNotFound: not a card we know.
     :raises TransportError: (or a subclass) the card went away.
     """
     states: list[PinState] = []
-    with transport.transaction():
-        card = card or open_card(transport)
+    channel = CardChannel.of(transport)  # UsageError for what is not a transport
+    with channel.operation():
+        card = card or open_card(channel)
         sessions: dict[Application, ApplicationSession[Any]] = {}
         for _pid, app, ref in _pin_table(card):
             session = sessions.get(app) or sessions.setdefault(app, _session(card, app))
@@ -198,8 +206,9 @@ def ask_pin(
     """Check (without touching the counter) that the PIN is not blocked, then ask for it.
 
     :raises PinBlockedError: the PIN is blocked; nobody is asked, nothing is sent.
-    :raises UsageError: the interaction cannot provide a PIN.
+    :raises UsageError: ``interaction`` is not one, or it cannot provide a PIN.
     """
+    interaction = require_interaction(interaction)
     status = session.pin_status(ref)
     spec: PinSpec = ref.value
     if status.blocked:

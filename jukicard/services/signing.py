@@ -77,6 +77,13 @@ def hash_stream(stream: BinaryIO, hash_alg: HashAlg | str = HashAlg.SHA256) -> b
     return h.finalize()
 
 
+def _as_bytes(value: object, name: str) -> bytes:
+    """``value`` as bytes; :raises UsageError: not bytes-like (a ``str``, ``None``...)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise UsageError(f"{name} must be bytes, got a {type(value).__name__}")
+
+
 def _key_ref(jpki: JpkiSession, key: str) -> Any:
     for ref in jpki.KEYS:
         if ref.name.lower() == key:
@@ -112,11 +119,12 @@ def sign_digest(
     :raises TransportError: (or a subclass) the card went away.
     """
     alg = HashAlg.coerce(hash_alg)
-    digest = bytes(digest)
+    digest = _as_bytes(digest, "digest")
     if len(digest) != alg.digest_size:
         raise UsageError(f"a {alg.value} digest is {alg.digest_size} bytes, got {len(digest)}")
-    if key not in KEY_IDS:
-        raise UsageError(f"unknown key {key!r}; use one of {', '.join(KEY_IDS)}")
+    if not isinstance(key, str) or key not in KEY_IDS:
+        # not echoed: a PIN may have been typed where the key id belongs
+        raise UsageError(f"unknown key; use one of {', '.join(KEY_IDS)}")
     jpki = open_card(transport).jpki()
     ref = _key_ref(jpki, key)
     pin_ref = next(p for p in jpki.PINS if p.value == ref.value.pin)
@@ -138,10 +146,14 @@ def sign_data(
     hash_alg: HashAlg | str = HashAlg.SHA256,
     include_certificate: bool = False,
 ) -> SignResult:
-    """Hash ``data`` and sign the digest (see :func:`sign_digest`)."""
+    """Hash ``data`` and sign the digest (see :func:`sign_digest`).
+
+    :raises UsageError: ``data`` is not bytes (a ``str`` must be encoded by the caller, who
+        knows which encoding the signature is to cover); as :func:`sign_digest`.
+    """
     alg = HashAlg.coerce(hash_alg)
     h = hashes.Hash(alg.algorithm)
-    h.update(bytes(data))
+    h.update(_as_bytes(data, "data"))
     return sign_digest(transport, interaction, h.finalize(), key=key, hash_alg=alg,
                        include_certificate=include_certificate)
 
@@ -157,9 +169,11 @@ def sign_file(
 ) -> SignResult:
     """Hash the file at ``path`` (streamed) and sign the digest (see :func:`sign_digest`).
 
-    :raises UsageError: the file cannot be read.
+    :raises UsageError: ``path`` is not a path, or the file cannot be read.
     """
     alg = HashAlg.coerce(hash_alg)
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise UsageError(f"path must be a file path, got a {type(path).__name__}")
     try:
         with open(path, "rb") as fh:
             digest = hash_stream(fh, alg)

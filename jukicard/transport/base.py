@@ -12,6 +12,16 @@ Everything above this seam (processors, sessions, services) is plain Python that
 :class:`BaseTransport` holds what every concrete transport shares: input and response
 validation, the re-entrant transaction bookkeeping, the ``generation`` counter and the
 close/context-manager plumbing.
+
+Both :class:`BaseTransport` and :class:`DelegatingTransport` carry what the card layer needs
+to share one view of the card between every session and service on the same transport
+object (see :meth:`jukicard.card.channel.CardChannel.of`):
+
+* ``card_channel`` — a slot the card layer keeps its channel in (typed ``object``: this
+  layer does not know the card layer);
+* ``transmit_count`` — how many commands went to the card through this connection, by
+  anyone: a channel that sees it move between its own commands knows that someone else
+  talked to the card (and may have selected another application).
 """
 
 from __future__ import annotations
@@ -132,7 +142,11 @@ class BaseTransport(abc.ABC):
         self._lock = threading.RLock()
         self._depth = 0
         self._generation = 0
+        self._transmits = 0
         self._closed = False
+        #: Reserved for the card layer: the channel every session on this transport shares
+        #: (:meth:`jukicard.card.channel.CardChannel.of`).
+        self.card_channel: object | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -144,6 +158,12 @@ class BaseTransport(abc.ABC):
     def generation(self) -> int:
         """Incremented on every (re)connect or reset; compare to detect lost card state."""
         return self._generation
+
+    @property
+    def transmit_count(self) -> int:
+        """Commands handed to the card so far (every :meth:`transmit` that passed the
+        framing check, answered or not)."""
+        return self._transmits
 
     @property
     def transaction_depth(self) -> int:
@@ -187,6 +207,7 @@ class BaseTransport(abc.ABC):
         raw = check_command(apdu)
         with self._lock:
             self._ensure_open()
+            self._transmits += 1
             response = self._transmit_raw(raw)
         return split_response(response)
 
@@ -253,6 +274,18 @@ class DelegatingTransport:
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
+        #: Reserved for the card layer (see :attr:`BaseTransport.card_channel`).  A wrapper
+        #: has a channel of its own (its traffic goes through it, e.g. to be traced); it
+        #: shares the inner connection's :attr:`transmit_count`, so a channel on the wrapper
+        #: and one on the inner transport each see the other's commands.
+        self.card_channel: object | None = None
+
+    @property
+    def transmit_count(self) -> int | None:
+        """The inner connection's :attr:`BaseTransport.transmit_count` (``None`` if the
+        inner transport does not count)."""
+        count = getattr(self.inner, "transmit_count", None)
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         return self.inner.transmit(apdu)

@@ -62,6 +62,8 @@ def watch(
         ``poll_interval`` seconds.
     :param initial: first report what is already there (``ReaderAdded``/``CardInserted``).
     :param poll_interval: the longest single wait on the PC/SC service.
+    :raises UsageError: (at once) ``timeout``/``poll_interval`` not a finite number of
+        seconds in range (NaN, ``"5"``, ``1e308``, ``10**400``...), or ``stop`` not an event.
     :raises ReaderUnavailableError: pyscard is missing or the PC/SC service is down.
     """
     return pcsc_watch.watch(timeout, stop, initial=initial, poll_interval=poll_interval)

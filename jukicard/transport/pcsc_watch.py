@@ -7,10 +7,12 @@ module itself never imports pyscard).  :func:`jukicard.transport.events.watch` f
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from jukicard.errors import UsageError
 from jukicard.transport.pcsc import (
     PNP_NOTIFICATION,
     ReaderStateTuple,
@@ -37,9 +39,39 @@ from jukicard.transport.pcsc_codes import (
 )
 from jukicard.transport.readerstate import Event, ReaderState, Snapshot, diff_snapshots
 
-__all__ = ["watch"]
+__all__ = ["watch", "MAX_TIMEOUT", "MAX_POLL_INTERVAL", "check_seconds"]
 
 log = logging.getLogger(__name__)
+
+#: Longest ``timeout`` :func:`watch` accepts, in seconds (one week).  To watch for longer,
+#: pass ``timeout=None`` and end the watch with ``stop``.
+MAX_TIMEOUT = 7 * 24 * 3600.0
+#: Longest single wait on the PC/SC service :func:`watch` accepts, in seconds.
+MAX_POLL_INTERVAL = 60.0
+
+
+def check_seconds(value: object, name: str, *, maximum: float, positive: bool = False) -> float:
+    """A duration argument as a float, or a :class:`~jukicard.errors.UsageError`.
+
+    :param value: an ``int`` or ``float`` (not a ``bool``, not a string).
+    :param name: the argument's name, for the message.
+    :param maximum: the largest value accepted.
+    :param positive: refuse 0 too.
+    :raises UsageError: not a number, NaN, infinite, negative (or 0 with ``positive``), or
+        above ``maximum`` (a huge value like ``1e308`` would never end, and ``10**400``
+        cannot even be a float).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{name} must be a number of seconds, got a {type(value).__name__}")
+    if isinstance(value, int) and abs(value) > maximum:
+        raise UsageError(f"{name} must be at most {maximum:g} seconds")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
+        low = "> 0" if positive else ">= 0"
+        raise UsageError(f"{name} must be a finite number of seconds {low}")
+    if seconds > maximum:
+        raise UsageError(f"{name} must be at most {maximum:g} seconds")
+    return seconds
 
 
 def _snapshot(
@@ -79,8 +111,32 @@ def watch(
     :param initial: first report the readers and cards already present.
     :param poll_interval: longest single wait on the service, in seconds.
     :param api: the PC/SC seam (default: pyscard).
+    :raises UsageError: (at once, before any PC/SC call) ``timeout`` or ``poll_interval``
+        is not a finite number of seconds in range (see :func:`check_seconds`,
+        :data:`MAX_TIMEOUT`, :data:`MAX_POLL_INTERVAL`), or ``stop`` is not an event.
     :raises ReaderUnavailableError: pyscard is missing or the PC/SC service is down.
     """
+    if timeout is not None:
+        timeout = check_seconds(timeout, "timeout", maximum=MAX_TIMEOUT)
+    poll_interval = check_seconds(poll_interval, "poll_interval", maximum=MAX_POLL_INTERVAL,
+                                  positive=True)
+    if stop is not None and not callable(getattr(stop, "is_set", None)):
+        raise UsageError(f"stop must be a threading.Event, got a {type(stop).__name__}")
+    return _watch(timeout, stop, initial=initial, poll_interval=poll_interval, api=api,
+                  sleep=sleep, clock=clock)
+
+
+def _watch(
+    timeout: float | None,
+    stop: threading.Event | None,
+    *,
+    initial: bool,
+    poll_interval: float,
+    api: ScardApi | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Iterator[Event]:
+    """The event generator of :func:`watch` (arguments already checked)."""
     api = api or default_api()
     context = _establish(api)
     try:

@@ -3,9 +3,11 @@
 :class:`TracingTransport` wraps any transport and logs every command and response as hex
 at level :data:`TRAFFIC` (5, below DEBUG).  It never logs:
 
-* PIN bytes: the data of every command in :data:`jukicard.apdu.processors.PIN_INS` — VERIFY
-  (``20``/``21``), CHANGE REFERENCE DATA (``24``), DISABLE / ENABLE VERIFICATION REQUIREMENT
-  (``26``/``28``), RESET RETRY COUNTER (``2C``/``2D``) — is replaced by ``<redacted N bytes>``;
+* PIN bytes, nor their number: the data of every command in
+  :data:`jukicard.apdu.processors.PIN_INS` — VERIFY (``20``/``21``), CHANGE REFERENCE DATA
+  (``24``), DISABLE / ENABLE VERIFICATION REQUIREMENT (``26``/``28``), RESET RETRY COUNTER
+  (``2C``/``2D``) — is replaced by ``<redacted PIN data>`` (no ``Lc``: the length of the
+  sign password is a secret too);
 * personal data: the data of every READ BINARY / READ RECORD response (and of the GET
   RESPONSE chain that continues it) is redacted unless the EF being read is on an
   allow-list of public EFs, keyed by (application AID, FID).  Each application's facts
@@ -41,6 +43,7 @@ __all__ = [
     "JPKI_AID",
     "TEXT_AID",
     "DEFAULT_PUBLIC_EFS",
+    "PIN_DATA_REDACTED",
     "TracingTransport",
     "format_command",
 ]
@@ -75,18 +78,23 @@ def _redacted(n: int) -> str:
     return f"<redacted {n} bytes>"
 
 
+#: What stands for the data of a PIN command: neither the PIN nor its length (Lc) is logged.
+PIN_DATA_REDACTED = "<redacted PIN data>"
+
+
 def format_command(apdu: bytes) -> str:
-    """Hex of a command APDU for the log, with PIN-carrying data redacted."""
+    """Hex of a command APDU for the log; a PIN command's data — and its length, which is
+    the PIN's — is replaced by :data:`PIN_DATA_REDACTED`."""
     if len(apdu) < 4 or apdu[1] not in _PIN_INS or len(apdu) == 4:
         return _hex(apdu)
     try:
         cmd = CommandApdu.decode(apdu)
     except MalformedApduError:
-        return f"{_hex(apdu[:4])} {_redacted(len(apdu) - 4)}"
+        return f"{_hex(apdu[:4])} {PIN_DATA_REDACTED}"
     if not cmd.data:
         return _hex(apdu)
     le = "" if cmd.le is None else f" Le={cmd.le}"
-    return f"{_hex(apdu[:4])} Lc={len(cmd.data)} {_redacted(len(cmd.data))}{le}"
+    return f"{_hex(apdu[:4])} {PIN_DATA_REDACTED}{le}"
 
 
 def _channel(cla: int) -> int:

@@ -8,6 +8,7 @@ shadow each other depending on collection order.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Callable
@@ -94,3 +95,42 @@ class Emulated:
 
 
 MakeCard = Callable[..., Emulated]
+
+
+class ForeignTransport:
+    """A transport that is none of jukicard's classes: it forwards to a loopback transport
+    but carries no ``card_channel`` slot and counts no commands, and with ``__slots__`` and
+    no ``__weakref__`` it cannot even be weak-referenced.  The card layer must never trust a
+    cached selection on it."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: LoopbackTransport) -> None:
+        self.inner = inner
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        return self.inner.transmit(apdu)
+
+    @property
+    def atr(self) -> bytes:
+        return self.inner.atr
+
+    @property
+    def generation(self) -> int:
+        return self.inner.generation
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self.inner.transaction()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> ForeignTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PlainForeignTransport(ForeignTransport):
+    """The same foreign transport, weak-referenceable (a subclass without ``__slots__``)."""

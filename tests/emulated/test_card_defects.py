@@ -16,7 +16,16 @@ from typing import Any
 
 import pytest
 from asn1crypto import x509 as asn1_x509
-from emulated_support import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
+from emulated_support import (
+    PINS,
+    Emulated,
+    ForeignTransport,
+    MakeCard,
+    PinLedger,
+    PlainForeignTransport,
+    find_file,
+    profile_json,
+)
 
 from jukicard.card import (
     JpkiCert,
@@ -35,7 +44,6 @@ from jukicard.emulator.cardos import CardOS
 from jukicard.emulator.profile import load_profile
 from jukicard.errors import BadResponse, DataIntegrityError, JukiError, UsageError
 from jukicard.services import ScriptedInteraction, card_info, read_verified, sign_digest
-from jukicard.transport.loopback import LoopbackTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 MALFORMED = ROOT / "vectors" / "malformed"
@@ -140,46 +148,10 @@ def test_sign_result_repr_hides_the_certificate(mynumber: Emulated, pins: PinLed
 
 
 # --------------------------------------------------------------------------- bare transports
-class _SlotsTransport:
-    """A transport with ``__slots__`` and no ``__weakref__`` (cannot be weak-referenced)."""
-
-    __slots__ = ("inner",)
-
-    def __init__(self, inner: LoopbackTransport) -> None:
-        self.inner = inner
-
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
-        return self.inner.transmit(apdu)
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    @property
-    def generation(self) -> int:
-        return self.inner.generation
-
-    def transaction(self) -> contextlib.AbstractContextManager[None]:
-        return self.inner.transaction()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> _SlotsTransport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class _PlainTransport(_SlotsTransport):
-    """The same transport, weak-referenceable (a subclass without ``__slots__``)."""
-
-
-@pytest.mark.parametrize("wrapper", [_SlotsTransport, _PlainTransport],
+@pytest.mark.parametrize("wrapper", [ForeignTransport, PlainForeignTransport],
                          ids=["not-weak-referenceable", "weak-referenceable"])
 def test_bare_transport_sessions_never_send_a_pin_to_another_application(
-    mynumber: Emulated, pins: PinLedger, wrapper: type[_SlotsTransport]
+    mynumber: Emulated, pins: PinLedger, wrapper: type[ForeignTransport]
 ) -> None:
     """Old code (not weak-referenceable transport): the text session believed its AP was
     still selected after the visual session selected its own, skipped SELECT and sent the
@@ -187,7 +159,7 @@ def test_bare_transport_sessions_never_send_a_pin_to_another_application(
     with pytest.raises(TypeError):
         import weakref
 
-        weakref.ref(_SlotsTransport(mynumber.transport))
+        weakref.ref(ForeignTransport(mynumber.transport))
     t = wrapper(mynumber.transport)
     text = TextSession(t)  # type: ignore[arg-type]
     visual = VisualSession(t)  # type: ignore[arg-type]

@@ -4,15 +4,19 @@ public session and service operation (issue 8).
 For each operation, the EFs it reads on a pristine card are found from a recorded
 transcript; then each of those EFs is replaced by a series of mutations — a certificate
 with a bad version (``vectors/malformed/cert-version-10.der``), a certificate with an
-unknown key algorithm, bit flips, truncations, a damaged header, an empty EF, trailing
-garbage — and the operation is run again on a fresh card.  Whatever the card holds:
+unknown key algorithm, a certificate with a negative serial number, bit flips, truncations,
+a damaged header, an empty EF, trailing garbage — and the operation is run again on a fresh
+card, with every warning turned into an error.  Whatever the card holds:
 
 * only jukicard's typed errors (:class:`~jukicard.errors.JukiError`) escape — never
-  ``InvalidVersion``, ``UnsupportedAlgorithm``, ``ValueError``...;
+  ``InvalidVersion``, ``UnsupportedAlgorithm``, ``ValueError``..., and no warning (such as
+  ``CryptographyDeprecationWarning``) reaches the caller;
 * VERIFY with data reaches the card at most once per PIN the operation was given.
 
 Old code: ``InvalidVersion`` escaped ``read_certificate``, ``sign`` and ``card_info``, and
-``UnsupportedAlgorithm`` escaped ``card_info``.
+``UnsupportedAlgorithm`` escaped ``card_info``; a negative serial number (review of issue 8)
+let a ``CryptographyDeprecationWarning`` escape ``read_certificate``, ``card_info`` and every
+operation that reads a certificate (an untyped exception under ``-W error``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import dataclasses
 import hashlib
 import inspect
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,11 +260,23 @@ def _unknown_key_algorithm(der: bytes) -> bytes | None:
     return out
 
 
+def _negative_serial(der: bytes) -> bytes | None:
+    try:
+        cert = asn1_x509.Certificate.load(der)
+        cert["tbs_certificate"]["serial_number"] = -5
+        out: bytes = cert.dump(force=True)
+    except Exception:  # not a certificate: this mutation does not apply
+        return None
+    return out
+
+
 def _mutations(data: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
     out = [("version-10-certificate", VERSION_10), ("empty", b"")]
-    unknown = _unknown_key_algorithm(data)
-    if unknown is not None:
-        out.append(("unknown-key-algorithm", unknown))
+    for what, mutate in (("unknown-key-algorithm", _unknown_key_algorithm),
+                         ("negative-serial", _negative_serial)):
+        mutated = mutate(data)
+        if mutated is not None:
+            out.append((what, mutated))
     if data:
         for i in range(3):
             pos = rng.randrange(len(data))
@@ -330,10 +347,12 @@ def test_hostile_card_data_gives_typed_errors_only(
             card = CardOS(_with_ef(base, aid, fid, data))
             t = LoopbackTransport(card)
             try:
-                op.run(t, tmp_path)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")  # a warning escaping is a failure too
+                    op.run(t, tmp_path)
             except JukiError:
                 pass
-            except Exception as exc:  # the failure this test is for
+            except Exception as exc:  # the failure this test is for (a Warning included)
                 pytest.fail(f"{op.name} on {aid.hex()}/{fid:04X} {what}: untyped "
                             f"{type(exc).__module__}.{type(exc).__name__}")
             assert card.stats.verify_with_data <= op.pins, (op.name, fid, what)

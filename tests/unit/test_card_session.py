@@ -263,15 +263,15 @@ def test_tlv_header_total(head: str, total: int) -> None:
 def test_open_card_reads_a_token_ef_shorter_than_le() -> None:
     """A token EF shorter than the 32 bytes asked may answer 6282 with the data (as
     ``token_info`` accepts); detection must still see the token."""
-    from jukicard.card.detect import CardType, open_card
+    from jukicard.card.detect import CardType, applications, open_card
 
+    first, *others = applications()  # the detection table: JPKI first, then the others
+    assert SELECT_JPKI.endswith(first.aid)
     t = Scripted([
         (SELECT_JPKI, h("9000")),
         (h("00A4020C020006"), h("9000")),
         (h("00B0000020"), b"JPKIAPGPSETOKEN" + h("6282")),
-        (h("00A4040C0AD3921000310001010408"), h("6A82")),
-        (h("00A4040C0AD3921000310001010402"), h("6A82")),
-        (h("00A4040C0AD3921000310001010401"), h("6A82")),
+        *((h("00A4040C") + bytes((len(app.aid),)) + app.aid, h("6A82")) for app in others),
     ])
     card = open_card(t)
     assert card.token is not None and card.token.token == "JPKIAPGPSETOKEN"

@@ -354,6 +354,9 @@ REPO_PROFILES = sorted((REPO / "vectors" / "cards").glob("*.json"))
 
 @pytest.mark.parametrize("path", REPO_PROFILES, ids=[p.stem for p in REPO_PROFILES])
 def test_repository_profiles_load_and_bind(path: Path) -> None:
+    """The rules for a profile kept in the repository (documented in
+    :mod:`jukicard.emulator.profile`): named as its file, described as synthetic/test data,
+    with a JPKI AP that OpenSC's driver can bind to."""
     p = load_profile(path)
     assert p.name == path.stem
     assert "synthetic" in p.description.lower() or "test" in p.description.lower()
@@ -385,3 +388,39 @@ def test_emulator_imports_only_apdu_and_errors() -> None:
                 if n == "jukicard" or n.startswith("jukicard."):
                     assert n.startswith(allowed), f"{src.name} imports {n}"
                 assert not n.startswith("smartcard"), f"{src.name} imports pyscard"
+
+
+# --------------------------------------------------------------------------- file size and kind
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "directory"])
+def test_load_profile_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    """Review of issue 8: ``--profile /dev/zero`` was read whole (memory grew until the
+    process died).  A device, a FIFO (opened without waiting for a writer) or a directory
+    is refused before anything is read."""
+    import os
+
+    if kind == "dev-zero":
+        path = Path("/dev/zero")
+    elif kind == "fifo":
+        path = tmp_path / "profile.json"
+        os.mkfifo(path)
+    else:
+        path = tmp_path / "dir.json"
+        path.mkdir()
+    with pytest.raises(ProfileError, match="not a regular file"):
+        load_profile(path)
+
+
+def test_load_profile_caps_the_file_size(tmp_path: Path) -> None:
+    """A (sparse) file one byte over :data:`MAX_PROFILE_SIZE` is refused unread; a
+    profile at the cap would be read."""
+    from jukicard.emulator.profile import MAX_PROFILE_SIZE
+
+    big = tmp_path / "big.json"
+    with big.open("wb") as fh:
+        fh.truncate(MAX_PROFILE_SIZE + 1)
+    with pytest.raises(ProfileError, match="larger than 8 MiB"):
+        load_profile(big)
+    fine = tmp_path / "fine.json"
+    fine.write_bytes(b" " * (MAX_PROFILE_SIZE - 2) + b"{}")
+    with pytest.raises(ProfileError, match="format"):  # read and parsed: not a profile
+        load_profile(fine)

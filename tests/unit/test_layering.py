@@ -4,6 +4,7 @@
 
     errors(0) → apdu(1) → transport(2) → card(3) → services(4) → cli(5)
 
+* ``jukicard.deprecations`` counts as layer ``errors`` (so ``pki`` may use it too);
 * a layer may import its own layer and the layers before it, never one after it;
 * ``pki`` sits beside ``card`` but may import only ``errors``;
 * ``operator`` sits beside ``card`` and may import only ``errors`` (for now);
@@ -40,8 +41,10 @@ SIDE: dict[str, frozenset[str]] = {
 }
 #: May import anything.
 TOP = frozenset({"testing"})
-#: Root-package modules: ``jukicard/__init__.py`` is neutral; ``__main__`` runs the CLI.
-ROOT_MODULES = {"__init__": None, "__main__": "cli"}
+#: Root-package modules: ``jukicard/__init__.py`` is neutral; ``__main__`` runs the CLI;
+#: ``deprecations`` (containing cryptography's warnings) sits at the level of ``errors`` so
+#: that ``pki`` and ``card`` share it.
+ROOT_MODULES = {"__init__": None, "__main__": "cli", "deprecations": "errors"}
 
 KNOWN = set(LINEAR) | set(SIDE) | TOP
 PYSCARD = "smartcard"

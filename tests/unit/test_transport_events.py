@@ -168,3 +168,49 @@ def test_event_monitor_records_source_error() -> None:
     monitor.subscribe(lambda e: None)
     monitor.stop(timeout=10)
     assert isinstance(monitor.error, ReaderUnavailableError)
+
+
+class _NoPcsc:
+    """A PC/SC seam that must not be reached: the arguments are refused first."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"PC/SC called ({name}) although the arguments are wrong")
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [float("nan"), float("inf"), 1e308, 10**400, "5", True, -1, b"5"],
+    ids=["nan", "inf", "1e308", "10**400", "str", "bool", "negative", "bytes"],
+)
+def test_watch_refuses_odd_timeouts_at_once(timeout: object) -> None:
+    """Review of issue 8: ``watch(timeout=nan)`` or ``1e308`` never returned, ``"5"`` gave
+    ``TypeError`` and ``10**400`` ``OverflowError`` (from the generator, once iterated).
+    Now a :class:`UsageError` at the call, before any PC/SC call."""
+    from jukicard.errors import UsageError
+    from jukicard.transport import pcsc_watch
+
+    with pytest.raises(UsageError, match="timeout"):
+        events.watch(timeout)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="timeout"):
+        pcsc_watch.watch(timeout, api=_NoPcsc())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs", [{"poll_interval": float("nan")}, {"poll_interval": 0},
+                                    {"poll_interval": 3600}, {"stop": "stop"}])
+def test_watch_refuses_odd_poll_intervals_and_stops(kwargs: dict[str, object]) -> None:
+    from jukicard.errors import UsageError
+    from jukicard.transport import pcsc_watch
+
+    with pytest.raises(UsageError):
+        pcsc_watch.watch(1, api=_NoPcsc(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_watch_takes_the_largest_timeout_and_ints() -> None:
+    """The bounds are inclusive; an ``int`` is as good as a ``float``."""
+    from jukicard.transport import pcsc_watch
+
+    assert pcsc_watch.check_seconds(pcsc_watch.MAX_TIMEOUT, "t",
+                                    maximum=pcsc_watch.MAX_TIMEOUT) == pcsc_watch.MAX_TIMEOUT
+    assert pcsc_watch.check_seconds(0, "t", maximum=1) == 0.0
+    iterator = pcsc_watch.watch(10, api=_NoPcsc())  # nothing is called before iteration
+    assert iter(iterator) is iterator

@@ -98,7 +98,7 @@ def test_pin_data_is_redacted(rig, ins: str) -> None:  # type: ignore[no-untyped
     assert card.received[-1] == apdu  # the card still gets the PIN
     log = text(caplog)
     assert "31 32 33 34" not in log and "1234" not in log
-    assert f"SEND 00 {ins} 00 80 Lc=4 <redacted 4 bytes>" in log
+    assert f"SEND 00 {ins} 00 80 <redacted PIN data>" in log
     assert "RECV 63C2" in log
 
 
@@ -107,7 +107,18 @@ def test_every_processor_pin_ins_is_redacted() -> None:
 
     for ins in PIN_INS:
         out = format_command(bytes((0x00, ins, 0x00, 0x80, 4)) + b"1234")
-        assert "31 32 33 34" not in out and out.endswith("<redacted 4 bytes>"), f"{ins:02X}"
+        assert "31 32 33 34" not in out and out.endswith("<redacted PIN data>"), f"{ins:02X}"
+
+
+@pytest.mark.parametrize("ins", ["20", "24"])
+def test_pin_length_is_not_logged(ins: str) -> None:
+    """Review of issue 8: the old tracer logged ``Lc=6 <redacted 6 bytes>`` for a VERIFY of
+    the sign password — the password's length.  Now a 6- and a 16-character password give
+    the same line."""
+    short = format_command(bytes.fromhex(f"00{ins}008006") + b"ABC123")
+    long = format_command(bytes.fromhex(f"00{ins}008010") + b"ABCDEF1234567890")
+    assert short == long == f"00 {ins} 00 80 <redacted PIN data>"
+    assert "Lc" not in short and "6" not in short.split("80", 1)[1]
 
 
 def test_pin_status_query_without_data_is_logged_plainly(rig) -> None:  # type: ignore[no-untyped-def]
@@ -119,9 +130,9 @@ def test_pin_status_query_without_data_is_logged_plainly(rig) -> None:  # type: 
 
 def test_format_command_malformed_pin_apdu() -> None:
     out = format_command(bytes.fromhex("0020008009") + b"1234")  # Lc says 9, 4 follow
-    assert out == "00 20 00 80 <redacted 5 bytes>"
+    assert out == "00 20 00 80 <redacted PIN data>"
     assert format_command(bytes.fromhex("002400010C") + b"12345678abcd" + b"\x00") == (
-        "00 24 00 01 Lc=12 <redacted 12 bytes> Le=256"
+        "00 24 00 01 <redacted PIN data> Le=256"
     )
 
 

@@ -111,7 +111,7 @@ class JpkiKey(KeyEnum):
 # NOTE: unverified layout (card-interface.md §12).
 _JUKI_SIGN_PIN = PinSpec(
     "sign", 0x001B, 4, 16, 5, Charset.ALNUM,
-    "署名用電子証明書暗証番号", "signature password (住基カード)",
+    "署名用電子証明書暗証番号", "住基カード signature password",
 )
 _JUKI_SIGN_CERT = CertSpec(_CERT_EF, "sign certificate", pin=_JUKI_SIGN_PIN)
 _JUKI_SIGN_CA = CertSpec(_CA_EF, "sign CA certificate")

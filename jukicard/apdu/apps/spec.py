@@ -13,7 +13,7 @@ import enum
 import string
 from dataclasses import dataclass, field
 
-from jukicard.errors import PinFormatError, tries_left_text
+from jukicard.errors import PinFormatError, UsageError, tries_left_text
 
 __all__ = [
     "Charset",
@@ -38,6 +38,16 @@ class Charset(enum.Enum):
     #: ASCII letters (either case) and digits, sent as typed.
     ALNUM = "alnum"
 
+    @property
+    def description(self) -> str:
+        """What a value may contain, for messages: ``"half-width (半角) digits"``...
+        (full-width input such as ``１２３４`` is refused, and the message says why)."""
+        if self is Charset.DIGITS:
+            return "half-width (半角) digits"
+        if self is Charset.ALNUM_UPPER:
+            return "half-width (半角) letters A-Z and digits"
+        return "half-width (半角) letters and digits"
+
     def allowed(self) -> frozenset[str]:
         """The characters allowed, as one-character strings."""
         if self is Charset.DIGITS:
@@ -58,8 +68,9 @@ class PinSpec:
     :ivar max_len: maximum length in characters.
     :ivar max_tries: the retry limit, or ``None`` if not known.
     :ivar charset: allowed characters.
-    :ivar label_ja: the name residents know (e.g. ``"利用者証明用電子証明書暗証番号"``).
-    :ivar label_en: its English name for staff (e.g. ``"user-authentication PIN"``).
+    :ivar label_ja: the name residents know (e.g. ``"利用者証明用電子証明书暗証番号"``).
+    :ivar label_en: its English name for staff (e.g. ``"user-authentication PIN"``), free of
+        parentheses: :attr:`label` puts it in brackets (checked at construction).
     :ivar needs_letter_and_digit: a *new* value must contain at least one letter and one
         digit (JPKI signature password rule; checked for new values only, so an old card
         whose value predates the rule can still be verified).
@@ -74,6 +85,11 @@ class PinSpec:
     label_ja: str
     label_en: str
     needs_letter_and_digit: bool = field(default=False)
+
+    def __post_init__(self) -> None:
+        if any(c in self.label_en for c in "()（）"):
+            raise UsageError(f"PinSpec {self.id!r}: label_en must not contain parentheses "
+                             "(the label puts it in brackets)")
 
     # ------------------------------------------------------------------ names
     @property
@@ -118,13 +134,14 @@ class PinSpec:
 
         :param raw: the bytes of a VERIFY / CHANGE REFERENCE DATA command.
         :param new: also apply the rules for *setting* a value.
-        :returns: ``None`` if it fits, else a short reason that never contains the value.
+        :returns: ``None`` if it fits, else a short reason that never contains the value
+            nor its length (only the allowed length).
         """
         if not self.min_len <= len(raw) <= self.max_len:
-            return f"must be {self.length_text} characters, got {len(raw)}"
+            return f"must be {self.length_text} characters"
         allowed = self.charset.allowed()
         if not raw.isascii() or any(chr(b) not in allowed for b in raw):
-            return f"contains characters outside {self.charset.value}"
+            return self._charset_problem()
         if new and self.needs_letter_and_digit:
             text = raw.decode("ascii")
             if not (any(c.isdigit() for c in text) and any(c.isalpha() for c in text)):
@@ -136,7 +153,8 @@ class PinSpec:
 
         :param value: the PIN as typed.
         :raises PinFormatError: wrong type, length or characters (the message never
-            contains the value).
+            contains the value nor its length; for full-width input it asks for half-width
+            characters).
         """
         return self._encode(value, new=False)
 
@@ -154,14 +172,15 @@ class PinSpec:
         # non-ASCII letters to ASCII ones ("ı" → "I", "ſ" → "S"), which would send a PIN
         # the user did not type.
         if not value.isascii():
-            raise PinFormatError(
-                f"{self.label}: contains characters outside {self.charset.value}"
-            )
+            raise PinFormatError(f"{self.label}: {self._charset_problem()}")
         raw = self.normalize(value).encode("ascii")
         problem = self.check(raw, new=new)
         if problem is not None:
             raise PinFormatError(f"{self.label}: {problem}")
         return raw
+
+    def _charset_problem(self) -> str:
+        return f"use {self.charset.description} only"
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ __all__ = ["AID", "TEXT", "TextPin", "TextEf", "MATCH_A_LABELS", "MATCH_B_LABELS
 AID = bytes.fromhex("D3921000310001010408")
 
 #: Names of 照合番号A / 照合番号B (the same on the text and the visual AP).
-MATCH_A_LABELS = ("照合番号A", "collation number A (My Number)")
-MATCH_B_LABELS = ("照合番号B", "collation number B (birth date, expiry year, security code)")
+MATCH_A_LABELS = ("照合番号A", "collation number A, the My Number")
+MATCH_B_LABELS = ("照合番号B",
+                  "collation number B, from birth date, expiry year and security code")
 
 _PIN = PinSpec("text", 0x0011, 4, 4, 3, Charset.DIGITS,
                "券面事項入力補助用暗証番号", "card-details input-support PIN")
