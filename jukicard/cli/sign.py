@@ -69,7 +69,7 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
                "The card's signature is checked against its certificate before it is output. "
                "FILE: the file to sign ('-' = stdin, not with --pin-stdin).")
 @click.argument("file", metavar="[FILE]", required=False)
-@card_options(fallback=False)
+@card_options(fallback=False, never_why="signs with the resident's key")
 @pin_stdin_option("the key's PIN")
 @click.option("--digest", metavar="HEX", help="sign this ready-made digest (hex)")
 @click.option("--key", type=LazyChoice(key_ids), default="sign", show_default=True,
@@ -95,7 +95,7 @@ def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
     targets = [plan_output(path, option) for option, path in (("-o", output),
                                                                ("--cert-out", cert_out))
                if path is not None]
-    check_distinct(targets, (("FILE", file),))
+    check_distinct(targets, (("document", file),))
     value = _digest(file, digest, hash_alg, pin_stdin)
     asker = interaction(pin_stdin)
     with card.open() as transport:
