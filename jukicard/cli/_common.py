@@ -14,15 +14,22 @@ Card selection (every command that talks to a card)::
 With none of them the first reader holding a card is used.  With no reader at all (or the
 PC/SC service not running / pyscard missing) only the read-only demo commands (``card
 info``, ``pin status``) use the built-in emulated card, and say so on stderr; commands that
-read personal data, spend a PIN or sign never do without ``--emulated``.  A deployment
-switches that fallback off entirely with ``JUKICARD_EMULATED_FALLBACK=off`` or
+read personal data, spend a PIN, sign or export a certificate never do without
+``--emulated``.  The deployment switch fails closed (see
+:func:`jukicard.services.connect.fallback_setting`): ``JUKICARD_EMULATED_FALLBACK=off``,
 ``emulated_fallback = off`` in the ``[connect]`` section of ``/etc/jukicard/jukicard.conf``
-(another file with ``JUKICARD_CONFIG``).  Every ``--json`` output of a card command has a
-``card_source`` object: ``{"kind": "reader"|"emulated", "name": ..., "fallback": ...}``.
+(always read) or of the file ``JUKICARD_CONFIG`` names (read as well): any ``off`` wins.
+Every ``--json`` output of a card command has a ``card_source`` object: ``{"kind":
+"reader"|"emulated", "name": ..., "fallback": ..., "profile": ...}`` (``name``: the reader,
+or the profile as given; ``profile``: the emulated card's own name); the error object of a
+run that found no reader and did not fall back says ``"fallback": "refused"``.
 
 PIN input: a hidden prompt on the terminal (``getpass``), or ``--pin-stdin``: one line per
-PIN asked, in the order the command documents.  A PIN is never taken from the command line
-or the environment.  Prompts and notices go to stderr; stdout carries only the result.
+PIN asked, in the order the command documents (at most :data:`MAX_PIN_LINE` bytes, UTF-8;
+on a terminal the hidden prompt is used instead).  A PIN is never taken from the command
+line or the environment, and no usage error repeats a stray argument or an unknown option
+word (a PIN may have been typed there).  Prompts and notices go to stderr (escaped, as
+every text line: :mod:`jukicard.cli._text`); stdout carries only the result.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from typing import IO, TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from jukicard.cli._output import Stdout
+from jukicard.cli._text import escape
 from jukicard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -66,6 +74,9 @@ __all__ = [
     "key_ids",
     "StdinInteraction",
     "TerminalInteraction",
+    "MAX_PIN_LINE",
+    "NOT_REPEATED",
+    "is_terminal",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,18 +122,36 @@ def _value_options(params: list[click.Parameter]) -> set[str]:
             and not p.count for o in p.opts}
 
 
+#: Said instead of repeating a word the command line should not hold: it may be a PIN.
+NOT_REPEATED = ("not repeated here: PINs are never taken on the command line; type the PIN "
+                "at the prompt, or give --pin-stdin and write it on stdin")
+
+
 class JukiCommand(click.Command):
-    """A command that also accepts unique prefixes of its long options."""
+    """A command that also accepts unique prefixes of its long options, and that never
+    repeats a stray argument in its error (``pin verify auth 1234``: the stray word may be
+    a PIN)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         params = self.get_params(ctx)
         args = _expand_abbreviations(params, args, False, _value_options(params))
-        return super().parse_args(ctx, args)
+        allowed = ctx.allow_extra_args
+        ctx.allow_extra_args = True  # click's own check would repeat the stray words
+        try:
+            rest = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = allowed
+        if rest and not allowed and not ctx.resilient_parsing:
+            count = len(rest)
+            ctx.args = []
+            raise click.UsageError(
+                f"{count} unexpected argument{'s' if count > 1 else ''} ({NOT_REPEATED})", ctx)
+        return rest
 
 
 class JukiGroup(click.Group):
-    """A group whose commands keep the order they were added in (help lists them so), and
-    whose own options accept unique prefixes."""
+    """A group whose commands keep the order they were added in (help lists them so), whose
+    own options accept unique prefixes, and that never repeats an unknown command word."""
 
     command_class = JukiCommand
 
@@ -130,6 +159,15 @@ class JukiGroup(click.Group):
         params = self.get_params(ctx)
         args = _expand_abbreviations(params, args, True, _value_options(params))
         return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if self.get_command(ctx, name) is None and not ctx.resilient_parsing \
+                and not name.startswith("-"):
+            ctx.fail(f"no such command ({NOT_REPEATED}); the commands are: "
+                     f"{', '.join(self.list_commands(ctx))}")
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
@@ -148,12 +186,16 @@ class CliState:
     :ivar card_source: where the card came from, once it was opened.
     :ivar interaction: the PIN source of the command, once made (its last request names the
         PIN of a "wrong PIN" message).
+    :ivar fallback_refused: no reader could be used and the built-in test card was not
+        taken instead (the command never falls back, or the deployment switched it off):
+        the error JSON says ``"fallback": "refused"``.
     """
 
     json: bool = False
     stdout: Stdout = field(default_factory=Stdout)
     card_source: CardSource | None = None
     interaction: StdinInteraction | TerminalInteraction | None = None
+    fallback_refused: bool = False
 
 
 def state() -> CliState:
@@ -170,9 +212,13 @@ def out() -> Stdout:
 
 
 def notice(message: str, stream: TextIO | None = None) -> None:
-    """A message for the operator, on stderr (never fails the command)."""
+    """A message for the operator, on stderr (never fails the command); control characters
+    in it (from a file name or card data) are shown escaped (:func:`~jukicard.cli._text.escape`)."""
+    target = stream if stream is not None else sys.stderr
+    if target is None:  # stderr closed (2>&-): say nothing rather than mix into stdout
+        return
     try:
-        print(f"jukicard: {message}", file=stream or sys.stderr, flush=True)
+        print(f"jukicard: {escape(message)}", file=target, flush=True)
     except (OSError, ValueError):
         pass
 
@@ -214,6 +260,8 @@ class CardSelection:
 
     :ivar fallback: the command may use the built-in emulated card when no reader can be
         used at all (read-only demo commands only), unless the deployment switched it off.
+    :ivar never_why: for a command that never falls back, what it does that makes the test
+        card wrong for it (``"reads personal data"``), for the refusal message.
     """
 
     reader: str | int | None
@@ -221,27 +269,39 @@ class CardSelection:
     profile: str | None
     fallback: bool
     command: str
+    never_why: str = ""
+
+    @property
+    def chosen(self) -> bool:
+        """The user named the card (a reader, the emulated card or a profile)."""
+        return self.reader is not None or self.emulated or self.profile is not None
 
     def open(self) -> Transport:
         """Open the card and record its source for the JSON output.
 
+        For a command that may fall back, the deployment switch is read first, whatever
+        happens next: a broken switch is a usage error even when a reader works.
+
         :raises UsageError: / :raises TransportError: see
-            :func:`~jukicard.services.connect.open_with_source`.
+            :func:`~jukicard.services.connect.open_with_source` and
+            :func:`~jukicard.services.connect.fallback_setting`.
         """
         from jukicard.services import connect
 
-        fallback = self.fallback and connect.fallback_enabled()
+        setting = connect.fallback_setting() if self.fallback and not self.chosen else None
         try:
             transport, source = connect.open_with_source(
-                self.reader, self.emulated, profile=self.profile, fallback=fallback,
+                self.reader, self.emulated, profile=self.profile, fallback=self.fallback,
                 notify=notice)
         except Exception as exc:
-            if self.reader is None and not self.emulated and self.profile is None \
-                    and connect.may_fall_back(exc):
-                why = (f"{self.command} reads personal data, spends a PIN or signs: it never "
-                       "uses the built-in test card on its own" if not self.fallback else
-                       "the fallback to the built-in test card is switched off "
-                       f"({connect.FALLBACK_ENV} / {connect.DEFAULT_CONFIG})")
+            if not self.chosen and connect.may_fall_back(exc):
+                state().fallback_refused = True
+                if setting is None:
+                    why = (f"{self.command} {self.never_why}: it never uses the built-in test "
+                           "card on its own")
+                else:
+                    by = setting.switched_off_by or connect.fallback_setting().switched_off_by
+                    why = f"the fallback to the built-in test card is switched off by {by}"
                 notice(f"{why}; give --emulated for the test card")
             raise
         state().card_source = source
@@ -252,11 +312,13 @@ class CardSelection:
         return None if source is None else source.to_json()
 
 
-def card_options(*, fallback: bool) -> Callable[[F], F]:
+def card_options(*, fallback: bool, never_why: str = "") -> Callable[[F], F]:
     """``--reader``, ``--emulated``, ``--profile`` (exclusive) and ``--json``; the command
     gets ``card: CardSelection`` and ``as_json``.
 
     :param fallback: may the command fall back to the built-in card (demo commands only).
+    :param never_why: for the others, what the command does that rules the test card out
+        (``"reads personal data"``), said when it refuses.
     """
     def decorator(f: F) -> F:
         @functools.wraps(f)
@@ -268,7 +330,7 @@ def card_options(*, fallback: bool) -> Callable[[F], F]:
                 raise click.UsageError(f"{given[1]}: not allowed with {given[0]}")
             ctx = click.get_current_context()
             name = ctx.command_path.removeprefix(ctx.find_root().info_name or "").strip()
-            card = CardSelection(reader, emulated, profile, fallback, name)
+            card = CardSelection(reader, emulated, profile, fallback, name, never_why)
             return f(*args, card=card, **kwargs)
 
         options = [
@@ -372,30 +434,52 @@ def pin_prompt(request: PinRequest) -> str:
 
 
 # --------------------------------------------------------------------------- PIN input
+#: Longest line read from stdin for one PIN, in bytes with its line ending (a PIN has at
+#: most 16 characters; a 300 MB "line" is refused after this many bytes, not read whole).
+MAX_PIN_LINE = 256
+
+
 class StdinInteraction:
     """PINs from a stream (stdin), one line per PIN asked, in order.
 
-    Only the line ending is stripped (a PIN with spaces is passed as is and rejected by the
-    format check).  Confirmation of a new PIN is not asked: scripts do not mistype.
+    A line is read as bytes (at most :data:`MAX_PIN_LINE`) and decoded as strict UTF-8; a
+    line too long or not UTF-8 is a :class:`UsageError` that shows nothing of the value
+    (no byte, no position).  Only the line ending is stripped (a PIN with spaces is passed
+    as is and rejected by the format check).  Confirmation of a new PIN is not asked:
+    scripts do not mistype.
 
+    :param stream: the stream (default: ``sys.stdin`` at call time; its binary ``buffer``
+        when it has one).
     :ivar last_request: the last PIN asked for (names the PIN in a "wrong PIN" message).
-    :raises UsageError: the stream ended before the PIN was read.
+    :raises UsageError: the stream ended before the PIN was read; a line too long or not
+        UTF-8.
     """
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | IO[bytes] | None = None) -> None:
         self._stream = stream
         self.count = 0
         self.last_request: PinRequest | None = None
 
+    def _readline(self, what: str) -> str:
+        stream: Any = self._stream if self._stream is not None else sys.stdin
+        source = getattr(stream, "buffer", None) or stream
+        try:
+            line = source.readline(MAX_PIN_LINE + 1)
+            if len(line) > MAX_PIN_LINE:
+                raise UsageError(f"the stdin line of {what} is longer than {MAX_PIN_LINE} "
+                                 "bytes")
+            return line.decode("utf-8") if isinstance(line, bytes) else str(line)
+        except UnicodeDecodeError:
+            # from None: the decoder's message names a byte of the PIN and where it was
+            raise UsageError(f"the stdin line of {what} is not UTF-8 text") from None
+
     def request_pin(self, request: PinRequest) -> str:
         self.last_request = request
-        stream = self._stream if self._stream is not None else sys.stdin
-        line = stream.readline()
         self.count += 1
+        what = f"PIN #{self.count} ({pin_label(request.pin)})"
+        line = self._readline(what)
         if not line:
-            raise UsageError(
-                f"stdin ended before PIN #{self.count} ({pin_label(request.pin)}) was given"
-            )
+            raise UsageError(f"stdin ended before {what} was given")
         return line.rstrip("\r\n")
 
     def info(self, message: str) -> None:
@@ -447,9 +531,27 @@ class TerminalInteraction:
         notice(message)
 
 
+def is_terminal(stream: Any) -> bool:
+    """``stream.isatty()``, false for a missing or closed stream."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def interaction(pin_stdin: bool) -> UserInteraction:
     """The PIN source the user chose (``--pin-stdin`` or the terminal), remembered for the
-    error message of a wrong PIN."""
-    made = StdinInteraction() if pin_stdin else TerminalInteraction()
+    error message of a wrong PIN.
+
+    ``--pin-stdin`` with stdin on a terminal would show the PIN as it is typed, with no
+    prompt: the hidden prompt is used instead, and the operator is told so once.
+    """
+    made: StdinInteraction | TerminalInteraction
+    if pin_stdin and is_terminal(sys.stdin):
+        notice("--pin-stdin: stdin is a terminal, so the PIN is asked with a hidden prompt "
+               "instead (what is typed is not shown)")
+        made = TerminalInteraction()
+    else:
+        made = StdinInteraction() if pin_stdin else TerminalInteraction()
     state().interaction = made
     return made

@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from jukicard.cli._common import JukiGroup, card_options, out
+from jukicard.cli._common import JukiGroup, card_options, out, state
+from jukicard.cli._text import lines
 
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
+    from jukicard.services.connect import CardSource
     from jukicard.services.info import CardInfo, CertificateSummary
 
-__all__ = ["card", "info", "format_info"]
+__all__ = ["card", "info", "format_info", "source_text", "TEST_CARD"]
+
+#: Said of the emulated card wherever a card is named in text.
+TEST_CARD = "TEST card: synthetic data, not a resident's card"
 
 
 @click.group("card", cls=JukiGroup, help="card information",
@@ -44,23 +49,39 @@ def _cert_lines(cert: CertificateSummary, info: CardInfo) -> list[str]:
     ]
 
 
-def format_info(info: CardInfo) -> str:
-    """Human-readable ``card info`` output."""
-    lines = [
+def source_text(source: CardSource | None, fallback: str = "") -> str:
+    """Where the card is, in words: ``reader 'NAME'``, or the emulated card marked as the
+    TEST card it is."""
+    if source is None:
+        return fallback
+    if source.kind == "emulated":
+        return f"{source} — {TEST_CARD}"
+    return str(source)
+
+
+def format_info(info: CardInfo, source: CardSource | None = None) -> str:
+    """Human-readable ``card info`` output; every line escaped (card data may carry
+    terminal control sequences).
+
+    :param source: where the card came from (names the path given with ``--profile`` and
+        marks the TEST card); default: :attr:`CardInfo.source`.
+    """
+    rows = [
         f"card:         {info.card_label}",
-        f"source:       {info.source}",
+        f"source:       {source_text(source, info.source)}",
         f"ATR:          {info.atr.hex(' ').upper()}",
         f"JPKI token:   {info.token or '-'}",
         "applications:",
     ]
+    width = max((len(app.aid) * 2 for app in info.applications), default=0)
     for app in info.applications:
         flag = "" if app.verified_layout else "  (unverified layout)"
-        lines.append(f"  {app.name:<8} {app.aid.hex().upper()}  {app.label}{flag}")
+        rows.append(f"  {app.name:<8} {app.aid.hex().upper():<{width}}  {app.label}{flag}")
     if info.certificates:
-        lines.append("certificates:")
+        rows.append("certificates:")
         for cert in info.certificates:
-            lines += _cert_lines(cert, info)
-    return "\n".join(lines)
+            rows += _cert_lines(cert, info)
+    return lines(rows)
 
 
 @card.command("info", short_help="card type, applications, token, certificate subjects and "
@@ -76,5 +97,5 @@ def info(card: CardSelection, as_json: bool) -> int:
     if as_json:
         out().json({**result.to_json(), "card_source": card.source_json()})
     else:
-        out().text(format_info(result))
+        out().text(format_info(result, state().card_source))
     return 0

@@ -6,26 +6,34 @@
 [--crl-cache DIR] [--fetch-crls] [--json]``
 
 Exit status: 0 only when the path is valid; 5 when it is not; 2 for usage errors (missing
-or oversized file, bad ``--at`` or ``--policy``...).  The result (reason, message, path,
+or oversized file, bad ``--at`` or ``--policy``, an ``--anchor``, ``--intermediate`` or
+``--crl`` file that does not hold what the option needs, a ``--crl`` URL that is not
+http(s)...: the error names the option and the file).  The result (reason, message, path,
 revocation, the validation time used) goes to stdout, as text or as JSON::
 
     {"valid": false, "reason": "revoked", "message": "...", "at": "...Z",
      "path": ["C=JP, O=JPKI, ...", ...], "revocation": [{...}]}
 
-An input that does not parse gives ``valid: false`` with a ``malformed-…`` reason, and an
-``input`` object naming the option and file.  Without ``--jpki-profile`` the validation is
+A CERT that does not parse gives ``valid: false`` with a ``malformed-…`` reason, and an
+``input`` object naming the argument and file (CERT is the thing being verified; a wrong
+option input is the operator's mistake, exit 2).  Without ``--jpki-profile`` the validation is
 generic RFC 5280 (what conformance suites such as NIST PKITS need); with it, the JPKI policy
 applies.  The work is done by :mod:`jukicard.services.verify`; this module holds the
 options (shared with ``signature verify``: :func:`validation_options`) and the printing.
 
 ``cert export auth|auth-ca|sign|sign-ca`` reads a certificate from the card's JPKI AP
 (``sign`` needs the sign password and holds personal data).  It never uses the built-in
-test card without ``--emulated``.
+test card without ``--emulated`` (a test certificate could be taken for the resident's).
+DER is written to stdout unless stdout is a terminal (``-o FILE``, or ``-o -`` to force).
+
+Text output escapes control characters in every value (certificate subjects, file names):
+see :mod:`jukicard.cli._text`.
 """
 
 from __future__ import annotations
 
 import base64
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,11 +45,13 @@ from jukicard.cli._common import (
     card_options,
     cert_ids,
     interaction,
+    is_terminal,
     json_option,
     notice,
     out,
     pin_stdin_option,
 )
+from jukicard.cli._text import escape, lines
 from jukicard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -130,30 +140,41 @@ def verify_options(params: dict[str, Any]) -> VerifyOptions:
 
 
 # --------------------------------------------------------------------------- printing
-def format_text(obj: dict[str, Any], indent: str = "") -> str:
-    """A result object as ``key: value`` lines."""
-    lines: list[str] = []
+def _value(value: Any) -> str:
+    """A value for text output: ``yes``/``no`` for a boolean, escaped text otherwise."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return escape(value)
+
+
+def _rows(obj: dict[str, Any], indent: str) -> list[str]:
+    rows: list[str] = []
     for key, value in obj.items():
         if key == "path_sha256":
             continue
-        if key == "valid":
-            lines.append(f"{indent}valid: {'yes' if value else 'no'}")
-        elif isinstance(value, dict):
-            lines.append(f"{indent}{key}:")
-            lines.append(format_text(value, indent + "  "))
+        if isinstance(value, dict):
+            rows.append(f"{indent}{key}:")
+            rows += _rows(value, indent + "  ")
         elif isinstance(value, list):
             if not value:
                 continue
-            lines.append(f"{indent}{key}:")
+            rows.append(f"{indent}{key}:")
             for i, item in enumerate(value):
                 if isinstance(item, dict):
-                    text = ", ".join(f"{k}={v}" for k, v in item.items() if v is not None)
-                    lines.append(f"{indent}  [{i}] {text}")
+                    text = ", ".join(f"{k}={_value(v)}" for k, v in item.items()
+                                     if v is not None)
+                    rows.append(f"{indent}  [{i}] {text}")
                 else:
-                    lines.append(f"{indent}  [{i}] {item}")
+                    rows.append(f"{indent}  [{i}] {_value(item)}")
         elif value is not None and value != "":
-            lines.append(f"{indent}{key}: {value}")
-    return "\n".join(line for line in lines if line)
+            rows.append(f"{indent}{key}: {_value(value)}")
+    return rows
+
+
+def format_text(obj: dict[str, Any], indent: str = "") -> str:
+    """A result object as ``key: value`` lines: booleans as yes/no, every value escaped
+    (a certificate subject or a file name cannot move the cursor or start a line)."""
+    return lines(_rows(obj, indent))
 
 
 def print_report(report: VerifyReport, as_json: bool) -> int:
@@ -182,21 +203,23 @@ def verify(cert_path: str, as_json: bool, **params: Any) -> int:
               help="Read a certificate from the card's JPKI AP.  'sign' needs the sign "
               "password and holds personal data (name, address).")
 @click.argument("which", type=LazyChoice(cert_ids))
-@card_options(fallback=False)
+@card_options(fallback=False, never_why="exports a certificate, and one from the built-in "
+              "test card could be taken for the resident's")
 @pin_stdin_option("the sign password (sign only)")
 @click.option("--format", "fmt", type=click.Choice(("pem", "der")), default="pem",
               show_default=True, help="output encoding")
 @click.option("-o", "--output", metavar="FILE",
-              help="write to FILE instead of stdout (DER to stdout needs -o -); a device or "
-              "FIFO is written through, a regular file replaced whole")
+              help="write to FILE instead of stdout (DER to a terminal needs -o -); a device "
+              "or FIFO is written through, a regular file replaced whole")
 def export(which: str, card: CardSelection, as_json: bool, pin_stdin: bool, fmt: str,
            output: str | None) -> int:
     from jukicard.cli._files import Outputs
     from jukicard.services.data import export_certificate, to_pem
 
     to_stdout = output is None or output == "-"
-    if fmt == "der" and output is None and not as_json:
-        raise UsageError("refusing to write DER to stdout; use -o FILE (or -o - to force)")
+    if fmt == "der" and output is None and not as_json and is_terminal(sys.stdout):
+        raise UsageError("refusing to write DER to the terminal; use -o FILE (or -o - to "
+                         "force)")
     with Outputs() as outputs:
         # checked before the PIN; the sign certificate is personal data: a new file is 0600
         target = None if to_stdout else outputs.plan("-o", output, what=f"{which} certificate",
@@ -222,5 +245,5 @@ def export(which: str, card: CardSelection, as_json: bool, pin_stdin: bool, fmt:
         else:
             out().binary(payload)
     else:
-        notice(f"{which} certificate written to {output} ({fmt})")
+        notice(f"{which} certificate written to {output} ({fmt})")  # escaped by notice()
     return 0

@@ -4,15 +4,31 @@ They print personal data, on stdout only, because the command asks for it; nothi
 logged.  They never use the built-in test card without ``--emulated``.  PIN order for
 ``--pin-stdin``: one line, the text-AP PIN (``basic-info --match-b``: 照合番号B).
 (``cert export`` lives with the other certificate commands in :mod:`jukicard.cli.cert`.)
+
+What the signature check proved (the JSON fields, described in the commands' help):
+``signature_checked`` is true when a check ran; ``signature_check`` says against what:
+``"card-key-only"`` (the key in the card's own CV certificate: the data was not altered
+on this card, but a forged card brings its own key), ``"trusted-issuer"`` (with
+``--issuer-key``: the card's CV certificate also verifies under that trusted issuer key, so
+a forged card fails with exit 5) or ``"not-checked"``.  Without ``--issuer-key`` the text
+output says once, on stderr, that the data was checked against the card's own key only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from jukicard.cli._common import JukiCommand, card_options, interaction, out, pin_stdin_option
+from jukicard.cli._common import (
+    JukiCommand,
+    card_options,
+    interaction,
+    notice,
+    out,
+    pin_stdin_option,
+)
+from jukicard.cli._text import escape
 from jukicard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -22,6 +38,30 @@ if TYPE_CHECKING:
 __all__ = ["mynumber", "basic_info"]
 
 _SEX = {1: "male", 2: "female", 9: "not applicable"}
+
+_FIELDS_HELP = (
+    "  With --json: \"signature_checked\" is true when the check ran; \"signature_check\" "
+    "says against what: \"card-key-only\" (the key of the card's own CV certificate: not "
+    "altered on this card, but a forged card brings its own key), \"trusted-issuer\" (with "
+    "--issuer-key: the card's CV certificate verifies under that trusted key; a forged card "
+    "fails with exit 5) or \"not-checked\".")
+_OWN_KEY_ONLY = ("the data was checked against the card's own key only: this shows it was not "
+                 "altered on the card, not that the card is genuine (give --issuer-key with "
+                 "the trusted J-LIS CV issuer key for that)")
+
+
+def _issuer_key_option(f: Any) -> Any:
+    return click.option(
+        "--issuer-key", metavar="FILE",
+        help="trusted CV certificate issuer key (J-LIS): a CV certificate (.cvc, e.g. "
+        "vectors/pki/cv/jlis-root.cvc for the test cards) or a PEM RSA public key; the "
+        "card's CV certificate must verify under it (a forged card fails with exit 5)")(f)
+
+
+def _issuer_key(path: str | None) -> Any:
+    from jukicard.services.inputs import load_issuer_key
+
+    return None if path is None else load_issuer_key(path)
 
 
 def _basic_json(info: BasicInfo) -> dict[str, object]:
@@ -38,21 +78,25 @@ def _basic_json(info: BasicInfo) -> dict[str, object]:
 @click.command("mynumber", cls=JukiCommand, short_help="print the My Number (asks the 4-digit "
                "券面事項入力補助 PIN)",
                help="Read the My Number (個人番号) from the 券面事項入力補助AP.  Personal data: "
-               "printed on stdout only, never logged.")
-@card_options(fallback=False)
+               "printed on stdout only, never logged." + _FIELDS_HELP)
+@card_options(fallback=False, never_why="reads personal data")
 @pin_stdin_option("the text-AP PIN")
 @click.option("--check-signature/--no-check-signature", default=True,
               help="also read the 基本4情報 and check both against the card's signature, so "
               "tampered data is reported (default: on)")
+@_issuer_key_option
 def mynumber(card: CardSelection, as_json: bool, pin_stdin: bool,
-             check_signature: bool) -> int:
+             check_signature: bool, issuer_key: str | None) -> int:
     from jukicard.services.data import read_my_number, read_verified
 
+    if issuer_key is not None and not check_signature:
+        raise UsageError("--issuer-key: not allowed with --no-check-signature")
+    trusted = _issuer_key(issuer_key)
     asker = interaction(pin_stdin)
     check = "not-checked"
     with card.open() as transport:
         if check_signature:
-            verified = read_verified(transport, asker)
+            verified = read_verified(transport, asker, issuer_key=trusted)
             number, check = verified.my_number, str(verified.signature_check)
         else:
             number = read_my_number(transport, asker)
@@ -60,15 +104,17 @@ def mynumber(card: CardSelection, as_json: bool, pin_stdin: bool,
         out().json({"my_number": number.digits, "signature_checked": check_signature,
                     "signature_check": check, "card_source": card.source_json()})
     else:
-        out().text(number.digits)
+        out().text(escape(number.digits))
+        if check_signature and trusted is None:
+            notice(_OWN_KEY_ONLY)
     return 0
 
 
 @click.command("basic-info", cls=JukiCommand,
                short_help="print the 基本4情報: name, address, birth date, sex",
                help="Read the 基本4情報 from the 券面事項入力補助AP.  Personal data: printed on "
-               "stdout only, never logged.")
-@card_options(fallback=False)
+               "stdout only, never logged." + _FIELDS_HELP)
+@card_options(fallback=False, never_why="reads personal data")
 @pin_stdin_option("the text-AP PIN (or 照合番号B)")
 @click.option("--match-b", is_flag=True,
               help="unlock with 照合番号B (birth YYMMDD + expiry year + security code) instead "
@@ -77,18 +123,23 @@ def mynumber(card: CardSelection, as_json: bool, pin_stdin: bool,
               help="check the data against the card's signature (default: on with the 4-digit "
               "PIN; not possible with 照合番号B, which does not unlock the My Number the "
               "signature also covers)")
+@_issuer_key_option
 def basic_info(card: CardSelection, as_json: bool, pin_stdin: bool, match_b: bool,
-               check_signature: bool | None) -> int:
+               check_signature: bool | None, issuer_key: str | None) -> int:
     from jukicard.services.data import read_basic_info, read_verified
 
     if check_signature and match_b:
         raise UsageError("--check-signature needs the 4-digit PIN, not 照合番号B")
     checked = not match_b if check_signature is None else check_signature
+    if issuer_key is not None and not checked:
+        raise UsageError("--issuer-key needs the signature check (the 4-digit PIN, not "
+                         "照合番号B or --no-check-signature)")
+    trusted = _issuer_key(issuer_key)
     asker = interaction(pin_stdin)
     check = "not-checked"
     with card.open() as transport:
         if checked:
-            verified = read_verified(transport, asker)
+            verified = read_verified(transport, asker, issuer_key=trusted)
             info, check = verified.basic_info, str(verified.signature_check)
         else:
             info = read_basic_info(transport, asker, match_b=match_b)
@@ -98,5 +149,7 @@ def basic_info(card: CardSelection, as_json: bool, pin_stdin: bool, match_b: boo
                     "card_source": card.source_json()})
     else:
         for key in ("name", "address", "birth", "sex"):
-            out().text(f"{key + ':':<8} {data[key]}")
+            out().text(escape(f"{key + ':':<8} {data[key]}"))
+        if checked and trusted is None:
+            notice(_OWN_KEY_ONLY)
     return 0

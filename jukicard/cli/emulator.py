@@ -2,7 +2,8 @@
 
 * ``emulator profiles``: list the card profiles in ``vectors/cards`` (all synthetic);
 * ``emulator serve --profile NAME [...]``: serve one to vsmartcard's vpcd (same options and
-  exit codes as ``python -m jukicard.emulator``).
+  exit codes as ``python -m jukicard.emulator``: 2 for a profile that cannot be loaded or a
+  bad ``--atr``/``--port``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import click
 
 from jukicard.cli._common import JukiGroup, json_option, out
+from jukicard.cli._text import escape
 
 __all__ = ["emulator", "profiles", "serve"]
 
@@ -39,7 +41,7 @@ def profiles(as_json: bool) -> int:
     else:
         for row in rows:
             detail = row.get("error") or f"{row['card_type']}: {row['description']}"
-            out().text(f"{row['name']:<20} {detail}")
+            out().text(escape(f"{row['name']:<20} {detail}"))
     return 0
 
 
@@ -53,11 +55,18 @@ def profiles(as_json: bool) -> int:
 @click.option("--reconnect", is_flag=True,
               help="reconnect in a loop when vpcd is not up or goes away")
 @click.option("--short-apdu", is_flag=True, help="refuse extended-length APDUs with 6700")
-@click.option("--atr", metavar="HEX", help="ATR override")
+@click.option("--atr", metavar="HEX",
+              help="ATR override: 2-33 bytes of hex starting with 3B or 3F")
 @click.option("--challenge-seed", type=int, metavar="N",
               help="make GET CHALLENGE deterministic")
+@click.option("--log-level", "emulator_log_level",
+              type=click.Choice(("DEBUG", "INFO", "WARNING", "ERROR"), case_sensitive=False),
+              help="the emulator's log level (default WARNING)")
+@click.option("--stats-file", metavar="PATH",
+              help="keep the card's counters (JSON) in PATH, rewritten after every APDU")
 def serve(profile: str, host: str | None, port: int | None, reconnect: bool, short_apdu: bool,
-          atr: str | None, challenge_seed: int | None) -> int:
+          atr: str | None, challenge_seed: int | None, emulator_log_level: str | None,
+          stats_file: str | None) -> int:
     from jukicard.emulator.__main__ import main as emulator_main
 
     argv = ["--profile", profile]
@@ -73,6 +82,10 @@ def serve(profile: str, host: str | None, port: int | None, reconnect: bool, sho
         argv += ["--atr", atr]
     if challenge_seed is not None:
         argv += ["--challenge-seed", str(challenge_seed)]
+    if emulator_log_level is not None:
+        argv += ["--log-level", emulator_log_level.upper()]
+    if stats_file is not None:
+        argv += ["--stats-file", stats_file]
     try:
         return emulator_main(argv)
     except SystemExit as exc:  # argparse's own usage errors

@@ -18,52 +18,81 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
 
 import click
+from click.exceptions import NoSuchCommand
 
 from jukicard import __version__
 from jukicard.cli import card, cert, data, emulator, pin, reader, sign, signature
 from jukicard.cli._common import (
     CONTEXT_SETTINGS,
+    NOT_REPEATED,
     CliState,
     JukiGroup,
     notice,
     pin_label,
 )
+from jukicard.cli._text import escape
 from jukicard.errors import (
+    ApplicationNotFound,
+    BadResponse,
     CardError,
+    CardRemovedError,
+    CardResetError,
     DataIntegrityError,
     JukiError,
+    NoReaderError,
     OutputError,
     PinBlockedError,
     PinError,
+    ReaderUnavailableError,
+    SecurityStatusError,
+    SharingViolationError,
     TransportError,
     UsageError,
     ValidationError,
     tries_left_text,
 )
 
-__all__ = ["EXIT_CODES", "exit_code_for", "error_json", "cli", "main"]
+__all__ = ["EXIT_CODES", "UNEXPECTED_HINT", "exit_code_for", "error_json", "cli", "main"]
 
 log = logging.getLogger("jukicard.cli")
 
-#: First isinstance match wins.  0 = success, 1 = unexpected error.
+_NO_READER = "the PC/SC service or the reader is not available"
+
+#: First isinstance match wins.  0 = success, 1 = unexpected error.  Each hint is true of
+#: every error of its class (it is printed after the message, so it never repeats it).
 EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (UsageError, 2, "usage error"),
-    (PinBlockedError, 3, "PIN is blocked: the resident must reset it at the municipal counter"),
-    (PinError, 3, "wrong PIN"),
-    # before CardError (it is a BadResponse): the data read does not match the card's own
-    # signature — a failed check, not a refusal
+    (PinBlockedError, 3, "a blocked PIN can only be reset at the municipal counter (a JPKI "
+     "PIN also at a kiosk, with the other JPKI PIN)"),
+    (PinError, 3, "each wrong entry uses up a try; with none left the PIN is blocked"),
+    # before CardError (both are BadResponse): the card answered 9000 with data that cannot
+    # be right — damaged or tampered card data, a failed check, not a refusal
     (DataIntegrityError, 5, "the card's data does not match its signature: it may have "
      "been tampered with"),
+    (BadResponse, 5, "the card answered with data that cannot be right: the card's data is "
+     "damaged or has been tampered with"),
+    (ApplicationNotFound, 4, "this card does not have the application the command needs "
+     "(a 住基カード has no 券面事項入力補助AP (text AP) and no 券面AP)"),
+    (SecurityStatusError, 4, "the card refused: a PIN or key condition is not satisfied"),
     (CardError, 4, "the card refused the operation"),
     (ValidationError, 5, "validation failed"),
+    (NoReaderError, 6, _NO_READER),
+    (ReaderUnavailableError, 6, _NO_READER),
+    (CardRemovedError, 6, "place the card on the reader"),
+    (CardResetError, 6, "the card was reset by another program: start again"),
+    (SharingViolationError, 6, "another program is using the card: close it and try again"),
     (TransportError, 6, "reader or card problem: check the card is placed on the reader"),
     (OutputError, 1, "the output could not be written"),
 )
+#: The hint of an unexpected error (the option goes before the command).
+UNEXPECTED_HINT = ("unexpected error: run again as 'jukicard --log-level DEBUG <command> ...' "
+                   "to see the details in the log")
 _LEVELS = ("TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -72,26 +101,36 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     for cls, code, hint in EXIT_CODES:
         if isinstance(exc, cls):
             return code, hint
-    return 1, "unexpected error, see the log (--log-level DEBUG)"
+    return 1, UNEXPECTED_HINT
+
+
+def _type_name(exc: BaseException) -> str:
+    """The error's class name for the JSON ``type``; the services' own subclasses of the
+    library errors (``InputError``) report their public base (``UsageError``), as before."""
+    for cls in type(exc).__mro__:
+        if not cls.__module__.startswith("jukicard.services"):
+            return cls.__name__
+    return type(exc).__name__  # pragma: no cover - object is never from the services
 
 
 def error_json(exc: BaseException, code: int, hint: str,
-               message: str | None = None) -> dict[str, object]:
+               message: str | None = None, **fields: object) -> dict[str, object]:
     """The ``{"error": {...}}`` object printed on stdout for ``--json`` runs that fail.
 
     Carries the facts scripts act on: the exit code, the error class, the status word, the
-    tries left, the validation reason, the option and file at fault.  Like the text message,
-    it never holds a PIN or personal data.
+    tries left, the validation reason, the option and file at fault (``option``, ``path``:
+    the exception's attributes, or ``fields``).  Like the text message, it never holds a
+    PIN or personal data.
     """
     err: dict[str, object] = {
         "exit_code": code,
-        "type": type(exc).__name__,
+        "type": _type_name(exc),
         "message": str(exc) if message is None else message,
         "hint": hint,
     }
     for attr in ("sw", "retries_left", "reason", "revocation_reason", "pcsc_name", "option",
                  "path"):
-        value = getattr(exc, attr, None)
+        value = fields.get(attr, getattr(exc, attr, None))
         if value is not None:
             err[attr] = f"{value:04X}" if attr == "sw" and isinstance(value, int) else value
     revoked_at = getattr(exc, "revoked_at", None)
@@ -119,10 +158,18 @@ failed or data tampered with, 6 reader or card problem, 1 unexpected.
 \b
 Card: --reader NAME|INDEX, or the first reader with a card.  With no reader at all
 only 'card info' and 'pin status' use the built-in test card (and say so); every
-other card command needs --emulated for it.  A deployment switches that fallback
-off with JUKICARD_EMULATED_FALLBACK=off, or with "emulated_fallback = off" in the
-[connect] section of /etc/jukicard/jukicard.conf (JUKICARD_CONFIG names another
-file).  --json outputs say which card was used: "card_source"."""
+other card command needs --emulated for it.
+
+\b
+Fallback switch (fails closed): the fallback is off when ANY of these says off:
+JUKICARD_EMULATED_FALLBACK=off; "emulated_fallback = off" in the [connect]
+section of /etc/jukicard/jukicard.conf (always read when it exists); the same in
+the file JUKICARD_CONFIG names (read as well, not instead).  No source turns it
+back on.  A named file that is missing, not a regular file, not UTF-8, that does
+not parse or holds another section or key is a usage error (exit 2).
+
+\b
+--json outputs say which card was used: "card_source"."""
 
 
 @click.group(cls=JukiGroup, context_settings=CONTEXT_SETTINGS, epilog=_EPILOG,
@@ -191,8 +238,35 @@ def _report(exc: BaseException, st: CliState) -> int:
         obj = error_json(exc, code, hint, text)
         if st.card_source is not None:
             obj["error"]["card_source"] = st.card_source.to_json()  # type: ignore[index]
+        if st.fallback_refused:
+            obj["error"]["fallback"] = "refused"  # type: ignore[index]
         st.stdout.json(obj)
     return code
+
+
+_PLAIN_OPTION = re.compile(r"--?[A-Za-z][A-Za-z-]*")
+
+
+def _click_option(exc: click.ClickException) -> str | None:
+    """The option (or argument) a click usage error is about, for the error JSON."""
+    param = getattr(exc, "param", None)
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    if isinstance(param, click.Parameter) and param.name:
+        return param.name.upper()
+    name = getattr(exc, "option_name", None)
+    return name if isinstance(name, str) and _PLAIN_OPTION.fullmatch(name) else None
+
+
+def _safe_click_error(exc: click.ClickException) -> None:
+    """Make a click usage error safe to show: an unknown option that is not a plain option
+    name (``--1234``) or an unknown command word is not repeated (a PIN may have been typed
+    there), and control characters in any value are escaped."""
+    if isinstance(exc, click.NoSuchOption) and not _PLAIN_OPTION.fullmatch(exc.option_name):
+        exc.message, exc.possibilities = f"no such option ({NOT_REPEATED})", None
+    elif isinstance(exc, NoSuchCommand):
+        exc.message = f"no such command ({NOT_REPEATED})"
+    exc.message = escape(exc.message)
 
 
 def _run(args: list[str], st: CliState) -> int:
@@ -203,13 +277,15 @@ def _run(args: list[str], st: CliState) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:  # click's own usage errors: exit 2
+        _safe_click_error(exc)
         try:
             exc.show()
         except OSError:
             pass
         if st.json:
             usage = UsageError(exc.format_message())
-            st.stdout.json(error_json(usage, exc.exit_code, "usage error"))
+            st.stdout.json(error_json(usage, exc.exit_code, "usage error",
+                                      option=_click_option(exc)))
         return int(exc.exit_code)
     except (KeyboardInterrupt, click.Abort, EOFError) as exc:
         notice("interrupted")

@@ -28,7 +28,10 @@ from jukicard.cli._common import (
     pin_ids,
     pin_label,
     pin_stdin_option,
+    state,
 )
+from jukicard.cli._text import escape, lines
+from jukicard.cli.card import source_text
 from jukicard.errors import tries_left_text
 
 if TYPE_CHECKING:
@@ -46,14 +49,14 @@ def pin() -> None:
 
 def format_status(states: tuple[PinState, ...]) -> str:
     """Human-readable ``pin status`` table."""
-    rows = [("PIN", "APP", "TRIES", "STATE", "NAME")]
+    rows: list[tuple[str, ...]] = [("PIN", "APP", "TRIES", "STATE", "NAME")]
     for s in states:
         tries = f"{s.retries_left}/{s.max_tries}" if s.max_tries is not None else str(
             s.retries_left)
-        state = "BLOCKED" if s.blocked else "ok"
-        rows.append((s.id, s.app, tries, state, pin_label(s)))
+        condition = "BLOCKED" if s.blocked else "ok"
+        rows.append(tuple(escape(col) for col in (s.id, s.app, tries, condition, pin_label(s))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join(
+    return lines(
         "  ".join(col.ljust(widths[i]) if i < 4 else col for i, col in enumerate(r)).rstrip()
         for r in rows
     )
@@ -71,6 +74,7 @@ def status(card: CardSelection, as_json: bool) -> int:
     if as_json:
         out().json({"pins": [s.to_json() for s in states], "card_source": card.source_json()})
     else:
+        notice(f"card: {source_text(state().card_source)}")
         out().text(format_status(states))
         if any(s.blocked for s in states):
             notice("a blocked PIN can only be reset at the municipal counter "
@@ -84,7 +88,7 @@ def status(card: CardSelection, as_json: bool) -> int:
              "VERIFY.  Exit 0 when correct; 3 when wrong (tries left in the message) or "
              "blocked.  With --pin-stdin: one line, the PIN.")
 @click.argument("pin_id", type=LazyChoice(pin_ids))
-@card_options(fallback=False)
+@card_options(fallback=False, never_why="checks a PIN (a wrong one uses up a try)")
 @pin_stdin_option("the PIN")
 def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> int:
     from jukicard.services.pins import verify_pin
@@ -96,7 +100,8 @@ def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> 
         out().json({"pin": pin_id, "verified": True, **state.to_json(),
                     "card_source": card.source_json()})
     else:
-        out().text(f"{pin_label(state)}: correct ({tries_left_text(state.retries_left)})")
+        out().text(escape(f"{pin_label(state)}: correct "
+                          f"({tries_left_text(state.retries_left)})"))
     return 0
 
 
@@ -105,7 +110,7 @@ def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> 
              "terminal).  With --pin-stdin: line 1 = current PIN, line 2 = new PIN.  PIN: "
              "auth = 利用者証明用 PIN (4 digits), sign = 署名用パスワード (6-16 A-Z/0-9).")
 @click.argument("pin_id", type=LazyChoice(changeable_pin_ids))
-@card_options(fallback=False)
+@card_options(fallback=False, never_why="changes a PIN")
 @pin_stdin_option("current PIN, new PIN")
 def change(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> int:
     from jukicard.services.pins import change_pin
@@ -113,8 +118,11 @@ def change(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> 
     asker = interaction(pin_stdin)
     with card.open() as transport:
         change_pin(transport, pin_id, asker)
+    request = getattr(asker, "last_request", None)  # the PIN asked: named as residents know it
+    name = pin_label(request.pin) if request is not None else pin_id
     if as_json:
-        out().json({"pin": pin_id, "changed": True, "card_source": card.source_json()})
+        out().json({"pin": pin_id, "name": name, "changed": True,
+                    "card_source": card.source_json()})
     else:
-        out().text(f"{pin_id} PIN changed")
+        out().text(escape(f"{name}: changed"))
     return 0

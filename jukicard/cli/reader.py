@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from jukicard.cli._common import JukiCommand, json_option, notice, out
+from jukicard.cli._text import escape
 
 if TYPE_CHECKING:
     from jukicard.services.readers import ReaderInfo, WatchReport
@@ -58,12 +59,13 @@ def readers(as_json: bool) -> int:
             state = f"card present, ATR {r.atr.hex(' ').upper() if r.atr else '-'}"
         else:
             state = "no card"
-        out().text(f"{r.index}: {r.name}  ({state})")
+        out().text(escape(f"{r.index}: {r.name}  ({state})"))
     return 0
 
 
 def format_report(report: WatchReport) -> str:
-    """One human-readable line for a watch event."""
+    """One human-readable line for a watch event (escaped: a reader name or an error may
+    hold control characters)."""
     text = f"{report.event:<14} {report.reader}"
     if report.event == "card-inserted":
         if report.identity is not None:
@@ -75,7 +77,7 @@ def format_report(report: WatchReport) -> str:
             text += f": not identified ({report.error})"
         if report.atr:
             text += f", ATR {report.atr.hex().upper()}"
-    return text
+    return escape(text)
 
 
 def _timeout(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:

@@ -69,7 +69,7 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
                "The card's signature is checked against its certificate before it is output. "
                "FILE: the file to sign ('-' = stdin, not with --pin-stdin).")
 @click.argument("file", metavar="[FILE]", required=False)
-@card_options(fallback=False)
+@card_options(fallback=False, never_why="signs with the resident's key")
 @pin_stdin_option("the key's PIN")
 @click.option("--digest", metavar="HEX", help="sign this ready-made digest (hex)")
 @click.option("--key", type=LazyChoice(key_ids), default="sign", show_default=True,
@@ -92,7 +92,7 @@ def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
     if (file is None) == (digest is None):
         raise click.UsageError("give FILE or --digest HEX (one of them)")
     # every output path is checked (its file reserved) before the PIN is asked or spent
-    with Outputs(inputs=(("FILE", file),)) as outputs:
+    with Outputs(inputs=(("document", file),)) as outputs:
         sig_file = outputs.plan("-o", output, what="signature")
         # the sign certificate holds name, address and birth date: a new file is 0600
         cert_file = outputs.plan("--cert-out", cert_out, what="certificate",

@@ -22,8 +22,10 @@ atomically (temporary file + rename) after every APDU, before the response goes 
 so a client that got a response can read counters that include its command.
 
 Exit status: 0 on clean stop (or when vpcd goes away without ``--reconnect``), 1 if the
-profile cannot be loaded, the stats file cannot be written or vpcd cannot be reached, 2 on
-bad arguments (a port outside 1–65535, an ATR that is not hex...).
+stats file cannot be written or vpcd cannot be reached, 2 on bad arguments: a profile that
+cannot be loaded (missing, not a regular file, larger than
+:data:`jukicard.emulator.profile.MAX_PROFILE_SIZE`, not a valid profile), a port outside
+1–65535, an ATR that is not 2–33 bytes of hex starting with TS ``3B`` or ``3F``...
 """
 
 from __future__ import annotations
@@ -40,10 +42,33 @@ from pathlib import Path
 from types import FrameType
 
 from jukicard.emulator.cardos import CardOS
-from jukicard.emulator.profile import ProfileError
+from jukicard.emulator.profile import ProfileError, load_profile
 from jukicard.emulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge
 
+__all__ = ["parse_atr", "build_parser", "stats_writer",
+           "main"]
+
 log = logging.getLogger("jukicard.emulator")
+
+#: Initial characters (TS) an ATR may start with: direct and inverse convention.
+_ATR_TS = (0x3B, 0x3F)
+
+
+def parse_atr(text: str) -> bytes:
+    """An ATR given in hex (spaces and colons allowed): 2 to 33 bytes, TS ``3B`` or ``3F``.
+
+    :raises ValueError: not hex, a length outside 2–33 bytes, another TS (the message says
+        which).
+    """
+    try:
+        atr = bytes.fromhex(text.replace(":", " "))
+    except ValueError:
+        raise ValueError("not valid hex") from None
+    if not 2 <= len(atr) <= 33:
+        raise ValueError(f"an ATR is 2 to 33 bytes, not {len(atr)}")
+    if atr[0] not in _ATR_TS:
+        raise ValueError("an ATR starts with TS 3B or 3F")
+    return atr
 
 
 def _port(value: str) -> int:
@@ -69,10 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reconnect in a loop when vpcd is not up or goes away")
     p.add_argument("--short-apdu", action="store_true",
                    help="refuse extended-length APDUs with 6700 (overrides the profile)")
-    p.add_argument("--atr", help="ATR in hex (overrides the profile)")
+    p.add_argument("--atr", help="ATR in hex, 2-33 bytes starting with 3B or 3F (overrides "
+                   "the profile)")
     p.add_argument("--challenge-seed", type=int, help="make GET CHALLENGE deterministic")
-    p.add_argument("--log-level", default="WARNING",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default %(default)s)")
+    p.add_argument("--log-level", default=None,
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="the emulator's log level (default WARNING)")
     p.add_argument("--stats-file", metavar="PATH", type=Path,
                    help="keep the card's counters (JSON) in PATH, rewritten after every APDU")
     return p
@@ -99,19 +126,22 @@ def stats_writer(card: CardOS, path: Path) -> Callable[[bytes, bytes], None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+    logging.basicConfig(level=args.log_level or "WARNING", stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.log_level is not None:  # also under 'jukicard emulator serve' (logging set up)
+        log.setLevel(args.log_level)
     try:
-        atr = bytes.fromhex(args.atr) if args.atr else None
-    except ValueError:
-        print("--atr: not valid hex", file=sys.stderr)
+        atr = parse_atr(args.atr) if args.atr is not None else None
+    except ValueError as exc:
+        print(f"jukicard-emulator: --atr: {exc}", file=sys.stderr)
         return 2
     try:
-        card = CardOS(args.profile, extended_length=False if args.short_apdu else None, atr=atr,
-                      challenge_seed=args.challenge_seed)
-    except ProfileError as exc:
-        print(f"jukicard-emulator: {exc}", file=sys.stderr)
-        return 1
+        profile = load_profile(args.profile)
+    except ProfileError as exc:  # a usage error: the operator named a wrong profile
+        print(f"jukicard-emulator: --profile: {exc}", file=sys.stderr)
+        return 2
+    card = CardOS(profile, extended_length=False if args.short_apdu else None, atr=atr,
+                  challenge_seed=args.challenge_seed)
     if args.stats_file is not None:
         try:
             card.command_log = stats_writer(card, args.stats_file)

@@ -277,10 +277,16 @@ class CardProfile:
         :raises ProfileError: on invalid JSON or schema violations.
         """
         try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeError, RecursionError) as exc:  # deep nesting: RecursionError
-            reason = exc.__class__.__name__
-            raise ProfileError(f"card profile is not valid JSON: {reason}") from None
+            text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            raise ProfileError("card profile is not UTF-8 text") from None
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"card profile is not valid JSON (line {exc.lineno}, "
+                               f"column {exc.colno})") from None
+        except RecursionError:
+            raise ProfileError("card profile is nested too deeply") from None
         return cls.from_json(obj)
 
     def to_json(self) -> dict[str, Any]:

@@ -167,6 +167,8 @@ class HttpCrlFetcher:
     """Fetch CRLs by URL over HTTP(S), with a re-verified on-disk cache.
 
     :param cache_dir: directory for cached CRLs (created if missing); ``None`` = no cache.
+        A path that is not (and cannot become) a directory is a
+        :class:`~jukicard.errors.UsageError`.
     :param timeout: socket timeout in seconds for connecting and for each read.
     :param max_bytes: largest CRL accepted (bytes), enforced while streaming.
     :param deadline: longest time one download may take in total (seconds).
@@ -202,7 +204,7 @@ class HttpCrlFetcher:
             raise UsageError("max_bytes must be positive")
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         if self.cache_dir is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            _make_cache_dir(self.cache_dir)
         self.timeout = float(timeout)
         self.max_bytes = int(max_bytes)
         self.deadline = float(deadline)
@@ -383,6 +385,22 @@ class HttpCrlFetcher:
 
 
 # ---------------------------------------------------------------------- helpers
+def _make_cache_dir(path: Path) -> None:
+    """Create the cache directory if needed.
+
+    :raises UsageError: the path names something that is not a directory (a regular file),
+        or the directory cannot be created (permission...).
+    """
+    shown = repr(os.fspath(path))
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"CRL cache {shown} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"CRL cache directory {shown} cannot be created: "
+                         f"{exc.strerror or exc}") from None
+
+
 def _check_url(url: str) -> None:
     if not isinstance(url, str) or not url or any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise CrlFetchError("CRL URL is empty or contains spaces/control characters", url="")

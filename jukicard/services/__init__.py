@@ -7,7 +7,7 @@ through; it returns data objects with ``to_json()``.  Card logic stays in
 
 ::
 
-    with open_transport(emulated=True) as t:
+    with open_transport(emulated=True) as t:     # a reader: open_transport(reader=...)
         info = card_info(t)                       # no PIN, no personal data
         pins = pin_status_all(t)                  # no counter touched
         res = sign_file(t, ScriptedInteraction(["ABC123"]), "doc.pdf", key="sign")
@@ -15,6 +15,12 @@ through; it returns data objects with ``to_json()``.  Card logic stays in
     report = verify_certificate("leaf.cer", VerifyOptions(anchors=("root.cer",),
                                                           crls=("root.crl",)))
     report.valid, report.to_json()
+
+:func:`open_transport` never hands out the built-in test card on its own: only with
+``emulated=True``, or with ``fallback=True`` when no reader can be used *and* the deployment
+switch allows it (:func:`fallback_setting`).  Option inputs that are wrong (an anchor file
+holding a CRL…) raise :class:`InputError`, a :class:`~jukicard.errors.UsageError` naming the
+option and the file.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from jukicard.services.connect import (
     EMULATED_PROFILE,
     FALLBACK_NOTICE,
     CardSource,
+    FallbackSetting,
     describe_transport,
     emulated_transport,
     fallback_enabled,
+    fallback_setting,
     open_transport,
     open_with_source,
 )
@@ -38,6 +46,7 @@ from jukicard.services.data import (
     to_pem,
 )
 from jukicard.services.info import ApplicationSummary, CardInfo, CertificateSummary, card_info
+from jukicard.services.inputs import InputError, load_issuer_key
 from jukicard.services.interaction import (
     NoInteraction,
     PinPrompt,
@@ -68,10 +77,12 @@ from jukicard.services.signing import KEY_IDS, SignResult, sign_data, sign_diges
 from jukicard.services.verify import VerifyOptions, VerifyReport, verify_certificate
 
 __all__ = [
-    "EMULATED_PROFILE", "FALLBACK_NOTICE", "CardSource", "describe_transport",
-    "emulated_transport", "fallback_enabled", "open_transport", "open_with_source",
-    "CERT_IDS", "export_certificate", "read_basic_info", "read_my_number", "read_verified",
-    "to_pem",
+    "EMULATED_PROFILE", "FALLBACK_NOTICE", "CardSource", "FallbackSetting", "describe_transport",
+    "emulated_transport", "fallback_enabled", "fallback_setting", "open_transport",
+    "open_with_source",
+    "CERT_IDS", "export_certificate", "load_issuer_key", "read_basic_info", "read_my_number",
+    "read_verified", "to_pem",
+    "InputError",
     "ApplicationSummary", "CardInfo", "CertificateSummary", "card_info",
     "NoInteraction", "PinPrompt", "PinRequest", "ScriptedInteraction", "UserInteraction",
     "CHANGEABLE_PINS", "PIN_IDS", "PinState", "change_pin", "changeable_pin_ids", "pin_ids",

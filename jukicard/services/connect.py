@@ -5,24 +5,34 @@
 * ``emulated=True`` (or a ``profile``): the in-process emulator,
   ``LoopbackTransport(CardOS(load_profile("mynumber-01")))``;
 * ``reader=NAME|INDEX``: that PC/SC reader (a name substring matching one reader works);
-* neither: the first PC/SC reader with a card.  When there is no reader at all, the PC/SC
-  service is not running or pyscard is missing, it falls back to the built-in emulated card
-  (if the caller allows it: ``fallback=True``) and says so through ``notify``
+* neither: the first PC/SC reader with a card.  Only when the caller asks for it
+  (``fallback=True``; the library default is ``False``) *and* the deployment allows it
+  (:func:`fallback_enabled`), a machine with no reader at all, no PC/SC service or no
+  pyscard gets the built-in emulated card instead, and is told so through ``notify``
   (:data:`FALLBACK_NOTICE`).  Readers without a card are an error
   (:class:`~jukicard.errors.CardRemovedError`), not a reason to fall back.
 
 :func:`open_with_source` also says which card source was used (:class:`CardSource`: a
 reader or the emulated card, and whether it was a fallback).
 
-A deployment switches the fallback off entirely with :data:`FALLBACK_ENV`
-(``JUKICARD_EMULATED_FALLBACK=off``) or with its configuration file (:data:`CONFIG_ENV`,
-default :data:`DEFAULT_CONFIG`)::
+The deployment switch fails closed (:func:`fallback_setting`).  Three sources are read, and
+the fallback is allowed only when none of them says ``off``:
+
+* the environment variable :data:`FALLBACK_ENV` (``JUKICARD_EMULATED_FALLBACK=off``);
+* the system file :data:`DEFAULT_CONFIG` (``/etc/jukicard/jukicard.conf``), always read
+  when it exists;
+* the file named by :data:`CONFIG_ENV` (``JUKICARD_CONFIG``), read *as well*, never
+  instead of the system file::
 
     [connect]
     emulated_fallback = off
 
-:func:`fallback_enabled` reads both (the environment variable wins); an explicit
-``emulated=True`` still works.
+A user's ``on`` never overrides a deployment's ``off``.  A file that is named but missing,
+that is not a regular file (a FIFO, ``/dev/null``), that is not UTF-8 or does not parse, or
+that holds another section or key than ``emulated_fallback`` under ``[connect]`` is a
+:class:`~jukicard.errors.UsageError` naming the file (so is a value that is not on/off);
+values are taken literally (no ``%`` interpolation).  An explicit ``emulated=True`` still
+works.
 
 The transport returned is wrapped in a :class:`~jukicard.transport.tracing.TracingTransport`
 (:func:`traced`) so ``--log-level TRAFFIC`` shows the APDUs, with PINs and personal data
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +54,7 @@ from jukicard.card.detect import public_efs
 from jukicard.emulator.cardos import CardOS
 from jukicard.emulator.profile import ProfileError, load_profile
 from jukicard.errors import NoReaderError, ReaderUnavailableError, UsageError
+from jukicard.services.inputs import InputError
 from jukicard.transport.base import Transport
 from jukicard.transport.loopback import LoopbackTransport
 from jukicard.transport.pcsc import PcscTransport
@@ -55,6 +67,8 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG",
     "CardSource",
+    "FallbackSetting",
+    "fallback_setting",
     "fallback_enabled",
     "may_fall_back",
     "open_transport",
@@ -75,17 +89,22 @@ EMULATED_PROFILE = "mynumber-01"
 FALLBACK_NOTICE = "no reader found: using the built-in emulated card"
 
 #: Environment variable: ``off``/``no``/``0``/``false`` switches the fallback to the emulated
-#: card off, ``on``/``yes``/``1``/``true`` on (it overrides the configuration file).
+#: card off; ``on``/``yes``/``1``/``true`` leaves it to the other sources (an ``off``
+#: anywhere wins).
 FALLBACK_ENV = "JUKICARD_EMULATED_FALLBACK"
-#: Environment variable naming the configuration file (INI).
+#: Environment variable naming a configuration file (INI) read besides :data:`DEFAULT_CONFIG`.
 CONFIG_ENV = "JUKICARD_CONFIG"
-#: The configuration file read when :data:`CONFIG_ENV` is not set.
+#: The system configuration file, always read when it exists.
 DEFAULT_CONFIG = "/etc/jukicard/jukicard.conf"
 
 #: PC/SC return codes meaning "the PC/SC service is not there" (fallback allowed).
 _NO_SERVICE_CODES = frozenset({0x8010001D, 0x8010001E})
 _SWITCH = {"on": True, "yes": True, "true": True, "1": True,
            "off": False, "no": False, "false": False, "0": False}
+_SECTION = "connect"
+_KEY = "emulated_fallback"
+#: Largest configuration file read (it holds one line that matters).
+_MAX_CONFIG = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,20 +112,30 @@ class CardSource:
     """Where the card of a command came from.
 
     :ivar kind: ``"reader"`` or ``"emulated"``.
-    :ivar name: the reader's name, or the emulated card's profile name.
+    :ivar name: the reader's name; for the emulated card the profile as the caller named it
+        (a bare name such as ``mynumber-01``, or the path given).
     :ivar fallback: the emulated card was used because no reader could be used.
+    :ivar profile: the emulated card's profile name (from inside the profile), else ``None``.
     """
 
     kind: Literal["reader", "emulated"]
     name: str | None
     fallback: bool = False
+    profile: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "fallback": self.fallback}
+        """``{"kind", "name", "fallback"}``, and ``"profile"`` for the emulated card."""
+        obj: dict[str, Any] = {"kind": self.kind, "name": self.name, "fallback": self.fallback}
+        if self.kind == "emulated":
+            obj["profile"] = self.profile
+        return obj
 
     def __str__(self) -> str:
         if self.kind == "emulated":
-            return f"emulated card {self.name!r}" if self.name else "emulated card"
+            text = f"emulated card {self.name!r}" if self.name else "emulated card"
+            if self.profile and self.profile != self.name:
+                text += f" (profile {self.profile!r})"
+            return text
         return f"reader {self.name!r}"
 
 
@@ -117,31 +146,141 @@ def _switch(value: str, where: str) -> bool:
         raise UsageError(f"{where}: {value!r} is not on/off") from None
 
 
+@dataclass(frozen=True)
+class FallbackSetting:
+    """What the deployment says about the fallback to the emulated card.
+
+    :ivar enabled: the fallback is allowed (no source says off).
+    :ivar switched_off_by: the first source that says off: ``"JUKICARD_EMULATED_FALLBACK=off"``
+        or the path of the configuration file; ``None`` when enabled.
+    :ivar sources: every source that was read and had a say (variable name, file paths).
+    """
+
+    enabled: bool
+    switched_off_by: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+def _config_error(path: str, what: str) -> UsageError:
+    return UsageError(f"configuration file {path!r}: {what}")
+
+
+def _read_config_text(path: str, named: bool) -> str | None:
+    """The text of a configuration file; ``None`` when the system file does not exist.
+
+    Opened without blocking (a FIFO cannot hang the command) and checked to be a regular
+    file of at most :data:`_MAX_CONFIG` bytes.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if not named:
+            return None
+        raise _config_error(path, f"does not exist (named by {CONFIG_ENV})") from None
+    except OSError as exc:
+        raise _config_error(path, f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _config_error(path, "is not a regular file")
+        if st.st_size > _MAX_CONFIG:
+            raise _config_error(path, f"is larger than {_MAX_CONFIG // 1024} KiB")
+        raw = os.read(fd, _MAX_CONFIG + 1)
+    except OSError as exc:
+        raise _config_error(path, f"cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _config_error(path, "is not UTF-8 text") from None
+
+
+def _parse_config(path: str, text: str) -> bool | None:
+    """``emulated_fallback`` of a configuration file's ``[connect]`` section (``None``: not
+    set).  Only that section and that key are allowed; values are taken literally."""
+    import configparser
+
+    # no interpolation ("off%" is a bad value, not a crash); [DEFAULT] is not special here
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0")
+    try:
+        parser.read_string(text)
+    except configparser.MissingSectionHeaderError as exc:
+        raise _config_error(path, f"line {exc.lineno} is outside a [{_SECTION}] section") \
+            from None
+    except configparser.ParsingError as exc:
+        lines = ", ".join(str(e[0]) for e in getattr(exc, "errors", ())) or "?"
+        raise _config_error(path, f"line {lines} is not 'key = value'") from None
+    except (configparser.DuplicateSectionError, configparser.DuplicateOptionError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise _config_error(path, "a section or key is given twice"
+                            + (f" (line {line})" if line else "")) from None
+    except configparser.Error:
+        raise _config_error(path, "cannot be parsed") from None
+    unknown = [s for s in parser.sections() if s != _SECTION]
+    if parser.defaults():  # keys under a header spelt like the internal default section
+        unknown.insert(0, "?")
+    if unknown:
+        raise _config_error(path, f"unknown section [{unknown[0]}] (only [{_SECTION}] with "
+                            f"{_KEY} is understood)")
+    if not parser.has_section(_SECTION):
+        return None
+    keys = [k for k in parser.options(_SECTION) if k != _KEY]
+    if keys:
+        raise _config_error(path, f"unknown key {keys[0]!r} in [{_SECTION}] (only {_KEY} "
+                            "is understood)")
+    value = parser.get(_SECTION, _KEY, fallback=None)
+    where = f"configuration file {path!r}: [{_SECTION}] {_KEY}"
+    return None if value is None else _switch(value, where)
+
+
+def fallback_setting(environ: Mapping[str, str] | None = None) -> FallbackSetting:
+    """Read the deployment switch of the emulated-card fallback (it fails closed).
+
+    The sources: :data:`FALLBACK_ENV`, :data:`DEFAULT_CONFIG` (always, when it exists) and
+    the file named by :data:`CONFIG_ENV` (besides, not instead of, the system file).  Any
+    source saying off switches the fallback off; no source can switch it back on.
+
+    :param environ: the environment (default :data:`os.environ`).
+    :raises UsageError: a value that is not on/off; a named file that is missing; a file
+        that is not a regular file, not UTF-8, does not parse, or holds another section or
+        key than ``[connect] emulated_fallback`` (the message names the file).
+    """
+    env = os.environ if environ is None else environ
+    offs: list[str] = []
+    sources: list[str] = []
+    value = env.get(FALLBACK_ENV, "")
+    if value.strip():
+        sources.append(FALLBACK_ENV)
+        if not _switch(value, FALLBACK_ENV):
+            offs.append(f"{FALLBACK_ENV}={value.strip()}")
+    named = env.get(CONFIG_ENV) or None
+    seen: set[str] = set()
+    for path, is_named in ((DEFAULT_CONFIG, False), (named, True)):
+        if path is None or os.path.realpath(path) in seen:
+            continue
+        seen.add(os.path.realpath(path))
+        text = _read_config_text(path, is_named)
+        if text is None:
+            continue
+        setting = _parse_config(path, text)
+        if setting is None:
+            continue
+        sources.append(path)
+        if not setting:
+            offs.append(path)
+    return FallbackSetting(not offs, offs[0] if offs else None, tuple(sources))
+
+
 def fallback_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """May a command fall back to the emulated card when no reader can be used?
 
-    :param environ: the environment (default :data:`os.environ`).
-    :returns: the value of :data:`FALLBACK_ENV` if set, else ``emulated_fallback`` in the
-        ``[connect]`` section of the configuration file, else ``True``.
-    :raises UsageError: a value that is not on/off, or a configuration file that cannot be
-        read or parsed.
+    :returns: :attr:`FallbackSetting.enabled` of :func:`fallback_setting`.
+    :raises UsageError: see :func:`fallback_setting`.
     """
-    env = os.environ if environ is None else environ
-    if env.get(FALLBACK_ENV, "").strip():
-        return _switch(env[FALLBACK_ENV], FALLBACK_ENV)
-    path = env.get(CONFIG_ENV) or DEFAULT_CONFIG
-    if not os.path.exists(path):
-        return True
-    import configparser
+    return fallback_setting(environ).enabled
 
-    parser = configparser.ConfigParser()
-    try:
-        with open(path, encoding="utf-8") as fh:
-            parser.read_file(fh)
-    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise UsageError(f"cannot read the configuration file {path!r}: {exc}") from exc
-    value = parser.get("connect", "emulated_fallback", fallback=None)
-    return True if value is None else _switch(value, f"{path} [connect] emulated_fallback")
 
 PcscFactory = Callable[..., Transport]
 
@@ -149,14 +288,16 @@ PcscFactory = Callable[..., Transport]
 def new_emulated_card(profile: str | os.PathLike[str] = EMULATED_PROFILE) -> CardOS:
     """A fresh emulated card from ``profile`` (a name in ``vectors/cards`` or a path).
 
+    The profile is read with the emulator's bounds
+    (:func:`jukicard.emulator.profile.load_profile`: a regular file of at most 8 MiB).
     Tests replace this function (``monkeypatch``) to share one card between commands.
 
-    :raises UsageError: the profile cannot be loaded.
+    :raises UsageError: the profile cannot be loaded (``option`` ``--profile``, ``path``).
     """
     try:
         return CardOS(load_profile(profile))
     except ProfileError as exc:
-        raise UsageError(f"cannot load emulated card profile: {exc}") from exc
+        raise InputError(f"--profile: {exc}", option="--profile", path=profile) from None
 
 
 def emulated_transport(profile: str | os.PathLike[str] | None = None) -> LoopbackTransport:
@@ -186,7 +327,7 @@ def open_transport(
     emulated: bool = False,
     *,
     profile: str | os.PathLike[str] | None = None,
-    fallback: bool = True,
+    fallback: bool = False,
     notify: Callable[[str], None] | None = None,
     trace: bool = True,
     pcsc_factory: PcscFactory | None = None,
@@ -198,13 +339,16 @@ def open_transport(
     :param emulated: use the built-in emulated card.
     :param profile: use this emulated card profile (implies ``emulated``).
     :param fallback: with neither ``reader`` nor ``emulated``, fall back to the emulated card
-        when no reader can be used at all.
+        when no reader can be used at all — and only when the deployment allows it
+        (:func:`fallback_setting`).  Default ``False``: a library caller gets the test card
+        only when it asks for it.
     :param notify: told :data:`FALLBACK_NOTICE` when falling back (default: a log warning).
     :param trace: wrap the transport in a redacting :class:`TracingTransport`.
     :param pcsc_factory: builds the PC/SC transport (default :class:`PcscTransport`; tests
         pass a fake).
     :returns: an open transport; close it (or use it as a context manager) when done.
-    :raises UsageError: both a reader and the emulated card were asked for; bad profile.
+    :raises UsageError: both a reader and the emulated card were asked for; bad profile; a
+        broken deployment switch when a fallback was about to happen.
     :raises NoReaderError: the named reader does not exist (no fallback for a named reader).
     :raises CardRemovedError: readers exist but none holds a card.
     :raises TransportError: (or a subclass) any other reader problem.
@@ -220,7 +364,7 @@ def open_with_source(
     emulated: bool = False,
     *,
     profile: str | os.PathLike[str] | None = None,
-    fallback: bool = True,
+    fallback: bool = False,
     notify: Callable[[str], None] | None = None,
     trace: bool = True,
     pcsc_factory: PcscFactory | None = None,
@@ -245,11 +389,17 @@ def open_with_source(
         except (NoReaderError, ReaderUnavailableError) as exc:
             if reader is not None or not fallback or not may_fall_back(exc):
                 raise
+            setting = fallback_setting()
+            if not setting.enabled:
+                log.info("no PC/SC reader usable; the fallback to the emulated card is "
+                         "switched off (%s)", setting.switched_off_by)
+                raise
             log.info("no PC/SC reader usable (%s); falling back to the emulated card", exc)
             (notify or log.warning)(FALLBACK_NOTICE)
             inner = emulated_transport(None)
             fell_back = True
-    source = card_source(inner, fallback=fell_back)
+    given = None if profile is None else os.fspath(profile)
+    source = card_source(inner, fallback=fell_back, name=given)
     return (traced(inner) if trace else inner), source
 
 
@@ -268,15 +418,18 @@ def unwrap(transport: Any) -> Any:
     return transport
 
 
-def card_source(transport: Any, *, fallback: bool = False) -> CardSource:
+def card_source(transport: Any, *, fallback: bool = False,
+                name: str | None = None) -> CardSource:
     """The :class:`CardSource` of an open transport (tracing wrappers are looked through).
 
     :param fallback: record that the emulated card stands in for a missing reader.
+    :param name: for the emulated card, the profile as the caller named it (a path given
+        with ``--profile``); default: the profile's own name.
     """
     inner = unwrap(transport)
     if isinstance(inner, LoopbackTransport):
         profile = getattr(getattr(inner.card, "profile", None), "name", None)
-        return CardSource("emulated", profile, fallback)
+        return CardSource("emulated", name or profile, fallback, profile)
     return CardSource("reader", getattr(inner, "reader", None) or type(inner).__name__)
 
 

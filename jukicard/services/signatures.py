@@ -33,18 +33,20 @@ from jukicard.services.inputs import (
     read_input,
 )
 from jukicard.services.verify import (
-    InputFileError,
     VerifyOptions,
     VerifyReport,
     apply_usage,
     build_validation,
     failure_json,
     iso_time,
-    kind_of,
+    option_input_error,
     result_to_json,
 )
 
-__all__ = ["SignatureOptions", "decode_signature", "verify_signature"]
+__all__ = ["SignatureOptions", "MAX_SIGNATURE_JSON", "decode_signature", "verify_signature"]
+
+#: Largest ``jukicard sign --json`` object read as JSON (it is about 1 KiB).
+MAX_SIGNATURE_JSON = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,20 @@ def decode_signature(blob: bytes, size: int) -> tuple[bytes, str]:
         default output) or ``sign --json``'s object.
     :param size: the signer key's modulus size in bytes (a raw signature has this length).
     :returns: ``(signature, "raw" | "base64" | "json")``; bytes that are none of the text
-        forms come back as they are (``"raw"``).
+        forms come back as they are (``"raw"``).  JSON is tried only up to
+        :data:`MAX_SIGNATURE_JSON` bytes, and nesting too deep for the parser is "not JSON"
+        (a hostile file of 200,000 ``[`` is a bad signature, not a crash).
     """
     if len(blob) == size:
         return blob, "raw"
     text = blob.strip()
-    if text.startswith(b"{"):
+    if text.startswith(b"{") and len(text) <= MAX_SIGNATURE_JSON:
         try:
             obj = json.loads(text.decode("utf-8"))
             value = obj["signature"] if isinstance(obj, dict) else None
             if isinstance(value, str):
                 return base64.b64decode(value, validate=True), "json"
-        except (ValueError, KeyError, binascii.Error):
+        except (ValueError, KeyError, binascii.Error, RecursionError):
             pass
     try:
         decoded = base64.b64decode(b"".join(text.split()), validate=True)
@@ -104,24 +108,37 @@ def _min_key_bits(options: VerifyOptions) -> int | None:
     return 2048 if options.jpki else None
 
 
-def _raw_signature(data_path: str, blob: bytes, cert_bytes: bytes | None,
+def _pinned_certificate(sig: SignatureOptions) -> Any:
+    """The ``--cert`` certificate (cryptography), or ``None``.
+
+    :raises InputError: unreadable, too large, or not a certificate (the operator's
+        mistake: exit 2, never "signature invalid").
+    """
+    from jukicard.pki.signatures import load_certificate
+
+    if sig.certificate is None:
+        return None
+    data = read_input(sig.certificate, option="--cert", what="certificate",
+                      limit=MAX_CERTIFICATE)
+    try:
+        return load_certificate(data)
+    except ValidationError as exc:
+        raise option_input_error("--cert", sig.certificate, exc, data, "certificate") from exc
+
+
+def _raw_signature(data_path: str, blob: bytes, cert: Any,
                    sig: SignatureOptions, options: VerifyOptions) -> tuple[dict[str, Any], Any]:
     """Verify a PKCS#1 v1.5 signature; returns (JSON ``signature`` object, signer cert)."""
     from jukicard.pki.signatures import (
         SignatureInvalidError,
-        load_certificate,
         parse_digest_info,
         recover_digest_info,
         rsa_public_key,
         verify_pkcs1v15,
     )
 
-    if cert_bytes is None:
+    if cert is None:
         raise UsageError("a raw signature needs the signer certificate (--cert)")
-    try:
-        cert = load_certificate(cert_bytes)
-    except ValidationError as exc:
-        raise InputFileError("--cert", sig.certificate or "", exc, kind_of(cert_bytes)) from exc
     size = (rsa_public_key(certificate=cert, check_key_usage=False).key_size + 7) // 8
     signature, encoding = decode_signature(blob, size)
     common: dict[str, Any] = {"certificate": cert, "min_key_size": _min_key_bits(options),
@@ -146,12 +163,15 @@ def _raw_signature(data_path: str, blob: bytes, cert_bytes: bytes | None,
              "key_size": vs.key_size, "weak_hash": vs.weak_hash, "encoding": encoding}, cert)
 
 
-def _cms_signature(data_path: str, blob: bytes, cert_bytes: bytes | None,
+def _cms_signature(data_path: str, blob: bytes, pinned: Any,
                    sig: SignatureOptions, options: VerifyOptions
                    ) -> tuple[dict[str, Any], list[Any], list[Any]]:
-    """Verify every SignerInfo of a CMS; returns (JSON object, signer certs, CMS certs)."""
+    """Verify every SignerInfo of a CMS; returns (JSON object, signer certs, CMS certs).
+
+    With ``pinned`` (``--cert``) every SignerInfo must be signed by that certificate.
+    """
     from jukicard.pki.certs import Certificate
-    from jukicard.pki.cms import SignedData
+    from jukicard.pki.cms import SignedData, SignerNotFoundError
     from jukicard.pki.signatures import SignatureInvalidError
 
     if sig.mode != "message":
@@ -159,7 +179,7 @@ def _cms_signature(data_path: str, blob: bytes, cert_bytes: bytes | None,
     signed = SignedData.parse(blob)
     content = read_input(data_path, option="FILE", what="CMS content", limit=MAX_CMS_CONTENT)
     kwargs: dict[str, Any] = {
-        "extra_certificates": [cert_bytes] if cert_bytes is not None else [],
+        "extra_certificates": [pinned] if pinned is not None else [],
         "min_key_size": _min_key_bits(options), "allow_sha1": sig.allow_sha1}
     if signed.detached:
         res = signed.verify(detached_content=content, **kwargs)
@@ -168,7 +188,10 @@ def _cms_signature(data_path: str, blob: bytes, cert_bytes: bytes | None,
             raise SignatureInvalidError("FILE differs from the content in the CMS")
         res = signed.verify(**kwargs)
     signers: list[Any] = []
-    for s in res.signers:  # every SignerInfo's certificate is validated, not only the first
+    for i, s in enumerate(res.signers):  # every SignerInfo's certificate is validated
+        if pinned is not None and s.certificate != pinned:
+            raise SignerNotFoundError(f"SignerInfo #{i + 1} is not signed by the --cert "
+                                      "certificate (another certificate signed it)")
         if s.certificate not in signers:
             signers.append(s.certificate)
     obj = {
@@ -189,16 +212,26 @@ def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
     """Verify a raw card signature or a CMS SignedData over ``data_path``, and with
     ``options.anchors`` the signer certificate path(s) (``signature verify``).
 
+    ``signature.certificate`` (``--cert``) is the signer of a raw signature; for a CMS it
+    pins the signer: every SignerInfo must be signed by that certificate, else the result
+    is invalid (``signer-not-found``).
+
     :raises UsageError: unreadable or oversized inputs, ``--digest``/``--raw`` with a CMS, a
-        raw signature without ``--cert``.
+        raw signature without ``--cert``, path-validation options without anchors (the
+        certificate is not validated without them: they would be silently ignored).
+    :raises InputError: (a :class:`UsageError`) ``--cert``, an anchor, intermediate or CRL
+        file that does not hold what its option needs.
     """
     from jukicard.pki.certs import Certificate
     from jukicard.pki.cms import looks_like_cms
 
+    ignored = options.path_options()
+    if not options.anchors and ignored:
+        raise UsageError(f"{', '.join(ignored)}: the signer's certificate is not validated "
+                         "without --anchor (give the trust anchor, or leave "
+                         f"{'this option' if len(ignored) == 1 else 'these options'} out)")
     blob = read_input(sig_path, option="SIG", what="signature", limit=MAX_SIGNATURE)
-    cert_bytes = (read_input(signature.certificate, option="--cert", what="certificate",
-                             limit=MAX_CERTIFICATE)
-                  if signature.certificate is not None else None)
+    pinned = _pinned_certificate(signature)
     at = options.validation_time()
     options = dataclasses.replace(options, at=at)  # one "now" for the whole run
     out: dict[str, Any] = {"valid": False, "reason": None, "message": "",
@@ -208,9 +241,9 @@ def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
     try:
         if is_cms:
             out["signature"], signers, cms_certs = _cms_signature(
-                data_path, blob, cert_bytes, signature, options)
+                data_path, blob, pinned, signature, options)
         else:
-            out["signature"], signer = _raw_signature(data_path, blob, cert_bytes, signature,
+            out["signature"], signer = _raw_signature(data_path, blob, pinned, signature,
                                                       options)
             signers = [signer]
     except ValidationError as exc:

@@ -22,18 +22,27 @@ import copy
 import dataclasses
 import datetime as _dt
 import logging
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from jukicard.errors import UsageError, ValidationError
-from jukicard.services.inputs import MAX_CERTIFICATE, MAX_CRL, display_path, read_input
+from jukicard.services.inputs import (
+    MAX_CERTIFICATE,
+    MAX_CRL,
+    InputError,
+    display_path,
+    read_input,
+)
 
 __all__ = [
     "VerifyOptions",
     "VerifyReport",
     "InputFileError",
+    "input_problem",
+    "option_input_error",
     "ValidationSetup",
     "parse_at",
     "iso_time",
@@ -117,7 +126,7 @@ class VerifyOptions:
     :ivar min_rsa_bits: smallest RSA key in the path (default 2048 with the profile, else
         1024).
     :raises UsageError: a malformed policy OID, an unknown usage, a negative key size, a
-        naive ``at``.
+        naive ``at``, one path (a ``str``) where a sequence of paths belongs.
     """
 
     anchors: tuple[str, ...] = ()
@@ -137,7 +146,12 @@ class VerifyOptions:
 
     def __post_init__(self) -> None:
         for name in ("anchors", "intermediates", "crls", "policies"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+            value = getattr(self, name)
+            if isinstance(value, str | bytes | os.PathLike):
+                # tuple("x.cer") would be ('x', '.', 'c', ...): say what is wrong instead
+                raise UsageError(f"VerifyOptions.{name} takes a sequence (a tuple or list), "
+                                 f"not one {type(value).__name__}: write ({value!r},)")
+            object.__setattr__(self, name, tuple(value))
         for oid in self.policies:
             check_policy_oid(oid)
         if self.usage not in _USAGES:
@@ -156,6 +170,18 @@ class VerifyOptions:
         """:attr:`at`, or now (UTC, whole seconds)."""
         return self.at if self.at is not None else parse_at(None)
 
+    def path_options(self) -> tuple[str, ...]:
+        """The options given (by their CLI names) that only matter when a certificate path
+        is validated, i.e. with :attr:`anchors` (``--jpki-profile``, ``--crl``…)."""
+        given = (("--intermediate", self.intermediates), ("--crl", self.crls),
+                 ("--crl-cache", self.crl_cache is not None), ("--fetch-crls", self.fetch_crls),
+                 ("--no-revocation", self.no_revocation), ("--policy", self.policies),
+                 ("--explicit-policy", self.explicit_policy),
+                 ("--inhibit-mapping", self.inhibit_mapping),
+                 ("--inhibit-any-policy", self.inhibit_any_policy),
+                 ("--jpki-profile", self.jpki_profile), ("--usage", self.usage is not None))
+        return tuple(name for name, value in given if value)
+
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -169,19 +195,44 @@ class VerifyReport:
         return copy.deepcopy(self.data)
 
 
-class InputFileError(ValidationError):
-    """An input file does not hold what its option needs (a CRL given as ``--anchor``…).
+_PROBLEMS = {
+    "malformed-certificate": "is not a readable certificate (DER or PEM)",
+    "malformed-crl": "is not a readable CRL (DER or PEM)",
+    "malformed-pem": "has broken PEM armour",
+}
 
-    :ivar option: the option (``--anchor``, ``CERT``…).
+
+def input_problem(cause: ValidationError, what: str) -> str:
+    """What is wrong with an input file, in words (no parser internals): ``"is not a
+    readable certificate (DER or PEM)"``."""
+    return _PROBLEMS.get(str(cause.reason), f"is not a usable {what}")
+
+
+class InputFileError(ValidationError):
+    """The thing being verified (``CERT``, …) does not hold what it should: a failed
+    verification (exit 5), not an operator's mistake with an option (that is an
+    :class:`~jukicard.services.inputs.InputError`, exit 2).
+
+    :ivar option: the argument (``CERT``…).
     :ivar path: the file.
     :ivar reason: the parser's reason (``malformed-certificate``…).
     """
 
-    def __init__(self, option: str, path: str, cause: ValidationError, hint: str = "") -> None:
+    def __init__(self, option: str, path: str, cause: ValidationError, hint: str = "",
+                 what: str = "certificate") -> None:
         self.option = option
         self.path = path
-        text = f"{option} {display_path(path)}: {cause}"
+        text = f"{option} {display_path(path)} {input_problem(cause, what)}"
         super().__init__(text + (f" ({hint})" if hint else ""), reason=cause.reason)
+
+
+def option_input_error(option: str, path: str, cause: ValidationError, data: bytes,
+                       what: str) -> InputError:
+    """A usage error (exit 2) for an option's file that does not hold what the option needs
+    (a CRL given as ``--anchor``), naming the option, the file and what it holds."""
+    hint = kind_of(data)
+    return InputError(f"{option} {display_path(path)} {input_problem(cause, what)}"
+                      + (f" ({hint})" if hint else ""), option=option, path=path)
 
 
 # --------------------------------------------------------------------------- loading
@@ -200,32 +251,124 @@ def kind_of(data: bytes) -> str:
 
 
 def _load_certificates(path: str, option: str) -> list[Any]:
+    """The certificates of an option's file (``--anchor``…).
+
+    :raises InputError: unreadable, too large, not certificates, or none in it.
+    """
     from jukicard.pki.certs import load_certificates
 
     data = read_input(path, option=option, what="certificate", limit=MAX_CERTIFICATE)
     try:
-        return load_certificates(data)
+        certs = load_certificates(data)
     except ValidationError as exc:
-        raise InputFileError(option, path, exc, kind_of(data)) from exc
+        raise option_input_error(option, path, exc, data, "certificate") from exc
+    if not certs:
+        raise InputError(f"{option} {display_path(path)} holds no certificate (a PEM file "
+                         "with no CERTIFICATE block)", option=option, path=path)
+    return certs
 
 
 def _add_crl_file(revocation: Any, path: str) -> None:
+    """Add the CRLs of a ``--crl`` file.
+
+    :raises InputError: unreadable, too large, not CRLs, or none in it.
+    """
+    from jukicard.pki.crl import load_crls
+
     data = read_input(path, option="--crl", what="CRL", limit=MAX_CRL)
     try:
-        revocation.add(data)
+        crls = load_crls(data)
     except ValidationError as exc:
-        raise InputFileError("--crl", path, exc, kind_of(data)) from exc
+        raise option_input_error("--crl", path, exc, data, "CRL") from exc
+    if not crls:
+        raise InputError(f"--crl {display_path(path)} holds no CRL (a PEM file with no "
+                         "X509 CRL block)", option="--crl", path=path)
+    for crl in crls:
+        revocation.add(crl)
+
+
+def _check_crl_url(location: str) -> None:
+    """A ``--crl`` URL must be http(s) with a host (else the operator mistyped it).
+
+    :raises InputError: another scheme, no host, a URL that does not parse.
+    """
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(location)
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https"):
+        raise InputError(f"--crl {display_path(location)}: only http and https CRL URLs are "
+                         "fetched (give a local CRL file by its path)", option="--crl",
+                         path=location)
+    if not host:
+        raise InputError(f"--crl {display_path(location)}: the URL has no host",
+                         option="--crl", path=location)
+
+
+class _RecordingFetcher:
+    """A CRL fetcher that remembers every failure (URL and why), so the result lists the
+    problem with each URL instead of only "no CRL found"."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.problems: list[str] = []
+
+    def fetch(self, url: str) -> bytes:
+        try:
+            data: bytes = self.inner.fetch(url)
+        except ValidationError as exc:
+            self.problems.append(f"{url}: {_fetch_problem(exc)}")
+            log.info("CRL %s unusable: %s", url, exc)
+            raise
+        return data
+
+
+_PY_NAME = re.compile(r" \([A-Z][A-Za-z]*\)$")
+
+
+def _fetch_problem(exc: ValidationError) -> str:
+    """Why a CRL download failed, in words: the system's reason ("Connection refused")
+    rather than a Python exception name."""
+    cause = exc.__cause__
+    reason = getattr(cause, "reason", cause)
+    if isinstance(reason, TimeoutError) or isinstance(cause, TimeoutError):
+        return "CRL download timed out"
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"CRL download failed: {reason.strerror}"
+    return _PY_NAME.sub("", str(exc))
+
+
+def _crl_fetcher(cache: str | None) -> _RecordingFetcher:
+    """The HTTP CRL fetcher, its failures recorded.
+
+    :raises InputError: ``--crl-cache`` cannot be used as a cache directory.
+    """
+    from jukicard.pki.fetch import HttpCrlFetcher
+
+    try:
+        return _RecordingFetcher(HttpCrlFetcher(cache))
+    except UsageError as exc:
+        raise InputError(f"--crl-cache: {exc}", option="--crl-cache", path=cache) from exc
 
 
 @dataclass(frozen=True)
 class ValidationSetup:
     """What :func:`build_validation` produced: the validator, the time, the JPKI usage and
-    the problems met while fetching CRLs by URL."""
+    the fetcher of CRLs by URL (``None`` without URLs)."""
 
     validator: Any
     at: _dt.datetime
     usage: str | None
-    crl_problems: tuple[str, ...]
+    fetcher: _RecordingFetcher | None = None
+
+    @property
+    def crl_problems(self) -> tuple[str, ...]:
+        """The problems met so far fetching CRLs by URL (``--crl URL`` while building, the
+        certificates' distribution points with ``--fetch-crls`` while validating)."""
+        return () if self.fetcher is None else tuple(self.fetcher.problems)
 
 
 def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[Any] = (),
@@ -238,8 +381,10 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
     :param extra_intermediates: more intermediates (e.g. the certificates inside a CMS).
     :param default_usage: JPKI certificate kind required under the profile when
         ``options.usage`` is not set (a CMS document signature: ``"sign"``).
-    :raises UsageError: an unreadable or oversized file, no trust anchor.
-    :raises InputFileError: an anchor, intermediate or CRL file does not parse.
+    :raises InputError: (a :class:`UsageError`) an anchor, intermediate or CRL file that
+        cannot be read, is too large or does not hold what its option needs; a ``--crl``
+        URL that is not http(s); a ``--crl-cache`` that is not a directory.
+    :raises UsageError: no trust anchor.
     """
     from jukicard.pki.policy import RevocationRule, ValidationPolicy
     from jukicard.pki.revocation import CrlRevocationSource
@@ -270,30 +415,29 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
     policy = (ValidationPolicy.jpki(anchors, **overrides) if options.jpki
               else ValidationPolicy.permissive(anchors, **overrides))
 
-    problems: list[str] = []
     revocation = None
+    fetcher = None
     if not options.no_revocation:
-        fetcher = None
-        if options.fetch_crls or any("://" in loc for loc in options.crls):
-            from jukicard.pki.fetch import HttpCrlFetcher
-
-            fetcher = HttpCrlFetcher(options.crl_cache)
+        urls = [loc for loc in options.crls if "://" in loc]
+        for url in urls:
+            _check_crl_url(url)
+        if options.fetch_crls or urls:
+            fetcher = _crl_fetcher(options.crl_cache)
         # with fetch_crls the source itself fetches each certificate's URL distribution
-        # points when no CRL at hand covers it
+        # points when no CRL at hand covers it (failures are recorded by the fetcher)
         revocation = CrlRevocationSource(fetcher=fetcher if options.fetch_crls else None)
         for location in options.crls:
-            if "://" in location and fetcher is not None:
+            if location in urls and fetcher is not None:
                 try:
                     revocation.add(fetcher.fetch(location))
-                except ValidationError as exc:
-                    problems.append(f"{location}: {exc}")
-                    log.warning("CRL %s unusable: %s", location, exc)
+                except ValidationError:
+                    pass  # recorded: the status stays undetermined, never valid
             else:
                 _add_crl_file(revocation, location)
     elif options.crls:
         log.info("--no-revocation: ignoring %d --crl option(s)", len(options.crls))
     return ValidationSetup(Validator(policy, intermediates=intermediates,
-                                     revocation=revocation), at, usage, tuple(problems))
+                                     revocation=revocation), at, usage, fetcher)
 
 
 # --------------------------------------------------------------------------- results
@@ -349,6 +493,8 @@ def result_to_json(result: Any, *, extra_problems: Sequence[str] = ()) -> dict[s
     }
     if extra_problems:
         out["problems"] = list(extra_problems)
+        if not out["valid"]:
+            out["message"] = f"{out['message']} (CRL URL problems: {'; '.join(extra_problems)})"
     return out
 
 

@@ -31,7 +31,8 @@ from jukicard.services import connect
 MY_NUMBER = "201867807611"  # synthetic test card mynumber-01 (vectors/cards/README.md)
 NAME = "模擬　花子"
 ADDRESS_PART = "千代田区"
-EMULATED = {"kind": "emulated", "name": "mynumber-01", "fallback": False}
+EMULATED = {"kind": "emulated", "name": "mynumber-01", "fallback": False,
+            "profile": "mynumber-01"}
 
 
 @dataclass
@@ -408,7 +409,11 @@ def test_cert_export_json(cli: Cli, tmp_path: Path) -> None:
     assert res.json()["output"] == str(out) and out.read_bytes().startswith(b"-----BEGIN")
 
 
-def test_cert_export_der_refuses_terminal_stdout(cli: Cli) -> None:
+def test_cert_export_der_refuses_terminal_stdout(cli: Cli,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """DER is refused on a terminal only (a pipe or a file gets it: see
+    ``test_cli_review.py``)."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     res = cli.run("cert", "export", "auth", "--emulated", "--format", "der")
     assert res.rc == 2 and "-o FILE" in res.err
 
@@ -499,7 +504,8 @@ def test_pin_change_auth(cli: Cli, pins: PinLedger) -> None:
     res = cli.run("pin", "change", "auth", "--emulated", "--pin-stdin",
                   stdin=pins.submit("1234") + "\n5678\n")
     assert res.rc == 0, res.err
-    assert "auth PIN changed" in res.out
+    # the PIN is named as residents know it (issue 8 review), not by its id
+    assert res.out == "利用者証明用電子証明書暗証番号 (user-authentication PIN): changed\n"
     assert card.stats.change_reference_data == 1
     # the new PIN works, the old one no longer does
     res = cli.run("sign", "--digest", "00" * 32, "--key", "auth", "--emulated", "--pin-stdin",
@@ -514,7 +520,8 @@ def test_pin_change_sign_json(cli: Cli, pins: PinLedger) -> None:
     res = cli.run("pin", "change", "sign", "--emulated", "--pin-stdin", "--json",
                   stdin=pins.submit("abc123") + "\nnew456x\n")
     assert res.rc == 0, res.err
-    assert res.json() == {"pin": "sign", "changed": True, "card_source": EMULATED}
+    assert res.json() == {"pin": "sign", "name": "署名用電子証明書暗証番号 (signature password)",
+                          "changed": True, "card_source": EMULATED}
 
 
 def test_pin_change_bad_new_pin_spends_nothing(cli: Cli) -> None:
@@ -550,9 +557,9 @@ def test_emulator_profiles(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_emulator_serve_forwards_arguments(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    # a profile that cannot be loaded: the emulator exits 1 before any network I/O
+    # a profile that cannot be loaded: a usage error (2) before any network I/O
     rc = main(["emulator", "serve", "--profile", str(tmp_path / "none.json")])
-    assert rc == 1
+    assert rc == 2
     assert "jukicard-emulator" in capsys.readouterr().err
 
 

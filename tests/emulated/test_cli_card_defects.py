@@ -147,7 +147,7 @@ def test_demo_commands_still_fall_back_and_say_so(run: Any, monkeypatch: pytest.
     assert res.rc == 0, res.err
     assert "using the built-in emulated card" in res.err
     assert res.json()["card_source"] == {"kind": "emulated", "name": "mynumber-01",
-                                         "fallback": True}
+                                         "fallback": True, "profile": "mynumber-01"}
 
 
 @pytest.mark.parametrize("switch", ["env", "config"])
@@ -191,7 +191,7 @@ def test_every_card_json_output_names_the_card_source(run: Any, pins: PinLedger,
     res = run(*words, "--emulated", "--json", stdin=stdin)
     assert res.rc == 0, res.err
     assert res.json()["card_source"] == {"kind": "emulated", "name": "mynumber-01",
-                                         "fallback": False}
+                                         "fallback": False, "profile": "mynumber-01"}
 
 
 def test_error_json_names_the_card_source(run: Any, pins: PinLedger) -> None:
@@ -267,7 +267,7 @@ def test_sign_refuses_to_replace_the_document(run: Any, cards: list[CardOS],
     for out in (doc, tmp_path / "hard", tmp_path / "soft", tmp_path / "." / "doc"):
         res = run("sign", doc, "--emulated", "--pin-stdin", "-o", out, stdin="ABC123\n")
         assert res.rc == 2, res.err
-        assert "FILE" in res.err and "-o" in res.err
+        assert "document" in res.err and "-o" in res.err
         assert sys.stdin.read() == "ABC123\n"  # the PIN was not read
     assert doc.read_bytes() == b"the document"
     assert all(c.stats.verify_with_data == 0 for c in cards)

@@ -115,8 +115,12 @@ def runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
            tmp_path: Path) -> Callable[..., Run]:
     """``run(*argv, stdin="")``: run ``jukicard ARGV`` in-process, whatever way the CLI
     reports usage errors (argparse raised ``SystemExit``; click returns the code), with no
-    deployment configuration and the fallback switch unset."""
-    monkeypatch.setenv("JUKICARD_CONFIG", str(tmp_path / "no-such-config.conf"))
+    deployment configuration (the system file is moved to a path that does not exist, no
+    ``JUKICARD_CONFIG``) and the fallback switch unset."""
+    from jukicard.services import connect
+
+    monkeypatch.setattr(connect, "DEFAULT_CONFIG", str(tmp_path / "no-such-config.conf"))
+    monkeypatch.delenv("JUKICARD_CONFIG", raising=False)
     monkeypatch.delenv("JUKICARD_EMULATED_FALLBACK", raising=False)
 
     def run(*argv: str | Path, stdin: str = "") -> Run:
@@ -414,6 +418,9 @@ class ExitRow:
     :ivar setup: prepares the situation (``monkeypatch``, ``tmp_path`` → extra argv).
     :ivar defect: the issue-8 defect that changes this row on purpose (asserted with the
         new behaviour in the defect tests); ``old`` is the code before issue 8.
+    :ivar review: the finding of the issue-8 review that changes this row on purpose
+        (asserted in ``test_cli_review.py`` / ``test_cli_review_card.py``); ``old`` is the
+        code before the review.
     """
 
     id: str
@@ -423,6 +430,7 @@ class ExitRow:
     setup: Callable[[pytest.MonkeyPatch, Path], tuple[str, ...]] | None = None
     defect: int | None = None
     old: int | None = None
+    review: int | None = None
 
 
 def _with_tries(app: str, fid: str, tries: int) -> Callable[..., tuple[str, ...]]:
@@ -465,6 +473,16 @@ def _sha384_signature(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[
     return (str(tmp_path / "data"), str(tmp_path / "sig"))
 
 
+def _damaged_my_number(tmp_path: Path) -> tuple[str, ...]:
+    """A card whose My Number EF has a wrong check digit (damaged card data)."""
+    prof = profile_json("mynumber-01")
+    ef = find_file(prof, "text", "0001")
+    ef["data"] = ef["data"].replace(b"201867807611".hex().upper(), b"201867807612".hex().upper())
+    path = tmp_path / "damaged.json"
+    path.write_text(json.dumps(prof), encoding="utf-8")
+    return ("--profile", str(path))
+
+
 CERT_R2 = ("cert", "verify", str(PKI / "ee/r2-sign.cer"), "--anchor",
            str(PKI / "ca/sign-2023.cer"), "--crl", str(PKI / "crl/sign-2023.crl"), "--at", AT)
 
@@ -502,10 +520,25 @@ EXIT_ROWS: tuple[ExitRow, ...] = (
     ExitRow("emulator serve: port out of range", ("emulator", "serve", "--profile",
                                                   "mynumber-01", "--port", "70000"), 2,
             defect=8, old=1),
+    # ---- changed on purpose by the review of issue 8 (asserted in the review tests)
+    ExitRow("damaged card data (My Number check digit)", ("mynumber", "--no-check-signature",
+                                                          "--pin-stdin"), 5, stdin="1234\n",
+            setup=lambda mp, tmp: _damaged_my_number(tmp), review=1, old=4),
+    ExitRow("cert verify: --anchor holding a CRL", ("cert", "verify",
+                                                    str(PKI / "ee/r1-sign.cer"), "--anchor",
+                                                    str(PKI / "crl/sign-2023.crl")), 2,
+            review=7, old=5),
+    ExitRow("signature verify --jpki-profile without --anchor", ("signature", "verify", "--cert",
+                                                                 str(PKI / "ee/r1-sign.cer"),
+                                                                 "--jpki-profile"), 2,
+            setup=_sha384_signature, review=6, old=0),
+    ExitRow("emulator serve: missing profile", ("emulator", "serve", "--profile", "nosuch"), 2,
+            review=13, old=1),
 )
 
 
-@pytest.mark.parametrize("row", [r for r in EXIT_ROWS if r.defect is None], ids=lambda r: r.id)
+@pytest.mark.parametrize("row", [r for r in EXIT_ROWS if r.defect is None and r.review is None],
+                         ids=lambda r: r.id)
 def test_exit_codes(cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                     pins: PinLedger, row: ExitRow) -> None:
     extra = row.setup(monkeypatch, tmp_path) if row.setup else ()

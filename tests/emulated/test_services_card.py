@@ -65,17 +65,22 @@ def test_open_transport_rejects_reader_and_emulated() -> None:
         open_transport(reader=0, emulated=True)
 
 
-def test_open_transport_fallback_notifies() -> None:
+def test_open_transport_fallback_notifies(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
     told: list[str] = []
+    monkeypatch.setattr(connect, "DEFAULT_CONFIG", str(tmp_path / "none.conf"))
+    monkeypatch.delenv(connect.FALLBACK_ENV, raising=False)
+    monkeypatch.delenv(connect.CONFIG_ENV, raising=False)
 
     def no_reader(reader: object) -> object:
         raise NoReaderError("no PC/SC reader is attached")
 
-    with open_transport(notify=told.append, pcsc_factory=no_reader) as t:
+    # the fallback is asked for: since the issue 8 review the library default is no fallback
+    with open_transport(fallback=True, notify=told.append, pcsc_factory=no_reader) as t:
         assert describe_transport(t).startswith("emulated card")
     assert told == [FALLBACK_NOTICE]
     with pytest.raises(NoReaderError):
-        open_transport(fallback=False, pcsc_factory=no_reader)
+        open_transport(pcsc_factory=no_reader)
 
 
 def test_open_transport_uses_pcsc_factory_result() -> None:

@@ -323,8 +323,9 @@ def test_pin_change_and_back(fresh_card: Callable[..., Any], pins: PinLedger) ->
     res = jukicard("pin", "change", "auth", "--reader", card.reader, "--pin-stdin", "--json",
                    stdin=pins.submit(AUTH_PIN) + "\n5678\n")
     assert res.rc == 0, res.err
-    assert res.json() == {"pin": "auth", "changed": True,
-                          "card_source": reader_source(card.reader)}
+    assert res.json() == {"pin": "auth",
+                          "name": "利用者証明用電子証明書暗証番号 (user-authentication PIN)",
+                          "changed": True, "card_source": reader_source(card.reader)}
     assert_not_logged(res.err, AUTH_PIN, "5678")
     res = jukicard("pin", "change", "auth", "--reader", card.reader, "--pin-stdin",
                    stdin=pins.submit("5678") + "\n" + AUTH_PIN + "\n")

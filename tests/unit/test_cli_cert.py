@@ -254,13 +254,15 @@ def test_malformed_certificate_gives_json(tmp_path) -> None:
 
 
 def test_malformed_anchor_and_crl(tmp_path) -> None:
+    """A broken --anchor or --crl file is the operator's mistake: exit 2, naming the option
+    and the file (issue 8 review; it was a "malformed" validation result, exit 5)."""
     bad = tmp_path / "bad.der"
     bad.write_bytes(b"\x30\x82\xff\xff\x00")
     rc, res = run_json("cert", "verify", PKI / "ee/r1-auth.cer", "--anchor", bad, "--at", AT)
-    assert rc == 5 and res["reason"].startswith("malformed")
+    assert rc == 2 and res["error"]["option"] == "--anchor" and res["error"]["path"] == str(bad)
     rc, res = run_json("cert", "verify", PKI / "ee/r1-auth.cer", "--anchor",
                        PKI / "ca/auth-2023.cer", "--crl", bad, "--at", AT)
-    assert rc == 5 and res["reason"] == "malformed-crl"
+    assert rc == 2 and res["error"]["option"] == "--crl" and res["error"]["path"] == str(bad)
 
 
 # --------------------------------------------------------------------------- cert group

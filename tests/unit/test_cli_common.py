@@ -167,7 +167,7 @@ def test_cert_export_lives_in_the_cert_group() -> None:
         (PinBlockedError(), 3),
         (SecurityStatusError(0x6982), 4),
         (CardRemovedError("x"), 6),
-        (BadResponse("x"), 4),
+        (BadResponse("x"), 5),  # issue 8 review: damaged card data is 5, not "refused"
         (DataIntegrityError("basic info EF does not match its signed digest"), 5),
         (RuntimeError("x"), 1),
     ],

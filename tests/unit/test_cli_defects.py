@@ -285,16 +285,20 @@ def test_errors_name_the_option_and_the_file() -> None:
     """Defect 10: ``--anchor x`` holding a CRL said only "malformed certificate
     (ValueError)"; now the option, the file and what it holds instead are named."""
     crl = str(PKI / "crl/sign-2023.crl")
+    # since the issue 8 review a wrong option input is a usage error (exit 2) whose error
+    # object carries the option and the file; only CERT itself is "invalid" (exit 5)
     rc, out = run_json("cert", "verify", PKI / "ee/r1-sign.cer", "--anchor", crl, "--at", AT,
                        "--json")
-    assert rc == 5 and out["reason"] == "malformed-certificate"
-    assert "--anchor" in out["message"] and "sign-2023.crl" in out["message"]
-    assert "holds a CRL" in out["message"]
-    assert out["input"] == {"option": "--anchor", "file": crl}
+    err = out["error"]
+    assert rc == 2 and err["option"] == "--anchor" and err["path"] == crl
+    assert "--anchor" in err["message"] and "sign-2023.crl" in err["message"]
+    assert "holds a CRL" in err["message"]
     rc, out = run_json(*VALID[:5], "--crl", PKI / "ca/sign-2023.cer", "--at", AT, "--json")
-    assert rc == 5 and "--crl" in out["message"] and "holds a certificate" in out["message"]
+    err = out["error"]
+    assert rc == 2 and "--crl" in err["message"] and "holds a certificate" in err["message"]
     rc, out = run_json("cert", "verify", crl, "--anchor", PKI / "ca/sign-2023.cer", "--json")
     assert rc == 5 and out["message"].startswith("CERT ")
+    assert out["input"] == {"option": "CERT", "file": crl}
 
 
 def test_click_usage_errors_print_json_too() -> None:

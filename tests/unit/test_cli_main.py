@@ -132,11 +132,13 @@ def test_a_pin_typed_in_place_of_its_id_is_not_echoed() -> None:
 
 
 def test_exit_code_table_is_one_ordered_table() -> None:
-    """Issue 8 defect 9: tampered card data (a BadResponse) maps to 5 before CardError's 4."""
+    """Issue 8 defect 9: tampered card data (a BadResponse) maps to 5 before CardError's 4
+    (since the review, every BadResponse: damaged or tampered card data)."""
     classes = [cls for cls, _code, _hint in EXIT_CODES]
     assert classes.index(DataIntegrityError) < classes.index(CardError)
+    assert classes.index(BadResponse) < classes.index(CardError)
     assert exit_code_for(DataIntegrityError("x"))[0] == 5
-    assert exit_code_for(BadResponse("x"))[0] == 4
+    assert exit_code_for(BadResponse("x"))[0] == 5
     assert exit_code_for(ValidationError("x"))[0] == 5
     assert exit_code_for(KeyboardInterrupt())[0] == 1
 
@@ -147,7 +149,8 @@ def test_cli_runner_card_info_json() -> None:
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["card_type"] == "mynumber"
-    assert info["card_source"] == {"kind": "emulated", "name": "mynumber-01", "fallback": False}
+    assert info["card_source"] == {"kind": "emulated", "name": "mynumber-01", "fallback": False,
+                                   "profile": "mynumber-01"}
 
 
 def test_cli_runner_readers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,8 +147,13 @@ def test_juki_key_rejected_by_jpki_profile(files) -> None:
                      "--cert", PKI / "ee/juki1-sign.cer")
     assert rc == 0
     rc, res = run_json("signature", "verify", files / "data", files / "sigj",
-                       "--cert", PKI / "ee/juki1-sign.cer", "--jpki-profile")
+                       "--cert", PKI / "ee/juki1-sign.cer", "--min-rsa-bits", "2048")
     assert rc == 5 and res["reason"] == "weak-key"
+    # the JPKI profile is a certificate-path policy: without --anchor it is a usage error
+    # (issue 8 review), not a key-size check that passes for a self-made certificate
+    rc, res = run_json("signature", "verify", files / "data", files / "sigj",
+                       "--cert", PKI / "ee/juki1-sign.cer", "--jpki-profile")
+    assert rc == 2 and "--anchor" in res["error"]["message"]
 
 
 # --------------------------------------------------------------------------- CMS
@@ -202,10 +207,13 @@ def test_garbage_signature_file(files, blob: bytes) -> None:
 
 
 def test_malformed_cert(files) -> None:
+    """A --cert that is no certificate is a usage error naming the option (issue 8 review:
+    it was "signature invalid", exit 5)."""
     (files / "bad.cer").write_bytes(b"\x30\x82\x01")
     rc, res = run_json("signature", "verify", files / "data", files / "sig",
                        "--cert", files / "bad.cer")
-    assert rc == 5 and res["reason"] == "malformed-certificate"
+    assert rc == 2 and res["error"]["option"] == "--cert"
+    assert res["error"]["path"] == str(files / "bad.cer")
 
 
 def test_prehashed_equals_card_signature(files) -> None:

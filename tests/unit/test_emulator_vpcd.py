@@ -406,10 +406,12 @@ def test_cli_serves_card_and_obeys_signals(vpcd: FakeVpcd, profile_path: Path) -
             proc.wait()
 
 
-def test_cli_bad_profile_exits_1(tmp_path: Path) -> None:
+def test_cli_bad_profile_exits_2(tmp_path: Path) -> None:
+    """A missing profile is the operator's mistake: a usage error, exit 2 (issue 8 review;
+    it exited 1, like a vpcd that cannot be reached)."""
     proc = _spawn("--profile", str(tmp_path / "absent.json"), "--port", "1")
     _, err = proc.communicate(timeout=WAIT)
-    assert proc.returncode == 1 and "cannot read" in err
+    assert proc.returncode == 2 and "cannot read" in err
 
 
 def test_cli_no_vpcd_exits_1(profile_path: Path) -> None:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from jukicard.errors import UsageError
 from jukicard.services import inputs
+from jukicard.services.inputs import InputError
 from jukicard.services.signatures import SignatureOptions, decode_signature, verify_signature
 from jukicard.services.verify import (
     InputFileError,
@@ -92,11 +93,18 @@ def test_verify_certificate_valid_and_revoked() -> None:
 
 
 def test_verify_certificate_names_the_input_at_fault() -> None:
+    """An anchor file holding a CRL is the caller's mistake (an ``InputError``, a
+    ``UsageError``) naming the option and the file; a CERT holding a CRL is an invalid
+    result naming it (issue 8 review)."""
     opts = VerifyOptions(anchors=(str(PKI / "crl/sign-2023.crl"),), at=AT)
-    data = verify_certificate(str(PKI / "ee/r1-sign.cer"), opts).to_json()
+    with pytest.raises(InputError) as err:
+        verify_certificate(str(PKI / "ee/r1-sign.cer"), opts)
+    assert err.value.option == "--anchor" and err.value.path == str(PKI / "crl/sign-2023.crl")
+    assert "it holds a CRL" in str(err.value) and "ValueError" not in str(err.value)
+    data = verify_certificate(str(PKI / "crl/sign-2023.crl"), SIGN_CHAIN).to_json()
     assert data["reason"] == "malformed-certificate"
-    assert data["input"] == {"option": "--anchor", "file": str(PKI / "crl/sign-2023.crl")}
-    assert "it holds a CRL" in data["message"]
+    assert data["input"] == {"option": "CERT", "file": str(PKI / "crl/sign-2023.crl")}
+    assert "it holds a CRL" in data["message"] and "ValueError" not in data["message"]
 
 
 def test_missing_files_are_usage_errors(tmp_path: Path) -> None:
@@ -112,9 +120,11 @@ def test_missing_files_are_usage_errors(tmp_path: Path) -> None:
 def test_input_file_error_keeps_the_reason() -> None:
     from jukicard.pki.errors import MalformedCrlError
 
-    err = InputFileError("--crl", "x.crl", MalformedCrlError("bad"), "it holds a certificate")
-    assert err.reason == "malformed-crl" and err.option == "--crl"
-    assert str(err) == "--crl 'x.crl': bad (it holds a certificate)"
+    err = InputFileError("CERT", "x.crl", MalformedCrlError("bad (ValueError)"),
+                         "it holds a certificate", what="CRL")
+    assert err.reason == "malformed-crl" and err.option == "CERT"
+    # the parser's own words (and Python's error names) are not repeated
+    assert str(err) == "CERT 'x.crl' is not a readable CRL (DER or PEM) (it holds a certificate)"
 
 
 # --------------------------------------------------------------------------- signatures
