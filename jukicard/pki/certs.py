@@ -246,8 +246,9 @@ class Certificate:
         except MalformedCertificateError:
             raise
         except Exception as exc:
+            # the parser's own words stay in the chained exception (debug log), not here
             raise MalformedCertificateError(
-                f"malformed certificate ({type(exc).__name__})") from exc
+                "malformed certificate (not a well-formed X.509 structure)") from exc
 
     def __bytes__(self) -> bytes:
         return self.der

@@ -209,7 +209,8 @@ class Crl:
         except MalformedCrlError:
             raise
         except Exception as exc:  # asn1crypto/ValueError/KeyError/...: never leak
-            raise MalformedCrlError(f"malformed CRL ({type(exc).__name__})") from exc
+            raise MalformedCrlError(
+                "malformed CRL (not a well-formed X.509 CRL structure)") from exc
 
     @classmethod
     def _from_der(cls, der: bytes) -> Crl:

@@ -67,6 +67,7 @@ _OU_KIND = {OU_SIGN.casefold(): "sign", OU_AUTH.casefold(): "auth"}
 _POLICY_KIND = {POLICY_SIGN: "sign", POLICY_AUTH: "auth"}
 _KIND_POLICY = {"sign": POLICY_SIGN, "auth": POLICY_AUTH}
 _KIND_LABEL = {"sign": "sign (署名用)", "auth": "auth (利用者証明用)"}
+_ARTICLE = {"sign": "a", "auth": "an"}
 
 #: SAN otherName type OIDs of the sign certificate → JpkiSubjectInfo field.
 SAN_OIDS: dict[str, str] = {
@@ -427,7 +428,8 @@ def check_profile(
             f"{_KIND_LABEL[by_issuer]} CA")
     if expected_usage is not None and kind != expected_usage:
         add("wrong-usage",
-            f"a {_KIND_LABEL[kind]} certificate cannot be used as {_KIND_LABEL[expected_usage]}")
+            f"{_ARTICLE[kind]} {_KIND_LABEL[kind]} certificate cannot be used as "
+            f"{_KIND_LABEL[expected_usage]}")
 
     # ------------------------------------------------------------ the end entity
     if leaf.is_ca:

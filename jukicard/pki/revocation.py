@@ -303,8 +303,9 @@ class CrlRevocationSource:
                     data = f.read()
             self.store.add_bytes(data)
         except (JukiError, OSError) as exc:
-            # the status stays UNKNOWN (fail closed); the reason is logged, not raised
-            log.warning("CRL from %s unusable: %s", location, exc)
+            # the status stays UNKNOWN (fail closed); the reason is logged, not raised, and
+            # callers report it with the result (services.verify lists it in "problems")
+            log.info("CRL from %s unusable: %s", location, exc)
 
     def _maybe_fetch(self, dp: DistributionPoint, issuers: Sequence[NameKey],
                      at: _dt.datetime) -> None:

@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukicard.apdu.apps import JpkiCert, TextPin
 from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
+from jukicard.card.cvc import CvCertificate
 from jukicard.card.detect import open_card
 from jukicard.card.jpki import JpkiSession
+from jukicard.card.text import issuer_public_key
 from jukicard.card.text_data import BasicInfo, MyNumber, SignatureCheck, VerifiedTextData
 from jukicard.errors import BadResponse, UsageError
 from jukicard.services.info import cert_id
@@ -119,7 +121,7 @@ def read_verified(
     transport: Transport,
     interaction: UserInteraction,
     *,
-    issuer_key: rsa.RSAPublicKey | None = None,
+    issuer_key: rsa.RSAPublicKey | CvCertificate | None = None,
 ) -> VerifiedTextData:
     """Read the My Number and the 基本4情報 and check them against the text AP's signature
     (asks the text-AP PIN once).
@@ -137,5 +139,6 @@ def read_verified(
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
     """
     text = open_card(transport).text()
+    key = issuer_public_key(issuer_key)  # a wrong key type fails before anyone is asked
     pin = ask_pin(text, TextPin.PIN, interaction)
-    return text.read_verified(pin, issuer_key=issuer_key)
+    return text.read_verified(pin, issuer_key=key)

@@ -50,6 +50,7 @@ from jukicard.services import (
     read_verified,
 )
 from jukicard.transport.base import DelegatingTransport
+from jukicard.transport.loopback import LoopbackTransport
 from jukicard.transport.tracing import TracingTransport
 
 MY_NUMBER = find_file(profile_json("mynumber-01"), "text", "0014")["value"]
@@ -386,3 +387,16 @@ def test_full_width_input_is_refused_with_a_hint(
         session.verify(pin, value)  # type: ignore[arg-type]
     assert f"use {hint} only" in str(info.value) and value not in str(info.value)
     assert mynumber.card.stats.verify_with_data == 0
+
+
+def test_service_read_verified_checks_the_issuer_key_before_asking() -> None:
+    """Review: ``services.data.read_verified`` asked the resident for the PIN (and checked the
+    counter) before the card layer refused a wrong ``issuer_key``; now nobody is asked."""
+    from jukicard.services.data import read_verified
+    from jukicard.services.interaction import ScriptedInteraction
+
+    card = CardOS(load_profile("mynumber-01"))
+    asker = ScriptedInteraction(["1234"])
+    with pytest.raises(UsageError):
+        read_verified(LoopbackTransport(card), asker, issuer_key=b"not a key")  # type: ignore[arg-type]
+    assert asker.requests == [] and card.stats.verify_with_data == 0

@@ -385,3 +385,11 @@ def test_garbage_subject_info_is_typed(blob: bytes) -> None:
     with pytest.raises((MalformedSanError, Exception)) as ei:
         JpkiSubjectInfo.parse(blob)
     assert getattr(ei.value, "reason", "").startswith("malformed")
+
+
+def test_usage_mismatch_message_reads_as_english() -> None:
+    """Review: "a auth (利用者証明用) certificate" — the article follows the kind."""
+    from jukicard.pki.jpki import _ARTICLE, _KIND_LABEL
+
+    assert {k: f"{_ARTICLE[k]} {_KIND_LABEL[k]}" for k in _KIND_LABEL} == {
+        "sign": "a sign (署名用)", "auth": "an auth (利用者証明用)"}

@@ -305,3 +305,18 @@ def test_cryptography_vectors_through_validator_and_cli(path: Path) -> None:
             except JukiError as exc:  # UsageError is not acceptable for file content
                 pytest.fail(f"untyped outcome {type(exc).__name__}")
     assert rc == 5 and out["valid"] is False and out["reason"]
+
+
+@pytest.mark.parametrize("loader", ["certificate", "crl"])
+def test_malformed_messages_name_no_python_internals(loader: str) -> None:
+    """Review: "malformed certificate (ValueError)" showed staff a Python class name."""
+    from jukicard.errors import ValidationError
+    from jukicard.pki.certs import Certificate
+    from jukicard.pki.crl import Crl
+
+    junk = bytes.fromhex("3003020101")  # a DER SEQUENCE that is neither
+    parse = Certificate.parse if loader == "certificate" else Crl.parse
+    with pytest.raises(ValidationError) as err:
+        parse(junk)
+    text = str(err.value)
+    assert "Error" not in text and "(" in text
