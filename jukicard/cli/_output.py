@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -62,11 +63,29 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+#: Characters a terminal acts on that :func:`json.dumps` leaves raw with
+#: ``ensure_ascii=False`` (it escapes C0 controls itself): DEL and the C1 controls (``\x9b``
+#: is CSI), the bidirectional embeddings, overrides and isolates, the directional marks and
+#: the line/paragraph separators (the set :func:`jukicard.cli._text.escape` shows escaped in
+#: text output).
+_JSON_ESCAPED = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                           r"\u2066-\u2069]")
+
+
 def json_text(obj: Any, *, indent: int | None = 2) -> str:
-    """``obj`` as JSON text (UTF-8 kept as is; every string made valid first)."""
+    """``obj`` as JSON text: every string made valid first, Japanese (and other printable
+    text) kept as UTF-8, and every control or bidi-formatting character written as a
+    ``\\uXXXX`` escape (C0 by :mod:`json`, the rest: :data:`_JSON_ESCAPED`), so the JSON can
+    be shown on a terminal as it is; the values a JSON reader gets are unchanged.
+
+    Outside its strings JSON text is ASCII (punctuation, digits, words, spaces and
+    newlines), so escaping non-ASCII characters in the whole text escapes exactly those
+    inside strings (keys included).
+    """
     import json
 
-    return json.dumps(_clean(obj), ensure_ascii=False, indent=indent)
+    text = json.dumps(_clean(obj), ensure_ascii=False, indent=indent)
+    return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class _Guarded:
