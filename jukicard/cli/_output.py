@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -68,8 +67,9 @@ def _clean(obj: Any) -> Any:
 #: is CSI), the bidirectional embeddings, overrides and isolates, the directional marks and
 #: the line/paragraph separators (the set :func:`jukicard.cli._text.escape` shows escaped in
 #: text output).
-_JSON_ESCAPED = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                           r"\u2066-\u2069]")
+_JSON_ESCAPED = {c: f"\\u{c:04x}" for c in (
+    *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A))}
 
 
 def json_text(obj: Any, *, indent: int | None = 2) -> str:
@@ -78,14 +78,14 @@ def json_text(obj: Any, *, indent: int | None = 2) -> str:
     ``\\uXXXX`` escape (C0 by :mod:`json`, the rest: :data:`_JSON_ESCAPED`), so the JSON can
     be shown on a terminal as it is; the values a JSON reader gets are unchanged.
 
-    Outside its strings JSON text is ASCII (punctuation, digits, words, spaces and
-    newlines), so escaping non-ASCII characters in the whole text escapes exactly those
-    inside strings (keys included).
+    Outside its strings JSON text holds only punctuation, digits, words, spaces and
+    newlines, so escaping these characters in the whole text escapes exactly those inside
+    strings (keys included).
     """
     import json
 
     text = json.dumps(_clean(obj), ensure_ascii=False, indent=indent)
-    return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text.translate(_JSON_ESCAPED)
 
 
 class _Guarded:

@@ -155,7 +155,7 @@ def test_a_closed_stdin_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_a_stdin_that_cannot_be_read_is_a_usage_error() -> None:
     """Finding 3: a read error on stdin (``< /`` gives ``EISDIR``) is a usage error that
     shows nothing of the stream."""
-    class Broken(io.RawIOBase):
+    class Broken(io.BytesIO):
         def readline(self, size: int | None = -1) -> bytes:
             raise IsADirectoryError(21, "Is a directory")
 
