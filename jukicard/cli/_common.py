@@ -451,8 +451,8 @@ class StdinInteraction:
     :param stream: the stream (default: ``sys.stdin`` at call time; its binary ``buffer``
         when it has one).
     :ivar last_request: the last PIN asked for (names the PIN in a "wrong PIN" message).
-    :raises UsageError: the stream ended before the PIN was read; a line too long or not
-        UTF-8.
+    :raises UsageError: stdin is closed (``<&-``) or cannot be read; the stream ended
+        before the PIN was read; a line too long or not UTF-8.
     """
 
     def __init__(self, stream: IO[str] | IO[bytes] | None = None) -> None:
@@ -462,6 +462,8 @@ class StdinInteraction:
 
     def _readline(self, what: str) -> str:
         stream: Any = self._stream if self._stream is not None else sys.stdin
+        if stream is None:  # closed at start-up (<&-)
+            raise UsageError(f"stdin is closed: cannot read {what} (--pin-stdin)")
         source = getattr(stream, "buffer", None) or stream
         try:
             line = source.readline(MAX_PIN_LINE + 1)
@@ -472,6 +474,11 @@ class StdinInteraction:
         except UnicodeDecodeError:
             # from None: the decoder's message names a byte of the PIN and where it was
             raise UsageError(f"the stdin line of {what} is not UTF-8 text") from None
+        except ValueError:  # closed after start-up ("I/O operation on closed file")
+            raise UsageError(f"stdin is closed: cannot read {what} (--pin-stdin)") from None
+        except OSError as exc:  # stdin is a directory, a dead device...
+            raise UsageError(f"cannot read {what} from stdin (--pin-stdin): "
+                             f"{exc.strerror or 'read error'}") from None
 
     def request_pin(self, request: PinRequest) -> str:
         self.last_request = request

@@ -4,10 +4,11 @@ and written exactly where they were checked.
 A command opens :class:`Outputs` before it asks for a PIN, plans each output path
 (:meth:`Outputs.plan`) and, once it has its result, writes it (:meth:`OutputFile.write`)::
 
-    with Outputs(inputs=(("FILE", file),)) as outputs:
-        sig = outputs.plan("-o", path, what="signature")       # refused here: exit 2
+    with Outputs(inputs=(("document", file), ("PIN (--pin-stdin)", "-")),
+                 stdout=out()) as outputs:
+        sig = outputs.plan("-o", path, what="signature", binary=True)   # refused: exit 2
         ... ask the PIN, sign ...
-        sig.write(signature)                                   # failed here: exit 1
+        sig.write(signature)                                            # failed: exit 1
 
 Planning decides, once, what the path names and how it will be written:
 
@@ -17,19 +18,25 @@ Planning decides, once, what the path names and how it will be written:
   final name atomically (a new name is linked with ``link(2)``, which never replaces
   anything), and the directory is fsynced;
 * a symlink to a regular file: the file it points to is replaced the same way, the link stays;
-* the command's own stdout or stderr, whatever the name (``/dev/stdout``): written to that
-  descriptor (``>>`` appends as the shell promised);
-* anything else (``/dev/null``, a FIFO, a terminal): written through, never replaced;
-* a directory, a missing directory, a file that cannot be written, an output that is one of
-  the inputs (by device and inode: hard links, symlinks, ``-`` compared with stdin) or
-  another output: refused with :class:`~jukicard.errors.UsageError`.
+* ``-``, or the command's own stdout or stderr whatever the name (``/dev/stdout``): written
+  to that descriptor (``>>`` appends as the shell promised); stdout follows the rules of
+  :class:`~jukicard.cli._output.Stdout` (a reader that went away keeps the command's code; a
+  full disk is exit 1, "NOT delivered");
+* a character device (``/dev/null``, a terminal) or a FIFO: opened *now* (``O_WRONLY|
+  O_NONBLOCK``: a FIFO nobody reads fails with ``ENXIO`` instead of hanging after the PIN)
+  and that descriptor is written through later, never replaced;
+* refused with :class:`~jukicard.services.inputs.InputError` (exit 2, ``option`` and ``path``
+  in the error JSON): a directory, a missing directory, a file that cannot be written, a
+  block device (it would be overwritten from its first byte), a socket, a FIFO with no
+  reader, binary output (``binary=True``) to a terminal, a FIFO or regular file another user
+  owns in a sticky world-writable directory (:func:`~jukicard.cli._paths.planted`: even as
+  root), an output that is one of the inputs (by device and inode: hard links, symlinks,
+  ``-`` and ``/dev/stdin`` compared with stdin, which is an input whenever the command reads
+  it: a document or ``--pin-stdin``) or another output.
 
-The path is resolved here one component at a time, each directory opened by this module
-(never ``realpath`` then a rename by name), and every later step works relative to the
-directory descriptor opened at plan time.  A symlink is followed only if the kernel's
-``fs.protected_symlinks`` rule would follow it, whatever that switch says on this machine: in
-a sticky world-writable directory (``/tmp``) only a link owned by the user, by root or by the
-directory's owner is followed.  At write time the path is resolved again and must lead to
+The path is resolved by :mod:`jukicard.cli._paths` (symlinks checked as the kernel's
+``fs.protected_symlinks`` would), and every later step works relative to the directory
+descriptor opened at plan time.  At write time the path is resolved again and must lead to
 the same place (the same directory and name, the same device and inode, or still absent),
 still distinct from every input; anything else is refused with
 :class:`~jukicard.errors.OutputError` and nothing is written.
@@ -37,7 +44,9 @@ still distinct from every input; anything else is refused with
 Modes and owners: a new file gets ``0666 & ~umask``, or ``0600 & ~umask`` when the command
 says its payload is personal data (``private=True``: the sign certificate holds a name, an
 address and a birth date).  A replaced file keeps its permission bits and, when running as
-root, its owner and group (otherwise its group when the user may set it).
+root, its owner and group (otherwise its group when the user may set it) — except a file
+with personal data: it keeps only its owner's read and write bits (never wider than 0600)
+and is never given to another owner (as root it becomes root's).
 
 Trade-off of the atomic replace (kept on purpose: a failed write never leaves a truncated
 signature behind): the replaced file is a new inode, so other hard links to the old file keep
@@ -56,112 +65,19 @@ import stat
 import sys
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from jukicard.cli._paths import Place, ident, planted, refused, resolve, show
 from jukicard.errors import OutputError, UsageError
 
-__all__ = ["Outputs", "OutputFile", "MAX_SYMLINKS"]
+if TYPE_CHECKING:
+    from jukicard.cli._output import Stdout
 
-#: Symlinks followed while resolving one path (the kernel's limit).
-MAX_SYMLINKS = 40
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+__all__ = ["Outputs", "OutputFile"]
+
 _Ident = tuple[int, int]
-
-
-def _show(path: str) -> str:
-    from jukicard.services.inputs import display_path
-
-    return display_path(path)
-
-
-def _ident(st: os.stat_result) -> _Ident:
-    return st.st_dev, st.st_ino
-
-
-# --------------------------------------------------------------------------- resolution
-@dataclass
-class _Place:
-    """Where a path leads: the directory holding its last name (open), the name, and the
-    object there (``lstat``), ``None`` when the name is absent."""
-
-    dir_fd: int
-    dir_st: os.stat_result
-    name: str
-    st: os.stat_result | None
-
-    def close(self) -> None:
-        os.close(self.dir_fd)
-
-
-def _may_follow(dir_st: os.stat_result, link_st: os.stat_result) -> bool:
-    """The kernel's ``fs.protected_symlinks`` rule: in a sticky world-writable directory only
-    a link owned by the user, by the directory's owner (or by root) is followed."""
-    shared = dir_st.st_mode & stat.S_ISVTX and dir_st.st_mode & stat.S_IWOTH
-    return not shared or link_st.st_uid in (os.geteuid(), dir_st.st_uid, 0)
-
-
-def _parts(path: str) -> list[str]:
-    return [p for p in path.split("/") if p not in ("", ".")]
-
-
-def _resolve(path: str, option: str) -> _Place:
-    """Walk ``path`` as the kernel would, opening every directory ourselves and checking
-    every symlink met (:func:`_may_follow`) before it is followed.
-
-    :raises UsageError: a missing directory, a component that is not a directory, a symlink
-        not followed, a loop, a permission problem on the way.
-    """
-    if not path:
-        raise UsageError(f"{option}: an empty path is not a file name")
-    if path.endswith("/") or path.rsplit("/", 1)[-1] in (".", ".."):
-        raise UsageError(f"{option} {_show(path)} is a directory")
-    try:
-        fd = os.open("/" if path.startswith("/") else ".", _DIR_FLAGS)
-    except OSError as exc:
-        raise UsageError(f"{option} {_show(path)}: {exc.strerror or exc}") from exc
-    parts = _parts(path)
-    links = 0
-    try:
-        while True:
-            name = parts.pop(0)
-            try:
-                st: os.stat_result | None = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                st = None
-            if st is not None and stat.S_ISLNK(st.st_mode):
-                dir_st = os.fstat(fd)
-                if not _may_follow(dir_st, st):
-                    raise UsageError(
-                        f"{option} {_show(path)}: not following the symlink {_show(name)}: it "
-                        "is in a shared sticky directory and belongs to another user "
-                        f"(uid {st.st_uid}); give a path that is not such a link")
-                links += 1
-                if links > MAX_SYMLINKS:
-                    raise UsageError(f"{option} {_show(path)}: too many levels of symbolic links")
-                target = os.readlink(name, dir_fd=fd)
-                if target.startswith("/"):
-                    os.close(fd)
-                    fd = os.open("/", _DIR_FLAGS)
-                parts[:0] = _parts(target)
-                if not parts:  # a link to "/" or "."
-                    raise UsageError(f"{option} {_show(path)} is a directory")
-                continue
-            if not parts:
-                return _Place(fd, os.fstat(fd), name, st)
-            if st is None:
-                raise UsageError(f"{option} {_show(path)}: directory {_show(name)} does not "
-                                 "exist")
-            if not stat.S_ISDIR(st.st_mode):
-                raise UsageError(f"{option} {_show(path)}: {_show(name)} is not a directory")
-            next_fd = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = next_fd
-    except OSError as exc:
-        os.close(fd)
-        raise UsageError(f"{option} {_show(path)}: {exc.strerror or exc}") from exc
-    except BaseException:
-        os.close(fd)
-        raise
+#: How a device or FIFO is opened at plan time (no controlling terminal, no wait).
+_STREAM_FLAGS = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
 # --------------------------------------------------------------------------- planning
@@ -172,58 +88,82 @@ Kind = Literal["new", "replace", "stream", "fd"]
 class _Plan:
     """What a path names now.
 
-    :ivar kind: ``new`` / ``replace`` (atomic, through :attr:`place`), ``stream`` (opened
-        and written through) or ``fd`` (the command's own stdout/stderr, :attr:`fd`).
+    :ivar kind: ``new`` / ``replace`` (atomic, through :attr:`place`), ``stream`` (a device
+        or FIFO, written through :attr:`handle`) or ``fd`` (the command's own stdout or
+        stderr, :attr:`fd`).
     :ivar ident: ``(st_dev, st_ino)`` of the existing object, ``None`` for ``new``.
-    :ivar place: the resolved directory and name (``None`` for a stream reached through a
-        ``/proc`` link, which the kernel alone can follow).
+    :ivar place: the resolved directory and name (``None`` for ``-`` and for a stream reached
+        through a ``/proc`` link, which the kernel alone can follow).
+    :ivar handle: the descriptor a stream was opened on at plan time (owned by the plan).
     """
 
     kind: Kind
     ident: _Ident | None
     st: os.stat_result | None
-    place: _Place | None
+    place: Place | None
     fd: int | None = None
+    handle: int | None = None
 
     def key(self) -> tuple[object, ...]:
         """What must stay the same between the plan and the write."""
-        where = None if self.place is None else (_ident(self.place.dir_st), self.place.name)
+        where = None if self.place is None else (ident(self.place.dir_st), self.place.name)
         return self.kind, self.ident, where, self.fd
 
     def close(self) -> None:
         if self.place is not None:
             self.place.close()
             self.place = None
+        if self.handle is not None:
+            os.close(self.handle)
+            self.handle = None
 
 
-def _own_stream(ident: _Ident) -> int | None:
-    """1 or 2 if ``ident`` is the file this process's stdout or stderr is open on."""
+def _own_stream(found: _Ident) -> int | None:
+    """1 or 2 if ``found`` is the file this process's stdout or stderr is open on."""
     for fd, stream in ((1, sys.__stdout__), (2, sys.__stderr__)):
         if stream is None:  # closed at start-up (>&-): the number may be one of our files
             continue
         try:
-            if _ident(os.fstat(fd)) == ident:
+            if ident(os.fstat(fd)) == found:
                 return fd
         except OSError:
             continue
     return None
 
 
-def _locate(path: str, option: str) -> _Plan:
-    """Resolve ``path`` and classify it (see the module docstring).
+def _stdout_plan(option: str) -> _Plan:
+    """``-``: the command's stdout.
 
-    :raises UsageError: anything that would make the write fail or do harm.
+    :raises InputError: stdout is closed.
     """
-    place = _resolve(path, option)  # first: its refusals are the clearest
+    closed = refused(option, "-", f"{option} -: stdout is closed")
+    if sys.__stdout__ is None:
+        raise closed
+    try:
+        st = os.fstat(1)
+    except OSError:
+        raise closed from None
+    return _Plan("fd", ident(st), st, None, 1)
+
+
+def _locate(path: str, option: str) -> _Plan:
+    """Resolve ``path`` and classify it (see the module docstring); nothing is opened.
+
+    :raises InputError: anything that would make the write fail or do harm.
+    """
+    if path == "-":
+        return _stdout_plan(option)
+    place = resolve(path, option)  # first: its refusals are the clearest
     try:
         try:
             kernel: os.stat_result | None = os.stat(path)  # what the kernel reaches
         except (FileNotFoundError, NotADirectoryError):
             kernel = None
         except OSError as exc:
-            raise UsageError(f"{option} {_show(path)}: {exc.strerror or exc}") from exc
+            raise refused(option, path, f"{option} {show(path)}: {exc.strerror or exc}") \
+                from exc
         if kernel is not None and stat.S_ISDIR(kernel.st_mode):
-            raise UsageError(f"{option} {_show(path)} is a directory")
+            raise refused(option, path, f"{option} {show(path)} is a directory")
         plan = _classify(path, option, kernel, place)
     except BaseException:
         place.close()
@@ -233,32 +173,88 @@ def _locate(path: str, option: str) -> _Plan:
     return plan
 
 
-def _classify(path: str, option: str, kernel: os.stat_result | None, place: _Place) -> _Plan:
+def _classify(path: str, option: str, kernel: os.stat_result | None, place: Place) -> _Plan:
     found = place.st
     if kernel is None:
         if found is not None:
-            raise UsageError(f"{option} {_show(path)} changed while it was checked")
+            raise refused(option, path, f"{option} {show(path)} changed while it was checked")
         return _Plan("new", None, None, place)
-    ident = _ident(kernel)
-    own = _own_stream(ident)
+    now = ident(kernel)
+    own = _own_stream(now)
     if own is not None:
-        return _Plan("fd", ident, kernel, None, own)
+        return _Plan("fd", now, kernel, None, own)
+    reached = found is not None and ident(found) == now
+    if reached and found is not None and planted(place.dir_st, found):
+        raise refused(option, path, (
+            f"{option} {show(path)}: refusing to write to a "
+            f"{'FIFO' if stat.S_ISFIFO(found.st_mode) else 'file'} that another user (uid "
+            f"{found.st_uid}) owns in a shared sticky directory: it may have been put there to "
+            "receive the output; give a new name, or a path outside that directory"))
+    if stat.S_ISBLK(kernel.st_mode):
+        raise refused(option, path, f"{option} {show(path)} is a block device: it would be "
+                      "overwritten from its first byte; give a file name")
+    if stat.S_ISSOCK(kernel.st_mode):
+        raise refused(option, path, f"{option} {show(path)} is a socket, which cannot be "
+                      "written as a file; give a file name")
     if not stat.S_ISREG(kernel.st_mode):
         if not os.access(path, os.W_OK):
-            raise UsageError(f"cannot write {_show(path)} ({option}): permission denied")
-        reached = found is not None and _ident(found) == ident
-        return _Plan("stream", ident, kernel, place if reached else None)
-    if found is None or _ident(found) != ident:
-        raise UsageError(f"{option} {_show(path)}: cannot tell which file it names (it "
-                         "changed while it was checked, or it is reached through a special "
-                         "link); give the file's own path")
+            raise refused(option, path, f"cannot write {show(path)} ({option}): permission "
+                          "denied")
+        return _Plan("stream", now, kernel, place if reached else None)
+    if found is None or not reached:
+        raise refused(option, path, (
+            f"{option} {show(path)}: cannot tell which file it names (it changed while it "
+            "was checked, or it is reached through a special link); give the file's own path"))
     if not os.access(place.name, os.W_OK, dir_fd=place.dir_fd):
-        raise UsageError(f"cannot write {_show(path)} ({option}): permission denied")
+        raise refused(option, path, f"cannot write {show(path)} ({option}): permission denied")
     dir_st, uid = place.dir_st, os.geteuid()
     if dir_st.st_mode & stat.S_ISVTX and uid not in (0, found.st_uid, dir_st.st_uid):
-        raise UsageError(f"cannot replace {_show(path)} ({option}): it belongs to another "
-                         "user in a sticky directory")
-    return _Plan("replace", ident, kernel, place)
+        raise refused(option, path, f"cannot replace {show(path)} ({option}): it belongs to "
+                      "another user in a sticky directory")
+    return _Plan("replace", now, kernel, place)
+
+
+def _terminal(option: str, path: str, what: str, fd: int | None = None) -> UsageError:
+    given = f"{option} {'-' if path == '-' else show(path)}"
+    where = f"{given} is a terminal" if fd is None else \
+        f"{given}: {'stdout' if fd == 1 else 'stderr'} is a terminal"
+    return refused(option, path, (
+        f"{where}: refusing to write the {what} (binary data) to it; give a file name, or "
+        "redirect to a file or a pipe"))
+
+
+def _open(plan: _Plan, path: str, option: str, what: str, binary: bool) -> None:
+    """Open a stream now (a FIFO nobody reads fails at once), keep its descriptor in the
+    plan, and refuse binary data to a terminal (a stream, or the command's own stdout).
+
+    :raises InputError: a FIFO with no reader, a terminal for binary data, a stream that
+        cannot be opened or is not what was checked.
+    """
+    if plan.kind == "fd" and plan.fd is not None:
+        if binary and os.isatty(plan.fd):
+            raise _terminal(option, path, what, plan.fd)
+        return
+    if plan.kind != "stream":
+        return
+    try:
+        if plan.place is not None:  # open what was checked, relative to its directory
+            fd = os.open(plan.place.name, _STREAM_FLAGS | os.O_NOFOLLOW,
+                         dir_fd=plan.place.dir_fd)
+        else:  # a /proc link only the kernel can follow: check what it opened
+            fd = os.open(path, _STREAM_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO and plan.st is not None and stat.S_ISFIFO(plan.st.st_mode):
+            raise refused(option, path, (
+                f"{option} {show(path)} is a FIFO that no process is reading: the {what} "
+                "would wait for a reader forever; start the reader first")) from None
+        raise refused(option, path, f"cannot write {show(path)} ({option}): "
+                      f"{exc.strerror or exc}") from exc
+    plan.handle = fd
+    if ident(os.fstat(fd)) != plan.ident:
+        raise refused(option, path, f"{option} {show(path)} changed while it was checked")
+    if binary and os.isatty(fd):
+        raise _terminal(option, path, what)
+    os.set_blocking(fd, True)
 
 
 def _umask() -> int:
@@ -267,10 +263,10 @@ def _umask() -> int:
     return umask
 
 
-def _reserve(place: _Place, path: str, option: str) -> tuple[str, int]:
+def _reserve(place: Place, path: str, option: str) -> tuple[str, int]:
     """Create the temporary file beside the final name (proves the directory is writable).
 
-    :raises UsageError: no file can be created there.
+    :raises InputError: no file can be created there.
     """
     for _ in range(100):
         name = f".jukicard-{os.urandom(6).hex()}.tmp"
@@ -280,10 +276,10 @@ def _reserve(place: _Place, path: str, option: str) -> tuple[str, int]:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise UsageError(f"cannot write {_show(path)} ({option}): cannot create a file in "
-                             f"its directory: {exc.strerror or exc}") from exc
+            raise refused(option, path, f"cannot write {show(path)} ({option}): cannot create "
+                          f"a file in its directory: {exc.strerror or exc}") from exc
         return name, fd
-    raise UsageError(f"cannot write {_show(path)} ({option}): no free temporary name")
+    raise refused(option, path, f"cannot write {show(path)} ({option}): no free temporary name")
 
 
 # --------------------------------------------------------------------------- the API
@@ -295,6 +291,8 @@ class OutputFile:
     :ivar kind: ``"new"``, ``"replace"`` (atomic), ``"stream"`` (written through) or
         ``"fd"`` (the command's own stdout or stderr).
     :ivar mode: the permission bits the written file gets (atomic kinds).
+    :ivar delivered: :meth:`write` put the data there (false before it, and when stdout
+        failed under it: a closed pipe or a full disk, see :meth:`write`).
     """
 
     def __init__(self, owner: Outputs, option: str, path: str, what: str, private: bool,
@@ -308,32 +306,34 @@ class OutputFile:
         self.kind: Kind = plan.kind
         self._tmp: tuple[str, int] | None = None
         self.written = False
+        self.delivered = False
         if plan.kind == "replace" and plan.st is not None:
-            self.mode = stat.S_IMODE(plan.st.st_mode)
+            # personal data never gets more than its owner's read and write bits
+            self.mode = stat.S_IMODE(plan.st.st_mode) & (0o600 if private else 0o7777)
         else:
             self.mode = (0o600 if private else 0o666) & ~_umask()
         if plan.place is not None and plan.kind in ("new", "replace"):
             self._tmp = _reserve(plan.place, path, option)
 
     # ----------------------------------------------------------------- identity
-    def _same_object(self, ident: _Ident | None, key: tuple[object, ...] | None) -> bool:
+    def _same_object(self, other: _Ident | None, key: tuple[object, ...] | None) -> bool:
         """Would writing this output touch that object (or planned new name)?"""
         if self._plan.ident is not None:
-            return ident == self._plan.ident
+            return other == self._plan.ident
         return key is not None and key == self._new_key()
 
     def _new_key(self) -> tuple[object, ...] | None:
         place = self._plan.place
         if self._plan.kind != "new" or place is None:
             return None
-        return _ident(place.dir_st), place.name
+        return ident(place.dir_st), place.name
 
     def _is_chardev(self) -> bool:
         return self._plan.st is not None and stat.S_ISCHR(self._plan.st.st_mode)
 
     # ----------------------------------------------------------------- writing
     def _failed(self, why: str) -> OutputError:
-        return OutputError(f"cannot write {_show(self.path)} ({self.option}): {why}; the "
+        return OutputError(f"cannot write {show(self.path)} ({self.option}): {why}; the "
                            f"{self.what} was NOT delivered", option=self.option, path=self.path)
 
     def write(self, data: bytes) -> None:
@@ -341,7 +341,8 @@ class OutputFile:
 
         :raises OutputError: the path changed since it was checked, it is now one of the
             inputs, or the write failed (nothing half-written is left; an existing file is
-            untouched).
+            untouched).  A failure on stdout (``-``, ``/dev/stdout``) is not raised: it is
+            the command's stdout failing (:meth:`~jukicard.cli._output.Stdout.finish`).
         """
         if self.written:
             raise RuntimeError(f"{self.option} was already written")
@@ -355,7 +356,7 @@ class OutputFile:
                 raise self._failed(f"{changed}; nothing was written")
             clash = self._owner.input_clash(self)
             if clash is not None:
-                raise self._failed(f"it is now the {clash} file itself; nothing was written")
+                raise self._failed(f"it is now {clash}; nothing was written")
             try:
                 self._write(data)
             except OSError as exc:
@@ -363,33 +364,25 @@ class OutputFile:
         finally:
             now.close()
         self.written = True
+        self.delivered = self.kind != "fd" or self._owner.stdout is None \
+            or self._owner.stdout.failed is None
 
     def _write(self, data: bytes) -> None:
         plan = self._plan
         if plan.kind == "fd":
+            stdout = self._owner.stdout
+            if plan.fd == 1 and stdout is not None:
+                stdout.binary(data)
+                return
             stream = sys.stdout if plan.fd == 1 else sys.stderr
             if stream is not None:
                 stream.flush()
             _write_all(plan.fd or 1, data)
         elif plan.kind == "stream":
-            self._write_through(data)
+            assert plan.handle is not None
+            _write_all(plan.handle, data)
         else:
             self._write_atomic(data)
-
-    def _write_through(self, data: bytes) -> None:
-        plan = self._plan
-        flags = os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC
-        if plan.place is not None:  # open what was checked, relative to its directory
-            fd = os.open(plan.place.name, flags | os.O_NOFOLLOW, dir_fd=plan.place.dir_fd)
-        else:  # a /proc link only the kernel can follow: check what it opened
-            fd = os.open(self.path, flags)
-        try:
-            if _ident(os.fstat(fd)) != plan.ident:
-                raise OSError(errno.ESTALE, "it changed after it was checked; nothing was "
-                              "written")
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
 
     def _write_atomic(self, data: bytes) -> None:
         plan, tmp = self._plan, self._tmp
@@ -397,7 +390,7 @@ class OutputFile:
         name, fd = tmp
         dir_fd = plan.place.dir_fd
         _write_all(fd, data)
-        if plan.kind == "replace" and plan.st is not None:
+        if plan.kind == "replace" and plan.st is not None and not self.private:
             _keep_owner(fd, plan.st)
         os.fchmod(fd, self.mode)
         os.fsync(fd)
@@ -434,7 +427,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _keep_owner(fd: int, old: os.stat_result) -> None:
     """Give the new file the replaced file's owner and group (root), or its group (when the
-    user may set it)."""
+    user may set it).  Never called for personal data (it stays the user's)."""
     if os.geteuid() == 0:
         os.fchown(fd, old.st_uid, old.st_gid)
         return
@@ -464,14 +457,19 @@ def _link_new(tmp: str, name: str, dir_fd: int) -> None:
 
 class Outputs:
     """The output files of one command run: planned before the PIN, written after it, and
-    every reserved temporary file removed when the block ends without writing it.
+    every reserved temporary file (and opened stream) released when the block ends.
 
-    :param inputs: ``(option, path)`` of the files the command reads; ``"-"`` is stdin
-        (compared through ``fstat(0)``), ``None`` nothing.
+    :param inputs: ``(what, path)`` of what the command reads (``what`` names it in messages:
+        ``"document"``); ``"-"`` is stdin (compared through ``fstat(0)``; give it whenever
+        stdin is read: a document, ``--pin-stdin``), ``None`` nothing.
+    :param stdout: the command's stdout: ``-`` and ``/dev/stdout`` are written through it
+        (its rules for a closed pipe or a full disk); ``None``: written to descriptor 1.
     """
 
-    def __init__(self, inputs: tuple[tuple[str, str | None], ...] = ()) -> None:
+    def __init__(self, inputs: tuple[tuple[str, str | None], ...] = (),
+                 stdout: Stdout | None = None) -> None:
         self._inputs = inputs
+        self.stdout = stdout
         self._files: list[OutputFile] = []
 
     def __enter__(self) -> Outputs:
@@ -483,20 +481,25 @@ class Outputs:
             file.discard()
 
     def plan(self, option: str, path: str | None, *, what: str = "output",
-             private: bool = False) -> OutputFile | None:
-        """Check an output path now (before any PIN is asked) and reserve its file.
+             private: bool = False, binary: bool = False) -> OutputFile | None:
+        """Check an output path now (before any PIN is asked) and reserve its file (or open
+        its device or FIFO).
 
         :param option: the option naming it (``-o``), for messages.
-        :param path: the path given; ``None``: no such output (returns ``None``).
+        :param path: the path given, ``-`` for stdout; ``None``: no such output (returns
+            ``None``).
         :param what: what is written, for messages (``"signature"``).
-        :param private: the payload is personal data: a new file is created 0600.
-        :raises UsageError: the path cannot or must not be written (see the module
+        :param private: the payload is personal data: a new file is created 0600, a
+            replaced one keeps at most 0600 and becomes the user's.
+        :param binary: the payload is binary: a terminal is refused.
+        :raises InputError: the path cannot or must not be written (see the module
             docstring); nothing was created.
         """
         if path is None:
             return None
         plan = _locate(path, option)
         try:
+            _open(plan, path, option, what, binary)
             file = OutputFile(self, option, path, what, private, plan)
         except BaseException:
             plan.close()
@@ -515,22 +518,30 @@ class Outputs:
             if other is file or (file._is_chardev() and other._is_chardev()):
                 continue
             if file._same_object(other._plan.ident, other._new_key()):
-                raise UsageError(f"{other.option} and {file.option} name the same file "
-                                 f"{_show(file.path)}: give two different files")
+                raise refused(file.option, file.path, (
+                    f"{other.option} and {file.option} name the same file {show(file.path)}: "
+                    "give two different files"))
         clash = self.input_clash(file)
         if clash is not None:
-            raise UsageError(f"{file.option} {_show(file.path)} is the {clash} file itself: "
-                             "it would be replaced; give another output file")
+            raise refused(file.option, file.path, (
+                f"{file.option} {show(file.path)} is {clash}: it would be replaced; give "
+                "another output file"))
 
     def input_clash(self, file: OutputFile) -> str | None:
-        """The option of the input ``file`` would overwrite (same device and inode), if any."""
+        """What input ``file`` would overwrite (same device and inode), if any: ``"the
+        document file itself"``, ``"stdin itself, from which the PIN (--pin-stdin) is
+        read"``.  A character device
+        (``/dev/null``, a terminal) is written through, never replaced: no clash."""
+        if file._is_chardev():
+            return None
         for option, path in self._inputs:
-            if path is None:
-                continue
+            if path is None or (path == "-" and sys.__stdin__ is None):
+                continue  # stdin closed at start-up: descriptor 0 may be one of our files
             try:
                 st = os.fstat(0) if path == "-" else os.stat(path)
             except OSError:
                 continue
-            if file._same_object(_ident(st), None):
-                return f"{option} (stdin)" if path == "-" else option
+            if file._same_object(ident(st), None):
+                return f"stdin itself, from which the {option} is read" if path == "-" \
+                    else f"the {option} file itself"
         return None

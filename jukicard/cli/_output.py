@@ -62,11 +62,30 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+#: Characters a terminal acts on that :func:`json.dumps` leaves raw with
+#: ``ensure_ascii=False`` (it escapes C0 controls itself): DEL and the C1 controls (``\x9b``
+#: is CSI), the bidirectional embeddings, overrides and isolates, the directional marks and
+#: the line/paragraph separators (the set :func:`jukicard.cli._text.escape` shows escaped in
+#: text output).
+_JSON_ESCAPED = {c: f"\\u{c:04x}" for c in (
+    *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A))}
+
+
 def json_text(obj: Any, *, indent: int | None = 2) -> str:
-    """``obj`` as JSON text (UTF-8 kept as is; every string made valid first)."""
+    """``obj`` as JSON text: every string made valid first, Japanese (and other printable
+    text) kept as UTF-8, and every control or bidi-formatting character written as a
+    ``\\uXXXX`` escape (C0 by :mod:`json`, the rest: :data:`_JSON_ESCAPED`), so the JSON can
+    be shown on a terminal as it is; the values a JSON reader gets are unchanged.
+
+    Outside its strings JSON text holds only punctuation, digits, words, spaces and
+    newlines, so escaping these characters in the whole text escapes exactly those inside
+    strings (keys included).
+    """
     import json
 
-    return json.dumps(_clean(obj), ensure_ascii=False, indent=indent)
+    text = json.dumps(_clean(obj), ensure_ascii=False, indent=indent)
+    return text.translate(_JSON_ESCAPED)
 
 
 class _Guarded:

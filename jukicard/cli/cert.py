@@ -24,7 +24,10 @@ options (shared with ``signature verify``: :func:`validation_options`) and the p
 ``cert export auth|auth-ca|sign|sign-ca`` reads a certificate from the card's JPKI AP
 (``sign`` needs the sign password and holds personal data).  It never uses the built-in
 test card without ``--emulated`` (a test certificate could be taken for the resident's).
-DER is written to stdout unless stdout is a terminal (``-o FILE``, or ``-o -`` to force).
+DER is written to stdout unless stdout is a terminal (``-o FILE``, or ``-o -`` to force); a
+``-o`` path is checked before the PIN (:mod:`jukicard.cli._files`: DER to a terminal
+device is refused, so are block devices, sockets, FIFOs nobody reads, other users' files in a
+shared sticky directory, and stdin when ``--pin-stdin`` reads it).
 
 Text output escapes control characters in every value (certificate subjects, file names):
 see :mod:`jukicard.cli._text`.
@@ -210,7 +213,9 @@ def verify(cert_path: str, as_json: bool, **params: Any) -> int:
               show_default=True, help="output encoding")
 @click.option("-o", "--output", metavar="FILE",
               help="write to FILE instead of stdout (DER to a terminal needs -o -); a device "
-              "or FIFO is written through, a regular file replaced whole")
+              "or FIFO is written through, a regular file replaced whole; refused before the "
+              "PIN: DER to a terminal FILE, a block device, a socket, a FIFO nobody reads, "
+              "another user's file or FIFO in a shared sticky directory")
 def export(which: str, card: CardSelection, as_json: bool, pin_stdin: bool, fmt: str,
            output: str | None) -> int:
     from jukicard.cli._files import Outputs
@@ -220,10 +225,13 @@ def export(which: str, card: CardSelection, as_json: bool, pin_stdin: bool, fmt:
     if fmt == "der" and output is None and not as_json and is_terminal(sys.stdout):
         raise UsageError("refusing to write DER to the terminal; use -o FILE (or -o - to "
                          "force)")
-    with Outputs() as outputs:
-        # checked before the PIN; the sign certificate is personal data: a new file is 0600
+    with Outputs(inputs=(("PIN (--pin-stdin)", "-" if pin_stdin else None),),
+                 stdout=out()) as outputs:
+        # checked before the PIN (see jukicard.cli._files); the sign certificate is personal
+        # data: a new file is 0600, a replaced one at most 0600 and the user's
         target = None if to_stdout else outputs.plan("-o", output, what=f"{which} certificate",
-                                                     private=which == "sign")
+                                                     private=which == "sign",
+                                                     binary=fmt == "der")
         asker = interaction(pin_stdin)
         with card.open() as transport:
             der = export_certificate(transport, which, asker)
@@ -244,6 +252,6 @@ def export(which: str, card: CardSelection, as_json: bool, pin_stdin: bool, fmt:
             out().text(payload.decode("ascii"), end="")
         else:
             out().binary(payload)
-    else:
+    elif target.delivered:
         notice(f"{which} certificate written to {output} ({fmt})")  # escaped by notice()
     return 0

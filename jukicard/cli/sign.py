@@ -2,15 +2,18 @@
 
 ::
 
-    jukicard sign FILE [--key sign|auth] [--hash sha256] [-o SIG] [--cert-out CERT]
+    jukicard sign FILE [--key sign|auth] [--hash sha256] [-o SIG|-] [--cert-out CERT]
     jukicard sign --digest HEX [--hash sha256] ...
 
 The signature is RSA PKCS#1 v1.5 over the DER DigestInfo of the hash (what
 ``jukicard signature verify FILE SIG --cert CERT`` checks, in any of the forms written
 here).  Without ``-o`` it is printed in base64 on stdout; with ``-o`` the raw signature
-bytes are written to the file (a device such as ``/dev/stdout`` is written through).  The
-output paths are checked before the PIN is asked: a path that is the document itself, or
-``-o`` equal to ``--cert-out``, is refused.  It never uses the built-in test card without
+bytes are written to the file, or to stdout with ``-o -`` (as ``cert export -o -``; with
+``--json`` the JSON alone is printed).  The output paths are checked before the PIN is asked
+(:mod:`jukicard.cli._files`): a path that is the document itself or stdin when the command
+reads it (``FILE -`` or ``--pin-stdin``), ``-o`` equal to ``--cert-out``, raw bytes to a
+terminal, a block device, a socket, a FIFO nobody reads, another user's file or FIFO in a
+shared sticky directory are refused (exit 2).  It never uses the built-in test card without
 ``--emulated``.  PIN order for ``--pin-stdin``: one line, the key's PIN.
 """
 
@@ -32,7 +35,6 @@ from jukicard.cli._common import (
     out,
     pin_stdin_option,
 )
-from jukicard.errors import UsageError
 
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
@@ -41,26 +43,30 @@ __all__ = ["sign"]
 
 
 def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool) -> bytes:
+    from jukicard.services.inputs import InputError, hash_file
     from jukicard.services.signing import hash_stream
 
     if digest is not None:
         text = digest.strip().lower().removeprefix("0x").replace(":", "")
         try:
             return bytes.fromhex(text)
-        except ValueError as exc:
-            raise UsageError("--digest must be hexadecimal") from exc
-    if file == "-":
-        if pin_stdin:
-            raise UsageError("cannot read both the data and the PIN from stdin")
-        return hash_stream(sys.stdin.buffer, hash_alg)
-    from jukicard.services.inputs import display_path
-
+        except ValueError:
+            raise InputError("--digest must be hexadecimal", option="--digest") from None
+    if file != "-":
+        return hash_file(file or "", hash_alg, option="FILE")
+    if pin_stdin:
+        raise InputError("cannot read both the data and the PIN from stdin", option="FILE",
+                         path="-")
+    stdin = sys.stdin
+    if stdin is None:  # closed at start-up (<&-)
+        raise InputError("FILE -: stdin is closed", option="FILE", path="-")
+    source: Any = getattr(stdin, "buffer", None) or stdin
     try:
-        with open(file or "", "rb") as fh:
-            return hash_stream(fh, hash_alg)
-    except OSError as exc:
-        raise UsageError(f"FILE: cannot read {display_path(file or '')}: "
-                         f"{exc.strerror or exc}") from exc
+        return hash_stream(source, hash_alg)
+    except (OSError, ValueError) as exc:  # ValueError: closed after start-up
+        why = getattr(exc, "strerror", None) or "stdin is closed"
+        raise InputError(f"FILE -: cannot read stdin: {why}", option="FILE",
+                         path="-") from None
 
 
 @click.command("sign", cls=JukiCommand,
@@ -78,7 +84,8 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
 @click.option("--hash", "hash_alg", type=click.Choice(("sha256", "sha384", "sha512")),
               default="sha256", show_default=True, help="hash algorithm")
 @click.option("-o", "--output", metavar="SIG",
-              help="write the raw signature bytes here (default: base64 on stdout)")
+              help="write the raw signature bytes here ('-': to stdout, not to a terminal; "
+              "default: base64 on stdout)")
 @click.option("--cert-out", metavar="CERT",
               help="also write the key's certificate (PEM) here; NOTE: the sign certificate "
               "holds personal data")
@@ -91,9 +98,13 @@ def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
 
     if (file is None) == (digest is None):
         raise click.UsageError("give FILE or --digest HEX (one of them)")
-    # every output path is checked (its file reserved) before the PIN is asked or spent
-    with Outputs(inputs=(("document", file),)) as outputs:
-        sig_file = outputs.plan("-o", output, what="signature")
+    # every output path is checked (its file reserved) before the PIN is asked or spent;
+    # stdin is an input whenever it is read (the document, or the PIN)
+    reads_stdin = "-" if pin_stdin else None
+    with Outputs(inputs=(("document", file), ("PIN (--pin-stdin)", reads_stdin)),
+                 stdout=out()) as outputs:
+        raw = None if output == "-" and as_json else output  # the JSON has the signature
+        sig_file = outputs.plan("-o", raw, what="signature", binary=True)
         # the sign certificate holds name, address and birth date: a new file is 0600
         cert_file = outputs.plan("--cert-out", cert_out, what="certificate",
                                  private=key == "sign")
@@ -108,14 +119,14 @@ def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
             cert_file.write(to_pem(result.certificate))
     if as_json:
         obj: dict[str, Any] = result.to_json()
-        if output is not None:
+        if raw is not None:
             obj["output"] = output
         if cert_out is not None:
             obj["certificate_output"] = cert_out
         out().json({**obj, "card_source": card.source_json()})
     elif output is None:
         out().text(base64.b64encode(result.signature).decode("ascii"))
-    else:
+    elif sig_file is not None and sig_file.delivered and output != "-":
         notice(f"signature ({len(result.signature)} bytes, {key} key, {hash_alg}) written to "
                f"{output}")
     return 0

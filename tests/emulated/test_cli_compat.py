@@ -421,6 +421,9 @@ class ExitRow:
     :ivar review: the finding of the issue-8 review that changes this row on purpose
         (asserted in ``test_cli_review.py`` / ``test_cli_review_card.py``); ``old`` is the
         code before the review.
+    :ivar review2: the finding of the second review of issue 8 that changes this row on
+        purpose (run with stdout a terminal in ``test_cli_output_review2.py``); ``old`` is
+        the code before it.
     """
 
     id: str
@@ -431,6 +434,7 @@ class ExitRow:
     defect: int | None = None
     old: int | None = None
     review: int | None = None
+    review2: int | None = None
 
 
 def _with_tries(app: str, fid: str, tries: int) -> Callable[..., tuple[str, ...]]:
@@ -534,11 +538,16 @@ EXIT_ROWS: tuple[ExitRow, ...] = (
             setup=_sha384_signature, review=6, old=0),
     ExitRow("emulator serve: missing profile", ("emulator", "serve", "--profile", "nosuch"), 2,
             review=13, old=1),
+    # ---- changed on purpose by the second review of issue 8 (test_cli_output_review2.py)
+    ExitRow("sign -o - with stdout a terminal: '-' is stdout (raw bytes, refused on a "
+            "terminal like DER; was: a file named '-')",
+            ("sign", "--digest", "00" * 32, "--emulated", "--pin-stdin", "-o", "-"), 2,
+            stdin="ABC123\n", review2=4, old=0),
 )
 
 
-@pytest.mark.parametrize("row", [r for r in EXIT_ROWS if r.defect is None and r.review is None],
-                         ids=lambda r: r.id)
+@pytest.mark.parametrize("row", [r for r in EXIT_ROWS if r.defect is None and r.review is None
+                                 and r.review2 is None], ids=lambda r: r.id)
 def test_exit_codes(cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                     pins: PinLedger, row: ExitRow) -> None:
     extra = row.setup(monkeypatch, tmp_path) if row.setup else ()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from jukicard.cli import _files
+from jukicard.cli import _files, _paths
 from jukicard.cli._files import Outputs
 from jukicard.errors import OutputError, UsageError
 
@@ -47,7 +47,7 @@ def test_the_sticky_directory_rule_mirrors_protected_symlinks(
     assert isinstance(uid, int)
     if uid == 1000 and os.geteuid() == 1000:
         pytest.skip("the test's foreign uid is the user's own")
-    assert _files._may_follow(_stat(dir_mode, dir_uid), _stat(0o120777, uid)) is follows
+    assert _paths.may_follow(_stat(dir_mode, dir_uid), _stat(0o120777, uid)) is follows
 
 
 # --------------------------------------------------------------------------- resolution
