@@ -94,10 +94,16 @@ def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
          cert_out: str | None) -> int:
     from jukicard.cli._files import Outputs
     from jukicard.services.data import to_pem
+    from jukicard.services.inputs import InputError
     from jukicard.services.signing import sign_digest
 
     if (file is None) == (digest is None):
         raise click.UsageError("give FILE or --digest HEX (one of them)")
+    if cert_out == "-" and (as_json or output in (None, "-")):
+        # one stream, one result: a PEM and a signature (or JSON) mixed on stdout is neither
+        raise InputError("--cert-out -: stdout already carries the signature; write the "
+                         "certificate to a file, or the signature with -o FILE",
+                         option="--cert-out", path="-")
     # every output path is checked (its file reserved) before the PIN is asked or spent;
     # stdin is an input whenever it is read (the document, or the PIN)
     reads_stdin = "-" if pin_stdin else None

@@ -457,3 +457,14 @@ def test_output_path_errors_name_the_option_and_path(run: Any, tmp_path: Path) -
     err = _error(run(*sign, "--digest", "zz"))
     assert err["option"] == "--digest"
     assert err["type"] == "UsageError"  # the public type, as before
+
+
+@pytest.mark.parametrize("extra", [(), ("-o", "-"), ("--json",)])
+def test_certificate_and_signature_never_share_stdout(run: Any, extra: tuple[str, ...]
+                                                      ) -> None:
+    """Lead's review of ``-o -``: ``--cert-out -`` printed the PEM and then the signature on
+    the same stdout (neither parseable); it is refused before the PIN unless the signature
+    goes to a file."""
+    res = run("sign", "--digest", "00" * 32, "--emulated", "--pin-stdin", "--cert-out", "-",
+              *extra, stdin="")
+    assert res.rc == 2 and "--cert-out -" in res.err
