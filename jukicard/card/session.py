@@ -109,11 +109,13 @@ def clamp_retries(pin: PinSpec, reported: int) -> tuple[int, bool]:
     """``(retries, implausible)``: the card's counter clamped to the PIN's maximum.
 
     A counter above the maximum (``63CF`` for a 3-try PIN) cannot be true: it is clamped and
-    flagged, and a warning is logged (without any value).
+    flagged (``counter_implausible`` on the status or the error: the caller tells the user),
+    and logged at INFO (without any value; a card can trigger it at will, so it is no
+    warning for the terminal).
     """
     if pin.max_tries is not None and reported > pin.max_tries:
-        log.warning("%s: the card reported an impossible retry counter; clamped to the "
-                    "PIN's maximum", pin.id)
+        log.info("%s: the card reported an impossible retry counter; clamped to the "
+                 "PIN's maximum", pin.id)
         return pin.max_tries, True
     return reported, False
 

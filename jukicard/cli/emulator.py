@@ -87,6 +87,7 @@ def serve(profile: str, host: str | None, port: int | None, reconnect: bool, sho
     if stats_file is not None:
         argv += ["--stats-file", stats_file]
     try:
-        return emulator_main(argv)
+        # every operator line the emulator prints is escaped like the CLI's own text
+        return emulator_main(argv, render=escape)
     except SystemExit as exc:  # argparse's own usage errors
         return exc.code if isinstance(exc.code, int) else 2

@@ -36,7 +36,7 @@ from jukicard.cli._common import (
     notice,
     pin_label,
 )
-from jukicard.cli._text import escape
+from jukicard.cli._text import LogFormatter, escape
 from jukicard.errors import (
     ApplicationNotFound,
     BadResponse,
@@ -136,19 +136,29 @@ def error_json(exc: BaseException, code: int, hint: str,
     revoked_at = getattr(exc, "revoked_at", None)
     if revoked_at is not None:
         err["revoked_at"] = revoked_at.isoformat()
+    if getattr(exc, "counter_implausible", False) is True:
+        err["counter_implausible"] = True
     return {"error": err}
 
 
 # --------------------------------------------------------------------------- the group
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def _setup_logging(level: str) -> None:
+    """Log to stderr at ``level``, every line escaped (:class:`~jukicard.cli._text.LogFormatter`:
+    a URL or card-derived text in a message cannot drive the terminal).  Anomalies a card can
+    cause at will (an impossible retry counter, a PIN command answered 6Cxx) are logged at
+    INFO by the library: the commands tell staff about them in their own words."""
     if level == "TRAFFIC":
         from jukicard.transport.tracing import TRAFFIC  # registers the level name
 
         number = TRAFFIC
     else:
         number = getattr(logging, level)
-    logging.basicConfig(level=number, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter(_LOG_FORMAT))
+    logging.basicConfig(level=number, handlers=[handler])
 
 
 _EPILOG = """\b
@@ -224,7 +234,11 @@ def _message(exc: BaseException, st: CliState) -> str:
             and exc.retries_left is not None:
         request = getattr(st.interaction, "last_request", None)
         what = f"{pin_label(request.pin)}: " if request is not None else ""
-        return f"{what}wrong PIN, {tries_left_text(exc.retries_left)}"
+        text = f"{what}wrong PIN, {tries_left_text(exc.retries_left)}"
+        if exc.counter_implausible:
+            text += (" (the card reported more tries left than this PIN allows; the "
+                     "maximum is shown: the card may be damaged or not genuine)")
+        return text
     if isinstance(exc, JukiError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -254,16 +268,29 @@ def _click_option(exc: click.ClickException) -> str | None:
         return max(param.opts, key=len)
     if isinstance(param, click.Parameter) and param.name:
         return param.name.upper()
+    if isinstance(exc, click.NoSuchOption):
+        return None  # the word typed is never repeated (it may be a PIN)
     name = getattr(exc, "option_name", None)
     return name if isinstance(name, str) and _PLAIN_OPTION.fullmatch(name) else None
 
 
+def _help_command(exc: click.ClickException) -> str:
+    """The command that lists the options the user could have meant."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if isinstance(ctx, click.Context) else "jukicard"
+    return f"{path} --help"
+
+
 def _safe_click_error(exc: click.ClickException) -> None:
-    """Make a click usage error safe to show: an unknown option that is not a plain option
-    name (``--1234``) or an unknown command word is not repeated (a PIN may have been typed
-    there), and control characters in any value are escaped."""
-    if isinstance(exc, click.NoSuchOption) and not _PLAIN_OPTION.fullmatch(exc.option_name):
-        exc.message, exc.possibilities = f"no such option ({NOT_REPEATED})", None
+    """Make a click usage error safe to show: an unknown option word — whatever it is
+    made of: a 住基カード sign password is 4–16 letters, ``--abcd`` — or an unknown command
+    word is never repeated, nor are suggestions made from it (a PIN may have been typed
+    there); the message says how to see the options.  Control characters in any value are
+    escaped."""
+    if isinstance(exc, click.NoSuchOption):
+        exc.message = (f"no such option ({NOT_REPEATED}); '{_help_command(exc)}' lists the "
+                       "options")
+        exc.possibilities = None
     elif isinstance(exc, NoSuchCommand):
         exc.message = f"no such command ({NOT_REPEATED})"
     exc.message = escape(exc.message)

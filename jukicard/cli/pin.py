@@ -30,7 +30,7 @@ from jukicard.cli._common import (
     pin_stdin_option,
     state,
 )
-from jukicard.cli._text import escape, lines
+from jukicard.cli._text import escape
 from jukicard.cli.card import source_text
 from jukicard.errors import tries_left_text
 
@@ -38,7 +38,13 @@ if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
     from jukicard.services.pins import PinState
 
-__all__ = ["pin", "status", "verify", "change", "format_status"]
+__all__ = ["pin", "status", "verify", "change", "format_status", "IMPLAUSIBLE_NOTICE"]
+
+#: Told once when a counter is marked ``!``: the card reported more tries than the PIN
+#: allows (the library clamps it to the maximum and logs it at INFO only).
+IMPLAUSIBLE_NOTICE = ("!: the card reported more tries left than this PIN allows; the "
+                      "maximum is shown.  The card may be damaged or not genuine: check it "
+                      "before relying on it")
 
 
 @click.group("pin", cls=JukiGroup, help="PIN retry counters, PIN check and PIN change",
@@ -48,15 +54,18 @@ def pin() -> None:
 
 
 def format_status(states: tuple[PinState, ...]) -> str:
-    """Human-readable ``pin status`` table."""
+    """Human-readable ``pin status`` table; an impossible counter (clamped) is marked
+    ``!`` (explained by :data:`IMPLAUSIBLE_NOTICE`)."""
     rows: list[tuple[str, ...]] = [("PIN", "APP", "TRIES", "STATE", "NAME")]
     for s in states:
         tries = f"{s.retries_left}/{s.max_tries}" if s.max_tries is not None else str(
             s.retries_left)
+        if s.counter_implausible:
+            tries += "!"
         condition = "BLOCKED" if s.blocked else "ok"
         rows.append(tuple(escape(col) for col in (s.id, s.app, tries, condition, pin_label(s))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return lines(
+    return "\n".join(  # each column escaped above (once: escaping doubles backslashes)
         "  ".join(col.ljust(widths[i]) if i < 4 else col for i, col in enumerate(r)).rstrip()
         for r in rows
     )
@@ -79,6 +88,8 @@ def status(card: CardSelection, as_json: bool) -> int:
         if any(s.blocked for s in states):
             notice("a blocked PIN can only be reset at the municipal counter "
                    "(a JPKI PIN also at a kiosk, with the other JPKI PIN)")
+        if any(s.counter_implausible for s in states):
+            notice(IMPLAUSIBLE_NOTICE)
     return 0
 
 
@@ -100,8 +111,11 @@ def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> 
         out().json({"pin": pin_id, "verified": True, **state.to_json(),
                     "card_source": card.source_json()})
     else:
+        mark = "!" if state.counter_implausible else ""
         out().text(escape(f"{pin_label(state)}: correct "
-                          f"({tries_left_text(state.retries_left)})"))
+                          f"({tries_left_text(state.retries_left)}{mark})"))
+        if state.counter_implausible:
+            notice(IMPLAUSIBLE_NOTICE)
     return 0
 
 

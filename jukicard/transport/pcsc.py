@@ -466,7 +466,8 @@ class PcscTransport(BaseTransport):
                 try:
                     self._begin_transaction()
                 except TransportError as exc:
-                    log.warning("could not re-take the transaction after a reset: %s", exc)
+                    # INFO: the CardResetError raised below tells the caller
+                    log.info("could not re-take the transaction after a reset: %s", exc)
         err = map_pcsc_error(SCARD_W_RESET_CARD, operation, self.reader)
         raise err
 
