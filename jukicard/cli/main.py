@@ -44,6 +44,7 @@ from jukicard.errors import (
     CardRemovedError,
     CardResetError,
     DataIntegrityError,
+    IssuerKeyMismatchError,
     JukiError,
     NoReaderError,
     OutputError,
@@ -73,6 +74,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (PinError, 3, "each wrong entry uses up a try; with none left the PIN is blocked"),
     # before CardError (both are BadResponse): the card answered 9000 with data that cannot
     # be right — damaged or tampered card data, a failed check, not a refusal
+    (IssuerKeyMismatchError, 5, "the key given with --issuer-key did not certify this "
+     "card's data-signing key: a wrong key file, or a card that issuer did not certify"),
     (DataIntegrityError, 5, "the card's data does not match its signature: it may have "
      "been tampered with"),
     (BadResponse, 5, "the card answered with data that cannot be right: the card's data is "
@@ -104,11 +107,18 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     return 1, UNEXPECTED_HINT
 
 
+#: Error classes whose JSON ``type`` stays their base's, as before they existed (the
+#: message, the hint and ``option`` say the rest).
+_REPORTED_AS_BASE = (IssuerKeyMismatchError,)
+
+
 def _type_name(exc: BaseException) -> str:
     """The error's class name for the JSON ``type``; the services' own subclasses of the
-    library errors (``InputError``) report their public base (``UsageError``), as before."""
+    library errors (``InputError``) report their public base (``UsageError``), as before,
+    and so does a wrong ``--issuer-key`` (``DataIntegrityError``)."""
     for cls in type(exc).__mro__:
-        if not cls.__module__.startswith("jukicard.services"):
+        if not cls.__module__.startswith("jukicard.services") and \
+                cls not in _REPORTED_AS_BASE:
             return cls.__name__
     return type(exc).__name__  # pragma: no cover - object is never from the services
 
@@ -138,6 +148,8 @@ def error_json(exc: BaseException, code: int, hint: str,
         err["revoked_at"] = revoked_at.isoformat()
     if getattr(exc, "counter_implausible", False) is True:
         err["counter_implausible"] = True
+    if isinstance(exc, IssuerKeyMismatchError):
+        err.setdefault("option", "--issuer-key")
     return {"error": err}
 
 
@@ -175,8 +187,9 @@ Fallback switch (fails closed): the fallback is off when ANY of these says off:
 JUKICARD_EMULATED_FALLBACK=off; "emulated_fallback = off" in the [connect]
 section of /etc/jukicard/jukicard.conf (always read when it exists); the same in
 the file JUKICARD_CONFIG names (read as well, not instead).  No source turns it
-back on.  A named file that is missing, not a regular file, not UTF-8, that does
-not parse or holds another section or key is a usage error (exit 2).
+back on.  A named file that is missing, a system file that is a dangling link or
+cannot be read, a file that is not a regular file, not UTF-8, that does not parse
+or holds another section or key is a usage error (exit 2).
 
 \b
 --json outputs say which card was used: "card_source"."""

@@ -337,8 +337,9 @@ def test_a_trusted_issuer_key_tells_a_forged_card(run: Any, pins: PinLedger, tmp
     res = run(command, "--profile", forged, "--pin-stdin", "--json",
               stdin=pins.submit(PINS["text"]) + "\n")
     assert res.rc == 0 and res.json()["signature_check"] == "card-key-only"
+    # review 2: the CV certificate is checked before the PIN is asked: the PIN is not spent
     res = run(command, "--profile", forged, "--pin-stdin", "--issuer-key", JLIS_ROOT, "--json",
-              stdin=pins.submit(PINS["text"]) + "\n")
+              stdin=PINS["text"] + "\n")
     assert res.rc == 5 and res.json()["error"]["type"] == "DataIntegrityError"
     assert "123456789018" not in res.out and "偽造" not in res.out
 
