@@ -50,8 +50,9 @@ def test_two_connections_to_one_card_never_trust_a_stale_selection(
 def test_a_status_query_after_another_connection_selects_goes_to_the_right_pin(
     make_card: MakeCard, pins: PinLedger
 ) -> None:
-    """Old code: the text session's data-less VERIFY went to the visual AP's birth-date
-    PIN file (same id ``0011``) and reported its counter (1) as the text PIN's (3)."""
+    """Old code: the text session, holding a verified PIN, trusted its selection and sent
+    its data-less VERIFY to the visual AP's birth-date PIN file (same id ``0011``): it
+    reported that counter (1) as the text PIN's (3)."""
     emu = make_card("mynumber-01")
     t1 = emu.transport
     t2 = LoopbackTransport(emu.card)
@@ -60,6 +61,7 @@ def test_a_status_query_after_another_connection_selects_goes_to_the_right_pin(
         with pytest.raises(CardError):
             visual.verify(VisualPin.BIRTH, pins.submit("000000"))  # wrong on purpose
     text = TextSession(t1)
+    text.verify(TextPin.PIN, pins.submit(PINS["text"]))
     VisualSession(t2)
     assert text.pin_status(TextPin.PIN).retries_left == 3
 

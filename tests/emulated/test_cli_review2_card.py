@@ -15,7 +15,7 @@ from emulated_support import PINS, Emulated, PinLedger, find_file, profile_json
 from test_cli_compat import _pcsc_down, runner
 
 from jukicard.card.crypto import HashAlg
-from jukicard.errors import IssuerKeyMismatchError, UsageError
+from jukicard.errors import UsageError
 from jukicard.services import ScriptedInteraction, connect, export_certificate, load_issuer_key
 from jukicard.services.data import read_verified
 
@@ -116,6 +116,8 @@ def test_the_library_raises_the_finer_error_without_asking(mynumber: Emulated,
                                                           pins: PinLedger) -> None:
     """Library callers can catch :class:`IssuerKeyMismatchError` (a DataIntegrityError);
     nobody is asked for the PIN (old code: asked, PIN spent, then DataIntegrityError)."""
+    from jukicard.errors import IssuerKeyMismatchError
+
     asker = ScriptedInteraction([PINS["text"]])
     wrong = load_issuer_key(str(CV / "visual-ap.cvc"))
     with pytest.raises(IssuerKeyMismatchError, match="does not verify under the given"):

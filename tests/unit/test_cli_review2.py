@@ -17,7 +17,7 @@ from test_cli_defects import ROOT, process
 
 from jukicard.apdu import CommandApdu, ResponseApdu, WrongLengthReissueProcessor, build_stack
 from jukicard.apdu.processor import TransmitProcessor
-from jukicard.cli._text import LogFormatter, escape
+from jukicard.cli._text import escape
 from jukicard.cli.main import main
 
 ESC = "\x1b"
@@ -43,7 +43,7 @@ def test_an_impossible_counter_is_no_raw_log_line_but_a_marked_row(tmp_path: Pat
     jukicard.card.session: auth: the card reported an impossible retry counter…`` on the
     staff's terminal, and the table showed nothing.  Now the row is marked ``!`` and one
     notice says what it means; no log line at the default level."""
-    proc = process("pin", "status", "--profile", str(_hitries_profile(tmp_path)))
+    proc = process("pin", "status", "--profile", str(_hitries_profile(tmp_path)), cwd=tmp_path)
     out, err = proc.stdout.decode(), proc.stderr.decode()
     assert proc.returncode == 0, err
     assert "WARNING" not in err and "jukicard.card.session" not in err
@@ -93,7 +93,8 @@ def test_log_lines_on_the_terminal_are_escaped(tmp_path: Path) -> None:
     URL, or card-derived text) with ESC sequences drove the terminal from a log line."""
     hostile = tmp_path / f"x{ESC}[31mRED{ESC}]0;PWNED\x07.json"
     shutil.copy(CARDS / "mynumber-01.json", hostile)
-    proc = process("--log-level", "INFO", "card", "info", "--profile", str(hostile))
+    proc = process("--log-level", "INFO", "card", "info", "--profile", str(hostile),
+                   cwd=tmp_path)
     err = proc.stderr.decode()
     assert proc.returncode == 0, err
     assert "INFO jukicard.services.connect" in err  # the line that names the profile
@@ -104,6 +105,8 @@ def test_log_lines_on_the_terminal_are_escaped(tmp_path: Path) -> None:
 def test_the_log_formatter_escapes_messages_and_indents_tracebacks() -> None:
     """A message cannot act on the terminal nor start a line of its own; a traceback keeps
     its lines, each escaped and indented (old code: no such formatter)."""
+    from jukicard.cli._text import LogFormatter
+
     fmt = LogFormatter("%(levelname)s %(name)s: %(message)s")
     try:
         raise ValueError(f"bad\n{ESC}[2J2026-01-01 WARNING fake: CARD VALID")

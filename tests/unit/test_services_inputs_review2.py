@@ -57,7 +57,8 @@ def test_the_library_refuses_a_fifo_without_waiting(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": PACKAGE_PARENT}
     try:
         proc = subprocess.run([sys.executable, "-c", _LIBRARY_CALLS, str(fifo)],
-                              capture_output=True, env=env, timeout=TIMEOUT, check=False)
+                              capture_output=True, env=env, timeout=TIMEOUT, check=False,
+                              cwd=tmp_path)
     except subprocess.TimeoutExpired:
         pytest.fail("opening a FIFO as an input hung")
     assert proc.returncode == 0, proc.stderr.decode()
@@ -77,7 +78,7 @@ def test_the_cli_refuses_a_fifo_with_exit_2_naming_option_and_path(
     """Old code: the command hung (the child's hang guard fails the test)."""
     fifo = _fifo(tmp_path)
     try:
-        proc = process(*(a.format(f=fifo) for a in argv), "--json")
+        proc = process(*(a.format(f=fifo) for a in argv), "--json", cwd=tmp_path)
     except subprocess.TimeoutExpired:
         pytest.fail("reading a FIFO input hung")
     assert proc.returncode == 2, proc.stderr
