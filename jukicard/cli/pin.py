@@ -1,7 +1,10 @@
 """``jukicard pin status``, ``pin verify`` and ``pin change``.
 
 ``pin status`` reads every retry counter with a data-less VERIFY: no counter is touched.
-It is a read-only demo command (it may use the built-in card when there is no reader).
+It is a read-only demo command (it may use the built-in card when there is no reader).  A
+counter the card reports above the PIN's maximum (``63CF`` for a 3-try PIN) is shown as
+the maximum, marked ``!`` and explained in one notice on stderr (JSON:
+``"counter_implausible": true``); ``pin verify`` and a wrong-PIN message say it too.
 
 ``pin verify PIN`` checks one PIN: the counter is read first (a blocked PIN is never asked
 for), the PIN is asked once and sent in ONE VERIFY; exit 0 when correct, 3 when wrong (the
