@@ -25,6 +25,8 @@ terminal application can decide what to tell the counter staff.
     │   ├── FileNotFoundOnCard
     │   └── BadResponse            the card answered 9000 with data we cannot accept
     │       └── DataIntegrityError card data does not match its signature (tampered)
+    │           └── IssuerKeyMismatchError  the card's CV certificate does not verify
+    │                                       under the trusted issuer key given
     ├── ValidationError            certificate / CRL / signature checks (see jukicard.pki)
     │   ├── RevokedError(reason, revoked_at)
     │   ├── ExpiredError
@@ -61,6 +63,7 @@ __all__ = [
     "FileNotFoundOnCard",
     "BadResponse",
     "DataIntegrityError",
+    "IssuerKeyMismatchError",
     "ValidationError",
     "RevokedError",
     "ExpiredError",
@@ -213,6 +216,12 @@ class BadResponse(CardError):
 
 class DataIntegrityError(BadResponse):
     """Card data does not match its signature or digest (tampered or inconsistent EFs)."""
+
+
+class IssuerKeyMismatchError(DataIntegrityError):
+    """The card's CV certificate does not verify under the trusted issuer key the caller
+    gave: the key is not the one that certified this card's data-signing key (a wrong key
+    file, or a card that issuer did not certify)."""
 
 
 # --------------------------------------------------------------------------- validation

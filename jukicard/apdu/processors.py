@@ -133,7 +133,8 @@ class WrongLengthReissueProcessor:
         if not is_wrong_le(resp.sw):
             return resp
         if is_pin_command(cmd):
-            logger.warning("%s answered %04X; PIN commands are never re-sent", _hdr(cmd), resp.sw)
+            # INFO: a card can answer so at will; the session reports the status word
+            logger.info("%s answered %04X; PIN commands are never re-sent", _hdr(cmd), resp.sw)
             return resp
         if cmd.cla & CLA_CHAINING:
             return resp
@@ -244,8 +245,9 @@ class ExtendedLengthFallbackProcessor:
             self.extended_supported = True
             return resp
         if is_pin_command(cmd):
-            logger.warning("%s (extended) answered 6700; PIN commands are never re-sent",
-                           _hdr(cmd))
+            # INFO: a card can answer so at will; the session reports the status word
+            logger.info("%s (extended) answered 6700; PIN commands are never re-sent",
+                        _hdr(cmd))
             return resp
         logger.info("extended-length APDU refused (6700): falling back to short APDUs")
         self.extended_supported = False

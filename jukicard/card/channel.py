@@ -18,12 +18,19 @@ transport see each other's SELECTs.  The selection is trusted only while nobody 
 to the card: the channel compares the transport's ``transmit_count`` with the count after
 its own last command, and any difference (a second channel on the same transport, a channel
 on a wrapper such as :class:`~jukicard.transport.tracing.TracingTransport` and one on the
-transport it wraps, a raw ``transmit``) makes the selection unknown.  A transport that
-cannot carry a channel or does not count its commands (one that is not a
+transport it wraps, a raw ``transmit``) makes the selection unknown.
+
+That count covers only this connection.  A transport that says it does not see all the
+card's traffic (``sees_all_traffic`` false: a PC/SC connection in shared mode, two
+loopback transports on one card) may have another connection select another application
+between two of our transactions, unseen: its selection is trusted only inside the
+outermost transaction that made it (a PC/SC transaction keeps the other connections out),
+so every operation in a new transaction selects its application again — which logs out the
+PINs verified in an earlier operation.  So does a transport that cannot carry a channel or
+does not count its commands (one that is not a
 :class:`~jukicard.transport.base.BaseTransport` or a
-:class:`~jukicard.transport.base.DelegatingTransport` over one) gets a channel of its own
-whose selection is never trusted from one operation to the next: every operation selects
-its application again (which logs out the PINs verified in an earlier operation).
+:class:`~jukicard.transport.base.DelegatingTransport` over one): it gets a channel of its
+own whose selection is never trusted from one operation to the next.
 
 NOTE: no session relies on this record before sending a PIN: VERIFY with data is always
 preceded by a SELECT of the application in the same transaction (see
@@ -62,6 +69,18 @@ def _transmit_count(transport: Transport) -> int | None:
         return None
     count = transport.transmit_count
     return count if isinstance(count, int) else None
+
+
+def _open_transaction(transport: Transport) -> int | None:
+    """The number of the outermost transaction open on ``transport`` (its
+    ``transaction_count``), or ``None`` when none is open or the transport does not say."""
+    if not isinstance(transport, _CARRIERS):
+        return None
+    depth = getattr(transport, "transaction_depth", None)
+    count = transport.transaction_count
+    if isinstance(depth, int) and depth > 0 and isinstance(count, int):
+        return count
+    return None
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,7 @@ class CardChannel:
         self._stack = build_stack(TransmitProcessor(transport.transmit), extended=extended)
         self._generation = transport.generation
         self._selection: Selection | None = None
+        self._selected_in: int | None = None  # the transaction the selection was made in
         self._seen = _transmit_count(transport)
         self._depth = 0  # open operation() blocks
 
@@ -158,9 +178,14 @@ class CardChannel:
 
     @property
     def tracks_traffic(self) -> bool:
-        """True if the transport counts its commands, so a selection can be trusted from
-        one operation to the next while nobody else talks to the card."""
-        return self._seen is not None
+        """True if a selection can be trusted from one transaction to the next while
+        nobody else talks through this connection: the transport counts its commands and
+        sees all the card's traffic (``sees_all_traffic``; not a PC/SC connection in shared
+        mode)."""
+        return self._seen is not None and self._sees_all_traffic()
+
+    def _sees_all_traffic(self) -> bool:
+        return getattr(self.transport, "sees_all_traffic", False) is True
 
     @property
     def selection(self) -> Selection | None:
@@ -170,19 +195,31 @@ class CardChannel:
 
     def check_card(self) -> None:
         """Forget everything if the card was reset, reconnected or replaced; outside an
-        operation, forget the selection if someone else may have talked to the card."""
+        operation, forget the selection if someone else may have talked to the card (their
+        commands went through this transport, or the card is shared with other connections
+        and the transaction that made the selection is over)."""
         if self.transport.generation != self._generation:
             log.debug("new card generation: card state forgotten")
             self.forget()
-        elif self._depth == 0 and self._selection is not None and self._foreign_traffic():
-            log.debug("other commands reached the card: the selection is unknown")
-            self._selection = None
+        elif self._depth == 0 and self._selection is not None:
+            if self._foreign_traffic():
+                log.debug("other commands reached the card: the selection is unknown")
+                self._selection = None
+            elif not self._sees_all_traffic() and not self._same_transaction():
+                log.debug("the card is shared with other connections: the selection is "
+                          "trusted only in the transaction that made it")
+                self._selection = None
 
     def _foreign_traffic(self) -> bool:
         """True unless the transport's count still equals the count after our last
         command (always True for a transport that keeps no count)."""
         now = _transmit_count(self.transport)
         return now is None or now != self._seen
+
+    def _same_transaction(self) -> bool:
+        """True if the selection was made in the outermost transaction open now."""
+        now = _open_transaction(self.transport)
+        return now is not None and now == self._selected_in
 
     def forget(self) -> None:
         """Forget the selection and what the card taught (the card went away or was reset)."""
@@ -203,6 +240,7 @@ class CardChannel:
         """The application ``aid`` was selected (answer ``9000``) by ``owner``."""
         self.check_card()
         self._selection = Selection(bytes(aid), self._generation, owner)
+        self._selected_in = _open_transaction(self.transport)
 
     # ------------------------------------------------------------------ I/O
     def send(self, cmd: CommandApdu) -> ResponseApdu:

@@ -60,7 +60,9 @@ class HashAlg(enum.Enum):
             for member in cls:
                 if member.value == name:
                     return member
-        raise UsageError(f"unsupported hash algorithm {value!r} (use sha256, sha384, sha512)")
+        # the value is not repeated: a PIN may have been passed in its place
+        raise UsageError("unsupported hash algorithm (not repeated); use sha256, sha384 or "
+                         "sha512")
 
     @property
     def algorithm(self) -> hashes.HashAlgorithm:

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu.tlv import Tlv
 from jukicard.card.codec import container, rsa_sign, rsa_verify, tlv
-from jukicard.errors import BadResponse, DataIntegrityError, TlvError, UsageError
+from jukicard.errors import BadResponse, IssuerKeyMismatchError, TlvError, UsageError
 
 __all__ = ["CvCertificate", "CV_ID_LEN"]
 
@@ -114,13 +114,16 @@ class CvCertificate:
         """Check this certificate's signature with the issuer's key.
 
         :raises UsageError: ``issuer_public_key`` is not an RSA public key.
-        :raises DataIntegrityError: the signature does not verify.
+        :raises IssuerKeyMismatchError: (a :class:`DataIntegrityError`) the signature does
+            not verify under that key: the key is not the issuer's, or the certificate was
+            altered.
         """
         if not isinstance(issuer_public_key, rsa.RSAPublicKey):
             raise UsageError(f"the issuer key must be an RSA public key, got a "
                              f"{type(issuer_public_key).__name__}")
         if not rsa_verify(issuer_public_key, self.signature, self.body):
-            raise DataIntegrityError(f"{_WHAT} signature does not verify")
+            raise IssuerKeyMismatchError(f"the card's {_WHAT} does not verify under the "
+                                         "given issuer key")
 
     def __bytes__(self) -> bytes:
         return tlv(

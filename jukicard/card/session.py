@@ -8,8 +8,9 @@ One session class per card application (style §3).  A session
 * selects its application (by DF name) when it needs to, and knows that doing so — like a
   card reset or a reconnect — wipes every verified PIN on the card.  It keeps the set of
   PINs it verified in its current selection and forgets it when another session selects an
-  application on the channel, the card generation changes, or a transport error ends an
-  operation;
+  application on the channel, the card generation changes, a transport error ends an
+  operation, or — on a connection that does not see all the card's traffic (PC/SC shared
+  mode) — the transaction that selected the application ends;
 * runs every multi-APDU operation inside one PC/SC transaction;
 * translates the status words of the commands it sends (style §4) and lets the rest through
   as the generic :func:`jukicard.apdu.sw.error_for` errors;
@@ -108,11 +109,13 @@ def clamp_retries(pin: PinSpec, reported: int) -> tuple[int, bool]:
     """``(retries, implausible)``: the card's counter clamped to the PIN's maximum.
 
     A counter above the maximum (``63CF`` for a 3-try PIN) cannot be true: it is clamped and
-    flagged, and a warning is logged (without any value).
+    flagged (``counter_implausible`` on the status or the error: the caller tells the user),
+    and logged at INFO (without any value; a card can trigger it at will, so it is no
+    warning for the terminal).
     """
     if pin.max_tries is not None and reported > pin.max_tries:
-        log.warning("%s: the card reported an impossible retry counter; clamped to the "
-                    "PIN's maximum", pin.id)
+        log.info("%s: the card reported an impossible retry counter; clamped to the "
+                 "PIN's maximum", pin.id)
         return pin.max_tries, True
     return reported, False
 
@@ -217,8 +220,9 @@ class ApplicationSession(Generic[PinT]):
     def verified(self) -> frozenset[PinSpec]:
         """PINs this session verified in the current selection of its application.
 
-        Empty after a reset, a reconnect, a re-select (by any session on the channel) or a
-        transport error.  Only a hint: the card is the authority, and a card that lost the
+        Empty after a reset, a reconnect, a re-select (by any session on the channel), a
+        transport error, or on a shared connection (PC/SC shared mode) once the transaction
+        that verified it is over.  Only a hint: the card is the authority, and a card that lost the
         state anyway answers ``6982`` (:class:`SecurityStatusError`).
         """
         if self._verified and not self._channel.selected_by(self._owner):

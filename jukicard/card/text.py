@@ -120,9 +120,10 @@ class TextSession(ApplicationSession[TextPin]):
         :returns: the data and what was checked; unpacks as ``(my_number, basic_info)``.
         :raises UsageError: ``issuer_key`` is of another type (a private key, an EC key...)
             — nothing was sent, the PIN is not spent.
+        :raises IssuerKeyMismatchError: (a :class:`DataIntegrityError`) the card's CV
+            certificate does not verify under ``issuer_key``.
         :raises DataIntegrityError: the data does not match the signature (tampered), the
-            signature EF or the CV certificate EF is damaged, or the CV certificate does not
-            verify under ``issuer_key``.
+            signature EF or the CV certificate EF is damaged.
         :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
         :raises BadResponse: the signed data itself is malformed (e.g. a bad check digit).
         :raises TransportError: (or a subclass) the card went away.
@@ -202,7 +203,8 @@ def _check_signature(
 ) -> SignatureCheck:
     """Check the text AP's signed data over the raw EF bytes.
 
-    :raises DataIntegrityError: anything that does not match, or a damaged signature /
+    :raises IssuerKeyMismatchError: the CV certificate does not verify under ``issuer_key``.
+    :raises DataIntegrityError: anything else that does not match, or a damaged signature /
         CV certificate EF.
     """
     try:
@@ -214,6 +216,6 @@ def _check_signature(
     except BadResponse as exc:
         raise DataIntegrityError("signature EF is damaged") from exc
     if issuer_key is not None:
-        cv_cert.verify_issuer(issuer_key)  # DataIntegrityError if it does not verify
+        cv_cert.verify_issuer(issuer_key)  # IssuerKeyMismatchError if it does not verify
     signature.verify(my_number_ef, basic_ef, cv_cert)
     return SignatureCheck.CARD_KEY_ONLY if issuer_key is None else SignatureCheck.TRUSTED_ISSUER

@@ -378,9 +378,12 @@ class SignatureCheck(enum.StrEnum):
     """What a signature-checked read of the text AP proved (its JSON value is the string).
 
     ``CARD_KEY_ONLY`` (``"card-key-only"``): the data matches the signature under the key
-    in the card's own CV certificate — consistent, not tampered after signing, but a forged
-    card would pass (it supplies the key).  ``TRUSTED_ISSUER`` (``"trusted-issuer"``): the CV
-    certificate itself verified under a trusted issuer key (J-LIS, or the test issuer).
+    in the card's own CV certificate — consistent (not damaged or altered after signing),
+    but a forged card would pass (it supplies the key).  ``TRUSTED_ISSUER``
+    (``"trusted-issuer"``): the CV certificate itself also verified under a trusted issuer
+    key (J-LIS, or the test issuer), so the data was signed by a key that issuer certified.
+    Neither proves that this physical card is the card the data was written to: a
+    byte-for-byte copy of a genuine card's text-AP data passes both.
     """
 
     CARD_KEY_ONLY = "card-key-only"

@@ -54,7 +54,7 @@ from jukicard.cli._common import (
     out,
     pin_stdin_option,
 )
-from jukicard.cli._text import escape, lines
+from jukicard.cli._text import lines
 from jukicard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -144,10 +144,11 @@ def verify_options(params: dict[str, Any]) -> VerifyOptions:
 
 # --------------------------------------------------------------------------- printing
 def _value(value: Any) -> str:
-    """A value for text output: ``yes``/``no`` for a boolean, escaped text otherwise."""
+    """A value for text output: ``yes``/``no`` for a boolean, text otherwise (escaped
+    once, with its line, by :func:`format_text`)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return escape(value)
+    return str(value)
 
 
 def _rows(obj: dict[str, Any], indent: str) -> list[str]:

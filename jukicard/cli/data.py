@@ -7,11 +7,13 @@ logged.  They never use the built-in test card without ``--emulated``.  PIN orde
 
 What the signature check proved (the JSON fields, described in the commands' help):
 ``signature_checked`` is true when a check ran; ``signature_check`` says against what:
-``"card-key-only"`` (the key in the card's own CV certificate: the data was not altered
-on this card, but a forged card brings its own key), ``"trusted-issuer"`` (with
-``--issuer-key``: the card's CV certificate also verifies under that trusted issuer key, so
-a forged card fails with exit 5) or ``"not-checked"``.  Without ``--issuer-key`` the text
-output says once, on stderr, that the data was checked against the card's own key only.
+``"card-key-only"`` (the key in the card's own CV certificate: the data is not damaged or
+altered since it was signed, but a forged card brings its own key), ``"trusted-issuer"``
+(with ``--issuer-key``: the card's CV certificate also verifies under that trusted issuer
+key, so the data was signed by a key the issuer certified; data signed by any other key
+fails with exit 5) or ``"not-checked"``.  Neither proves that this physical card is the
+card the data was written to: a byte-for-byte copy of a genuine card's text-AP data passes
+both.  The text output says on stderr, once, what the check proved.
 """
 
 from __future__ import annotations
@@ -42,12 +44,20 @@ _SEX = {1: "male", 2: "female", 9: "not applicable"}
 _FIELDS_HELP = (
     "  With --json: \"signature_checked\" is true when the check ran; \"signature_check\" "
     "says against what: \"card-key-only\" (the key of the card's own CV certificate: not "
-    "altered on this card, but a forged card brings its own key), \"trusted-issuer\" (with "
-    "--issuer-key: the card's CV certificate verifies under that trusted key; a forged card "
-    "fails with exit 5) or \"not-checked\".")
-_OWN_KEY_ONLY = ("the data was checked against the card's own key only: this shows it was not "
-                 "altered on the card, not that the card is genuine (give --issuer-key with "
-                 "the trusted J-LIS CV issuer key for that)")
+    "damaged or altered since signing, but a forged card brings its own key), "
+    "\"trusted-issuer\" (with --issuer-key: the card's CV certificate verifies under that "
+    "trusted key, so the data was signed by a key the issuer certified; other keys fail "
+    "with exit 5) or \"not-checked\".  Neither proves that this physical card is the card "
+    "the data was written to (a copy of a genuine card's data passes too).")
+#: What the text output says on stderr after a check against the card's own key.
+OWN_KEY_ONLY = ("the data was checked against the card's own key only: it is not damaged or "
+                "altered since it was signed, but a forged card can bring its own key "
+                "(--issuer-key FILE with the trusted J-LIS CV issuer key also checks that the "
+                "issuer certified the signing key)")
+#: What the text output says on stderr after a check under ``--issuer-key``.
+TRUSTED_ISSUER = ("the data was signed by a key the issuer (--issuer-key) certified; this "
+                  "does not prove that this physical card is the card it was written to (a "
+                  "copy of a genuine card's data passes too)")
 
 
 def _issuer_key_option(f: Any) -> Any:
@@ -55,7 +65,8 @@ def _issuer_key_option(f: Any) -> Any:
         "--issuer-key", metavar="FILE",
         help="trusted CV certificate issuer key (J-LIS): a CV certificate (.cvc, e.g. "
         "vectors/pki/cv/jlis-root.cvc for the test cards) or a PEM RSA public key; the "
-        "card's CV certificate must verify under it (a forged card fails with exit 5)")(f)
+        "card's CV certificate must verify under it (data signed by a key that issuer did "
+        "not certify fails with exit 5)")(f)
 
 
 def _issuer_key(path: str | None) -> Any:
@@ -105,9 +116,16 @@ def mynumber(card: CardSelection, as_json: bool, pin_stdin: bool,
                     "signature_check": check, "card_source": card.source_json()})
     else:
         out().text(escape(number.digits))
-        if check_signature and trusted is None:
-            notice(_OWN_KEY_ONLY)
+        _tell_check(check)
     return 0
+
+
+def _tell_check(check: str) -> None:
+    """Say on stderr what the signature check proved (nothing when none ran)."""
+    if check == "card-key-only":
+        notice(OWN_KEY_ONLY)
+    elif check == "trusted-issuer":
+        notice(TRUSTED_ISSUER)
 
 
 @click.command("basic-info", cls=JukiCommand,
@@ -150,6 +168,5 @@ def basic_info(card: CardSelection, as_json: bool, pin_stdin: bool, match_b: boo
     else:
         for key in ("name", "address", "birth", "sex"):
             out().text(escape(f"{key + ':':<8} {data[key]}"))
-        if checked and trusted is None:
-            notice(_OWN_KEY_ONLY)
+        _tell_check(check)
     return 0

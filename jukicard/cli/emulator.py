@@ -3,7 +3,8 @@
 * ``emulator profiles``: list the card profiles in ``vectors/cards`` (all synthetic);
 * ``emulator serve --profile NAME [...]``: serve one to vsmartcard's vpcd (same options and
   exit codes as ``python -m jukicard.emulator``: 2 for a profile that cannot be loaded or a
-  bad ``--atr``/``--port``).
+  bad ``--atr``/``--port``); every line the emulator prints for the operator is escaped
+  like the CLI's own text (:func:`jukicard.cli._text.escape`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def serve(profile: str, host: str | None, port: int | None, reconnect: bool, sho
     if stats_file is not None:
         argv += ["--stats-file", stats_file]
     try:
-        return emulator_main(argv)
+        # every operator line the emulator prints is escaped like the CLI's own text
+        return emulator_main(argv, render=escape)
     except SystemExit as exc:  # argparse's own usage errors
         return exc.code if isinstance(exc.code, int) else 2

@@ -36,7 +36,7 @@ from jukicard.cli._common import (
     notice,
     pin_label,
 )
-from jukicard.cli._text import escape
+from jukicard.cli._text import LogFormatter, escape
 from jukicard.errors import (
     ApplicationNotFound,
     BadResponse,
@@ -44,6 +44,7 @@ from jukicard.errors import (
     CardRemovedError,
     CardResetError,
     DataIntegrityError,
+    IssuerKeyMismatchError,
     JukiError,
     NoReaderError,
     OutputError,
@@ -73,6 +74,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (PinError, 3, "each wrong entry uses up a try; with none left the PIN is blocked"),
     # before CardError (both are BadResponse): the card answered 9000 with data that cannot
     # be right — damaged or tampered card data, a failed check, not a refusal
+    (IssuerKeyMismatchError, 5, "the key given with --issuer-key did not certify this "
+     "card's data-signing key: a wrong key file, or a card that issuer did not certify"),
     (DataIntegrityError, 5, "the card's data does not match its signature: it may have "
      "been tampered with"),
     (BadResponse, 5, "the card answered with data that cannot be right: the card's data is "
@@ -104,11 +107,18 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     return 1, UNEXPECTED_HINT
 
 
+#: Error classes whose JSON ``type`` stays their base's, as before they existed (the
+#: message, the hint and ``option`` say the rest).
+_REPORTED_AS_BASE = (IssuerKeyMismatchError,)
+
+
 def _type_name(exc: BaseException) -> str:
     """The error's class name for the JSON ``type``; the services' own subclasses of the
-    library errors (``InputError``) report their public base (``UsageError``), as before."""
+    library errors (``InputError``) report their public base (``UsageError``), as before,
+    and so does a wrong ``--issuer-key`` (``DataIntegrityError``)."""
     for cls in type(exc).__mro__:
-        if not cls.__module__.startswith("jukicard.services"):
+        if not cls.__module__.startswith("jukicard.services") and \
+                cls not in _REPORTED_AS_BASE:
             return cls.__name__
     return type(exc).__name__  # pragma: no cover - object is never from the services
 
@@ -136,19 +146,31 @@ def error_json(exc: BaseException, code: int, hint: str,
     revoked_at = getattr(exc, "revoked_at", None)
     if revoked_at is not None:
         err["revoked_at"] = revoked_at.isoformat()
+    if getattr(exc, "counter_implausible", False) is True:
+        err["counter_implausible"] = True
+    if isinstance(exc, IssuerKeyMismatchError):
+        err.setdefault("option", "--issuer-key")
     return {"error": err}
 
 
 # --------------------------------------------------------------------------- the group
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def _setup_logging(level: str) -> None:
+    """Log to stderr at ``level``, every line escaped (:class:`~jukicard.cli._text.LogFormatter`:
+    a URL or card-derived text in a message cannot drive the terminal).  Anomalies a card can
+    cause at will (an impossible retry counter, a PIN command answered 6Cxx) are logged at
+    INFO by the library: the commands tell staff about them in their own words."""
     if level == "TRAFFIC":
         from jukicard.transport.tracing import TRAFFIC  # registers the level name
 
         number = TRAFFIC
     else:
         number = getattr(logging, level)
-    logging.basicConfig(level=number, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter(_LOG_FORMAT))
+    logging.basicConfig(level=number, handlers=[handler])
 
 
 _EPILOG = """\b
@@ -165,8 +187,9 @@ Fallback switch (fails closed): the fallback is off when ANY of these says off:
 JUKICARD_EMULATED_FALLBACK=off; "emulated_fallback = off" in the [connect]
 section of /etc/jukicard/jukicard.conf (always read when it exists); the same in
 the file JUKICARD_CONFIG names (read as well, not instead).  No source turns it
-back on.  A named file that is missing, not a regular file, not UTF-8, that does
-not parse or holds another section or key is a usage error (exit 2).
+back on.  A named file that is missing, a system file that is a dangling link or
+cannot be read, a file that is not a regular file, not UTF-8, that does not parse
+or holds another section or key is a usage error (exit 2).
 
 \b
 --json outputs say which card was used: "card_source"."""
@@ -224,7 +247,11 @@ def _message(exc: BaseException, st: CliState) -> str:
             and exc.retries_left is not None:
         request = getattr(st.interaction, "last_request", None)
         what = f"{pin_label(request.pin)}: " if request is not None else ""
-        return f"{what}wrong PIN, {tries_left_text(exc.retries_left)}"
+        text = f"{what}wrong PIN, {tries_left_text(exc.retries_left)}"
+        if exc.counter_implausible:
+            text += (" (the card reported more tries left than this PIN allows; the "
+                     "maximum is shown: the card may be damaged or not genuine)")
+        return text
     if isinstance(exc, JukiError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -254,16 +281,29 @@ def _click_option(exc: click.ClickException) -> str | None:
         return max(param.opts, key=len)
     if isinstance(param, click.Parameter) and param.name:
         return param.name.upper()
+    if isinstance(exc, click.NoSuchOption):
+        return None  # the word typed is never repeated (it may be a PIN)
     name = getattr(exc, "option_name", None)
     return name if isinstance(name, str) and _PLAIN_OPTION.fullmatch(name) else None
 
 
+def _help_command(exc: click.ClickException) -> str:
+    """The command that lists the options the user could have meant."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if isinstance(ctx, click.Context) else "jukicard"
+    return f"{path} --help"
+
+
 def _safe_click_error(exc: click.ClickException) -> None:
-    """Make a click usage error safe to show: an unknown option that is not a plain option
-    name (``--1234``) or an unknown command word is not repeated (a PIN may have been typed
-    there), and control characters in any value are escaped."""
-    if isinstance(exc, click.NoSuchOption) and not _PLAIN_OPTION.fullmatch(exc.option_name):
-        exc.message, exc.possibilities = f"no such option ({NOT_REPEATED})", None
+    """Make a click usage error safe to show: an unknown option word — whatever it is
+    made of: a 住基カード sign password is 4–16 letters, ``--abcd`` — or an unknown command
+    word is never repeated, nor are suggestions made from it (a PIN may have been typed
+    there); the message says how to see the options.  Control characters in any value are
+    escaped."""
+    if isinstance(exc, click.NoSuchOption):
+        exc.message = (f"no such option ({NOT_REPEATED}); '{_help_command(exc)}' lists the "
+                       "options")
+        exc.possibilities = None
     elif isinstance(exc, NoSuchCommand):
         exc.message = f"no such command ({NOT_REPEATED})"
     exc.message = escape(exc.message)

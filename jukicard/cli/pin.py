@@ -1,7 +1,10 @@
 """``jukicard pin status``, ``pin verify`` and ``pin change``.
 
 ``pin status`` reads every retry counter with a data-less VERIFY: no counter is touched.
-It is a read-only demo command (it may use the built-in card when there is no reader).
+It is a read-only demo command (it may use the built-in card when there is no reader).  A
+counter the card reports above the PIN's maximum (``63CF`` for a 3-try PIN) is shown as
+the maximum, marked ``!`` and explained in one notice on stderr (JSON:
+``"counter_implausible": true``); ``pin verify`` and a wrong-PIN message say it too.
 
 ``pin verify PIN`` checks one PIN: the counter is read first (a blocked PIN is never asked
 for), the PIN is asked once and sent in ONE VERIFY; exit 0 when correct, 3 when wrong (the
@@ -30,7 +33,7 @@ from jukicard.cli._common import (
     pin_stdin_option,
     state,
 )
-from jukicard.cli._text import escape, lines
+from jukicard.cli._text import escape
 from jukicard.cli.card import source_text
 from jukicard.errors import tries_left_text
 
@@ -38,7 +41,13 @@ if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
     from jukicard.services.pins import PinState
 
-__all__ = ["pin", "status", "verify", "change", "format_status"]
+__all__ = ["pin", "status", "verify", "change", "format_status", "IMPLAUSIBLE_NOTICE"]
+
+#: Told once when a counter is marked ``!``: the card reported more tries than the PIN
+#: allows (the library clamps it to the maximum and logs it at INFO only).
+IMPLAUSIBLE_NOTICE = ("!: the card reported more tries left than this PIN allows; the "
+                      "maximum is shown.  The card may be damaged or not genuine: check it "
+                      "before relying on it")
 
 
 @click.group("pin", cls=JukiGroup, help="PIN retry counters, PIN check and PIN change",
@@ -48,15 +57,18 @@ def pin() -> None:
 
 
 def format_status(states: tuple[PinState, ...]) -> str:
-    """Human-readable ``pin status`` table."""
+    """Human-readable ``pin status`` table; an impossible counter (clamped) is marked
+    ``!`` (explained by :data:`IMPLAUSIBLE_NOTICE`)."""
     rows: list[tuple[str, ...]] = [("PIN", "APP", "TRIES", "STATE", "NAME")]
     for s in states:
         tries = f"{s.retries_left}/{s.max_tries}" if s.max_tries is not None else str(
             s.retries_left)
+        if s.counter_implausible:
+            tries += "!"
         condition = "BLOCKED" if s.blocked else "ok"
         rows.append(tuple(escape(col) for col in (s.id, s.app, tries, condition, pin_label(s))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return lines(
+    return "\n".join(  # each column escaped above (once: escaping doubles backslashes)
         "  ".join(col.ljust(widths[i]) if i < 4 else col for i, col in enumerate(r)).rstrip()
         for r in rows
     )
@@ -79,6 +91,8 @@ def status(card: CardSelection, as_json: bool) -> int:
         if any(s.blocked for s in states):
             notice("a blocked PIN can only be reset at the municipal counter "
                    "(a JPKI PIN also at a kiosk, with the other JPKI PIN)")
+        if any(s.counter_implausible for s in states):
+            notice(IMPLAUSIBLE_NOTICE)
     return 0
 
 
@@ -100,8 +114,11 @@ def verify(pin_id: str, card: CardSelection, as_json: bool, pin_stdin: bool) -> 
         out().json({"pin": pin_id, "verified": True, **state.to_json(),
                     "card_source": card.source_json()})
     else:
+        mark = "!" if state.counter_implausible else ""
         out().text(escape(f"{pin_label(state)}: correct "
-                          f"({tries_left_text(state.retries_left)})"))
+                          f"({tries_left_text(state.retries_left)}{mark})"))
+        if state.counter_implausible:
+            notice(IMPLAUSIBLE_NOTICE)
     return 0
 
 

@@ -40,6 +40,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from jukicard.emulator.cardos import CardOS
 from jukicard.emulator.profile import ProfileError, load_profile
@@ -124,8 +125,22 @@ def stats_writer(card: CardOS, path: Path) -> Callable[[bytes, bytes], None]:
     return write
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *,
+         render: Callable[[str], str] | None = None) -> int:
+    """Serve the card; returns the exit status (see the module docstring).
+
+    :param argv: the arguments (default ``sys.argv[1:]``).
+    :param render: applied to every operator line (events on stdout, errors on stderr)
+        before it is printed: ``jukicard emulator serve`` passes the CLI's terminal escaping
+        (:func:`jukicard.cli._text.escape`); default: the line as it is (file names in it
+        are already quoted with ``repr``).
+    """
     args = build_parser().parse_args(argv)
+    shown = render or str
+
+    def say(line: str, *, error: bool = False) -> None:
+        print(shown(f"jukicard-emulator: {line}"), file=sys.stderr if error else sys.stdout,
+              flush=True)
     logging.basicConfig(level=args.log_level or "WARNING", stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.log_level is not None:  # also under 'jukicard emulator serve' (logging set up)
@@ -133,12 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         atr = parse_atr(args.atr) if args.atr is not None else None
     except ValueError as exc:
-        print(f"jukicard-emulator: --atr: {exc}", file=sys.stderr)
+        say(f"--atr: {exc}", error=True)
         return 2
     try:
         profile = load_profile(args.profile)
     except ProfileError as exc:  # a usage error: the operator named a wrong profile
-        print(f"jukicard-emulator: --profile: {exc}", file=sys.stderr)
+        say(f"--profile: {exc}", error=True)
         return 2
     card = CardOS(profile, extended_length=False if args.short_apdu else None, atr=atr,
                   challenge_seed=args.challenge_seed)
@@ -146,23 +161,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             card.command_log = stats_writer(card, args.stats_file)
         except OSError as exc:
-            print(f"jukicard-emulator: --stats-file: {exc.strerror or exc}", file=sys.stderr)
+            say(f"--stats-file: {exc.strerror or exc}", error=True)
             return 1
 
-    def event(name: str) -> None:
-        print(f"jukicard-emulator: {name}", flush=True)
-
-    bridge = VpcdBridge(card, args.host, args.port, reconnect=args.reconnect, on_event=event)
+    bridge = VpcdBridge(card, args.host, args.port, reconnect=args.reconnect, on_event=say)
     log.info("card %s on vpcd %s:%d", card.profile.name, args.host, args.port)
     if hasattr(signal, "sigwait") and hasattr(signal, "SIGUSR1"):
-        return _run_with_sigwait(bridge)
-    return _run_with_handlers(bridge)
+        return _run_with_sigwait(bridge, say)
+    return _run_with_handlers(bridge, say)
 
 
 _SIGNALS = ("SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2")
 
 
-def _run_with_sigwait(bridge: VpcdBridge) -> int:
+class _Say(Protocol):
+    def __call__(self, line: str, *, error: bool = False) -> None: ...
+
+
+def _run_with_sigwait(bridge: VpcdBridge, say: _Say) -> int:
     """POSIX: the bridge runs in a worker thread; the main thread takes signals with
     ``sigwait``, outside any signal handler, so control calls never re-enter a lock the
     interrupted code holds (an ``Event.set`` inside a handler can self-deadlock)."""
@@ -194,14 +210,14 @@ def _run_with_sigwait(bridge: VpcdBridge) -> int:
     worker.join()
     exc = outcome[0] if outcome else None
     if isinstance(exc, ConnectionError):
-        print(f"jukicard-emulator: {exc}", file=sys.stderr)
+        say(str(exc), error=True)
         return 1
     if exc is not None:
         raise exc
     return 0
 
 
-def _run_with_handlers(bridge: VpcdBridge) -> int:
+def _run_with_handlers(bridge: VpcdBridge, say: _Say) -> int:
     """Fallback without ``sigwait`` (non-POSIX): stop on SIGTERM/SIGINT only."""
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
@@ -212,7 +228,7 @@ def _run_with_handlers(bridge: VpcdBridge) -> int:
     try:
         bridge.run()
     except ConnectionError as exc:
-        print(f"jukicard-emulator: {exc}", file=sys.stderr)
+        say(str(exc), error=True)
         return 1
     return 0
 

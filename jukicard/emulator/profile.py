@@ -353,9 +353,15 @@ def load_profile(path_or_name: str | os.PathLike[str]) -> CardProfile:
     try:
         profile = CardProfile.parse(raw)
     except ProfileError as exc:
-        raise ProfileError(f"{path}: {exc}") from None
+        raise ProfileError(f"{_shown(path)}: {exc}") from None
     log.debug("loaded card profile %s from %s", profile.name, path)
     return profile
+
+
+def _shown(path: Path) -> str:
+    """``path`` quoted for a message (``repr``): a control character in a file name is shown
+    as an escape (``\\x1b``), never sent to the operator's terminal as it is."""
+    return repr(os.fspath(path))
 
 
 def _read_capped(path: Path) -> bytes:
@@ -363,14 +369,15 @@ def _read_capped(path: Path) -> bytes:
 
     :raises ProfileError: not a regular file, too large, or unreadable.
     """
-    too_large = f"card profile {path} is larger than {MAX_PROFILE_SIZE >> 20} MiB"
+    shown = _shown(path)
+    too_large = f"card profile {shown} is larger than {MAX_PROFILE_SIZE >> 20} MiB"
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise ProfileError(f"card profile {path} is not a regular file")
+                raise ProfileError(f"card profile {shown} is not a regular file")
             if info.st_size > MAX_PROFILE_SIZE:
                 raise ProfileError(too_large)
             with os.fdopen(os.dup(fd), "rb") as fh:
@@ -378,7 +385,7 @@ def _read_capped(path: Path) -> bytes:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise ProfileError(f"cannot read card profile {path}: {exc.strerror or exc}") from None
+        raise ProfileError(f"cannot read card profile {shown}: {exc.strerror or exc}") from None
     if len(raw) > MAX_PROFILE_SIZE:
         raise ProfileError(too_large)
     return raw

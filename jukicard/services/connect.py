@@ -28,6 +28,7 @@ the fallback is allowed only when none of them says ``off``:
     emulated_fallback = off
 
 A user's ``on`` never overrides a deployment's ``off``.  A file that is named but missing,
+a system file that is a dangling symbolic link (or exists but cannot be read), a file
 that is not a regular file (a FIFO, ``/dev/null``), that is not UTF-8 or does not parse, or
 that holds another section or key than ``emulated_fallback`` under ``[connect]`` is a
 :class:`~jukicard.errors.UsageError` naming the file (so is a value that is not on/off);
@@ -169,15 +170,25 @@ def _read_config_text(path: str, named: bool) -> str | None:
     """The text of a configuration file; ``None`` when the system file does not exist.
 
     Opened without blocking (a FIFO cannot hang the command) and checked to be a regular
-    file of at most :data:`_MAX_CONFIG` bytes.
+    file of at most :data:`_MAX_CONFIG` bytes.  The system file is absent only when nothing
+    is there at all (``lstat`` finds nothing): a dangling symbolic link, or anything else
+    that exists but cannot be read, is an error — the switch fails closed.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        if not named:
-            return None
-        raise _config_error(path, f"does not exist (named by {CONFIG_ENV})") from None
+        if named:
+            raise _config_error(path, f"does not exist (named by {CONFIG_ENV})") from None
+        try:
+            seen = os.lstat(path)
+        except FileNotFoundError:
+            return None  # really absent
+        except OSError as exc:
+            raise _config_error(path, f"cannot be read: {exc.strerror or exc}") from None
+        what = ("is a symbolic link to a file that does not exist" if stat.S_ISLNK(seen.st_mode)
+                else "exists but cannot be opened")
+        raise _config_error(path, what) from None
     except OSError as exc:
         raise _config_error(path, f"cannot be read: {exc.strerror or exc}") from None
     try:
@@ -243,9 +254,10 @@ def fallback_setting(environ: Mapping[str, str] | None = None) -> FallbackSettin
     source saying off switches the fallback off; no source can switch it back on.
 
     :param environ: the environment (default :data:`os.environ`).
-    :raises UsageError: a value that is not on/off; a named file that is missing; a file
-        that is not a regular file, not UTF-8, does not parse, or holds another section or
-        key than ``[connect] emulated_fallback`` (the message names the file).
+    :raises UsageError: a value that is not on/off; a named file that is missing; a system
+        file that is a dangling symbolic link or cannot be read; a file that is not a
+        regular file, not UTF-8, does not parse, or holds another section or key than
+        ``[connect] emulated_fallback`` (the message names the file).
     """
     env = os.environ if environ is None else environ
     offs: list[str] = []

@@ -18,9 +18,9 @@ from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
 from jukicard.card.cvc import CvCertificate
 from jukicard.card.detect import open_card
 from jukicard.card.jpki import JpkiSession
-from jukicard.card.text import issuer_public_key
+from jukicard.card.text import TextSession, issuer_public_key
 from jukicard.card.text_data import BasicInfo, MyNumber, SignatureCheck, VerifiedTextData
-from jukicard.errors import BadResponse, UsageError
+from jukicard.errors import BadResponse, DataIntegrityError, UsageError
 from jukicard.services.info import cert_id
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
@@ -43,12 +43,17 @@ log = logging.getLogger(__name__)
 CERT_IDS: tuple[str, ...] = tuple(cert_id(c) for c in JpkiCert)
 
 
+def _unknown_certificate() -> UsageError:
+    # the id given is not repeated: a PIN may have been passed in its place
+    return UsageError(f"unknown certificate id (not repeated); use one of {', '.join(CERT_IDS)}")
+
+
 def _cert_ref(jpki: JpkiSession, which: str) -> Any:
     for ref in jpki.CERTS:
         if cert_id(ref) == which:
             return ref
     if which not in CERT_IDS:
-        raise UsageError(f"unknown certificate {which!r}; use one of {', '.join(CERT_IDS)}")
+        raise _unknown_certificate()
     raise UsageError(f"this card has no {which!r} certificate")
 
 
@@ -59,12 +64,13 @@ def export_certificate(transport: Transport, which: str, interaction: UserIntera
     without touching the counter, that it is not blocked) and verified once.
 
     :param which: ``"auth"``, ``"auth-ca"``, ``"sign"`` or ``"sign-ca"``.
-    :raises UsageError: unknown id / not on this card.
+    :raises UsageError: unknown id (the message does not repeat it: it may be a PIN passed
+        in the wrong place) / not on this card.
     :raises PinError: / :raises PinBlockedError: wrong or blocked password.
     :raises TransportError: (or a subclass) the card went away.
     """
     if which not in CERT_IDS:
-        raise UsageError(f"unknown certificate {which!r}; use one of {', '.join(CERT_IDS)}")
+        raise _unknown_certificate()
     jpki = open_card(transport).jpki()
     ref = _cert_ref(jpki, which)
     pin_spec = ref.value.pin
@@ -130,15 +136,36 @@ def read_verified(
     :class:`SignatureCheck` (a ``str``, ready for JSON): ``"card-key-only"`` — the data
     matches the signature under the key in the card's own CV certificate (consistent, but a
     forged card supplying its own key would pass) — or, with ``issuer_key``,
-    ``"trusted-issuer"`` — the CV certificate also verified under that trusted key.  The
-    result still unpacks as ``(my_number, basic_info)``.
+    ``"trusted-issuer"`` — the CV certificate also verified under that trusted key: the
+    data was signed by a key the issuer certified (a copy of a genuine card's data passes
+    too: it does not prove that this physical card is that card).  The result still unpacks
+    as ``(my_number, basic_info)``.
 
     :param issuer_key: the trusted CV-certificate issuer key (J-LIS, or the test issuer).
+    :raises IssuerKeyMismatchError: the card's CV certificate does not verify under
+        ``issuer_key`` (a wrong key, or a card that issuer did not certify).
     :raises DataIntegrityError: the data does not match the signature, or a signed EF is
         damaged (tampered card data).
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
     """
     text = open_card(transport).text()
     key = issuer_public_key(issuer_key)  # a wrong key type fails before anyone is asked
+    if key is not None:
+        _check_issuer_first(text, key)  # a wrong key file fails before the PIN is spent
     pin = ask_pin(text, TextPin.PIN, interaction)
     return text.read_verified(pin, issuer_key=key)
+
+
+def _check_issuer_first(text: TextSession, key: rsa.RSAPublicKey) -> None:
+    """Check the card's CV certificate (readable without a PIN) under the trusted issuer
+    key before anyone is asked for the PIN (:meth:`TextSession.read_verified` checks it
+    again, with the data).
+
+    :raises IssuerKeyMismatchError: it does not verify under ``key``.
+    :raises DataIntegrityError: the CV certificate EF is damaged.
+    """
+    try:
+        cv_cert = text.read_cv_certificate()
+    except BadResponse as exc:
+        raise DataIntegrityError("CV certificate EF is damaged") from exc
+    cv_cert.verify_issuer(key)

@@ -18,6 +18,7 @@ from jukicard.card.crypto import HashAlg
 from jukicard.card.detect import open_card
 from jukicard.card.jpki import JpkiSession
 from jukicard.errors import UsageError
+from jukicard.services.inputs import open_input
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
 from jukicard.transport.base import Transport
@@ -169,13 +170,17 @@ def sign_file(
 ) -> SignResult:
     """Hash the file at ``path`` (streamed) and sign the digest (see :func:`sign_digest`).
 
-    :raises UsageError: ``path`` is not a path, or the file cannot be read.
+    The file is opened like every input (:func:`jukicard.services.inputs.open_input`):
+    without blocking, and only a regular file.
+
+    :raises UsageError: ``path`` is not a path, or the file cannot be read or is not a
+        regular file (a FIFO, a device: refused without waiting; ``option`` ``path``).
     """
     alg = HashAlg.coerce(hash_alg)
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise UsageError(f"path must be a file path, got a {type(path).__name__}")
     try:
-        with open(path, "rb") as fh:
+        with open_input(path, option="path") as fh:
             digest = hash_stream(fh, alg)
     except OSError as exc:
         raise UsageError(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from exc

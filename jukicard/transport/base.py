@@ -21,7 +21,14 @@ object (see :meth:`jukicard.card.channel.CardChannel.of`):
   layer does not know the card layer);
 * ``transmit_count`` — how many commands went to the card through this connection, by
   anyone: a channel that sees it move between its own commands knows that someone else
-  talked to the card (and may have selected another application).
+  talked to the card (and may have selected another application);
+* ``sees_all_traffic`` — whether that count covers *every* command the card receives (an
+  exclusive PC/SC connection, an in-process loopback with a single client).  When it does
+  not (a PC/SC connection in shared mode, two loopback transports on one card), another
+  connection may talk to the card between two of our transactions unseen, so the card
+  layer trusts a selection only within the transaction that made it;
+* ``transaction_count`` — how many outermost transactions were begun (a PC/SC transaction
+  keeps other connections out while it lasts, so it tells one transaction from the next).
 """
 
 from __future__ import annotations
@@ -143,6 +150,7 @@ class BaseTransport(abc.ABC):
         self._depth = 0
         self._generation = 0
         self._transmits = 0
+        self._transactions = 0
         self._closed = False
         #: Reserved for the card layer: the channel every session on this transport shares
         #: (:meth:`jukicard.card.channel.CardChannel.of`).
@@ -169,6 +177,24 @@ class BaseTransport(abc.ABC):
     def transaction_depth(self) -> int:
         """How many :meth:`transaction` blocks are currently open (0 = none)."""
         return self._depth
+
+    @property
+    def transaction_count(self) -> int:
+        """Outermost :meth:`transaction` blocks begun so far (the one open, if any, is
+        number ``transaction_count``)."""
+        return self._transactions
+
+    @property
+    def sees_all_traffic(self) -> bool:
+        """True if every command the card receives goes through this connection (so
+        :attr:`transmit_count` counts them all): nobody else can select another application
+        between two of our transactions.
+
+        ``False`` here (a transport that does not say cannot be trusted); an exclusive
+        PC/SC connection and a loopback transport that is its card's only client say
+        ``True``.
+        """
+        return False
 
     @property
     def closed(self) -> bool:
@@ -217,6 +243,7 @@ class BaseTransport(abc.ABC):
             self._ensure_open()
             if self._depth == 0:
                 self._begin_transaction()
+                self._transactions += 1
             self._depth += 1
             try:
                 yield
@@ -286,6 +313,19 @@ class DelegatingTransport:
         inner transport does not count)."""
         count = getattr(self.inner, "transmit_count", None)
         return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+    @property
+    def transaction_count(self) -> int | None:
+        """The inner connection's :attr:`BaseTransport.transaction_count` (``None`` if the
+        inner transport does not count)."""
+        count = getattr(self.inner, "transaction_count", None)
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+    @property
+    def sees_all_traffic(self) -> bool:
+        """The inner connection's :attr:`BaseTransport.sees_all_traffic` (``False`` if the
+        inner transport does not say)."""
+        return getattr(self.inner, "sees_all_traffic", False) is True
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         return self.inner.transmit(apdu)

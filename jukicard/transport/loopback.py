@@ -11,12 +11,18 @@ Besides passing bytes, the loopback transport helps tests check the card layer's
 * :meth:`LoopbackTransport.inject` makes the card disappear or reset just before the Nth
   subsequent APDU, the way PC/SC reports it (the APDU is not delivered);
 * with ``record=True`` every delivered (command, response) pair is kept in ``transcript`` for
-  golden-transcript tests.
+  golden-transcript tests;
+* two open loopback transports on one card object stand in for two PC/SC connections to
+  one card in shared mode: neither sees all the card's traffic
+  (:attr:`LoopbackTransport.sees_all_traffic` is ``False``), so the card layer selects
+  again in every operation.  ``shared=True`` says so for a single transport too.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from typing import Literal
 
 from jukicard.apdu.card import SimulatedCard
@@ -34,6 +40,10 @@ _FAULTS = ("removed", "reset")
 CardLike = SimulatedCard
 """The card side of a loopback connection (e.g. ``jukicard.emulator.CardOS``)."""
 
+#: Every open loopback transport (to tell whether a card object has more than one client).
+_OPEN: weakref.WeakSet[LoopbackTransport] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()
+
 
 class LoopbackTransport(BaseTransport):
     """A :class:`~jukicard.transport.base.Transport` that calls a card object directly.
@@ -42,12 +52,20 @@ class LoopbackTransport(BaseTransport):
 
     :param card: the card object (see :class:`CardLike`).
     :param record: keep every delivered ``(command, response)`` pair in :attr:`transcript`.
+    :param shared: ``True``: behave as a connection in PC/SC shared mode (someone else may
+        talk to the card between transactions) even as the card's only client; ``False``
+        or ``None`` (default): shared while another open loopback transport is on the same
+        card object (see :attr:`sees_all_traffic`).
     """
 
-    def __init__(self, card: CardLike, *, record: bool = False) -> None:
+    def __init__(self, card: CardLike, *, record: bool = False, shared: bool | None = None
+                 ) -> None:
         super().__init__()
+        if shared is not None and not isinstance(shared, bool):
+            raise UsageError("shared must be True, False or None")
         self.card = card
         self.record = record
+        self.shared = bool(shared)
         #: delivered ``(command bytes, response bytes incl. SW)`` pairs, if ``record``.
         self.transcript: list[tuple[bytes, bytes]] = []
         #: APDUs delivered while no transaction was open.
@@ -61,12 +79,23 @@ class LoopbackTransport(BaseTransport):
         self._faults: list[tuple[int, Fault]] = []
         card.power_on()
         self._bump_generation()
+        with _OPEN_LOCK:
+            _OPEN.add(self)
 
     # ------------------------------------------------------------------ properties
     @property
     def atr(self) -> bytes:
         """The card's ATR, or ``b""`` while the card is removed."""
         return bytes(self.card.atr) if self._present else b""
+
+    @property
+    def sees_all_traffic(self) -> bool:
+        """True unless :attr:`shared` or another open loopback transport is on the same
+        card object (two connections to one card, as in PC/SC shared mode)."""
+        if self.shared:
+            return False
+        with _OPEN_LOCK:
+            return not any(t is not self and t.card is self.card for t in _OPEN)
 
     @property
     def present(self) -> bool:
@@ -154,6 +183,8 @@ class LoopbackTransport(BaseTransport):
         return response
 
     def _close(self) -> None:
+        with _OPEN_LOCK:
+            _OPEN.discard(self)
         if self._present:
             self.card.power_off()
 

@@ -291,7 +291,9 @@ class PcscTransport(BaseTransport):
 
     Connects at construction: EXCLUSIVE share mode first, SHARED if another process holds
     the card shared (``share="auto"``); while the card is held exclusively elsewhere it
-    retries for at most ``sharing_timeout`` seconds.
+    retries for at most ``sharing_timeout`` seconds.  In shared mode other connections may
+    talk to the card between our transactions (:attr:`sees_all_traffic` is ``False``): the
+    card layer then selects the application again in every operation.
 
     :param reader: reader name (exact, or a substring matching exactly one reader), index
         into :func:`list_readers`, or ``None`` for the first reader with a card.
@@ -358,6 +360,13 @@ class PcscTransport(BaseTransport):
     def share_mode(self) -> Literal["exclusive", "shared"]:
         """The share mode actually obtained."""
         return "exclusive" if self._share == SCARD_SHARE_EXCLUSIVE else "shared"
+
+    @property
+    def sees_all_traffic(self) -> bool:
+        """True in exclusive mode only: in shared mode (``share="shared"``, or ``"auto"``
+        when another process holds the card) other connections may select another
+        application between two of our transactions."""
+        return self._share == SCARD_SHARE_EXCLUSIVE
 
     @property
     def active_protocol(self) -> Literal["T0", "T1"]:
@@ -457,7 +466,8 @@ class PcscTransport(BaseTransport):
                 try:
                     self._begin_transaction()
                 except TransportError as exc:
-                    log.warning("could not re-take the transaction after a reset: %s", exc)
+                    # INFO: the CardResetError raised below tells the caller
+                    log.info("could not re-take the transaction after a reset: %s", exc)
         err = map_pcsc_error(SCARD_W_RESET_CARD, operation, self.reader)
         raise err
 

@@ -598,8 +598,12 @@ def test_reset_by_another_pcsc_client(mn: Any, pins: PinLedger) -> None:
     other: pcsc.PcscTransport | None = None
     try:
         jpki = JpkiSession(ours)
-        jpki.verify(JpkiPin.SIGN, pins.submit(PINS["sign"]))
-        assert jpki.is_verified(JpkiPin.SIGN)
+        # a shared connection trusts its selection (and the PINs verified in it) only
+        # within the transaction that made it (second review of issue 8, finding 6)
+        with ours.transaction():
+            jpki.verify(JpkiPin.SIGN, pins.submit(PINS["sign"]))
+            assert jpki.is_verified(JpkiPin.SIGN)
+        assert not ours.sees_all_traffic and not jpki.is_verified(JpkiPin.SIGN)
         generation = ours.generation
         resets = mn.stats()["resets"]
 
@@ -618,6 +622,27 @@ def test_reset_by_another_pcsc_client(mn: Any, pins: PinLedger) -> None:
         assert mn.stats()["resets"] > resets
         der = jpki.read_certificate(JpkiCert.SIGN, pin=pins.submit(PINS["sign"]))
         assert der == der_of(ef("jpki", "0001"))
+    finally:
+        if other is not None:
+            close_quietly(other)
+        close_quietly(ours)
+
+
+def test_a_shared_connection_never_trusts_a_selection_another_one_changed(
+        mn: Any, pins: PinLedger) -> None:
+    """Second review of issue 8, finding 6, on real PC/SC: two connections to one card in
+    shared mode.  Old code: after the other connection selected the visual AP, the text
+    session (holding a verified PIN) trusted its selection and read the visual AP's CV
+    certificate as the text AP's."""
+    ours = pcsc.PcscTransport(mn.reader, share="shared")
+    other: pcsc.PcscTransport | None = None
+    try:
+        text = TextSession(ours)
+        text.verify(TextPin.PIN, pins.submit(PINS["text"]))
+        other = pcsc.PcscTransport(mn.reader, share="shared", reset_on_close=False)
+        VisualSession(other)
+        assert bytes(text.read_cv_certificate()) == ef("text", "0004")
+        assert not ours.sees_all_traffic
     finally:
         if other is not None:
             close_quietly(other)

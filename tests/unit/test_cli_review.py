@@ -323,7 +323,8 @@ def test_emulator_serve_has_log_level_and_stats_file(monkeypatch: pytest.MonkeyP
     import jukicard.emulator.__main__ as emulator_main
 
     seen: list[list[str]] = []
-    monkeypatch.setattr(emulator_main, "main", lambda argv: seen.append(list(argv)) or 0)
+    monkeypatch.setattr(emulator_main, "main",
+                        lambda argv, **_kw: seen.append(list(argv)) or 0)  # render= (review 2)
     stats = tmp_path / "stats.json"
     rc, _, _ = run("emulator", "serve", "--profile", "mynumber-01", "--log-level", "debug",
                    "--stats-file", stats)

@@ -197,8 +197,8 @@ def test_read_input_limits(tmp_path: Path) -> None:
     assert inputs.read_input(small, option="--crl", what="CRL", limit=10) == b"x" * 10
     with pytest.raises(UsageError, match="--crl: CRL .*small.* larger than the 9 bytes limit"):
         inputs.read_input(small, option="--crl", what="CRL", limit=9)
-    # a device is read up to the limit and refused, never read whole
-    with pytest.raises(UsageError, match="larger than the 1 KiB limit"):
+    # a device is refused before anything is read (review 2: inputs are regular files)
+    with pytest.raises(UsageError, match="CERT: '/dev/zero' is not a regular file"):
         inputs.read_input("/dev/zero", option="CERT", what="certificate", limit=1024)
     with pytest.raises(UsageError, match="is a directory"):
         inputs.read_input(tmp_path, option="CERT", what="certificate", limit=1024)
