@@ -1,9 +1,10 @@
 """``jukicard cert verify`` (path validation) and ``jukicard cert export`` (from a card).
 
-``jukicard cert verify CERT --anchor FILE… [--intermediate FILE]… [--crl FILE|URL]…
-[--no-revocation] [--at ISO8601] [--policy OID]… [--explicit-policy] [--inhibit-mapping]
-[--inhibit-any-policy] [--jpki-profile] [--usage sign|auth] [--min-rsa-bits N]
-[--crl-cache DIR] [--fetch-crls] [--json]``
+``jukicard cert verify CERT [--preset jpki|rfc5280] [--anchor FILE]… [--intermediate FILE]…
+[--crl FILE|URL]… [--no-revocation] [--at ISO8601] [--policy OID]… [--explicit-policy]
+[--inhibit-mapping] [--inhibit-any-policy] [--jpki-profile] [--usage sign|auth]
+[--min-rsa-bits N] [--allow-test-anchors] [--production-anchor SHA256]… [--crl-cache DIR]
+[--fetch-crls] [--json]``
 
 Exit status: 0 only when the path is valid; 5 when it is not; 2 for usage errors (missing
 or oversized file, bad ``--at`` or ``--policy``, an ``--anchor``, ``--intermediate`` or
@@ -16,10 +17,17 @@ revocation, the validation time used) goes to stdout, as text or as JSON::
 
 A CERT that does not parse gives ``valid: false`` with a ``malformed-…`` reason, and an
 ``input`` object naming the argument and file (CERT is the thing being verified; a wrong
-option input is the operator's mistake, exit 2).  Without ``--jpki-profile`` the validation is
-generic RFC 5280 (what conformance suites such as NIST PKITS need); with it, the JPKI policy
-applies.  The work is done by :mod:`jukicard.services.verify`; this module holds the
-options (shared with ``signature verify``: :func:`validation_options`) and the printing.
+option input is the operator's mistake, exit 2).  ``--preset rfc5280`` (the default) is
+generic RFC 5280 validation up to the ``--anchor`` certificates (what conformance suites
+such as NIST PKITS need).  ``--preset jpki`` (``--jpki-profile`` is a synonym; ``--usage``
+implies it) is the production JPKI policy: without ``--anchor`` it trusts the J-LIS roots
+bundled with jukicard (:mod:`jukicard.pki.anchors`); an ``--anchor`` that is not a
+production J-LIS root (a test PKI) is refused (exit 2) unless ``--allow-test-anchors``, or
+its SHA-256 is given with ``--production-anchor`` (a J-LIS generation newer than this
+release).  The result then says ``preset`` and which ``anchor`` the path ends at.  The work
+is done by :mod:`jukicard.services.verify` (:mod:`jukicard.services.trust`); this module
+holds the options (shared with ``signature verify``: :func:`validation_options`) and the
+printing.
 
 ``cert export auth|auth-ca|sign|sign-ca`` reads a certificate from the card's JPKI AP
 (``sign`` needs the sign password and holds personal data).  It never uses the built-in
@@ -79,10 +87,15 @@ def cert() -> None:
 def validation_options(*, anchors_required: bool) -> Callable[[F], F]:
     """The path-validation options shared by ``cert verify`` and ``signature verify``."""
     options = [
+        click.option("--preset", type=click.Choice(("jpki", "rfc5280")),
+                     help="validation preset: rfc5280 (default: generic RFC 5280 up to the "
+                     "--anchor certificates) or jpki (production JPKI: the bundled J-LIS roots "
+                     "unless --anchor is given, RSA >= 2048, SHA-256+, JPKI certificate "
+                     "profile)"),
         click.option("--anchor", "anchors", multiple=True, metavar="FILE",
                      required=anchors_required,
                      help="trust anchor certificate(s), DER or PEM (repeatable; a PEM file may "
-                     "hold several; at most 1 MiB each)"),
+                     "hold several; at most 1 MiB each); optional with --preset jpki"),
         click.option("--intermediate", "intermediates", multiple=True, metavar="FILE",
                      help="intermediate CA certificate(s), DER or PEM (repeatable)"),
         click.option("--crl", "crls", multiple=True, metavar="FILE|URL",
@@ -106,13 +119,21 @@ def validation_options(*, anchors_required: bool) -> Callable[[F], F]:
         click.option("--inhibit-mapping", is_flag=True, help="initial-policy-mapping-inhibit"),
         click.option("--inhibit-any-policy", is_flag=True, help="initial-any-policy-inhibit"),
         click.option("--jpki-profile", is_flag=True,
-                     help="JPKI policy: RSA >= 2048, SHA-256+, JPKI certificate profile"),
+                     help="the same as --preset jpki (kept for scripts)"),
         click.option("--usage", type=click.Choice(("sign", "auth")),
                      help="require a JPKI sign (署名用) or auth (利用者証明用) certificate "
-                     "(implies --jpki-profile)"),
+                     "(implies --preset jpki)"),
         click.option("--min-rsa-bits", type=click.IntRange(min=0), metavar="N",
                      help="smallest RSA key accepted in the path (default 2048 with "
-                     "--jpki-profile, else 1024)"),
+                     "--preset jpki, else 1024)"),
+        click.option("--allow-test-anchors", is_flag=True,
+                     help="with --preset jpki: also trust --anchor certificates that are not "
+                     "production J-LIS roots (a test PKI, the emulator's CA)"),
+        click.option("--production-anchor", "production_anchors", multiple=True,
+                     metavar="SHA256",
+                     help="with --preset jpki: trust the --anchor certificate with this SHA-256 "
+                     "fingerprint as a production J-LIS root (a generation newer than this "
+                     "jukicard; repeatable)"),
         json_option("print the result as JSON"),
     ]
 
@@ -139,7 +160,9 @@ def verify_options(params: dict[str, Any]) -> VerifyOptions:
         inhibit_mapping=params.pop("inhibit_mapping"),
         inhibit_any_policy=params.pop("inhibit_any_policy"),
         jpki_profile=params.pop("jpki_profile"), usage=params.pop("usage"),
-        min_rsa_bits=params.pop("min_rsa_bits"))
+        min_rsa_bits=params.pop("min_rsa_bits"), preset=params.pop("preset"),
+        allow_test_anchors=params.pop("allow_test_anchors"),
+        production_anchors=params.pop("production_anchors"))
 
 
 # --------------------------------------------------------------------------- printing
@@ -191,12 +214,13 @@ def print_report(report: VerifyReport, as_json: bool) -> int:
 
 
 # --------------------------------------------------------------------------- commands
-@cert.command("verify", short_help="validate a certificate path (RFC 5280 + CRLs, optional "
-              "JPKI profile)",
-              help="Validate CERT up to one of the --anchor certificates. Exit 0 only when the "
+@cert.command("verify", short_help="validate a certificate path (RFC 5280 + CRLs, or the "
+              "JPKI preset)",
+              help="Validate CERT up to one of the --anchor certificates (with --preset jpki "
+              "and no --anchor: the J-LIS roots bundled with jukicard). Exit 0 only when the "
               "path is valid, 5 when it is not, 2 on usage errors.")
 @click.argument("cert_path", metavar="CERT")
-@validation_options(anchors_required=True)
+@validation_options(anchors_required=False)
 def verify(cert_path: str, as_json: bool, **params: Any) -> int:
     from jukicard.services.verify import verify_certificate
 

@@ -1,8 +1,9 @@
 """``jukicard signature verify``: check a JPKI card signature or a CMS SignedData.
 
 ``jukicard signature verify FILE SIG|CMS [--cert CERT] [--digest|--raw] [--hash ALG]
-[--allow-sha1] [--anchor FILE… --intermediate FILE… --crl FILE|URL… --no-revocation --at
-ISO8601 --jpki-profile --usage sign|auth] [--json]``
+[--allow-sha1] [--preset jpki|rfc5280 --anchor FILE… --intermediate FILE… --crl FILE|URL…
+--no-revocation --at ISO8601 --jpki-profile --usage sign|auth --allow-test-anchors
+--production-anchor SHA256…] [--json]``
 
 * SIG is an RSA PKCS#1 v1.5 signature as the card returns it — raw bytes, base64 text or
   ``jukicard sign --json``'s object, all three as ``jukicard sign`` writes them; ``--cert``
@@ -13,12 +14,14 @@ ISO8601 --jpki-profile --usage sign|auth] [--json]``
 * SIG is a CMS SignedData (DER or PEM; detected automatically): the signer certificate
   comes from the CMS (``--cert`` adds a candidate); FILE is the content of a detached CMS,
   and must equal the content of an attached one.
-* With ``--anchor``, the signer certificate is also validated (chain + CRL) at ``--at``;
-  for a CMS, the certificate of every SignerInfo is.  Under ``--jpki-profile`` a CMS signer
-  must hold a JPKI sign certificate (署名用) unless ``--usage`` says otherwise.
+* With ``--anchor`` or ``--preset jpki`` (the bundled J-LIS roots when no ``--anchor``:
+  see ``cert verify``), the signer certificate is also validated (chain + CRL) at ``--at``;
+  for a CMS, the certificate of every SignerInfo is.  Under ``--preset jpki``
+  (``--jpki-profile``) a CMS signer must hold a JPKI sign certificate (署名用) unless
+  ``--usage`` says otherwise, and a test ``--anchor`` needs ``--allow-test-anchors``.
 
-Exit status 0 only when the signature is valid (and, with anchors, the certificate path);
-5 otherwise; 2 on usage errors.  The work is done by
+Exit status 0 only when the signature is valid (and, with anchors or the jpki preset, the
+certificate path); 5 otherwise; 2 on usage errors.  The work is done by
 :func:`jukicard.services.signatures.verify_signature`.
 """
 
@@ -42,9 +45,9 @@ def signature() -> None:
 
 @signature.command("verify", short_help="verify a raw card signature or a CMS SignedData",
                    help="Verify SIG over FILE. Exit 0 only when the signature (and, with "
-                   "--anchor, the signer's certificate path) is valid; 5 when not; 2 on usage "
-                   "errors.  SIG may be what 'jukicard sign' writes: raw bytes, base64 or its "
-                   "JSON (at most 64 MiB).")
+                   "--anchor or --preset jpki, the signer's certificate path) is valid; 5 when "
+                   "not; 2 on usage errors.  SIG may be what 'jukicard sign' writes: raw "
+                   "bytes, base64 or its JSON (at most 64 MiB).")
 @click.argument("file", metavar="FILE")
 @click.argument("sig", metavar="SIG")
 @click.option("--cert", "certificate", metavar="CERT",

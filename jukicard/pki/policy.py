@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jukicard.errors import UsageError
+from jukicard.pki import anchors as _anchors
 from jukicard.pki.certs import Certificate
 from jukicard.pki.policies import ANY_POLICY
 
@@ -84,7 +85,14 @@ class ValidationPolicy:
         ``"sign"`` (署名用, e.g. for document signatures), ``"auth"`` (利用者証明用, for
         log-in) or ``None`` (either).  A certificate of the other kind is rejected
         (``jpki-profile-violation``, problem ``wrong-usage``).
-    :raises UsageError: on wrong argument types.
+    :param allow_test_anchors: ``False``: every trust anchor must be a production J-LIS
+        anchor (:func:`jukicard.pki.anchors.is_production`: a bundled root, a generation
+        known by J-LIS's published fingerprint, or one of ``production_fingerprints``).
+        :meth:`jpki` sets it to ``False`` unless asked; RFC 5280 itself has no such notion.
+    :param production_fingerprints: SHA-256 fingerprints of more anchors to treat as
+        production (a J-LIS generation newer than this release).
+    :raises UsageError: on wrong argument types; a test anchor when ``allow_test_anchors``
+        is ``False``.
     """
 
     trust_anchors: tuple[Certificate, ...]
@@ -102,12 +110,23 @@ class ValidationPolicy:
     use_delta_crls: bool = True
     check_anchor_validity: bool = False
     jpki_usage: str | None = None
+    allow_test_anchors: bool = True
+    production_fingerprints: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         anchors = tuple(self.trust_anchors)
         if not all(isinstance(a, Certificate) for a in anchors):
             raise UsageError("trust_anchors must be jukicard.pki.Certificate objects")
         object.__setattr__(self, "trust_anchors", anchors)
+        object.__setattr__(self, "production_fingerprints", frozenset(
+            _anchors.normalise_fingerprint(f) for f in self.production_fingerprints))
+        if not self.allow_test_anchors:
+            production = _anchors.production_fingerprints(self.production_fingerprints)
+            for a in anchors:
+                if a.fingerprint not in production:
+                    raise UsageError(f"trust anchor {a.describe()} (sha256 {a.fingerprint}) is "
+                                     "not a production J-LIS anchor (allow_test_anchors=True "
+                                     "trusts it)")
         object.__setattr__(self, "signature_algorithms", frozenset(self.signature_algorithms))
         object.__setattr__(self, "hash_algorithms", frozenset(self.hash_algorithms))
         object.__setattr__(self, "user_initial_policy_set",
@@ -128,15 +147,23 @@ class ValidationPolicy:
             raise UsageError("jpki_usage needs jpki_profile=True")
 
     @classmethod
-    def jpki(cls, trust_anchors: Iterable[Certificate], **overrides: Any) -> ValidationPolicy:
-        """The production JPKI policy: RSA ≥ 2048, SHA-256+, CRL required, JPKI profile on.
+    def jpki(cls, trust_anchors: Iterable[Certificate] | None = None, **overrides: Any
+             ) -> ValidationPolicy:
+        """The production JPKI policy: the bundled J-LIS roots, RSA ≥ 2048, SHA-256+, CRL
+        required, JPKI profile on, test anchors refused (``allow_test_anchors=True`` admits
+        them: test PKIs, the emulator).
 
-        :param trust_anchors: the J-LIS roots to trust.
-        :param overrides: any other field (e.g. ``clock_skew``).
+        :param trust_anchors: the roots to trust; ``None`` = every bundled J-LIS root
+            (:func:`jukicard.pki.anchors.load`).
+        :param overrides: any other field (e.g. ``clock_skew``, ``allow_test_anchors``).
+        :raises UsageError: a test anchor without ``allow_test_anchors=True``.
+        :raises AnchorIntegrityError: the bundled anchor files differ from their manifest.
         """
-        settings: dict[str, Any] = {"jpki_profile": True, "check_anchor_validity": True}
+        settings: dict[str, Any] = {"jpki_profile": True, "check_anchor_validity": True,
+                                    "allow_test_anchors": False}
         settings.update(overrides)
-        return cls(tuple(trust_anchors), **settings)
+        return cls(_anchors.load() if trust_anchors is None else tuple(trust_anchors),
+                   **settings)
 
     @classmethod
     def permissive(cls, trust_anchors: Iterable[Certificate], **overrides: Any

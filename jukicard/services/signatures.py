@@ -40,7 +40,6 @@ from jukicard.services.verify import (
     failure_json,
     iso_time,
     option_input_error,
-    result_to_json,
 )
 
 __all__ = ["SignatureOptions", "MAX_SIGNATURE_JSON", "decode_signature", "verify_signature"]
@@ -210,15 +209,17 @@ def _cms_signature(data_path: str, blob: bytes, pinned: Any,
 def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
                      options: VerifyOptions) -> VerifyReport:
     """Verify a raw card signature or a CMS SignedData over ``data_path``, and with
-    ``options.anchors`` the signer certificate path(s) (``signature verify``).
+    ``options.anchors`` or the jpki preset (the bundled J-LIS roots) the signer certificate
+    path(s) (``signature verify``).
 
     ``signature.certificate`` (``--cert``) is the signer of a raw signature; for a CMS it
     pins the signer: every SignerInfo must be signed by that certificate, else the result
     is invalid (``signer-not-found``).
 
     :raises UsageError: unreadable or oversized inputs, ``--digest``/``--raw`` with a CMS, a
-        raw signature without ``--cert``, path-validation options without anchors (the
-        certificate is not validated without them: they would be silently ignored).
+        raw signature without ``--cert``, path-validation options without anchors or the
+        jpki preset (the certificate is not validated then: they would be silently
+        ignored).
     :raises InputError: (a :class:`UsageError`) ``--cert``, an anchor, intermediate or CRL
         file that does not hold what its option needs.
     """
@@ -226,9 +227,9 @@ def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
     from jukicard.pki.cms import looks_like_cms
 
     ignored = options.path_options()
-    if not options.anchors and ignored:
+    if not options.validates_path and ignored:
         raise UsageError(f"{', '.join(ignored)}: the signer's certificate is not validated "
-                         "without --anchor (give the trust anchor, or leave "
+                         "without --anchor or --preset jpki (give the trust anchor, or leave "
                          f"{'this option' if len(ignored) == 1 else 'these options'} out)")
     blob = read_input(sig_path, option="SIG", what="signature", limit=MAX_SIGNATURE)
     pinned = _pinned_certificate(signature)
@@ -253,9 +254,9 @@ def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
             out.pop(key)
         return VerifyReport(False, out)
 
-    if not options.anchors:
+    if not options.validates_path:
         out.update(valid=True, reason="ok", message="signature valid (certificate not "
-                   "validated: no --anchor)")
+                   "validated: no --anchor, no --preset jpki)")
         return VerifyReport(True, out)
     try:
         # a CMS document signature must come from a JPKI sign certificate (署名用): under
@@ -271,10 +272,9 @@ def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
                for r in setup.validator.validate_many(targets, setup.at)]
     failed = next((r for r in results if not r.valid), None)
     shown = failed if failed is not None else results[0]
-    out["certificate"] = result_to_json(shown, extra_problems=setup.crl_problems)
+    out["certificate"] = setup.result_json(shown)
     if len(results) > 1:
-        out["certificates"] = [result_to_json(r, extra_problems=setup.crl_problems)
-                               for r in results]
+        out["certificates"] = [setup.result_json(r) for r in results]
     out.update(valid=failed is None, reason=str(shown.reason),
                message="signature and certificate path valid" if failed is None
                else f"signature valid, certificate path invalid: {shown.message}")

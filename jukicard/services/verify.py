@@ -4,12 +4,18 @@ verification (:mod:`jukicard.services.signatures`, ``signature verify``) shares 
 The CLI, a console and the bulk verifier share these functions; none of them needs click.
 The options are a frozen :class:`VerifyOptions` (the validation policy is built from it:
 trust anchors, intermediates, CRLs from files, URLs or the certificates' own distribution
-points, the validation time, RFC 5280 policy inputs, the JPKI profile), and each use case
+points, the validation time, RFC 5280 policy inputs, the preset), and each use case
 returns a :class:`VerifyReport`: ``valid`` plus the JSON object the CLI prints::
 
-    options = VerifyOptions(anchors=("root.cer",), crls=("root.crl",), jpki_profile=True)
+    options = VerifyOptions(preset="jpki", crls=("sign.crl",))   # the bundled J-LIS roots
     report = verify_certificate("leaf.cer", options)
     report.valid, report.to_json()["reason"]
+
+Two presets: ``rfc5280`` (the default: generic RFC 5280 path validation up to the
+``anchors`` given) and ``jpki`` (production JPKI: RSA ≥ 2048, SHA-256+, the JPKI profile,
+the J-LIS roots bundled in :mod:`jukicard.pki.anchors` unless ``anchors`` are given, and
+then only production anchors unless ``allow_test_anchors``: see
+:meth:`~jukicard.pki.policy.ValidationPolicy.jpki`).
 
 An input that does not parse is a failed validation (``valid`` false, reason
 ``malformed-…``), named by its option and file; a missing or oversized file is a
@@ -36,6 +42,7 @@ from jukicard.services.inputs import (
     display_path,
     read_input,
 )
+from jukicard.services.trust import check_trust_options, trust_anchors, trust_json
 
 __all__ = [
     "VerifyOptions",
@@ -120,13 +127,23 @@ class VerifyOptions:
     :ivar policies: acceptable policy OIDs (user-initial-policy-set; empty = anyPolicy).
     :ivar explicit_policy: / :ivar inhibit_mapping: / :ivar inhibit_any_policy: the other
         RFC 5280 §6.1.1 inputs.
-    :ivar jpki_profile: the JPKI policy (RSA ≥ 2048, SHA-256+, JPKI profile) instead of the
-        generic RFC 5280 one.
-    :ivar usage: require a JPKI ``"sign"`` or ``"auth"`` certificate (implies the profile).
-    :ivar min_rsa_bits: smallest RSA key in the path (default 2048 with the profile, else
-        1024).
-    :raises UsageError: a malformed policy OID, an unknown usage, a negative key size, a
-        naive ``at``, one path (a ``str``) where a sequence of paths belongs.
+    :ivar jpki_profile: the same as ``preset="jpki"`` (kept as a synonym).
+    :ivar usage: require a JPKI ``"sign"`` or ``"auth"`` certificate (implies the jpki
+        preset).
+    :ivar min_rsa_bits: smallest RSA key in the path (default 2048 with the jpki preset,
+        else 1024).
+    :ivar preset: ``"rfc5280"`` (generic RFC 5280 validation up to ``anchors``) or
+        ``"jpki"`` (the production JPKI policy; without ``anchors``, the bundled J-LIS
+        roots); ``None`` = ``rfc5280`` unless ``jpki_profile`` or ``usage`` select jpki.
+    :ivar allow_test_anchors: with the jpki preset, accept ``anchors`` that are not
+        production J-LIS anchors (a test PKI, the emulator's CA).
+    :ivar production_anchors: with the jpki preset, SHA-256 fingerprints of ``anchors`` to
+        accept as production (a J-LIS generation newer than this release).
+    :raises UsageError: a malformed policy OID, an unknown usage or preset, a negative key
+        size, a naive ``at``, one path (a ``str``) where a sequence of paths belongs,
+        ``rfc5280`` with ``jpki_profile`` or ``usage``, ``allow_test_anchors`` or
+        ``production_anchors`` without the jpki preset and ``anchors``, a malformed
+        fingerprint.
     """
 
     anchors: tuple[str, ...] = ()
@@ -143,9 +160,12 @@ class VerifyOptions:
     jpki_profile: bool = False
     usage: str | None = None
     min_rsa_bits: int | None = None
+    preset: str | None = None
+    allow_test_anchors: bool = False
+    production_anchors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("anchors", "intermediates", "crls", "policies"):
+        for name in ("anchors", "intermediates", "crls", "policies", "production_anchors"):
             value = getattr(self, name)
             if isinstance(value, str | bytes | os.PathLike):
                 # tuple("x.cer") would be ('x', '.', 'c', ...): say what is wrong instead
@@ -160,11 +180,19 @@ class VerifyOptions:
             raise UsageError("--min-rsa-bits must be >= 0")
         if self.at is not None and self.at.tzinfo is None:
             raise UsageError("the validation time must carry a time zone")
+        object.__setattr__(self, "production_anchors", check_trust_options(self))
 
     @property
     def jpki(self) -> bool:
-        """True when the JPKI policy applies (``jpki_profile`` or a ``usage``)."""
-        return self.jpki_profile or self.usage is not None
+        """True when the jpki preset applies (``preset="jpki"``, ``jpki_profile`` or a
+        ``usage``)."""
+        return self.preset == "jpki" or self.jpki_profile or self.usage is not None
+
+    @property
+    def validates_path(self) -> bool:
+        """True when a certificate path is validated: with ``anchors``, or under the jpki
+        preset (the bundled J-LIS roots)."""
+        return bool(self.anchors) or self.jpki
 
     def validation_time(self) -> _dt.datetime:
         """:attr:`at`, or now (UTC, whole seconds)."""
@@ -172,8 +200,9 @@ class VerifyOptions:
 
     def path_options(self) -> tuple[str, ...]:
         """The options given (by their CLI names) that only matter when a certificate path
-        is validated, i.e. with :attr:`anchors` (``--jpki-profile``, ``--crl``…)."""
-        given = (("--intermediate", self.intermediates), ("--crl", self.crls),
+        is validated (:attr:`validates_path`: ``--preset rfc5280``, ``--crl``…)."""
+        given = (("--preset", self.preset is not None),
+                 ("--intermediate", self.intermediates), ("--crl", self.crls),
                  ("--crl-cache", self.crl_cache is not None), ("--fetch-crls", self.fetch_crls),
                  ("--no-revocation", self.no_revocation), ("--policy", self.policies),
                  ("--explicit-policy", self.explicit_policy),
@@ -356,19 +385,28 @@ def _crl_fetcher(cache: str | None) -> _RecordingFetcher:
 
 @dataclass(frozen=True)
 class ValidationSetup:
-    """What :func:`build_validation` produced: the validator, the time, the JPKI usage and
-    the fetcher of CRLs by URL (``None`` without URLs)."""
+    """What :func:`build_validation` produced: the validator, the time, the JPKI usage,
+    the fetcher of CRLs by URL (``None`` without URLs) and the options it was built from."""
 
     validator: Any
     at: _dt.datetime
     usage: str | None
     fetcher: _RecordingFetcher | None = None
+    options: VerifyOptions | None = None
 
     @property
     def crl_problems(self) -> tuple[str, ...]:
         """The problems met so far fetching CRLs by URL (``--crl URL`` while building, the
         certificates' distribution points with ``--fetch-crls`` while validating)."""
         return () if self.fetcher is None else tuple(self.fetcher.problems)
+
+    def result_json(self, result: Any) -> dict[str, Any]:
+        """:func:`result_to_json` of ``result`` with :attr:`crl_problems` and, with the
+        options, what was trusted (:func:`~jukicard.services.trust.trust_json`)."""
+        out = result_to_json(result, extra_problems=self.crl_problems)
+        if self.options is not None:
+            out.update(trust_json(self.options, result.path, self.validator.anchors))
+        return out
 
 
 def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[Any] = (),
@@ -383,7 +421,8 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
         ``options.usage`` is not set (a CMS document signature: ``"sign"``).
     :raises InputError: (a :class:`UsageError`) an anchor, intermediate or CRL file that
         cannot be read, is too large or does not hold what its option needs; a ``--crl``
-        URL that is not http(s); a ``--crl-cache`` that is not a directory.
+        URL that is not http(s); a ``--crl-cache`` that is not a directory; a test anchor
+        under the jpki preset without ``allow_test_anchors``.
     :raises UsageError: no trust anchor.
     """
     from jukicard.pki.policy import RevocationRule, ValidationPolicy
@@ -391,9 +430,7 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
     from jukicard.pki.validate import Validator
 
     at = options.validation_time()
-    anchors = [c for p in options.anchors for c in _load_certificates(p, "--anchor")]
-    if not anchors:
-        raise UsageError("no trust anchor given (--anchor FILE)")
+    anchors = trust_anchors(options, _load_certificates)
     intermediates = list(extra_intermediates)
     for path in options.intermediates:
         intermediates.extend(_load_certificates(path, "--intermediate"))
@@ -412,8 +449,12 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
         overrides["user_initial_policy_set"] = frozenset(options.policies)
     if options.min_rsa_bits is not None:
         overrides["min_rsa_key_size"] = options.min_rsa_bits
-    policy = (ValidationPolicy.jpki(anchors, **overrides) if options.jpki
-              else ValidationPolicy.permissive(anchors, **overrides))
+    if options.jpki:
+        policy = ValidationPolicy.jpki(anchors, allow_test_anchors=options.allow_test_anchors,
+                                       production_fingerprints=options.production_anchors,
+                                       **overrides)
+    else:
+        policy = ValidationPolicy.permissive(anchors, **overrides)
 
     revocation = None
     fetcher = None
@@ -437,7 +478,7 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
     elif options.crls:
         log.info("--no-revocation: ignoring %d --crl option(s)", len(options.crls))
     return ValidationSetup(Validator(policy, intermediates=intermediates,
-                                     revocation=revocation), at, usage, fetcher)
+                                     revocation=revocation), at, usage, fetcher, options)
 
 
 # --------------------------------------------------------------------------- results
@@ -548,5 +589,4 @@ def verify_certificate(cert_path: str, options: VerifyOptions) -> VerifyReport:
     except ValidationError as exc:  # an input file that does not parse: malformed-*
         return VerifyReport(False, failure_json(exc, at))
     result = apply_usage(setup.validator.validate(cert, setup.at), setup.usage)
-    return VerifyReport(bool(result.valid),
-                        result_to_json(result, extra_problems=setup.crl_problems))
+    return VerifyReport(bool(result.valid), setup.result_json(result))

@@ -10,8 +10,14 @@ The tables were written against the argparse CLI and pass on it and on the click
 replaced it.  Rows whose behaviour a defect fix of issue 8 changes on purpose are marked with
 the defect number (``defect=N``); they are asserted, with the new behaviour, in
 ``test_cli_card_defects.py`` and ``tests/unit/test_cli_defects.py``, and are left out of
-the exit-code test here.  Additions (new JSON fields such as ``card_source``, new commands
-such as ``pin verify``) do not break a row: JSON rows list the fields that must be present.
+the exit-code test here.  Issue 9 changed the contract of ``cert verify`` and ``signature
+verify`` on purpose (``--preset jpki|rfc5280``, with ``--jpki-profile`` its synonym and
+``--usage`` implying it): under the jpki preset a test ``--anchor`` (the test PKI) is
+refused (exit 2) unless ``--allow-test-anchors`` is given, and without ``--anchor`` the
+J-LIS roots bundled with jukicard are the anchors; rows it changes are marked
+``issue9=True`` and asserted in ``test_cli_issue9_anchors.py``.  Additions (new JSON fields
+such as ``card_source``, new commands such as ``pin verify``) do not break a row: JSON rows
+list the fields that must be present.
 
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 wrong/blocked PIN, 4 card refused,
 5 validation failed or data tampered with, 6 reader/card problem.
@@ -39,7 +45,8 @@ AT = "2026-06-01T00:00:00Z"
 CARD = ("--reader", "--emulated", "--profile", "--json", "-h", "--help")
 VALIDATION = ("--anchor", "--intermediate", "--crl", "--crl-cache", "--fetch-crls",
               "--no-revocation", "--at", "--policy", "--explicit-policy", "--inhibit-mapping",
-              "--inhibit-any-policy", "--jpki-profile", "--usage", "--min-rsa-bits", "--json")
+              "--inhibit-any-policy", "--jpki-profile", "--usage", "--min-rsa-bits", "--json",
+              "--preset", "--allow-test-anchors", "--production-anchor")  # the last 3: issue 9
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("pin", "status"), CARD),
     Command(("pin", "change"), (*CARD, "--pin-stdin"), {"PIN": ("auth", "sign")}),
     Command(("cert", "verify"), (*VALIDATION, "-h", "--help"),
-            {"--usage": ("sign", "auth")}),
+            {"--usage": ("sign", "auth"), "--preset": ("jpki", "rfc5280")},
+            {"--preset": "rfc5280"}),
     Command(("cert", "export"), (*CARD, "--pin-stdin", "--format", "-o", "--output"),
             {"WHICH": ("auth", "auth-ca", "sign", "sign-ca"), "--format": ("pem", "der")},
             {"--format": "pem"}),
@@ -81,8 +89,8 @@ COMMANDS: tuple[Command, ...] = (
             (*VALIDATION, "--cert", "--digest", "--raw", "--hash", "--allow-sha1", "-h",
              "--help"),
             {"--hash": ("sha1", "sha224", "sha256", "sha384", "sha512"),
-             "--usage": ("sign", "auth")},
-            {"--hash": "sha256"}),
+             "--usage": ("sign", "auth"), "--preset": ("jpki", "rfc5280")},
+            {"--hash": "sha256", "--preset": "rfc5280"}),
     Command(("mynumber",), (*CARD, "--pin-stdin", "--check-signature", "--no-check-signature"),
             defaults={"--check-signature": "on"}),
     Command(("basic-info",), (*CARD, "--pin-stdin", "--match-b", "--check-signature",
@@ -205,6 +213,7 @@ CHOICE_CASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("--log-level", ("--log-level", "LOUD", "emulator", "profiles")),
     ("pin change PIN", ("pin", "change", "text", "--emulated")),
     ("cert verify --usage", ("cert", "verify", *_CERT, "--usage", "both")),
+    ("cert verify --preset", ("cert", "verify", *_CERT, "--preset", "x509")),
     ("cert export WHICH", ("cert", "export", "root", "--emulated")),
     ("cert export --format", ("cert", "export", "auth", "--emulated", "--format", "p12")),
     ("signature verify --hash", ("signature", "verify", "a", "b", "--hash", "md5")),
@@ -312,7 +321,14 @@ JSON_ROWS: tuple[JsonRow, ...] = (
             ("profiles", "profiles.name", "profiles.card_type", "profiles.description")),
     JsonRow("cert verify", ("cert", "verify", str(PKI / "ee/r1-sign.cer"), "--anchor",
                             str(PKI / "ca/sign-2023.cer"), "--crl",
-                            str(PKI / "crl/sign-2023.crl"), "--at", AT), CERT_RESULT),
+                            str(PKI / "crl/sign-2023.crl"), "--at", AT), (*CERT_RESULT, "preset"),
+            defaults={"preset": "rfc5280"}),
+    JsonRow("cert verify --preset jpki", ("cert", "verify", str(PKI / "ee/r1-sign.cer"),
+                                          "--preset", "jpki", "--allow-test-anchors",
+                                          "--anchor", str(PKI / "ca/sign-2023.cer"), "--crl",
+                                          str(PKI / "crl/sign-2023.crl"), "--at", AT),
+            (*CERT_RESULT, "preset", "anchor", "anchor.id", "anchor.production"),
+            defaults={"preset": "jpki"}),
     JsonRow("cert verify revoked", ("cert", "verify", str(PKI / "ee/r2-sign.cer"), "--anchor",
                                     str(PKI / "ca/sign-2023.cer"), "--crl",
                                     str(PKI / "crl/sign-2023.crl"), "--at", AT),
@@ -424,6 +440,9 @@ class ExitRow:
     :ivar review2: the finding of the second review of issue 8 that changes this row on
         purpose (run with stdout a terminal in ``test_cli_output_review2.py``); ``old`` is
         the code before it.
+    :ivar issue9: issue 9 (``--preset``, production J-LIS anchors) changes this row on
+        purpose (asserted in ``test_cli_issue9_anchors.py``); ``old`` is the code before
+        issue 9 (also for a row an issue-8 review had changed before).
     """
 
     id: str
@@ -435,6 +454,7 @@ class ExitRow:
     old: int | None = None
     review: int | None = None
     review2: int | None = None
+    issue9: bool = False
 
 
 def _with_tries(app: str, fid: str, tries: int) -> Callable[..., tuple[str, ...]]:
@@ -534,8 +554,8 @@ EXIT_ROWS: tuple[ExitRow, ...] = (
             review=7, old=5),
     ExitRow("signature verify --jpki-profile without --anchor", ("signature", "verify", "--cert",
                                                                  str(PKI / "ee/r1-sign.cer"),
-                                                                 "--jpki-profile"), 2,
-            setup=_sha384_signature, review=6, old=0),
+                                                                 "--jpki-profile"), 5,
+            setup=_sha384_signature, review=6, issue9=True, old=2),
     ExitRow("emulator serve: missing profile", ("emulator", "serve", "--profile", "nosuch"), 2,
             review=13, old=1),
     # ---- changed on purpose by the second review of issue 8 (test_cli_output_review2.py)
@@ -543,11 +563,34 @@ EXIT_ROWS: tuple[ExitRow, ...] = (
             "terminal like DER; was: a file named '-')",
             ("sign", "--digest", "00" * 32, "--emulated", "--pin-stdin", "-o", "-"), 2,
             stdin="ABC123\n", review2=4, old=0),
+    # ---- new options of issue 9: plain usage errors
+    ExitRow("usage: --allow-test-anchors without --preset jpki",
+            (*CERT_R2, "--allow-test-anchors"), 2),
+    ExitRow("usage: --preset rfc5280 with --usage", (*CERT_R2, "--preset", "rfc5280", "--usage",
+                                                     "sign"), 2),
+    ExitRow("usage: --production-anchor not a fingerprint",
+            (*CERT_R2, "--preset", "jpki", "--production-anchor", "abc"), 2),
+    # ---- changed on purpose by issue 9 (test_cli_issue9_anchors.py)
+    ExitRow("cert verify --jpki-profile with a test --anchor: refused without "
+            "--allow-test-anchors (was: trusted)", ("cert", "verify", str(PKI / "ee/r1-sign.cer"),
+                                                    "--anchor", str(PKI / "ca/sign-2023.cer"),
+                                                    "--crl", str(PKI / "crl/sign-2023.crl"),
+                                                    "--at", AT, "--jpki-profile"), 2,
+            issue9=True, old=0),
+    ExitRow("cert verify --usage sign with a test --anchor: refused without "
+            "--allow-test-anchors (was: trusted)", ("cert", "verify", str(PKI / "ee/r1-sign.cer"),
+                                                    "--anchor", str(PKI / "ca/sign-2023.cer"),
+                                                    "--crl", str(PKI / "crl/sign-2023.crl"),
+                                                    "--at", AT, "--usage", "sign"), 2,
+            issue9=True, old=0),
+    ExitRow("cert verify --jpki-profile without --anchor: the bundled J-LIS roots (was: "
+            "--anchor required)", ("cert", "verify", str(PKI / "ee/r1-sign.cer"), "--at", AT,
+                                   "--jpki-profile"), 5, issue9=True, old=2),
 )
 
 
 @pytest.mark.parametrize("row", [r for r in EXIT_ROWS if r.defect is None and r.review is None
-                                 and r.review2 is None], ids=lambda r: r.id)
+                                 and r.review2 is None and not r.issue9], ids=lambda r: r.id)
 def test_exit_codes(cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                     pins: PinLedger, row: ExitRow) -> None:
     extra = row.setup(monkeypatch, tmp_path) if row.setup else ()

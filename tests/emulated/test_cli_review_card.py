@@ -130,7 +130,8 @@ def test_hints_are_true_for_their_error(run: Any, pins: PinLedger,
     assert res.rc == 6 and "the PC/SC service or the reader is not available" in res.err
 
 
-@pytest.mark.parametrize("row", [r for r in EXIT_ROWS if r.review is not None],
+@pytest.mark.parametrize("row", [r for r in EXIT_ROWS if r.review is not None
+                                 and not r.issue9],  # changed again by issue 9: own test
                          ids=lambda r: r.id)
 def test_contract_rows_changed_by_the_review(run: Any, pins: PinLedger,
                                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

@@ -51,7 +51,7 @@ def verify(leaf: str, anchor: str, *crls: str, extra: tuple[str, ...] = (), at: 
 # --------------------------------------------------------------------------- JPKI test PKI
 def test_valid_sign_certificate() -> None:
     rc, res = verify("ee/r1-sign.cer", "ca/sign-2023.cer", "crl/sign-2023.crl",
-                     extra=("--jpki-profile",))
+                     extra=("--jpki-profile", "--allow-test-anchors"))
     assert rc == 0
     assert res["valid"] is True and res["reason"] == "ok"
     assert res["at"] == AT
@@ -80,7 +80,7 @@ def test_revoked_sign_certificate() -> None:
 
 def test_auth_cert_of_revoked_sign_cert_holder_stays_valid() -> None:
     rc, _ = verify("ee/r2-auth.cer", "ca/auth-2023.cer", "crl/auth-2023.crl",
-                   extra=("--jpki-profile", "--usage", "auth"))
+                   extra=("--jpki-profile", "--usage", "auth", "--allow-test-anchors"))
     assert rc == 0
 
 
@@ -105,7 +105,7 @@ def test_no_crl_is_undetermined_and_no_revocation_passes() -> None:
 def test_expired_ca() -> None:
     # RFC 5280 does not check the anchor's own validity; the JPKI profile does
     rc, res = verify("ee/r3-sign.cer", "ca/sign-2015.cer", "crl/sign-2015.crl",
-                     extra=("--jpki-profile",))
+                     extra=("--jpki-profile", "--allow-test-anchors"))
     assert rc == 5
     assert res["reason"] in ("certificate-expired", "jpki-profile-violation")
     if res["reason"] == "jpki-profile-violation":
@@ -120,7 +120,7 @@ def test_at_before_expiry_of_old_generation() -> None:
 
 def test_sign_certificate_used_as_auth() -> None:
     rc, res = verify("ee/r1-sign.cer", "ca/sign-2023.cer", "crl/sign-2023.crl",
-                     extra=("--usage", "auth"))
+                     extra=("--usage", "auth", "--allow-test-anchors"))
     assert rc == 5 and res["reason"] == "jpki-profile-violation"
     assert "wrong-usage" in res["message"]
 
@@ -132,7 +132,7 @@ def test_wrong_anchor_kind() -> None:
 
 def test_juki_rsa1024_needs_relaxed_policy() -> None:
     rc, res = verify("ee/juki1-sign.cer", "ca/sign-2019.cer", "crl/sign-2019.crl",
-                     extra=("--jpki-profile",))
+                     extra=("--jpki-profile", "--allow-test-anchors"))
     assert rc == 5 and res["reason"] in ("key-too-small", "jpki-profile-violation")
     rc, res = verify("ee/juki1-sign.cer", "ca/sign-2019.cer", "crl/sign-2019.crl")
     assert rc == 0, res  # generic RFC 5280 policy: RSA >= 1024

@@ -162,8 +162,10 @@ def test_cli_runner_readers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cli_runner_usage_error() -> None:
-    result = CliRunner().invoke(cli, ["cert", "verify", "x.cer"])
-    assert result.exit_code == 2 and "Missing option '--anchor'" in result.stderr
+    # issue 9: --anchor is no longer a required click option (--preset jpki has bundled
+    # anchors; without them the service says so): a missing CERT is click's own usage error
+    result = CliRunner().invoke(cli, ["cert", "verify", "--anchor", "root.cer"])
+    assert result.exit_code == 2 and "Missing argument 'CERT'" in result.stderr
 
 
 def test_long_options_accept_unique_prefixes() -> None:

@@ -103,13 +103,17 @@ def test_cert_pins_the_signer_of_a_cms(files: Path) -> None:
 
 
 # --------------------------------------------------------------------------- finding 6
-@pytest.mark.parametrize("option", [("--jpki-profile",), ("--crl", str(PKI / "crl/sign-2023.crl")),
-                                    ("--usage", "sign"), ("--policy", "2.5.29.32.0"),
+@pytest.mark.parametrize("option", [("--crl", str(PKI / "crl/sign-2023.crl")),
+                                    ("--policy", "2.5.29.32.0"),
                                     ("--intermediate", str(PKI / "ca/sign-2023.cer"))])
 def test_validation_options_without_an_anchor_are_a_usage_error(
         files: Path, option: tuple[str, ...]) -> None:
     """Finding 6: ``--jpki-profile`` (``--crl``, ``--usage``, ``--policy``…) without
-    ``--anchor`` was silently ignored and a self-made certificate "valid" (exit 0)."""
+    ``--anchor`` was silently ignored and a self-made certificate "valid" (exit 0).
+
+    Issue 9: ``--jpki-profile`` and ``--usage`` now select the jpki preset, which validates
+    against the bundled J-LIS roots without ``--anchor`` (nothing is ignored: the self-made
+    certificate is invalid, exit 5): asserted in ``test_cli_anchors.py``."""
     rc, res, _ = run("signature", "verify", files / "data", files / "r2.p7s", *option, "--json")
     assert rc == 2
     assert option[0] in res["error"]["message"] and "--anchor" in res["error"]["message"]

@@ -57,7 +57,8 @@ def cert(rel: str):
 
 
 def validator(anchor: str, *crls: str, **policy) -> Validator:
-    pol = ValidationPolicy.jpki([cert(anchor)], **policy)
+    # the test PKI's roots are test anchors: the production preset needs them allowed
+    pol = ValidationPolicy.jpki([cert(anchor)], allow_test_anchors=True, **policy)
     return Validator(pol, revocation=CrlRevocationSource([(PKI / c).read_bytes() for c in crls]))
 
 
@@ -141,7 +142,7 @@ def test_sign_certificate_used_as_auth_rejected_by_the_validator(at) -> None:
 def test_jpki_usage_values_are_checked() -> None:
     anchor = cert("ca/sign-2023.cer")
     with pytest.raises(UsageError):
-        ValidationPolicy.jpki([anchor], jpki_usage="signature")
+        ValidationPolicy.jpki([anchor], allow_test_anchors=True, jpki_usage="signature")
     with pytest.raises(UsageError):  # never silently ignored
         ValidationPolicy.permissive([anchor], jpki_usage="sign")
 
