@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jukicard.pki.certs import Certificate
 from jukicard.pki.names import NameKey
@@ -43,11 +43,20 @@ log = logging.getLogger(__name__)
 EdgeCheck = Callable[[Certificate, Certificate], bool | None]
 
 
+#: what is spent → (BuildMeter counter, PathBudget limit)
+_LIMITS = {
+    "candidates": ("candidates", "max_candidates"),
+    "signature checks": ("signature_checks", "max_signature_checks"),
+    "paths": ("paths", "max_paths"),
+}
+
+
 @dataclass
 class BuildMeter:
     """The path-building work spent on one target, against its :class:`PathBudget`.
 
-    :ivar candidates: / :ivar signature_checks: / :ivar paths: the work done so far.
+    :ivar candidates: / :ivar signature_checks: / :ivar paths: the work done so far
+        (a signature check is one distinct issuer key × certificate pair).
     :ivar exhausted: which limit ran out (``"candidates"``, ``"signature checks"``,
         ``"paths"``), or ``None``.
     """
@@ -57,18 +66,16 @@ class BuildMeter:
     signature_checks: int = 0
     paths: int = 0
     exhausted: str | None = None
+    #: the verdict of every (issuer SPKI, certificate DER) edge checked so far
+    edges: dict[tuple[bytes, bytes], bool] = field(default_factory=dict, repr=False)
 
     def spend(self, what: str) -> bool:
         """Count one unit of ``what`` (``"candidates"``, ``"signature checks"``,
         ``"paths"``); False (and :attr:`exhausted` set) if the budget has none left."""
         if self.exhausted is not None:
             return False
-        attr, limit = {
-            "candidates": ("candidates", self.budget.max_candidates),
-            "signature checks": ("signature_checks", self.budget.max_signature_checks),
-            "paths": ("paths", self.budget.max_paths),
-        }[what]
-        used = getattr(self, attr)
+        attr, limit_name = _LIMITS[what]
+        used, limit = getattr(self, attr), getattr(self.budget, limit_name)
         if used >= limit:
             self.exhausted = what
             log.info("path building stopped: %s limit (%d) reached", what, limit)
@@ -162,12 +169,18 @@ class PathBuilder:
     # ------------------------------------------------------------------ internals
     def _edge(self, issuer: Certificate, cert: Certificate) -> bool | None:
         """True if the edge may be used, False if its signature fails, None when the
-        signature budget is spent."""
+        signature budget is spent.  Each (issuer key, certificate) pair is checked and
+        counted once per meter: certificates sharing a key cost one check."""
         if self.check_edge is None:
             return True
+        pair = (issuer.spki, cert.der)
+        known = self.meter.edges.get(pair)
+        if known is not None:
+            return known
         if not self.meter.spend("signature checks"):
             return None
-        return self.check_edge(issuer, cert) is not False
+        verdict = self.meter.edges[pair] = self.check_edge(issuer, cert) is not False
+        return verdict
 
     def _frame(self, chain: list[Certificate]) -> _Frame:
         """The candidate issuers of ``chain[-1]``: anchors, then (within the depth) the

@@ -64,8 +64,8 @@ class PathBudget:
 
     :param max_candidates: candidate issuers considered by path building (trust anchors and
         intermediates whose subject matches the issuer name, loops included).
-    :param max_signature_checks: certificate signatures checked while building paths (each
-        edge of a candidate path, cached or not, counts once per attempt).
+    :param max_signature_checks: certificate signatures checked while building paths (one
+        per distinct issuer key × certificate pair: certificates sharing a key cost one).
     :param max_paths: complete candidate paths handed to the §6.1 validation.
     :param max_name_constraint_checks: name × subtree comparisons (and subtree × subtree
         comparisons of the §6.1.4 (g) intersection), over every path validated.

@@ -20,10 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from jukicard.errors import UsageError
 from jukicard.pki import (
@@ -40,124 +36,17 @@ from jukicard.pki import validate as validate_module
 from jukicard.pki.path import BuildMeter, PathBuilder, build_paths
 from jukicard.pki.policy import PathBudget
 from jukicard.pki.store import TrustStore
+from jukicard.testing.hostile import AT, HostilePools, hostile_pools, issue, name, new_key
 
-AT = _dt.datetime(2024, 6, 1, tzinfo=_dt.UTC)
-NB = _dt.datetime(2020, 1, 1, tzinfo=_dt.UTC)
-NA = _dt.datetime(2030, 1, 1, tzinfo=_dt.UTC)
 BUDGET = PathBudget()
 WIDTH = 120  # look-alike issuers per pool: "100+"
-
-
-# ------------------------------------------------------------------ generated material
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "bounded test"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@dataclass
-class Node:
-    """A generated certificate and the private key of its subject."""
-
-    cert: Certificate
-    key: ec.EllipticCurvePrivateKey
-    name: x509.Name
-
-
-def _issue(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: Node | None, *,
-           ca: bool = True, serial: int = 1, aki: bool = False,
-           not_after: _dt.datetime = NA) -> Node:
-    """A certificate for ``subject``/``key``, signed by ``issuer`` (self-signed if None)."""
-    issuer_name = subject if issuer is None else issuer.name
-    signer = key if issuer is None else issuer.key
-    b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
-         .public_key(key.public_key()).serial_number(serial)
-         .not_valid_before(NB).not_valid_after(not_after)
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-         .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=False,
-                                      key_encipherment=False, data_encipherment=False,
-                                      key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                                      encipher_only=False, decipher_only=False), critical=True)
-         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                        critical=False))
-    if aki:
-        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            signer.public_key()), critical=False)
-    cert = Certificate.from_cryptography(b.sign(signer, hashes.SHA256()))
-    return Node(cert, key, subject)
-
-
-@dataclass
-class World:
-    root: Node
-    ca: Node
-    ee: Node
-    same_subject: list[Certificate] = field(default_factory=list)
-    same_key: list[Certificate] = field(default_factory=list)
-    ring2: list[Certificate] = field(default_factory=list)
-    ring2_ee: Certificate | None = None
-    ring2_out: Certificate | None = None
-    ring12: list[Certificate] = field(default_factory=list)
-    ring12_ee: Certificate | None = None
-    long_chain: list[Certificate] = field(default_factory=list)
-    long_ee: Certificate | None = None
-    fanout: list[Certificate] = field(default_factory=list)
-    fanout_ee: Certificate | None = None
-    decoys: list[Node] = field(default_factory=list)
+World = HostilePools
 
 
 @pytest.fixture(scope="module")
-def world() -> World:
+def world() -> HostilePools:
     """Every pool, generated once for the module."""
-    root = _issue(_name("Root"), _key(), None)
-    ca = _issue(_name("Issuing CA"), _key(), root, serial=2)
-    ee = _issue(_name("EE"), _key(), ca, ca=False, serial=3)
-    w = World(root, ca, ee)
-    # 100+ intermediates sharing the subject of the issuing CA, each with its own key,
-    # each properly signed by the root: only a signature check tells them apart
-    w.decoys = [_issue(_name("Issuing CA"), _key(), root, serial=100 + i)
-                for i in range(WIDTH)]
-    w.same_subject = [d.cert for d in w.decoys]
-    # 100+ cross-signed variants of the issuing CA's key, by issuers nobody has
-    for i in range(WIDTH):
-        stranger = Node(ca.cert, _key(), _name(f"Stranger {i}"))
-        w.same_key.append(_issue(_name("Issuing CA"), ca.key, stranger, serial=500 + i).cert)
-    # A <-> B cross-certification, no way out
-    a_key, b_key = _key(), _key()
-    a_self = Node(ca.cert, a_key, _name("Ring A"))
-    b_self = Node(ca.cert, b_key, _name("Ring B"))
-    w.ring2 = [_issue(_name("Ring A"), a_key, b_self, serial=20).cert,
-               _issue(_name("Ring B"), b_key, a_self, serial=21).cert]
-    w.ring2_ee = _issue(_name("Ring EE"), _key(), a_self, ca=False, serial=22).cert
-    w.ring2_out = _issue(_name("Ring B"), b_key, root, serial=23).cert
-    # a ring of 12 CAs, each cross-certified by the next two (chords): no anchor on it
-    keys = [_key() for _ in range(12)]
-    selves = [Node(ca.cert, keys[i], _name(f"Ring {i}")) for i in range(12)]
-    for i in range(12):
-        for step in (1, 2):
-            w.ring12.append(_issue(selves[i].name, keys[i], selves[(i + step) % 12],
-                                   serial=40 + 2 * i + step).cert)
-    w.ring12_ee = _issue(_name("Ring12 EE"), _key(), selves[0], ca=False, serial=70).cert
-    # a chain 20 CAs deep under the root
-    top = root
-    for i in range(20):
-        top = _issue(_name(f"Deep {i}"), _key(), top, serial=200 + i)
-        w.long_chain.append(top.cert)
-    w.long_ee = _issue(_name("Deep EE"), _key(), top, ca=False, serial=299).cert
-    # fan-out: 5 levels of 5 keys, every key of a level certified by every key of the level
-    # above (25 certificates per level); the top level has no anchor above it
-    levels = [[Node(ca.cert, _key(), _name(f"Fan {lv}")) for _ in range(5)] for lv in range(6)]
-    serial = 1000
-    for lv in range(5):
-        for child in levels[lv]:
-            for parent in levels[lv + 1]:
-                serial += 1
-                w.fanout.append(_issue(child.name, child.key, parent, serial=serial).cert)
-    w.fanout_ee = _issue(_name("Fan EE"), _key(), levels[0][0], ca=False, serial=2000).cert
-    return w
+    return hostile_pools(WIDTH)
 
 
 # ------------------------------------------------------------------ counting
@@ -271,7 +160,7 @@ def test_same_subject_pool_without_the_issuer_is_a_bad_signature(world: World,
 
 
 def test_aki_puts_the_real_issuer_first(world: World, work: Work) -> None:
-    ee = _issue(_name("EE aki"), _key(), world.ca, ca=False, serial=4, aki=True).cert
+    ee = issue(name("EE aki"), new_key(), world.ca, ca=False, serial=4, aki=True).cert
     res, pool = _validate(world, ee, [*world.same_subject, world.ca.cert])
     assert res.valid
     _within_budget(work, pool)
@@ -281,19 +170,31 @@ def test_aki_puts_the_real_issuer_first(world: World, work: Work) -> None:
 # ------------------------------------------------------------------ 100+ sharing a key
 def test_same_key_variants_by_strangers(world: World, work: Work) -> None:
     """120 certificates of the issuing CA's key, issued by strangers, ahead of the real one:
-    each verifies the target (one real verification, cached) and leads nowhere."""
+    the shared key costs one signature check, each variant one candidate (a dead end)."""
     res, pool = _validate(world, world.ee.cert, [*world.same_key, world.ca.cert])
-    assert res.reason == Reason.PATH_BUILDING_LIMIT
+    assert res.valid and res.path[1] == world.ca.cert
     _within_budget(work, pool)
-    assert work.crypto == 1
+    assert work.meter.signature_checks == 2 and work.crypto == 2
+    assert work.meter.candidates == WIDTH + 2
+
+
+def test_same_key_variants_exhaust_the_candidates(world: World, work: Work) -> None:
+    """The same pool against a candidate budget smaller than it (standing in for a pool of
+    more than the default 1,000 variants)."""
+    budget = PathBudget(max_candidates=50)
+    res, pool = _validate(world, world.ee.cert, [*world.same_key, world.ca.cert],
+                          budget=budget)
+    assert res.reason == Reason.PATH_BUILDING_LIMIT and "candidates" in res.message
+    _within_budget(work, pool, budget)
+    assert work.meter.exhausted == "candidates"
 
 
 def test_same_key_variants_reaching_the_anchor(world: World, work: Work) -> None:
     """120 variants of one key, all signed by the root, for an expired target: every path
     fails for the same reason, and the paths budget stops the repetition."""
-    late = _issue(_name("EE late"), _key(), world.ca, ca=False, serial=5,
+    late = issue(name("EE late"), new_key(), world.ca, ca=False, serial=5,
                   not_after=_dt.datetime(2023, 1, 1, tzinfo=_dt.UTC)).cert
-    variants = [_issue(_name("Issuing CA"), world.ca.key, world.root, serial=800 + i).cert
+    variants = [issue(name("Issuing CA"), world.ca.key, world.root, serial=800 + i).cert
                 for i in range(WIDTH)]
     res, pool = _validate(world, late, variants)
     assert res.reason == Reason.EXPIRED  # a path's own reason beats the limit
@@ -317,7 +218,7 @@ def test_two_ring_with_a_way_out(world: World, work: Work) -> None:
     assert res.valid
     assert res.path == (world.root.cert, world.ring2_out, world.ring2[0], world.ring2_ee)
     _within_budget(work, pool)
-    assert work.meter.signature_checks == 4
+    assert work.meter.signature_checks == 3  # EE <- A, A <- B (twice, one key), B <- root
 
 
 def test_ring_of_twelve_with_chords(world: World, work: Work) -> None:
@@ -345,7 +246,7 @@ def test_max_chain_depth_allows_the_deep_chain(world: World, work: Work) -> None
 
 
 def test_max_chain_depth_zero_means_anchor_issued_only(world: World, work: Work) -> None:
-    direct = _issue(_name("EE direct"), _key(), world.root, ca=False, serial=6).cert
+    direct = issue(name("EE direct"), new_key(), world.root, ca=False, serial=6).cert
     res, _ = _validate(world, direct, [], max_chain_depth=0)
     assert res.valid
     res, _ = _validate(world, world.ee.cert, [world.ca.cert], max_chain_depth=0)

@@ -42,8 +42,8 @@ from jukicard.pki.der import (
 )
 from jukicard.pki.nameconstraints import NameCheckBudget, NameConstraintsState
 from jukicard.pki.policy import PathBudget
+from jukicard.testing.hostile import AT, NameConstraintChain
 
-AT = _dt.datetime(2024, 6, 1, tzinfo=_dt.UTC)
 NB = _dt.datetime(2020, 1, 1, tzinfo=_dt.UTC)
 NA = _dt.datetime(2030, 1, 1, tzinfo=_dt.UTC)
 KEY = ec.generate_private_key(ec.SECP256R1())  # one key: these tests are not about signatures
@@ -215,37 +215,12 @@ def test_crl_size_cap_with_a_lowered_limit(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 # ------------------------------------------------------------------ name-constraint budget
-class _Chain:
-    """anchor → CA(s) with dNSName name constraints → end entity with dNSName SANs.
-
-    :param subtrees: the number of subtrees of each CA, top-down.
-    :param sans: the end entity's dNSNames (``h0.example``...).
-    :param excluded: the CAs' subtrees are excluded (``x<ca>-<j>.example``: every name is
-        compared with every one of them) instead of permitted (``h<j>.example``).
-    """
-
-    def __init__(self, subtrees: Sequence[int], sans: int, *, excluded: bool = False) -> None:
-        self.root = Certificate.parse(_der(_cert(_name("NC root"), ca=True)))
-        self.cas: list[Certificate] = []
-        issuer = _name("NC root")
-        for i, count in enumerate(subtrees):
-            subject = _name(f"NC CA {i}")
-            if excluded:
-                nc = x509.NameConstraints(
-                    None, [x509.DNSName(f"x{i}-{j}.example") for j in range(count)])
-            else:
-                nc = x509.NameConstraints(
-                    [x509.DNSName(f"h{j}.example") for j in range(count)], None)
-            self.cas.append(Certificate.parse(_der(_cert(subject, issuer, ca=True,
-                                                         extensions=[(nc, True)]))))
-            issuer = subject
-        self.ee = Certificate.parse(_der(_cert(_name("NC EE"), issuer,
-                                               extensions=[(_san(sans), False)])))
-
-    def validate(self, **policy: Any) -> Any:
-        v = Validator(ValidationPolicy.permissive([self.root], revocation=RevocationRule.NONE,
-                                                  **policy), intermediates=self.cas)
-        return v.validate(self.ee, AT)
+def _validate_chain(subtrees: Sequence[int], sans: int, *, excluded: bool = False,
+                    **policy: Any) -> Any:
+    chain = NameConstraintChain.build(subtrees, sans, excluded=excluded)
+    v = Validator(ValidationPolicy.permissive([chain.root], revocation=RevocationRule.NONE,
+                                              **policy), intermediates=chain.cas)
+    return v.validate(chain.ee, AT)
 
 
 @pytest.fixture
@@ -265,7 +240,7 @@ def comparisons(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_thousands_of_names_against_thousands_of_subtrees(comparisons: list[int]) -> None:
     """1,000 SANs against the 8,000 excluded subtrees of 8 CAs: refused before any
     comparison (before issue 9: 8 million comparisons, seconds per path)."""
-    res = _Chain([1000] * 8, 1000, excluded=True).validate()
+    res = _validate_chain([1000] * 8, 1000, excluded=True)
     assert res.reason == Reason.NC_LIMIT
     assert "needs more than 262144 comparisons" in res.message
     assert comparisons[0] == 0
@@ -274,18 +249,18 @@ def test_thousands_of_names_against_thousands_of_subtrees(comparisons: list[int]
 def test_hostile_intersection_of_two_constrained_cas(comparisons: list[int]) -> None:
     """Two CAs of 1,000 permitted subtrees each: the §6.1.4 (g) intersection alone is over
     budget, and the end entity's check reports it."""
-    res = _Chain([1000, 1000], 1).validate()
+    res = _validate_chain([1000, 1000], 1)
     assert res.reason == Reason.NC_LIMIT
     assert "name constraints above" in res.message
     assert comparisons[0] == 0
 
 
 def test_moderate_name_constraints_are_checked(comparisons: list[int]) -> None:
-    chain = _Chain([100, 100], 100, excluded=True)
-    assert chain.validate().valid
+    assert _validate_chain([100, 100], 100, excluded=True).valid
     assert comparisons[0] == 200 * 100
     small = PathBudget(max_name_constraint_checks=10_000)
-    assert chain.validate(budget=small).reason == Reason.NC_LIMIT
+    assert _validate_chain([100, 100], 100, excluded=True, budget=small).reason == \
+        Reason.NC_LIMIT
 
 
 def test_name_check_budget_counts() -> None:
