@@ -35,8 +35,15 @@ from jukicard.pki.backend import (
 )
 from jukicard.pki.crl import load_crl, load_crls
 from jukicard.pki.der import (
+    MAX_CERTIFICATE_SIZE,
+    MAX_EXTENSIONS,
+    MAX_GENERAL_NAMES,
     Source,
+    check_count,
     check_der_framing,
+    check_der_nesting,
+    check_name_caps,
+    check_size,
     der_blobs,
     read_source,
     single_der,
@@ -100,6 +107,29 @@ def _ext_name(ext: Any) -> tuple[str, str]:
     return oid, native if isinstance(native, str) else oid
 
 
+# ---------------------------------------------------------------- caps (issue 9)
+def _check_general_names(names: Any, what: str) -> None:
+    for gn in names:
+        if gn.name == "directory_name":
+            check_name_caps(gn.chosen, MalformedCertificateError, f"directoryName of the {what}")
+
+
+def _check_extension_caps(name: str, value: Any) -> None:
+    """The entry caps of subjectAltName/issuerAltName and nameConstraints (before their
+    values are decoded)."""
+    if name in ("subject_alt_name", "issuer_alt_name"):
+        check_count(len(value), MAX_GENERAL_NAMES, MalformedCertificateError,
+                    f"entries in the {name}")
+        _check_general_names(value, name)
+    elif name == "name_constraints":
+        subtrees = [sub["base"] for key in ("permitted_subtrees", "excluded_subtrees")
+                    for sub in value[key]]
+        check_count(len(subtrees), MAX_GENERAL_NAMES, MalformedCertificateError,
+                    "nameConstraints subtrees")
+        _check_general_names(subtrees, name)
+# ---------------------------------------------------------------- end of caps
+
+
 @dataclass(frozen=True, eq=False)
 class Certificate:
     """An X.509 certificate, decoded once.  Equality and hashing are by DER bytes.
@@ -157,10 +187,16 @@ class Certificate:
 
     @classmethod
     def _from_der(cls, der: bytes) -> Certificate:
+        check_size(der, MAX_CERTIFICATE_SIZE, MalformedCertificateError, "certificate")
         try:
             check_der_framing(der)
+            check_der_nesting(der, MalformedCertificateError, "certificate")
             asn1 = _x509.Certificate.load(der, strict=True)
             tbs = asn1["tbs_certificate"]
+            check_name_caps(tbs["subject"], MalformedCertificateError, "subject")
+            check_name_caps(tbs["issuer"], MalformedCertificateError, "issuer")
+            check_count(len(tbs["extensions"]), MAX_EXTENSIONS, MalformedCertificateError,
+                        "extensions")
             if not tbs["serial_number"].contents:
                 raise ValueError("empty serial number INTEGER")
             version_native = tbs["version"].native
@@ -214,6 +250,7 @@ class Certificate:
                 critical = bool(ext["critical"].native)
                 parsed = ext["extn_value"].parsed
                 if parsed is not None and name != oid:
+                    _check_extension_caps(name, parsed)
                     _ = parsed.native  # force full parse of known extensions
                 extensions[oid] = Extension(oid, name, critical, parsed if name != oid else None)
             cert = cls(

@@ -24,7 +24,19 @@ from asn1crypto import crl as _crl
 from asn1crypto import x509 as _x509
 
 from jukicard.pki.backend import contained_deprecations, directory_names, load_x509_crl
-from jukicard.pki.der import Source, check_der_framing, der_blobs, read_source, single_der
+from jukicard.pki.der import (
+    MAX_CRL_SIZE,
+    MAX_EXTENSIONS,
+    Source,
+    check_count,
+    check_der_framing,
+    check_der_nesting,
+    check_name_caps,
+    check_size,
+    der_blobs,
+    read_source,
+    single_der,
+)
 from jukicard.pki.errors import MalformedCrlError
 from jukicard.pki.names import NameKey, format_name, name_key
 from jukicard.pki.reasons import Reason
@@ -214,6 +226,7 @@ class Crl:
 
     @classmethod
     def _from_der(cls, der: bytes) -> Crl:
+        check_size(der, MAX_CRL_SIZE, MalformedCrlError, "CRL")
         try:
             check_der_framing(der)
         except ValueError as exc:
@@ -221,6 +234,7 @@ class Crl:
         asn1 = _crl.CertificateList.load(der, strict=True)
         tbs = asn1["tbs_cert_list"]
         issuer = tbs["issuer"]
+        _check_header_caps(tbs)
         issuer_key = name_key(issuer)
         this_update = _aware(tbs["this_update"].native)
         nu = tbs["next_update"].native
@@ -309,6 +323,19 @@ class Crl:
         kind = "delta CRL" if self.is_delta else "CRL"
         return f"{kind} of '{format_name(self.issuer)}'{num}"
 
+
+
+def _check_header_caps(tbs: Any) -> None:
+    """The parser's caps on a CRL's header (the entries are bounded by the size cap):
+    issuer name attributes, extension count, nesting of the issuer and the extensions.
+
+    :raises MalformedCrlError: over a cap.
+    """
+    check_name_caps(tbs["issuer"], MalformedCrlError, "CRL issuer")
+    extensions = tbs["crl_extensions"]
+    check_count(len(extensions), MAX_EXTENSIONS, MalformedCrlError, "CRL extensions")
+    for part in (tbs["issuer"], extensions):
+        check_der_nesting(part.dump(), MalformedCrlError, "CRL")
 
 
 def _known_extensions(extensions: Any, known: frozenset[str] | set[str], what: str

@@ -2,11 +2,30 @@
 
 Shared by the certificate (:mod:`jukicard.pki.certs`) and CRL (:mod:`jukicard.pki.crl`)
 parsers; it sits below both so neither has to import the other.
+
+The parsers' caps live here too (a hostile input is refused with a typed ``malformed-*``
+error before it costs memory or deep recursion):
+
+==========================  ==========  ==================================================
+cap                         value       why
+==========================  ==========  ==================================================
+``MAX_CERTIFICATE_SIZE``    64 KiB      JPKI certificates are under 2 KiB; the largest
+                                        post-quantum (SLH-DSA) ones stay under 64 KiB
+``MAX_CRL_SIZE``            256 MiB     the CRL fetcher's download limit and the CLI's
+                                        ``--crl`` file limit
+``MAX_NESTING``             32 levels   certificates nest about 15 deep (extension values
+                                        included); asn1crypto decodes recursively
+``MAX_EXTENSIONS``          64          per certificate or CRL (real ones carry ~10)
+``MAX_GENERAL_NAMES``       1024        subjectAltName / issuerAltName entries, and
+                                        nameConstraints subtrees (permitted + excluded)
+``MAX_NAME_ATTRIBUTES``     64          attributes (hence RDNs) of one distinguished name
+==========================  ==========  ==================================================
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from asn1crypto import parser
 from asn1crypto import pem as _pem
@@ -15,7 +34,24 @@ from jukicard.pki.errors import MalformedError
 from jukicard.pki.reasons import Reason
 
 __all__ = ["Source", "read_source", "unarmor_all", "der_blobs", "single_der",
-           "check_der_framing"]
+           "check_der_framing", "check_der_nesting", "check_size", "check_count", "check_name_caps",
+           "MAX_CERTIFICATE_SIZE", "MAX_CRL_SIZE",
+           "MAX_NESTING", "MAX_EXTENSIONS", "MAX_GENERAL_NAMES", "MAX_NAME_ATTRIBUTES"]
+
+# ---------------------------------------------------------------- caps (issue 9)
+#: Largest certificate DER parsed.
+MAX_CERTIFICATE_SIZE = 64 * 1024
+#: Largest CRL DER parsed (equal to the CRL fetcher's and the CLI's limits).
+MAX_CRL_SIZE = 256 * 1024 * 1024
+#: Deepest nesting of TLVs in a certificate (or a CRL's issuer and extensions), counting
+#: the DER inside OCTET STRINGs (extension values).
+MAX_NESTING = 32
+#: Most extensions in one certificate or CRL.
+MAX_EXTENSIONS = 64
+#: Most GeneralNames in a subjectAltName/issuerAltName, or subtrees in nameConstraints.
+MAX_GENERAL_NAMES = 1024
+#: Most attributes in one distinguished name.
+MAX_NAME_ATTRIBUTES = 64
 
 #: What the ``load_*`` functions accept: the bytes themselves or a file path.
 Source = bytes | bytearray | memoryview | str | os.PathLike[str]
@@ -102,3 +138,64 @@ def check_der_framing(der: bytes, depth: int = 2) -> None:
     walk(der, depth + 1)
     if parser.peek(der) != len(der):
         raise ValueError("trailing data")
+
+
+def check_der_nesting(der: bytes, error: type[MalformedError], what: str,
+                      limit: int = MAX_NESTING) -> None:
+    """Reject DER nested deeper than ``limit`` levels, without recursion.
+
+    Walks every TLV with asn1crypto's parser.  The content of an OCTET STRING that starts
+    like a SEQUENCE or SET (an extension value) is walked as nested DER too, tentatively:
+    content that does not parse is opaque bytes (a key identifier), not an error.
+
+    :param error: the :class:`MalformedError` subclass raised for too deep a nesting.
+    :param what: the object's name for the message (``"certificate"``, ``"CRL"``).
+    :raises MalformedError: (``error``) if the nesting is deeper than ``limit``.
+    :raises ValueError: if ``der`` does not parse.
+    """
+    stack = [(der, 1, False)]
+    while stack:
+        blob, level, tentative = stack.pop()
+        if level > limit:
+            raise error(f"{what} nested more than {limit} levels deep")
+        off = 0
+        while off < len(blob):
+            try:
+                cls_, method, tag, header, contents, trailer = parser.parse(blob[off:])
+            except ValueError:
+                if tentative:
+                    break
+                raise
+            off += len(header) + len(contents) + len(trailer)
+            if method == 1:
+                stack.append((contents, level + 1, tentative))
+            elif cls_ == 0 and tag == 4 and contents[:1] in (b"\x30", b"\x31"):
+                stack.append((contents, level + 1, True))
+
+
+def check_size(der: bytes, limit: int, error: type[MalformedError], what: str) -> None:
+    """Reject a DER object larger than ``limit`` bytes.
+
+    :raises MalformedError: (``error``) if it is.
+    """
+    if len(der) > limit:
+        raise error(f"{what} of {len(der)} bytes, above the {limit}-byte limit")
+
+
+def check_name_caps(name: Any, error: type[MalformedError], what: str) -> None:
+    """At most :data:`MAX_NAME_ATTRIBUTES` attributes in an asn1crypto ``Name`` (checked
+    before its attributes are decoded).
+
+    :raises MalformedError: (``error``) otherwise.
+    """
+    check_count(sum(len(rdn) for rdn in name.chosen), MAX_NAME_ATTRIBUTES, error,
+                f"attributes in a {what} name")
+
+
+def check_count(count: int, limit: int, error: type[MalformedError], what: str) -> None:
+    """Reject ``count`` items of ``what`` when above ``limit``.
+
+    :raises MalformedError: (``error``) if it is.
+    """
+    if count > limit:
+        raise error(f"{count} {what}, above the limit of {limit}")

@@ -6,6 +6,16 @@ Supported name forms: directoryName (§7.1 comparison, subtree = RDN prefix), rf
 (address + mask).  Other forms (otherName, x400Address, ediPartyName, registeredID) are not
 supported: a certificate carrying such a name under a constraint of that form is rejected
 (fail closed, reason ``name-constraints-unsupported``).
+
+The work is bounded (a :class:`NameCheckBudget`, shared by the paths of one validation):
+checking a certificate costs one comparison per name and subtree of its form, the
+§6.1.4 (g) intersection one per pair of subtrees, and a path that would need more than the
+budget fails with ``name-constraints-limit`` — thousands of names against thousands of
+subtrees is a hostile input.  Go's ``crypto/x509`` caps the same count at 250,000 per
+certificate (``VerifyOptions.MaxConstraintComparisions``) and pyca/cryptography's verifier
+at 2**20 per validation (``Budget::DEFAULT_NAME_CONSTRAINT_CHECK_LIMIT``).  A comparison
+costs 0.2-0.4 µs here, so the default (:class:`~jukicard.pki.policy.PathBudget`) is 2**18
+per validated certificate: about 0.1 s at most.
 """
 
 from __future__ import annotations
@@ -17,9 +27,11 @@ from urllib.parse import urlsplit
 
 from jukicard.pki.certs import Certificate
 from jukicard.pki.names import NameKey, name_is_within, name_key
+from jukicard.pki.policy import PathBudget
 from jukicard.pki.reasons import Reason
 
-__all__ = ["NameConstraintsState", "NameConstraintViolation", "SUPPORTED_FORMS"]
+__all__ = ["NameCheckBudget", "NameConstraintsState", "NameConstraintViolation",
+           "SUPPORTED_FORMS"]
 
 SUPPORTED_FORMS = frozenset({
     "directory_name", "rfc822_name", "dns_name", "uniform_resource_identifier", "ip_address",
@@ -35,6 +47,25 @@ class NameConstraintViolation(Exception):
     def __init__(self, reason: Reason, message: str) -> None:
         self.reason = reason
         super().__init__(message)
+
+
+@dataclass
+class NameCheckBudget:
+    """The comparisons name-constraint checking may still make.
+
+    :ivar limit: the most comparisons (:attr:`PathBudget.max_name_constraint_checks`).
+    :ivar spent: comparisons counted so far.
+    """
+
+    limit: int = field(default_factory=lambda: PathBudget().max_name_constraint_checks)
+    spent: int = 0
+
+    def charge(self, count: int) -> bool:
+        """Count ``count`` comparisons; False (nothing counted) if that exceeds the limit."""
+        if self.spent + count > self.limit:
+            return False
+        self.spent += count
+        return True
 
 
 def _ip_base(raw: bytes) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -178,16 +209,27 @@ class NameConstraintsState:
 
     permitted: dict[str, list[Base]] = field(default_factory=dict)
     excluded: dict[str, list[Base]] = field(default_factory=dict)
+    budget: NameCheckBudget = field(default_factory=NameCheckBudget)
+    #: set when an update did not fit the budget: every later check fails
+    over_budget: bool = False
 
     def check(self, cert: Certificate) -> None:
         """§6.1.3 (b)–(c) for one certificate.
 
         :raises NameConstraintViolation: with reason ``name-constraints-permitted-violation``,
-            ``name-constraints-excluded-violation`` or ``name-constraints-unsupported``.
+            ``name-constraints-excluded-violation``, ``name-constraints-unsupported`` or
+            ``name-constraints-limit``.
         """
+        if self.over_budget:
+            raise self._limit(f"the name constraints above {cert.describe()}")
         if not self.permitted and not self.excluded:
             return
-        for form, value in _names_of(cert):
+        names = _names_of(cert)
+        cost = sum(len(self.permitted.get(form, ())) + len(self.excluded.get(form, ()))
+                   for form, _ in names)
+        if not self.budget.charge(cost):
+            raise self._limit(f"the names of {cert.describe()}")
+        for form, value in names:
             constrained = form in self.permitted or form in self.excluded
             if not constrained:
                 continue
@@ -208,6 +250,9 @@ class NameConstraintsState:
     def update(self, cert: Certificate) -> None:
         """§6.1.4 (g): intersect permitted, union excluded with the cert's nameConstraints.
 
+        An intersection that does not fit the budget leaves the state unchanged and marks
+        it :attr:`over_budget`: the next :meth:`check` fails with ``name-constraints-limit``.
+
         :raises ValueError: if the extension content is unusable.
         """
         nc = cert.ext_value("name_constraints")
@@ -219,6 +264,11 @@ class NameConstraintsState:
         for sub in (permitted_seq if permitted_seq.native is not None else ()):
             form, base = _base_of(sub["base"])
             permitted_new.setdefault(form, []).append(base)
+        cost = sum(2 * len(self.permitted[form]) * len(bases)
+                   for form, bases in permitted_new.items() if form in self.permitted)
+        if self.over_budget or not self.budget.charge(cost):
+            self.over_budget = True
+            return
         for form, bases in permitted_new.items():
             if form in self.permitted:
                 self.permitted[form] = _intersect(form, self.permitted[form], bases)
@@ -227,3 +277,8 @@ class NameConstraintsState:
         for sub in (excluded_seq if excluded_seq.native is not None else ()):
             form, base = _base_of(sub["base"])
             self.excluded.setdefault(form, []).append(base)
+
+    def _limit(self, what: str) -> NameConstraintViolation:
+        return NameConstraintViolation(
+            Reason.NC_LIMIT, f"checking {what} against the name constraints needs more than "
+            f"{self.budget.limit} comparisons")

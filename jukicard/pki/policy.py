@@ -21,6 +21,7 @@ from jukicard.pki.policies import ANY_POLICY
 
 __all__ = [
     "ANY_POLICY",
+    "PathBudget",
     "RevocationRule",
     "ValidationPolicy",
     "JPKI_SIGNATURE_ALGORITHMS",
@@ -50,6 +51,57 @@ class RevocationRule(enum.Enum):
     NONE = "none"
 
 
+# ---------------------------------------------------------------- bounded work (issue 9)
+@dataclass(frozen=True)
+class PathBudget:
+    """The most work spent on validating one certificate (path building, the validation of
+    every candidate path, the CRL-signer paths built for its revocation checks).
+
+    When a limit runs out before a valid path is found, the result is invalid with reason
+    ``path-building-limit`` (``name-constraints-limit`` for the name checks); it is never an
+    exception, and never a hang.  The defaults follow Go's ``crypto/x509`` (100 signature
+    checks per ``Verify``) and pyca/cryptography's verifier (name-constraint checks per
+    validation), scaled for Python.
+
+    :param max_candidates: candidate issuers considered by path building (trust anchors and
+        intermediates whose subject matches the issuer name, loops included).
+    :param max_signature_checks: certificate signatures checked while building paths (one
+        per distinct issuer key × certificate pair: certificates sharing a key cost one).
+    :param max_paths: complete candidate paths handed to the §6.1 validation.
+    :param max_name_constraint_checks: name × subtree comparisons (and subtree × subtree
+        comparisons of the §6.1.4 (g) intersection), over every path validated.
+    :raises UsageError: if a limit is not a positive ``int``.
+    """
+
+    max_candidates: int = 1000
+    max_signature_checks: int = 100
+    max_paths: int = 16
+    max_name_constraint_checks: int = 1 << 18
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"PathBudget.{f.name} must be a positive int")
+
+
+#: Default :attr:`ValidationPolicy.max_chain_depth` (pyca/cryptography's default as well).
+DEFAULT_MAX_CHAIN_DEPTH = 8
+
+
+def _check_bounds(policy: ValidationPolicy) -> None:
+    """The bounded-work fields of ``policy`` are usable.
+
+    :raises UsageError: otherwise.
+    """
+    depth = policy.max_chain_depth
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise UsageError("max_chain_depth must be an int >= 0")
+    if not isinstance(policy.budget, PathBudget):
+        raise UsageError("budget must be a PathBudget")
+# ---------------------------------------------------------------- end of bounded work
+
+
 def _freeze_oids(value: Iterable[str]) -> frozenset[str]:
     out = set()
     for v in value:
@@ -74,8 +126,8 @@ class ValidationPolicy:
     :param initial_policy_mapping_inhibit: §6.1.1 (e).
     :param initial_any_policy_inhibit: §6.1.1 (i).
     :param max_path_length: most intermediate CA certificates allowed between anchor and
-        target (``None`` = only the certificates' own constraints; the builder never goes
-        past 16).
+        target (``None`` = only the certificates' own constraints and
+        ``max_chain_depth``).
     :param use_delta_crls: apply delta CRLs on top of complete CRLs.
     :param check_anchor_validity: also reject a path whose trust anchor is outside its own
         validity period at the validation time.  RFC 5280 leaves the anchor's dates to the
@@ -91,6 +143,10 @@ class ValidationPolicy:
         :meth:`jpki` sets it to ``False`` unless asked; RFC 5280 itself has no such notion.
     :param production_fingerprints: SHA-256 fingerprints of more anchors to treat as
         production (a J-LIS generation newer than this release).
+    :param max_chain_depth: most CA certificates path building puts between the trust anchor
+        and the target (default 8); a path that would need more is not built, and when no
+        valid path was found the result's reason is ``path-building-limit``.
+    :param budget: the :class:`PathBudget` of one certificate's validation.
     :raises UsageError: on wrong argument types; a test anchor when ``allow_test_anchors``
         is ``False``.
     """
@@ -112,6 +168,9 @@ class ValidationPolicy:
     jpki_usage: str | None = None
     allow_test_anchors: bool = True
     production_fingerprints: frozenset[str] = frozenset()
+    # -- bounded work (issue 9)
+    max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH
+    budget: PathBudget = field(default_factory=PathBudget)
 
     def __post_init__(self) -> None:
         anchors = tuple(self.trust_anchors)
@@ -145,6 +204,7 @@ class ValidationPolicy:
             raise UsageError("jpki_usage must be 'sign', 'auth' or None")
         if self.jpki_usage is not None and not self.jpki_profile:
             raise UsageError("jpki_usage needs jpki_profile=True")
+        _check_bounds(self)
 
     @classmethod
     def jpki(cls, trust_anchors: Iterable[Certificate] | None = None, **overrides: Any

@@ -47,6 +47,13 @@ class Reason(enum.StrEnum):
     MALFORMED = "malformed-certificate"
     NO_ANCHORS = "no-trust-anchors"
 
+    # ------------------------------------------------------------ bounded work (issue 9)
+    #: Path building ran out of its budget (candidates, signature checks, paths) or found
+    #: only paths deeper than ``max_chain_depth``, before a valid path was found.
+    PATH_BUILDING_LIMIT = "path-building-limit"
+    #: Checking names against name constraints would take more comparisons than allowed.
+    NC_LIMIT = "name-constraints-limit"
+
     # ------------------------------------------------------------ errors of other operations
     #: A failure with no more specific code (the library-wide default).
     INVALID = "invalid"

@@ -5,7 +5,8 @@ stateful parts (intermediate pool, revocation source).  ``validate`` never raise
 certificate: it returns a :class:`~jukicard.pki.result.ValidationResult`; ``check`` is the
 raising form.  ``validate`` is ``validate_many`` of one (style §11): one code path.
 
-For every candidate path (:func:`jukicard.pki.path.build_paths`) the §6.1 algorithm runs
+For every candidate path (:class:`jukicard.pki.path.PathBuilder`, every edge's signature
+checked as it is built) the §6.1 algorithm runs
 on a :class:`~jukicard.pki.pathstate.PathState` (one method per step): signatures and
 allowed algorithms/key sizes, validity (with clock skew), name chaining (§7.1), name
 constraints, the valid_policy_tree, policy mappings/constraints/inhibit anyPolicy,
@@ -14,6 +15,12 @@ keyCertSign, unknown critical extensions; then revocation of every certificate o
 top-down (statuses from the :class:`~jukicard.pki.revocation.RevocationSource`, cached per
 ``validate_many`` call); then, under ``jpki_profile``, :func:`jukicard.pki.jpki.check_profile`.
 The first path that validates wins; otherwise the most relevant failure is reported.
+
+The work spent on one input is bounded by the policy's ``max_chain_depth`` and
+:class:`~jukicard.pki.policy.PathBudget` (candidate issuers, signature checks, paths,
+name-constraint comparisons; the CRL-signer paths of its revocation checks included): when
+a limit runs out first, the result is ``path-building-limit`` (``name-constraints-limit``),
+unless a candidate path failed for a more specific reason.
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ from jukicard.errors import UsageError
 from jukicard.pki.backend import PublicKey, load_public_key
 from jukicard.pki.certs import Certificate
 from jukicard.pki.crl import Crl
-from jukicard.pki.errors import MalformedError
+from jukicard.pki.errors import MalformedError, UnsupportedAlgorithmError
 from jukicard.pki.jpki import check_profile
+from jukicard.pki.nameconstraints import NameCheckBudget
 from jukicard.pki.names import NameKey
-from jukicard.pki.path import MAX_DEPTH, build_paths
+from jukicard.pki.path import BuildMeter, PathBuilder
 from jukicard.pki.pathstate import (
     KNOWN_CRITICAL_EXTENSIONS,
     PathFailure,
@@ -77,6 +85,9 @@ class _Session:
     status_cache: dict[tuple[bytes, bytes], RevocationStatus] = field(default_factory=dict)
     signer_cache: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
     active: list[tuple[str, str]] = field(default_factory=list)
+    # the work budget of the input being validated (reset per input by Validator._budget)
+    meter: BuildMeter | None = None
+    names: NameCheckBudget | None = None
 
 
 # rank of a failure when choosing what to report among failed candidate paths
@@ -222,6 +233,7 @@ class Validator:
         if not path:
             raise UsageError("empty path")
         session = _Session(at=at)
+        self._budget(session)
         path_t = tuple(path)
         if path_t[0] not in self.anchors:
             return ValidationResult(False, Reason.NO_ISSUER, "path does not start at a trust "
@@ -259,6 +271,7 @@ class Validator:
         if not len(self.anchors):
             return ValidationResult(False, Reason.NO_ANCHORS, "the policy has no trust anchors",
                                     (cert,), at=at)
+        self._budget(session)
         try:
             outcome = self._validate_target(cert, session, anchors=self.anchors,
                                             crl_signer=False)
@@ -280,18 +293,69 @@ class Validator:
 
     def _validate_target(self, cert: Certificate, session: _Session, *, anchors: TrustStore,
                          crl_signer: bool) -> _PathOutcome:
-        max_depth = MAX_DEPTH
-        if self.policy.max_path_length is not None:
-            max_depth = self.policy.max_path_length + 1
+        meter = session.meter or self._budget(session)
+        builder = PathBuilder(anchors, self.pool, meter, max_depth=self._max_depth()[0],
+                              check_edge=self._check_edge)
         best: _PathOutcome | None = None
-        for path in build_paths(cert, anchors, self.pool, max_depth=max_depth):
+        for path in builder.build(cert):
             out = self._validate_one_path(path, session, crl_signer=crl_signer)
             if out.valid:
                 return out
             if best is None or _rank(out.reason) > _rank(best.reason):
                 best = out
+        return self._no_valid_path(cert, best, builder)
+
+    # ------------------------------------------------------------------ bounded work
+    def _budget(self, session: _Session) -> BuildMeter:
+        """Give ``session`` a fresh budget for its next input (CRL-signer paths included)."""
+        session.meter = BuildMeter(self.policy.budget)
+        session.names = NameCheckBudget(self.policy.budget.max_name_constraint_checks)
+        return session.meter
+
+    def _max_depth(self) -> tuple[int, bool]:
+        """Most certificates below the anchor, and whether ``max_chain_depth`` (not
+        ``max_path_length``) is the bound."""
+        depth, bound = self.policy.max_chain_depth, True
+        if self.policy.max_path_length is not None and self.policy.max_path_length < depth:
+            depth, bound = self.policy.max_path_length, False
+        return depth + 1, bound
+
+    def _check_edge(self, issuer: Certificate, cert: Certificate) -> bool | None:
+        """Whether ``issuer``'s key verifies ``cert``'s signature under the policy's
+        algorithms; ``None`` when the pair alone cannot decide (mismatched algorithm fields,
+        a key that inherits DSA parameters, an algorithm the policy refuses): the path's
+        §6.1 validation reports those."""
+        if cert.signature_algorithm == "mismatched-signature-algorithms":
+            return None
+        try:
+            key = load_public_key(issuer.spki)
+            self._signatures.check_algorithm(cert.asn1["signature_algorithm"], key)
+            return self._signatures.verify(key, cert)
+        except UnsupportedAlgorithmError:
+            return None
+
+    def _no_valid_path(self, cert: Certificate, best: _PathOutcome | None,
+                       builder: PathBuilder) -> _PathOutcome:
+        """The report when no candidate path validated: a path's own failure, unless path
+        building stopped at a limit before finding one that fails for a better reason."""
+        if best is not None and _rank(best.reason) > 0:
+            return best
+        limit = builder.meter.exhausted
+        if limit is None and builder.depth_limited and self._max_depth()[1]:
+            limit = f"max_chain_depth ({self.policy.max_chain_depth})"
+        if limit is not None:
+            return _PathOutcome(
+                False, Reason.PATH_BUILDING_LIMIT,
+                f"path building for {cert.describe()} stopped at its {limit} limit "
+                f"({builder.meter.describe()}) without a valid path",
+                best.path if best else (cert,))
         if best is not None:
             return best
+        if builder.rejected is not None:
+            issuer, lowest = builder.rejected[0], builder.rejected[1]
+            return _PathOutcome(
+                False, Reason.BAD_SIGNATURE, f"{lowest.describe()}: signature does not verify "
+                f"with the key of {issuer.describe()}", builder.rejected)
         return _PathOutcome(False, Reason.NO_ISSUER,
                             f"no path from {cert.describe()} to a trust anchor", (cert,))
 
@@ -300,6 +364,8 @@ class Validator:
         policy = self._signer_policy if crl_signer else self.policy
         try:
             state = PathState.initialise(path, session.at, policy, self._signatures)
+            if session.names is not None:  # one name-check budget per input
+                state.name_constraints.budget = session.names
             policies = state.run()
         except PathFailure as f:
             return _PathOutcome(False, f.reason, str(f), path)
