@@ -20,6 +20,7 @@ from jukicard.pki.policies import ANY_POLICY
 
 __all__ = [
     "ANY_POLICY",
+    "Conformance",
     "RevocationRule",
     "ValidationPolicy",
     "JPKI_SIGNATURE_ALGORITHMS",
@@ -47,6 +48,25 @@ class RevocationRule(enum.Enum):
     CRL_REQUIRED = "crl-required"
     #: No revocation checking at all (``--no-revocation``).
     NONE = "none"
+
+
+class Conformance(enum.Enum):
+    """How strictly the certificates and CRLs themselves must follow RFC 5280 §4 and §5.
+
+    Path validation (§6) is the same in both modes; so are the time comparisons at the
+    one-second granularity of X.509 times.
+    """
+
+    #: The default of every policy: every certificate of the path (the trust anchor included
+    #: when it is a certificate, the CRL signer's path too) and every CRL used must conform
+    #: to the profile (:mod:`jukicard.pki.conformance`: key identifiers, basicConstraints,
+    #: keyUsage, criticality, encodings, serial numbers, CRL number...), and the trust
+    #: anchor must be inside its own validity period.  Each departure has its own reason.
+    STRICT = "strict"
+    #: Skips those profile checks (the trust anchor's dates then follow
+    #: ``check_anchor_validity``): for test suites and legacy PKIs whose certificates a
+    #: conforming CA could not issue.  Never skips a §6 path check.
+    LENIENT = "lenient"
 
 
 def _freeze_oids(value: Iterable[str]) -> frozenset[str]:
@@ -79,11 +99,14 @@ class ValidationPolicy:
     :param check_anchor_validity: also reject a path whose trust anchor is outside its own
         validity period at the validation time.  RFC 5280 leaves the anchor's dates to the
         relying party; JPKI roots are replaced by new generations when they expire, so the
-        JPKI preset turns this on.
+        JPKI preset turns this on.  :attr:`Conformance.STRICT` checks it whatever this says.
     :param jpki_usage: with ``jpki_profile``, the kind of end-entity certificate required:
         ``"sign"`` (署名用, e.g. for document signatures), ``"auth"`` (利用者証明用, for
         log-in) or ``None`` (either).  A certificate of the other kind is rejected
         (``jpki-profile-violation``, problem ``wrong-usage``).
+    :param conformance: :attr:`Conformance.STRICT` (default: the RFC 5280 §4/§5 profile of
+        every certificate and CRL, and the trust anchor's validity) or
+        :attr:`Conformance.LENIENT` (the documented switch that skips those checks).
     :raises UsageError: on wrong argument types.
     """
 
@@ -102,6 +125,7 @@ class ValidationPolicy:
     use_delta_crls: bool = True
     check_anchor_validity: bool = False
     jpki_usage: str | None = None
+    conformance: Conformance = Conformance.STRICT
 
     def __post_init__(self) -> None:
         anchors = tuple(self.trust_anchors)
@@ -126,6 +150,8 @@ class ValidationPolicy:
             raise UsageError("jpki_usage must be 'sign', 'auth' or None")
         if self.jpki_usage is not None and not self.jpki_profile:
             raise UsageError("jpki_usage needs jpki_profile=True")
+        if not isinstance(self.conformance, Conformance):
+            raise UsageError("conformance must be a Conformance (STRICT or LENIENT)")
 
     @classmethod
     def jpki(cls, trust_anchors: Iterable[Certificate], **overrides: Any) -> ValidationPolicy:
