@@ -374,7 +374,8 @@ class PathState:
             found = issued_by_violation(cert, self.path[i - 1])
         if found is not None:
             what = "trust anchor " if i == 0 else ""
-            raise PathFailure(found.reason, f"{what}{cert.describe()}: {found}", i)
+            raise PathFailure(found.reason,
+                              f"{what}{cert.describe()} (path position {i}): {found}", i)
 
     def _self_signed(self, i: int) -> bool:
         """Self-issued, and the signature verifies with the certificate's own key (for the

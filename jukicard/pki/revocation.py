@@ -75,7 +75,8 @@ class RevocationContext(Protocol):
     """What a revocation source may ask the validator while checking one certificate.
 
     ``path`` is the validated path anchor → ... → the certificate being checked;
-    ``conformance`` says whether CRLs must follow the RFC 5280 §5 profile.
+    ``conformance`` says whether CRLs must follow the RFC 5280 §5 profile (a context without
+    it is taken as STRICT).
     """
 
     at: _dt.datetime
@@ -221,6 +222,12 @@ class _IssuerOnlyContext:
 
     def validate_crl_signer(self, signer: Certificate, crl: Crl) -> str | None:
         return None if signer == self._issuer else Reason.CRL_PATH
+
+
+def _strict(ctx: RevocationContext) -> bool:
+    """The context asks for the RFC 5280 §5 profile; a caller's own context written before
+    ``conformance`` existed gets the default, STRICT."""
+    return getattr(ctx, "conformance", Conformance.STRICT) is Conformance.STRICT
 
 
 DirNameMapKey = Any  # NameKey | asn1crypto Name | cryptography Name | bytes | Certificate
@@ -512,8 +519,7 @@ class CrlRevocationSource:
                 problems.append(_Problem(Reason.CRL_NO_CRLSIGN,
                                          f"{desc}: signer {cand.describe()} lacks cRLSign"))
                 continue
-            bad_signer = crl_signer_violation(cand) \
-                if ctx.conformance is Conformance.STRICT else None
+            bad_signer = crl_signer_violation(cand) if _strict(ctx) else None
             if bad_signer is not None:
                 problems.append(_Problem(bad_signer.reason, f"{desc}: {bad_signer}"))
                 continue
@@ -541,7 +547,7 @@ class CrlRevocationSource:
     def _check_profile(self, crl: Crl, ctx: RevocationContext) -> None:
         """Under ``Conformance.STRICT``, refuse a CRL that breaks the RFC 5280 §5 profile
         (checked once per CRL)."""
-        if ctx.conformance is not Conformance.STRICT:
+        if not _strict(ctx):
             return
         if crl.fingerprint not in self._profile:
             if len(self._profile) > 4096:

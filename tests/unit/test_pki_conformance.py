@@ -227,7 +227,7 @@ def test_certificate_defect_is_refused_with_its_own_reason(reason: Reason) -> No
     path, position = CERT_DEFECTS[reason]()
     strict, at_fault = check(path)
     assert not strict.valid and strict.reason == reason, strict.message
-    assert at_fault == position
+    assert at_fault == position and f"(path position {position})" in strict.message
     lenient, _ = check(path, Conformance.LENIENT)
     assert lenient.valid, f"not the only defect: {lenient.reason}: {lenient.message}"
 

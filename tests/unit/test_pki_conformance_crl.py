@@ -229,3 +229,30 @@ def test_crl_freshness_compared_at_the_second() -> None:
     half = _dt.timedelta(microseconds=500_000)
     assert revoking.status(EE, CA, boundary + half).state is RevocationState.REVOKED
     assert revoking.status(EE, CA, boundary - half).state is RevocationState.GOOD
+
+
+def test_a_callers_context_without_conformance_is_strict() -> None:
+    """``RevocationContext`` gained ``conformance``; a caller's own context written before
+    it still works, and is taken as STRICT."""
+    class OldContext:  # the protocol as it was before issue 9
+        at = AT
+        clock_skew = _dt.timedelta(0)
+        use_delta_crls = True
+        path = (ROOT, CA, EE)
+
+        def signer_candidates(self, issuer: Any) -> list[Certificate]:
+            return [CA] if CA.subject_key == issuer else []
+
+        def public_key(self, cert: Certificate) -> Any:
+            return CA_KEY.public_key()
+
+        def check_algorithm(self, signature_algorithm: Any, key: Any) -> None:
+            return None
+
+        def validate_crl_signer(self, signer: Certificate, crl: Crl) -> str | None:
+            return None
+
+    good = CrlRevocationSource([ca_crl()]).status(EE, CA, AT, context=OldContext())
+    assert good.state is RevocationState.GOOD
+    bad = CrlRevocationSource([ca_crl(number=None)]).status(EE, CA, AT, context=OldContext())
+    assert bad.state is RevocationState.UNKNOWN and bad.problem == Reason.CRL_NUMBER_MISSING
