@@ -123,15 +123,21 @@ def _generalized_not_before(tbs: Any) -> None:
     })
 
 
-def _explicit_critical_false(tbs: Any) -> None:
-    """The subjectKeyIdentifier's ``critical`` written out as FALSE (a DEFAULT value: BER)."""
-    exts = []
-    for ext in tbs["extensions"]:
-        if ext["extn_id"].dotted == "2.5.29.14":
+def explicit_critical_false(extensions: Any, oid: str, extension_class: Any) -> list[Any]:
+    """``extensions`` (asn1crypto) with the ``critical`` of ``oid`` written out as FALSE: a
+    DEFAULT value encoded, which DER forbids (asn1crypto reads it, ``cryptography`` not)."""
+    out = []
+    for ext in extensions:
+        if ext["extn_id"].dotted == oid:
             body = ext["extn_id"].dump() + bytes.fromhex("010100") + ext["extn_value"].dump()
-            ext = ax509.Extension.load(bytes([0x30, len(body)]) + body)
-        exts.append(ext)
-    tbs["extensions"] = ax509.Extensions(exts)
+            ext = extension_class.load(bytes([0x30, len(body)]) + body)
+        out.append(ext)
+    return out
+
+
+def _explicit_critical_false(tbs: Any) -> None:
+    tbs["extensions"] = ax509.Extensions(
+        explicit_critical_false(tbs["extensions"], "2.5.29.14", ax509.Extension))
 
 
 def _signature_params_absent() -> tuple[Path, int]:

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
-from test_pki_conformance import CA_KEY, ROOT_KEY, chain, raw_extension
+from test_pki_conformance import CA_KEY, ROOT_KEY, chain, explicit_critical_false, raw_extension
 from test_pki_factory import AT, UTC, dn, make_cert, make_crl, rsa_key
 
 from jukicard.errors import IndeterminateError
@@ -66,14 +66,8 @@ def _generalized_this_update(tbs: Any) -> None:
 
 
 def _explicit_critical_false(tbs: Any) -> None:
-    """The cRLNumber's ``critical`` written out as FALSE (a DEFAULT value: BER)."""
-    exts = []
-    for ext in tbs["crl_extensions"]:
-        if ext["extn_id"].dotted == "2.5.29.20":
-            body = ext["extn_id"].dump() + bytes.fromhex("010100") + ext["extn_value"].dump()
-            ext = acrl.TBSCertListExtension.load(bytes([0x30, len(body)]) + body)
-        exts.append(ext)
-    tbs["crl_extensions"] = acrl.TBSCertListExtensions(exts)
+    tbs["crl_extensions"] = acrl.TBSCertListExtensions(explicit_critical_false(
+        tbs["crl_extensions"], "2.5.29.20", acrl.TBSCertListExtension))  # the cRLNumber
 
 
 def _outer_params_absent() -> Crl:
