@@ -2,7 +2,9 @@
 
 Per section: total entries, valid expected, passed, xfailed (valid cases listed in
 ``tests/unit/test_pkits.py::XFAIL``), and how many invalid-case reason codes agree with the
-index's ``reason`` field.  ``--details`` lists every mismatch.
+index's ``reason`` field.  ``--details`` lists every mismatch.  Each entry runs exactly as in
+``test_pkits.py``: under the strict RFC 5280 profile, except the entries of
+``LENIENT_ENTRIES`` (PKITS certificates that break a §4 rule the test does not intend).
 """
 
 from __future__ import annotations

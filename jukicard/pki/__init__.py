@@ -5,6 +5,8 @@ Typical use::
     from jukicard.pki import (ValidationPolicy, Validator, CrlRevocationSource,
                               load_certificate)
     policy = ValidationPolicy.jpki([load_certificate("jpki-auth-ca.der")])
+    # every policy holds certificates and CRLs to the RFC 5280 §4/§5 profile
+    # (Conformance.STRICT); conformance=Conformance.LENIENT skips only those checks
     validator = Validator(policy, revocation=CrlRevocationSource(["auth-ca.crl"]))
     result = validator.validate(cert_der, at=trusted_now)   # never raises for a bad cert
     result.raise_for_status()                               # or: validator.check(...)
@@ -41,6 +43,7 @@ from jukicard.pki.policy import (
     JPKI_SIGNATURE_ALGORITHMS,
     PERMISSIVE_HASH_ALGORITHMS,
     PERMISSIVE_SIGNATURE_ALGORITHMS,
+    Conformance,
     RevocationRule,
     ValidationPolicy,
 )
@@ -67,7 +70,7 @@ __all__ = [
     "ALL_REASONS", "ANY_POLICY", "INDETERMINATE_REASONS", "JPKI_HASH_ALGORITHMS",
     "JPKI_SIGNATURE_ALGORITHMS", "PERMISSIVE_HASH_ALGORITHMS",
     "PERMISSIVE_SIGNATURE_ALGORITHMS",
-    "CertRevocation", "Certificate", "CertificatePool", "Crl", "CrlFetcher",
+    "CertRevocation", "Certificate", "CertificatePool", "Conformance", "Crl", "CrlFetcher",
     "CrlRevocationSource", "CrlStore", "DistributionPoint", "Extension",
     "IssuingDistributionPoint", "MalformedCertificateError", "MalformedCrlError",
     "MalformedError", "PathIndeterminateError", "PathValidationError", "PkiError", "Reason",

@@ -48,6 +48,7 @@ __all__ = [
     "certificate_public_key",
     "certificate_serial",
     "certificate_extensions",
+    "recognised_extension_oids",
     "directory_names",
     "contained_deprecations",
 ]
@@ -205,14 +206,19 @@ def load_x509_certificate(data: bytes) -> x509.Certificate:
     NOTE: ``cryptography`` warns again whenever ``serial_number`` of a certificate with a
     non-positive serial is read; read it with :func:`certificate_serial`.
 
-    :raises ValueError: if ``cryptography`` cannot parse it.
+    :raises ValueError: if ``cryptography`` cannot parse it (a v2 certificate included,
+        which ``cryptography`` refuses with an ``InvalidVersion`` that is no ValueError).
     """
-    with contained_deprecations():  # e.g. a serial number that is not positive
-        if data.lstrip().startswith(b"-----BEGIN"):
-            pem: x509.Certificate = _x509().load_pem_x509_certificate(data)
-            return pem
-        der: x509.Certificate = _x509().load_der_x509_certificate(data)
-        return der
+    x509_module = _x509()
+    try:
+        with contained_deprecations():  # e.g. a serial number that is not positive
+            if data.lstrip().startswith(b"-----BEGIN"):
+                pem: x509.Certificate = x509_module.load_pem_x509_certificate(data)
+                return pem
+            der: x509.Certificate = x509_module.load_der_x509_certificate(data)
+            return der
+    except x509_module.InvalidVersion as exc:
+        raise ValueError("certificate version not supported by cryptography") from exc
 
 
 def load_x509_crl(der: bytes) -> x509.CertificateRevocationList:
@@ -250,6 +256,13 @@ def certificate_extensions(cert: x509.Certificate) -> x509.Extensions:
     """
     with contained_deprecations():
         return cert.extensions
+
+
+def recognised_extension_oids(extensions: x509.Extensions) -> frozenset[str]:
+    """The OIDs of the extensions ``cryptography`` decodes (not ``UnrecognizedExtension``)."""
+    unrecognised = _x509().UnrecognizedExtension
+    return frozenset(e.oid.dotted_string for e in extensions
+                     if not isinstance(e.value, unrecognised))
 
 
 def directory_names(general_names: Iterable[Any]) -> list[x509.Name]:

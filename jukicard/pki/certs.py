@@ -51,6 +51,7 @@ from jukicard.pki.der import (
 )
 from jukicard.pki.errors import MalformedCertificateError
 from jukicard.pki.names import NameKey, format_name, name_key
+from jukicard.pki.reasons import Reason
 
 if TYPE_CHECKING:
     from cryptography import x509 as _cx509
@@ -245,8 +246,10 @@ class Certificate:
             extensions: dict[str, Extension] = {}
             for ext in tbs["extensions"]:
                 oid, name = _ext_name(ext)
-                if oid in extensions:
-                    raise ValueError("duplicate extension")
+                if oid in extensions:  # RFC 5280 §4.2, refused in every mode
+                    raise MalformedCertificateError(
+                        f"malformed certificate (extension {oid} appears twice)",
+                        reason=Reason.DUPLICATE_EXTENSION)
                 critical = bool(ext["critical"].native)
                 parsed = ext["extn_value"].parsed
                 if parsed is not None and name != oid:

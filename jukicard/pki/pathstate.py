@@ -13,7 +13,14 @@ is the more useful report).  A failed step raises :class:`PathFailure` with a
 
 The policy's own additions are checked in the same places: allowed signature and hash
 algorithms (:class:`SignatureChecks`), the smallest RSA key, the trust anchor's validity
-(``check_anchor_validity``).
+(``check_anchor_validity``, always under :attr:`Conformance.STRICT
+<jukicard.pki.policy.Conformance>`).  Under ``Conformance.STRICT`` (the default),
+:meth:`~PathState.check_conformance` also holds every certificate, the trust anchor first, to
+the RFC 5280 §4 profile (:mod:`jukicard.pki.conformance`), once the §6 steps for it have
+passed (a §6 failure is the more useful report).
+
+Times are compared at the one-second granularity X.509 times carry: the validation time,
+moved by the clock skew, is truncated to the second before each comparison.
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ from jukicard.pki.backend import (
     verify_signature,
 )
 from jukicard.pki.certs import Certificate
+from jukicard.pki.conformance import certificate_violation, issued_by_violation, to_second
 from jukicard.pki.errors import UnsupportedAlgorithmError
 from jukicard.pki.nameconstraints import NameConstraintsState, NameConstraintViolation
 from jukicard.pki.names import NameKey
 from jukicard.pki.policies import ANY_POLICY, PolicyTree, cert_policies, cert_policy_mappings
-from jukicard.pki.policy import ValidationPolicy
+from jukicard.pki.policy import Conformance, ValidationPolicy
 from jukicard.pki.reasons import Reason
 from jukicard.pki.result import CertRevocation, RevocationState, RevocationStatus
 
@@ -137,10 +145,10 @@ def _check_key_size(cert: Certificate, pos: int, policy: ValidationPolicy) -> No
 def _check_validity(cert: Certificate, at: _dt.datetime, skew: _dt.timedelta, pos: int,
                     what: str = "") -> None:
     desc = what + cert.describe()
-    if at + skew < cert.not_before:
+    if to_second(at + skew) < cert.not_before:
         raise PathFailure(Reason.NOT_YET_VALID,
                           f"{desc} is not valid before {cert.not_before.isoformat()}", pos)
-    if at - skew > cert.not_after:
+    if to_second(at - skew) > cert.not_after:
         raise PathFailure(Reason.EXPIRED, f"{desc} expired on {cert.not_after.isoformat()}",
                           pos)
 
@@ -212,8 +220,8 @@ class PathState:
                    policy: ValidationPolicy, signatures: SignatureChecks) -> PathState:
         """§6.1.2 initialisation, from the trust anchor ``path[0]`` and the policy's inputs.
 
-        The anchor's key must load and be large enough; with ``check_anchor_validity``
-        the anchor must be valid at ``at``.
+        The anchor's key must load and be large enough; with ``check_anchor_validity`` or
+        under ``Conformance.STRICT`` the anchor must be valid at ``at``.
 
         :raises PathFailure: the anchor is unusable.
         """
@@ -221,7 +229,7 @@ class PathState:
         anchor = path[0]
         working_key = _load_key(anchor, None, 0, "trust anchor key: ")
         _check_key_size(anchor, 0, policy)
-        if policy.check_anchor_validity:
+        if policy.check_anchor_validity or policy.conformance is Conformance.STRICT:
             _check_validity(anchor, at, policy.clock_skew, 0, "trust anchor ")
         return cls(
             path=path,
@@ -248,6 +256,7 @@ class PathState:
         :raises PathFailure: at the first step that fails.
         """
         n = self.n
+        self.check_conformance(0)
         for i in range(1, n + 1):
             self.basic_checks(i)
             self.check_name_constraints(i)
@@ -256,6 +265,7 @@ class PathState:
                 self.prepare_next(i)
             else:
                 self.wrap_up()
+            self.check_conformance(i)
         if self.valid_policy_tree is None:
             return frozenset()
         return self.valid_policy_tree.leaf_policies(n)
@@ -344,6 +354,41 @@ class PathState:
                 raise PathFailure(status.problem or Reason.UNDETERMINED,
                                   f"revocation status of {cert.describe()} undetermined: "
                                   f"{status.message}", i)
+
+    # ------------------------------------------------------------------ §4 profile
+    def check_conformance(self, i: int) -> None:
+        """Under ``Conformance.STRICT``: certificate ``i`` (0 = the trust anchor) conforms to
+        the RFC 5280 §4 profile (:func:`~jukicard.pki.conformance.certificate_violation`),
+        as an issuer when ``i < n``, and its authorityKeyIdentifier names the subject key
+        identifier of the certificate above it (§4.2.1.2).  Nothing under LENIENT.
+
+        :raises PathFailure: with the rule's own reason (``authority-key-identifier-missing``,
+            ``ca-basic-constraints-not-critical``...).
+        """
+        if self.policy.conformance is not Conformance.STRICT:
+            return
+        cert = self.path[i]
+        found = certificate_violation(cert, issuer=i < self.n,
+                                      self_signed=self._self_signed(i))
+        if found is None and i > 0:
+            found = issued_by_violation(cert, self.path[i - 1])
+        if found is not None:
+            what = "trust anchor " if i == 0 else ""
+            raise PathFailure(found.reason,
+                              f"{what}{cert.describe()} (path position {i}): {found}", i)
+
+    def _self_signed(self, i: int) -> bool:
+        """Self-issued, and the signature verifies with the certificate's own key (for the
+        anchor: checked here; below it: the issuer's key, which verified it, is the same)."""
+        cert = self.path[i]
+        if not cert.self_issued:
+            return False
+        if i > 0:
+            return cert.spki == self.path[i - 1].spki
+        try:
+            return self.signatures.verify(self.keys[cert.der], cert)
+        except UnsupportedAlgorithmError:
+            return False
 
     # ------------------------------------------------------------------ §6.1.4
     def prepare_next(self, i: int) -> None:

@@ -22,6 +22,7 @@ from jukicard.pki.policies import ANY_POLICY
 __all__ = [
     "ANY_POLICY",
     "PathBudget",
+    "Conformance",
     "RevocationRule",
     "ValidationPolicy",
     "JPKI_SIGNATURE_ALGORITHMS",
@@ -49,6 +50,25 @@ class RevocationRule(enum.Enum):
     CRL_REQUIRED = "crl-required"
     #: No revocation checking at all (``--no-revocation``).
     NONE = "none"
+
+
+class Conformance(enum.Enum):
+    """How strictly the certificates and CRLs themselves must follow RFC 5280 §4 and §5.
+
+    Path validation (§6) is the same in both modes; so are the time comparisons at the
+    one-second granularity of X.509 times.
+    """
+
+    #: The default of every policy: every certificate of the path (the trust anchor included
+    #: when it is a certificate, the CRL signer's path too) and every CRL used must conform
+    #: to the profile (:mod:`jukicard.pki.conformance`: key identifiers, basicConstraints,
+    #: keyUsage, criticality, encodings, serial numbers, CRL number...), and the trust
+    #: anchor must be inside its own validity period.  Each departure has its own reason.
+    STRICT = "strict"
+    #: Skips those profile checks (the trust anchor's dates then follow
+    #: ``check_anchor_validity``): for test suites and legacy PKIs whose certificates a
+    #: conforming CA could not issue.  Never skips a §6 path check.
+    LENIENT = "lenient"
 
 
 # ---------------------------------------------------------------- bounded work (issue 9)
@@ -132,7 +152,7 @@ class ValidationPolicy:
     :param check_anchor_validity: also reject a path whose trust anchor is outside its own
         validity period at the validation time.  RFC 5280 leaves the anchor's dates to the
         relying party; JPKI roots are replaced by new generations when they expire, so the
-        JPKI preset turns this on.
+        JPKI preset turns this on.  :attr:`Conformance.STRICT` checks it whatever this says.
     :param jpki_usage: with ``jpki_profile``, the kind of end-entity certificate required:
         ``"sign"`` (署名用, e.g. for document signatures), ``"auth"`` (利用者証明用, for
         log-in) or ``None`` (either).  A certificate of the other kind is rejected
@@ -147,6 +167,9 @@ class ValidationPolicy:
         and the target (default 8); a path that would need more is not built, and when no
         valid path was found the result's reason is ``path-building-limit``.
     :param budget: the :class:`PathBudget` of one certificate's validation.
+    :param conformance: :attr:`Conformance.STRICT` (default: the RFC 5280 §4/§5 profile of
+        every certificate and CRL, and the trust anchor's validity) or
+        :attr:`Conformance.LENIENT` (the documented switch that skips those checks).
     :raises UsageError: on wrong argument types; a test anchor when ``allow_test_anchors``
         is ``False``.
     """
@@ -171,6 +194,7 @@ class ValidationPolicy:
     # -- bounded work (issue 9)
     max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH
     budget: PathBudget = field(default_factory=PathBudget)
+    conformance: Conformance = Conformance.STRICT
 
     def __post_init__(self) -> None:
         anchors = tuple(self.trust_anchors)
@@ -205,6 +229,8 @@ class ValidationPolicy:
         if self.jpki_usage is not None and not self.jpki_profile:
             raise UsageError("jpki_usage needs jpki_profile=True")
         _check_bounds(self)
+        if not isinstance(self.conformance, Conformance):
+            raise UsageError("conformance must be a Conformance (STRICT or LENIENT)")
 
     @classmethod
     def jpki(cls, trust_anchors: Iterable[Certificate] | None = None, **overrides: Any

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Reason", "INDETERMINATE_REASONS"]
+__all__ = ["Reason", "INDETERMINATE_REASONS", "CERTIFICATE_PROFILE_REASONS",
+           "CRL_PROFILE_REASONS"]
 
 
 class Reason(enum.StrEnum):
@@ -74,9 +75,73 @@ class Reason(enum.StrEnum):
     SIGNER_NOT_FOUND = "signer-not-found"
     CRL_FETCH_FAILED = "crl-fetch-failed"
 
+    # ------------------------------------------------ RFC 5280 §4/§5 profile (strict)
+    # jukicard.pki.conformance: a certificate (§4) or CRL (§5) that a conforming CA may
+    # not issue; checked under Conformance.STRICT (the default), skipped under LENIENT.
+    CERT_VERSION = "certificate-version-mismatch"
+    SERIAL_NOT_POSITIVE = "serial-number-not-positive"
+    SERIAL_TOO_LONG = "serial-number-too-long"
+    SIGNATURE_ALGORITHM_MISMATCH = "signature-algorithm-mismatch"
+    ISSUER_EMPTY = "issuer-name-empty"
+    VALIDITY_TIME_ENCODING = "validity-time-encoding"
+    CA_SUBJECT_EMPTY = "ca-subject-empty"
+    EMPTY_SUBJECT_SAN = "empty-subject-without-critical-san"
+    CERT_NOT_DER = "malformed-certificate-encoding"
+    MALFORMED_EXTENSION = "malformed-extension-value"
+    #: Refused when parsing, in every mode (§4.2: one instance of an extension at most).
+    DUPLICATE_EXTENSION = "malformed-duplicate-extension"
+    EXTENSION_EMPTY = "extension-empty"
+    AKI_MISSING = "authority-key-identifier-missing"
+    AKI_CRITICAL = "authority-key-identifier-critical"
+    AKI_MISMATCH = "authority-key-identifier-mismatch"
+    SKI_MISSING = "subject-key-identifier-missing"
+    SKI_CRITICAL = "subject-key-identifier-critical"
+    KEY_USAGE_MISSING = "ca-key-usage-missing"
+    KEY_CERT_SIGN_NOT_CA = "key-cert-sign-without-ca"
+    BASIC_CONSTRAINTS_MISSING = "ca-basic-constraints-missing"
+    BASIC_CONSTRAINTS_NOT_CRITICAL = "ca-basic-constraints-not-critical"
+    PATH_LENGTH_WITHOUT_CA = "path-length-without-ca"
+    EXTENSION_NOT_CRITICAL = "extension-must-be-critical"
+    EXTENSION_CRITICAL = "extension-must-not-be-critical"
+    NAME_CONSTRAINTS_PROFILE = "name-constraints-profile"
+    CRL_VERSION = "crl-version-mismatch"
+    CRL_NOT_DER = "crl-encoding-not-der"
+    CRL_SIGNATURE_ALGORITHM_MISMATCH = "crl-signature-algorithm-mismatch"
+    CRL_ISSUER_EMPTY = "crl-issuer-name-empty"
+    CRL_TIME_ENCODING = "crl-time-encoding"
+    CRL_EXTENSION_MALFORMED = "crl-extension-malformed"
+    CRL_NUMBER_MISSING = "crl-number-missing"
+    CRL_NUMBER_CRITICAL = "crl-number-critical"
+    CRL_NUMBER_RANGE = "crl-number-out-of-range"
+    CRL_AKI_MISSING = "crl-authority-key-identifier-missing"
+    CRL_EXTENSION_CRITICALITY = "crl-extension-criticality"
+    CRL_ENTRY_EXTENSION_INVALID = "crl-entry-extension-invalid"
+
+
+#: The strict profile's reasons for a certificate (RFC 5280 §4).
+CERTIFICATE_PROFILE_REASONS: frozenset[Reason] = frozenset({
+    Reason.CERT_VERSION, Reason.SERIAL_NOT_POSITIVE, Reason.SERIAL_TOO_LONG,
+    Reason.SIGNATURE_ALGORITHM_MISMATCH, Reason.ISSUER_EMPTY, Reason.VALIDITY_TIME_ENCODING,
+    Reason.CA_SUBJECT_EMPTY, Reason.EMPTY_SUBJECT_SAN, Reason.CERT_NOT_DER,
+    Reason.MALFORMED_EXTENSION,
+    Reason.DUPLICATE_EXTENSION, Reason.EXTENSION_EMPTY, Reason.AKI_MISSING,
+    Reason.AKI_CRITICAL, Reason.AKI_MISMATCH, Reason.SKI_MISSING, Reason.SKI_CRITICAL,
+    Reason.KEY_USAGE_MISSING, Reason.KEY_CERT_SIGN_NOT_CA, Reason.BASIC_CONSTRAINTS_MISSING,
+    Reason.BASIC_CONSTRAINTS_NOT_CRITICAL, Reason.PATH_LENGTH_WITHOUT_CA,
+    Reason.EXTENSION_NOT_CRITICAL, Reason.EXTENSION_CRITICAL, Reason.NAME_CONSTRAINTS_PROFILE,
+})
+#: The strict profile's reasons for a CRL (RFC 5280 §5): the CRL is not used, so the
+#: status they leave behind is undetermined.
+CRL_PROFILE_REASONS: frozenset[Reason] = frozenset({
+    Reason.CRL_VERSION, Reason.CRL_NOT_DER, Reason.CRL_SIGNATURE_ALGORITHM_MISMATCH,
+    Reason.CRL_ISSUER_EMPTY,
+    Reason.CRL_TIME_ENCODING, Reason.CRL_EXTENSION_MALFORMED, Reason.CRL_NUMBER_MISSING,
+    Reason.CRL_NUMBER_CRITICAL, Reason.CRL_NUMBER_RANGE, Reason.CRL_AKI_MISSING,
+    Reason.CRL_EXTENSION_CRITICALITY, Reason.CRL_ENTRY_EXTENSION_INVALID,
+})
 
 #: Reasons meaning "status could not be determined" (→ IndeterminateError, fail closed).
 INDETERMINATE_REASONS: frozenset[Reason] = frozenset({
     Reason.UNDETERMINED, Reason.BAD_CRL_SIGNATURE, Reason.CRL_UNKNOWN_CRITICAL,
     Reason.CRL_STALE, Reason.CRL_NO_CRLSIGN, Reason.CRL_PATH, Reason.CRL_SCOPE,
-})
+}) | CRL_PROFILE_REASONS

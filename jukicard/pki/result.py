@@ -13,6 +13,29 @@ vocabulary of the NIST PKITS index plus our own)::
     name-constraints-excluded-violation   name-constraints-unsupported
     unsupported-algorithm   key-too-small   jpki-profile-violation
     malformed-certificate   no-trust-anchors
+
+The strict RFC 5280 profile (``Conformance.STRICT``, :mod:`jukicard.pki.conformance`), one
+code per rule; certificates (§4)::
+
+    certificate-version-mismatch   malformed-certificate-encoding
+    serial-number-not-positive   serial-number-too-long   signature-algorithm-mismatch
+    issuer-name-empty   validity-time-encoding   ca-subject-empty
+    empty-subject-without-critical-san   authority-key-identifier-missing
+    authority-key-identifier-critical   authority-key-identifier-mismatch
+    subject-key-identifier-missing   subject-key-identifier-critical
+    ca-basic-constraints-missing   ca-basic-constraints-not-critical
+    path-length-without-ca   ca-key-usage-missing   key-cert-sign-without-ca
+    extension-must-be-critical   extension-must-not-be-critical
+    name-constraints-profile   extension-empty   malformed-extension-value
+    malformed-duplicate-extension (refused when parsing, in every mode)
+
+CRLs (§5; the CRL is not used, so these leave the status undetermined)::
+
+    crl-version-mismatch   crl-encoding-not-der   crl-signature-algorithm-mismatch
+    crl-issuer-name-empty
+    crl-time-encoding   crl-extension-malformed   crl-number-missing
+    crl-number-critical   crl-number-out-of-range   crl-authority-key-identifier-missing
+    crl-extension-criticality   crl-entry-extension-invalid
 """
 
 from __future__ import annotations

@@ -14,7 +14,14 @@ URL/file, as JPKI publishes them):
 * CRL signer: cRLSign, signature, and a separate signer certificate validated to the same
   trust anchor (through the :class:`RevocationContext` the validator provides),
 * delta CRLs (deltaCRLIndicator, removeFromCRL),
-* unknown critical CRL / entry extensions → CRL unusable.
+* unknown critical CRL / entry extensions → CRL unusable,
+* under ``Conformance.STRICT`` (the context's ``conformance``; the default), the RFC 5280 §5
+  profile of every CRL once its signature has verified
+  (:func:`jukicard.pki.conformance.crl_violation`: CRL number, AKI, version, encodings...)
+  and a keyUsage on its signer: a CRL that breaks it is not used (its own reason, an
+  undetermined status when no other CRL answers).
+
+Times are compared at the one-second granularity of X.509 times.
 
 Each CRL is parsed once and looked up in O(1) (:class:`jukicard.pki.crl.Crl`).
 """
@@ -33,10 +40,12 @@ from asn1crypto import x509 as _x509
 from jukicard.errors import JukiError
 from jukicard.pki.backend import PublicKey, load_public_key, verify_signature
 from jukicard.pki.certs import Certificate
+from jukicard.pki.conformance import Violation, crl_signer_violation, crl_violation, to_second
 from jukicard.pki.crl import ALL_REASONS, REASON_NAMES, Crl, general_name_key, relative_key
 from jukicard.pki.errors import MalformedError, UnsupportedAlgorithmError
 from jukicard.pki.names import NameKey, name_key
-from jukicard.pki.reasons import Reason
+from jukicard.pki.policy import Conformance
+from jukicard.pki.reasons import CRL_PROFILE_REASONS, Reason
 from jukicard.pki.result import RevocationState, RevocationStatus
 from jukicard.pki.store import CrlStore
 
@@ -65,13 +74,16 @@ class CrlFetcher(Protocol):
 class RevocationContext(Protocol):
     """What a revocation source may ask the validator while checking one certificate.
 
-    ``path`` is the validated path anchor → ... → the certificate being checked.
+    ``path`` is the validated path anchor → ... → the certificate being checked;
+    ``conformance`` says whether CRLs must follow the RFC 5280 §5 profile (a context without
+    it is taken as STRICT).
     """
 
     at: _dt.datetime
     clock_skew: _dt.timedelta
     use_delta_crls: bool
     path: tuple[Certificate, ...]
+    conformance: Conformance
 
     def signer_candidates(self, issuer: NameKey) -> list[Certificate]:
         """Certificates named ``issuer``: path certificates first, then anchors, the pool."""
@@ -170,6 +182,7 @@ def distribution_points(cert: Certificate) -> list[DistributionPoint]:
 
 # problem ranks: the most relevant problem is reported when the status stays UNKNOWN
 _RANK = {
+    **{r: 5 for r in CRL_PROFILE_REASONS},
     Reason.CRL_PATH: 6,
     Reason.CRL_NO_CRLSIGN: 6,
     Reason.CRL_UNKNOWN_CRITICAL: 5,
@@ -195,6 +208,7 @@ class _IssuerOnlyContext:
         self.clock_skew = _dt.timedelta(0)
         self.use_delta_crls = True
         self.path = (issuer,)
+        self.conformance = Conformance.STRICT
         self._issuer = issuer
 
     def signer_candidates(self, issuer: NameKey) -> list[Certificate]:
@@ -208,6 +222,12 @@ class _IssuerOnlyContext:
 
     def validate_crl_signer(self, signer: Certificate, crl: Crl) -> str | None:
         return None if signer == self._issuer else Reason.CRL_PATH
+
+
+def _strict(ctx: RevocationContext) -> bool:
+    """The context asks for the RFC 5280 §5 profile; a caller's own context written before
+    ``conformance`` existed gets the default, STRICT."""
+    return getattr(ctx, "conformance", Conformance.STRICT) is Conformance.STRICT
 
 
 DirNameMapKey = Any  # NameKey | asn1crypto Name | cryptography Name | bytes | Certificate
@@ -263,6 +283,8 @@ class CrlRevocationSource:
         self.fetcher = fetcher
         # (CRL fingerprint, signer SPKI) → signature valid: each CRL is verified once per key
         self._sig_ok: dict[tuple[str, bytes], bool] = {}
+        # CRL fingerprint → its §5 profile violation (strict): each CRL is checked once
+        self._profile: dict[str, Violation | None] = {}
         self._dirname_map: dict[NameKey, str] = {}
         pairs = dirname_map.items() if isinstance(dirname_map, Mapping) else (dirname_map or ())
         for k, v in pairs:
@@ -330,6 +352,7 @@ class CrlRevocationSource:
         :param context: validator services; without it only ``issuer`` may sign CRLs.
         :returns: GOOD, REVOKED (with date and reason) or UNKNOWN (with ``problem``).
         """
+        at = to_second(at)
         ctx: RevocationContext = context if context is not None else \
             _IssuerOnlyContext(issuer, at)  # type: ignore[assignment]
         try:
@@ -404,8 +427,9 @@ class CrlRevocationSource:
                            f"{desc} has an unrecognised critical extension")
         # (a) freshness
         self._check_fresh(crl, at, skew)
-        # (f)/(g) signer and signature
+        # (f)/(g) signer and signature; then, strict, the CRL profile (of an authentic CRL)
         signer = self._find_signer(crl, ctx)
+        self._check_profile(crl, ctx)
         # (c)/(h) delta
         delta = self._find_delta(crl, signer, ctx) if ctx.use_delta_crls else None
         # (i)–(k) lookup
@@ -421,7 +445,7 @@ class CrlRevocationSource:
             where = desc
         source = desc if delta is None else f"{desc} + {delta.describe()}"
         if entry is not None and entry.reason != "removeFromCRL" and \
-                entry.revoked_at <= at + skew:
+                entry.revoked_at <= to_second(at + skew):
             return (RevocationStatus(RevocationState.REVOKED, revoked_at=entry.revoked_at,
                                      revocation_reason=entry.reason, source=where,
                                      message=f"revoked on {entry.revoked_at.isoformat()}"
@@ -462,11 +486,11 @@ class CrlRevocationSource:
     @staticmethod
     def _check_fresh(crl: Crl, at: _dt.datetime, skew: _dt.timedelta) -> None:
         desc = crl.describe()
-        if crl.this_update > at + skew:
+        if crl.this_update > to_second(at + skew):
             raise _Problem(Reason.UNDETERMINED, f"{desc} is issued after the validation time")
         if crl.next_update is None:
             raise _Problem(Reason.CRL_STALE, f"{desc} has no nextUpdate")
-        if crl.next_update < at - skew:
+        if crl.next_update < to_second(at - skew):
             raise _Problem(Reason.CRL_STALE,
                            f"{desc} is stale (nextUpdate {crl.next_update.isoformat()})")
 
@@ -495,6 +519,10 @@ class CrlRevocationSource:
                 problems.append(_Problem(Reason.CRL_NO_CRLSIGN,
                                          f"{desc}: signer {cand.describe()} lacks cRLSign"))
                 continue
+            bad_signer = crl_signer_violation(cand) if _strict(ctx) else None
+            if bad_signer is not None:
+                problems.append(_Problem(bad_signer.reason, f"{desc}: {bad_signer}"))
+                continue
             reason = ctx.validate_crl_signer(cand, crl)
             if reason is not None:
                 problems.append(_Problem(Reason.CRL_PATH,
@@ -515,6 +543,19 @@ class CrlRevocationSource:
                 self._sig_ok.clear()
             self._sig_ok[ck] = ok
         return ok
+
+    def _check_profile(self, crl: Crl, ctx: RevocationContext) -> None:
+        """Under ``Conformance.STRICT``, refuse a CRL that breaks the RFC 5280 §5 profile
+        (checked once per CRL)."""
+        if not _strict(ctx):
+            return
+        if crl.fingerprint not in self._profile:
+            if len(self._profile) > 4096:
+                self._profile.clear()
+            self._profile[crl.fingerprint] = crl_violation(crl)
+        found = self._profile[crl.fingerprint]
+        if found is not None:
+            raise _Problem(found.reason, f"{crl.describe()}: {found}")
 
     def _find_delta(self, crl: Crl, signer: Certificate, ctx: RevocationContext) -> Crl | None:
         if crl.crl_number is None:
@@ -541,6 +582,7 @@ class CrlRevocationSource:
                 if not self._verify(d, signer, key):
                     # the delta may be signed by another key of the same CRL issuer
                     self._find_signer(d, ctx)
+                self._check_profile(d, ctx)
             except UnsupportedAlgorithmError as exc:
                 problems.append(_Problem(Reason.UNSUPPORTED_ALGORITHM, str(exc)))
                 continue

@@ -14,6 +14,10 @@ basicConstraints and pathLenConstraint (self-issued certificates do not count), 
 keyCertSign, unknown critical extensions; then revocation of every certificate of the path,
 top-down (statuses from the :class:`~jukicard.pki.revocation.RevocationSource`, cached per
 ``validate_many`` call); then, under ``jpki_profile``, :func:`jukicard.pki.jpki.check_profile`.
+Under ``Conformance.STRICT`` (the default) every certificate of the path, the trust anchor
+and the CRL signers' paths included, and every CRL used must also conform to the RFC 5280
+§4/§5 profile (:mod:`jukicard.pki.conformance`).  The validation time is truncated to the
+second, the granularity of X.509 times.
 The first path that validates wins; otherwise the most relevant failure is reported.
 
 The work spent on one input is bounded by the policy's ``max_chain_depth`` and
@@ -34,6 +38,7 @@ from typing import Any
 from jukicard.errors import UsageError
 from jukicard.pki.backend import PublicKey, load_public_key
 from jukicard.pki.certs import Certificate
+from jukicard.pki.conformance import to_second
 from jukicard.pki.crl import Crl
 from jukicard.pki.errors import MalformedError, UnsupportedAlgorithmError
 from jukicard.pki.jpki import check_profile
@@ -90,8 +95,9 @@ class _Session:
     names: NameCheckBudget | None = None
 
 
-# rank of a failure when choosing what to report among failed candidate paths
-_WEAK = {Reason.NO_ISSUER, Reason.BAD_SIGNATURE}
+# rank of a failure when choosing what to report among failed candidate paths (a strict
+# AKI/SKI mismatch, like a bad signature, says "wrong candidate issuer")
+_WEAK = {Reason.NO_ISSUER, Reason.BAD_SIGNATURE, Reason.AKI_MISMATCH}
 
 
 def _rank(reason: Reason) -> int:
@@ -110,6 +116,7 @@ class _Context:
         self.at = session.at
         self.clock_skew = validator.policy.clock_skew
         self.use_delta_crls = validator.policy.use_delta_crls
+        self.conformance = validator.policy.conformance
 
     def signer_candidates(self, issuer: NameKey) -> list[Certificate]:
         out: list[Certificate] = []
@@ -243,8 +250,10 @@ class Validator:
 
     # ------------------------------------------------------------------ internals
     def _validation_time(self, at: object) -> _dt.datetime:
-        """``at`` if it is a timezone-aware datetime that ``at ± clock_skew`` keeps inside
-        the datetime range (every validity and freshness check computes both).
+        """``at``, truncated to the second (the granularity of X.509 times, see
+        :func:`~jukicard.pki.conformance.to_second`), if it is a timezone-aware datetime
+        that ``at ± clock_skew`` keeps inside the datetime range (every validity and
+        freshness check computes both).
 
         :raises UsageError: otherwise (e.g. ``datetime.max`` with a clock skew, which would
             end in an ``OverflowError``).
@@ -257,7 +266,7 @@ class Validator:
         except OverflowError:
             raise UsageError("validation time 'at' is too close to the limits of the datetime "
                              "range for the policy's clock skew") from None
-        return at
+        return to_second(at)
 
     def _validate_input(self, item: CertInput, session: _Session) -> ValidationResult:
         at = session.at

@@ -301,9 +301,24 @@ def _pkits_argv(index: dict, case: dict) -> list[str | Path]:
     return argv
 
 
-@pytest.mark.parametrize(
-    "case", _pkits_cases(),
-    ids=lambda c: f"{c['pkits_id']}-{c['name']}-v{c.get('variant', 0)}")
+def _pkits_params() -> list:
+    """The index entries; a valid entry of ``test_pkits.LENIENT_ENTRIES`` (its PKITS
+    certificates break an RFC 5280 §4 rule, so the strict default refuses it) is a strict
+    xfail until the CLI runs it with ``--lenient`` (issue 9: the lead wires that option)."""
+    from test_pkits import LENIENT_ENTRIES, case_id
+
+    out = []
+    for c in _pkits_cases():
+        marks = []
+        if c["expected"] == "valid" and case_id(c) in LENIENT_ENTRIES:
+            marks.append(pytest.mark.xfail(strict=True, reason="needs --lenient: " +
+                                           LENIENT_ENTRIES[case_id(c)][1]))
+        out.append(pytest.param(c, marks=marks,
+                                id=f"{c['pkits_id']}-{c['name']}-v{c.get('variant', 0)}"))
+    return out
+
+
+@pytest.mark.parametrize("case", _pkits_params())
 def test_pkits_through_cli(case: dict) -> None:
     index = json.loads((PKITS / "pkits-index.json").read_text())
     rc, res = run_json(*_pkits_argv(index, case))

@@ -176,11 +176,15 @@ def _pki_with_http_distribution_point(tmp_path: Path, url: str) -> tuple[Path, P
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
                                          False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()),
+                           critical=False)  # the RFC 5280 profile (strict by default)
             .sign(root_key, hashes.SHA256()))
     leaf = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "review leaf")]))
             .issuer_name(root_name).public_key(leaf_key.public_key()).serial_number(2)
             .not_valid_before(start).not_valid_after(start + dt.timedelta(days=3000))
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                root_key.public_key()), critical=False)
             .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
                 [x509.UniformResourceIdentifier(url)], None, None, None)]), critical=False)
             .sign(root_key, hashes.SHA256()))

@@ -34,9 +34,15 @@ from jukicard.pki import (
 from jukicard.pki import pathstate as pathstate_module
 from jukicard.pki import validate as validate_module
 from jukicard.pki.path import BuildMeter, PathBuilder, build_paths
-from jukicard.pki.policy import PathBudget
+from jukicard.pki.policy import Conformance, PathBudget
 from jukicard.pki.store import TrustStore
 from jukicard.testing.hostile import AT, HostilePools, hostile_pools, issue, name, new_key
+
+#: The hostile generators leave out the AKI (an attacker would: it is what lets a builder skip
+#: look-alike issuers), which the strict profile rejects once a path is built.  These cases
+#: measure path building itself, so they run LENIENT; ``test_hostile_pools_stay_bounded_
+#: under_strict`` in tests/unit/test_pki_bounded.py decides the same pools under STRICT.
+LENIENT = Conformance.LENIENT
 
 BUDGET = PathBudget()
 WIDTH = 120  # look-alike issuers per pool: "100+"
@@ -106,7 +112,7 @@ def _validate(world: World, target: Certificate, pool: Sequence[Certificate],
     counting = CountingPool(pool)
     validator = Validator(
         ValidationPolicy.permissive([world.root.cert], revocation=RevocationRule.NONE,
-                                    **policy),
+                                    **{"conformance": LENIENT, **policy}),
         intermediates=counting)
     return validator.validate(target, AT), counting
 
@@ -286,7 +292,8 @@ def test_budget_is_per_input_in_a_batch(world: World, work: Work) -> None:
     """A hostile input spends its own budget, not the next one's; no exception."""
     assert world.fanout_ee is not None
     validator = Validator(
-        ValidationPolicy.permissive([world.root.cert], revocation=RevocationRule.NONE),
+        ValidationPolicy.permissive([world.root.cert], revocation=RevocationRule.NONE,
+                                    conformance=LENIENT),
         intermediates=[*world.fanout, world.ca.cert])
     results = validator.validate_many([world.fanout_ee, world.ee.cert, world.fanout_ee], AT)
     assert [r.reason for r in results] == [Reason.PATH_BUILDING_LIMIT, Reason.OK,
@@ -325,3 +332,24 @@ def test_policy_rejects_bad_bounds(kw: dict[str, Any]) -> None:
 def test_path_budget_rejects_bad_limits(kw: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
         PathBudget(**kw)
+
+
+# ------------------------------------------------------------------ the default profile
+@pytest.mark.parametrize("pool_name", ["same_subject", "same_key", "ring12", "fanout"])
+def test_hostile_pools_stay_bounded_under_strict(world: World, work: Work,
+                                                 pool_name: str) -> None:
+    """Under the default STRICT profile (issue 9) the hostile pools are decided within the
+    same budget: the profile checks run on built paths, so they add no path-building work;
+    the verdict is a rejection (the look-alikes lack the AKI the profile requires, or the
+    budget ran out), never valid and never an exception."""
+    pool = list(getattr(world, pool_name))
+    target = {"same_subject": world.ee.cert, "same_key": world.ee.cert,
+              "ring12": world.ring12_ee, "fanout": world.fanout_ee}[pool_name]
+    assert target is not None
+    counting = CountingPool(pool)
+    validator = Validator(ValidationPolicy.permissive([world.root.cert],
+                                                      revocation=RevocationRule.NONE),
+                          intermediates=counting)
+    res = validator.validate(target, AT)
+    assert not res.valid
+    _within_budget(work, counting)

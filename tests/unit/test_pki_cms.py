@@ -392,6 +392,13 @@ def test_cms_certificates_become_intermediates(signer) -> None:
              .not_valid_after(dt.datetime(2034, 1, 1, tzinfo=dt.UTC)))
         if ca:
             b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            b = b.add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                              False, False), critical=True)
+        # the key identifiers of the RFC 5280 profile (checked by the strict default policy)
+        b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        if subject != issuer:
+            b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                signing_key.public_key()), False)
         return b.sign(signing_key, hashes.SHA256())
 
     root = issue("root", "root", root_key, root_key, True)

@@ -64,8 +64,18 @@ def make_cert(
     extra_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     hash_alg: hashes.HashAlgorithm | None = None,
     basic_constraints: bool = True,
+    authority_key_id: bool = True,
+    subject_key_id: bool = True,
+    key_usage_ext: bool = True,
 ) -> Certificate:
-    """Build a certificate; self-signed when ``issuer`` is None."""
+    """Build a certificate; self-signed when ``issuer`` is None.
+
+    Conformant to the RFC 5280 profile the strict validator checks: a certificate signed by
+    another certificate or key carries an authorityKeyIdentifier (the issuer's SKI) unless
+    ``authority_key_id`` is False; every certificate carries an SKI (unless
+    ``subject_key_id`` is False) and a critical keyUsage (unless ``key_usage_ext`` is
+    False).
+    """
     issuer_name = subject if issuer is None else issuer.to_cryptography().subject
     signer = key if issuer_key is None else issuer_key
     b = (x509.CertificateBuilder()
@@ -80,9 +90,13 @@ def make_cert(
               encipher_only=False, decipher_only=False)
     if key_usage:
         ku.update(key_usage)
-    b = b.add_extension(x509.KeyUsage(**ku), critical=True)
-    b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                        critical=False)
+    if key_usage_ext:
+        b = b.add_extension(x509.KeyUsage(**ku), critical=True)
+    if subject_key_id:
+        b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                            critical=False)
+    if authority_key_id and (issuer is not None or issuer_key is not None):
+        b = b.add_extension(_aki(issuer, signer), critical=False)
     if crl_dp_urls or crl_dp_dirnames or crl_dp_crl_issuer is not None:
         names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(u) for u in crl_dp_urls]
         names += [x509.DirectoryName(n) for n in crl_dp_dirnames]
@@ -101,6 +115,13 @@ def make_cert(
     return Certificate.from_cryptography(cert)
 
 
+def _aki(issuer: Certificate | None, signer_key: Any) -> x509.AuthorityKeyIdentifier:
+    """The AKI naming ``issuer`` (its SKI), or the signing key when there is no issuer."""
+    if issuer is not None and issuer.subject_key_identifier is not None:
+        return x509.AuthorityKeyIdentifier(issuer.subject_key_identifier, None, None)
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key())
+
+
 def make_crl(
     issuer: Certificate,
     issuer_key: Any,
@@ -108,18 +129,24 @@ def make_crl(
     *,
     this_update: _dt.datetime = _dt.datetime(2024, 5, 1, tzinfo=UTC),
     next_update: _dt.datetime = _dt.datetime(2024, 7, 1, tzinfo=UTC),
-    number: int = 1,
+    number: int | None = 1,
     delta_base: int | None = None,
     idp: x509.IssuingDistributionPoint | None = None,
     extra_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     entry_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     issuer_name: x509.Name | None = None,
+    authority_key_id: bool = True,
 ) -> Crl:
-    """Build and parse a CRL signed by ``issuer_key``."""
+    """Build and parse a CRL signed by ``issuer_key``, with the RFC 5280 §5.2 profile: a
+    cRLNumber (unless ``number`` is None) and an authorityKeyIdentifier of the signing key
+    (unless ``authority_key_id`` is False)."""
     b = (x509.CertificateRevocationListBuilder()
-         .issuer_name(issuer_name or issuer.to_cryptography().subject)
-         .last_update(this_update).next_update(next_update)
-         .add_extension(x509.CRLNumber(number), critical=False))
+         .issuer_name(issuer.to_cryptography().subject if issuer_name is None else issuer_name)
+         .last_update(this_update).next_update(next_update))
+    if number is not None:
+        b = b.add_extension(x509.CRLNumber(number), critical=False)
+    if authority_key_id:
+        b = b.add_extension(_aki(None, issuer_key), critical=False)
     if delta_base is not None:
         b = b.add_extension(x509.DeltaCRLIndicator(delta_base), critical=True)
     if idp is not None:
