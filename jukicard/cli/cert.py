@@ -3,8 +3,8 @@
 ``jukicard cert verify CERT [--preset jpki|rfc5280] [--anchor FILE]… [--intermediate FILE]…
 [--crl FILE|URL]… [--no-revocation] [--at ISO8601] [--policy OID]… [--explicit-policy]
 [--inhibit-mapping] [--inhibit-any-policy] [--jpki-profile] [--usage sign|auth]
-[--min-rsa-bits N] [--allow-test-anchors] [--production-anchor SHA256]… [--crl-cache DIR]
-[--fetch-crls] [--json]``
+[--min-rsa-bits N] [--lenient] [--max-chain-depth N] [--allow-test-anchors]
+[--production-anchor SHA256]… [--crl-cache DIR] [--fetch-crls] [--json]``
 
 Exit status: 0 only when the path is valid; 5 when it is not; 2 for usage errors (missing
 or oversized file, bad ``--at`` or ``--policy``, an ``--anchor``, ``--intermediate`` or
@@ -126,6 +126,14 @@ def validation_options(*, anchors_required: bool) -> Callable[[F], F]:
         click.option("--min-rsa-bits", type=click.IntRange(min=0), metavar="N",
                      help="smallest RSA key accepted in the path (default 2048 with "
                      "--preset jpki, else 1024)"),
+        click.option("--lenient", is_flag=True,
+                     help="skip the RFC 5280 §4/§5 profile checks of every certificate and CRL "
+                     "(on by default: key identifiers, basicConstraints, keyUsage, criticality, "
+                     "encodings, CRL number...); for test suites and legacy PKIs.  The §6 path "
+                     "checks always run"),
+        click.option("--max-chain-depth", type=click.IntRange(min=0), metavar="N",
+                     help="most CA certificates between the trust anchor and the certificate "
+                     "(default 8); a deeper chain is not built (reason path-building-limit)"),
         click.option("--allow-test-anchors", is_flag=True,
                      help="with --preset jpki: also trust --anchor certificates that are not "
                      "production J-LIS roots (a test PKI, the emulator's CA)"),
@@ -162,7 +170,8 @@ def verify_options(params: dict[str, Any]) -> VerifyOptions:
         jpki_profile=params.pop("jpki_profile"), usage=params.pop("usage"),
         min_rsa_bits=params.pop("min_rsa_bits"), preset=params.pop("preset"),
         allow_test_anchors=params.pop("allow_test_anchors"),
-        production_anchors=params.pop("production_anchors"))
+        production_anchors=params.pop("production_anchors"),
+        lenient=params.pop("lenient"), max_chain_depth=params.pop("max_chain_depth"))
 
 
 # --------------------------------------------------------------------------- printing

@@ -94,7 +94,8 @@ def trust_anchors(options: Any, load: Callable[[str, str], Sequence[Any]]) -> li
 
 
 def trust_json(options: Any, path: Sequence[Any], anchors: Container[Any]) -> dict[str, Any]:
-    """The result fields telling what was trusted: ``preset``, and under the jpki preset,
+    """The result fields telling what was trusted: ``preset``, ``conformance`` (``strict``
+    or ``lenient``: whether the RFC 5280 profile checks ran), and under the jpki preset,
     for a path that ends at one of ``anchors``, ``anchor``: ``{"id": "jlis-sign-2023" |
     None, "production": bool}``.
 
@@ -104,7 +105,8 @@ def trust_json(options: Any, path: Sequence[Any], anchors: Container[Any]) -> di
     :param path: the result's path, anchor first (a failed one may stop short of it).
     :param anchors: the trust anchors of the validation (``Validator.anchors``).
     """
-    out: dict[str, Any] = {"preset": "jpki" if options.jpki else "rfc5280"}
+    out: dict[str, Any] = {"preset": "jpki" if options.jpki else "rfc5280",
+                           "conformance": "lenient" if options.lenient else "strict"}
     if options.jpki and path and path[0] in anchors:
         from jukicard.pki import anchors as production
 

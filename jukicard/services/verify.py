@@ -139,8 +139,10 @@ class VerifyOptions:
         production J-LIS anchors (a test PKI, the emulator's CA).
     :ivar production_anchors: with the jpki preset, SHA-256 fingerprints of ``anchors`` to
         accept as production (a J-LIS generation newer than this release).
+    :ivar lenient: skip the RFC 5280 §4/§5 profile checks (``Conformance.LENIENT``).
+    :ivar max_chain_depth: most CA certificates between anchor and target (default 8).
     :raises UsageError: a malformed policy OID, an unknown usage or preset, a negative key
-        size, a naive ``at``, one path (a ``str``) where a sequence of paths belongs,
+        size or depth, a naive ``at``, one path (a ``str``) where a sequence of paths belongs,
         ``rfc5280`` with ``jpki_profile`` or ``usage``, ``allow_test_anchors`` or
         ``production_anchors`` without the jpki preset and ``anchors``, a malformed
         fingerprint.
@@ -163,6 +165,8 @@ class VerifyOptions:
     preset: str | None = None
     allow_test_anchors: bool = False
     production_anchors: tuple[str, ...] = ()
+    lenient: bool = False
+    max_chain_depth: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("anchors", "intermediates", "crls", "policies", "production_anchors"):
@@ -176,8 +180,10 @@ class VerifyOptions:
             check_policy_oid(oid)
         if self.usage not in _USAGES:
             raise UsageError("--usage must be 'sign' or 'auth'")
-        if self.min_rsa_bits is not None and self.min_rsa_bits < 0:
-            raise UsageError("--min-rsa-bits must be >= 0")
+        for name, bound in (("min_rsa_bits", self.min_rsa_bits),
+                            ("max_chain_depth", self.max_chain_depth)):
+            if bound is not None and bound < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
         if self.at is not None and self.at.tzinfo is None:
             raise UsageError("the validation time must carry a time zone")
         object.__setattr__(self, "production_anchors", check_trust_options(self))
@@ -425,7 +431,7 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
         under the jpki preset without ``allow_test_anchors``.
     :raises UsageError: no trust anchor.
     """
-    from jukicard.pki.policy import RevocationRule, ValidationPolicy
+    from jukicard.pki.policy import Conformance, RevocationRule, ValidationPolicy
     from jukicard.pki.revocation import CrlRevocationSource
     from jukicard.pki.validate import Validator
 
@@ -449,6 +455,10 @@ def build_validation(options: VerifyOptions, *, extra_intermediates: Sequence[An
         overrides["user_initial_policy_set"] = frozenset(options.policies)
     if options.min_rsa_bits is not None:
         overrides["min_rsa_key_size"] = options.min_rsa_bits
+    if options.lenient:
+        overrides["conformance"] = Conformance.LENIENT
+    if options.max_chain_depth is not None:
+        overrides["max_chain_depth"] = options.max_chain_depth
     if options.jpki:
         policy = ValidationPolicy.jpki(anchors, allow_test_anchors=options.allow_test_anchors,
                                        production_fingerprints=options.production_anchors,

@@ -302,26 +302,20 @@ def _pkits_argv(index: dict, case: dict) -> list[str | Path]:
 
 
 def _pkits_params() -> list:
-    """The index entries; a valid entry of ``test_pkits.LENIENT_ENTRIES`` (its PKITS
-    certificates break an RFC 5280 §4 rule, so the strict default refuses it) is a strict
-    xfail until the CLI runs it with ``--lenient`` (issue 9: the lead wires that option)."""
+    """The index entries, with the entries of ``test_pkits.LENIENT_ENTRIES`` (their PKITS
+    certificates break an RFC 5280 §4 rule the test is not about) flagged to run with
+    ``--lenient``, as ``test_pkits.py`` runs them with ``Conformance.LENIENT``."""
     from test_pkits import LENIENT_ENTRIES, case_id
 
-    out = []
-    for c in _pkits_cases():
-        marks = []
-        if c["expected"] == "valid" and case_id(c) in LENIENT_ENTRIES:
-            marks.append(pytest.mark.xfail(strict=True, reason="needs --lenient: " +
-                                           LENIENT_ENTRIES[case_id(c)][1]))
-        out.append(pytest.param(c, marks=marks,
-                                id=f"{c['pkits_id']}-{c['name']}-v{c.get('variant', 0)}"))
-    return out
+    return [pytest.param(c, case_id(c) in LENIENT_ENTRIES,
+                         id=f"{c['pkits_id']}-{c['name']}-v{c.get('variant', 0)}")
+            for c in _pkits_cases()]
 
 
-@pytest.mark.parametrize("case", _pkits_params())
-def test_pkits_through_cli(case: dict) -> None:
+@pytest.mark.parametrize(("case", "lenient"), _pkits_params())
+def test_pkits_through_cli(case: dict, lenient: bool) -> None:
     index = json.loads((PKITS / "pkits-index.json").read_text())
-    rc, res = run_json(*_pkits_argv(index, case))
+    rc, res = run_json(*_pkits_argv(index, case), *(["--lenient"] if lenient else []))
     expected_valid = case["expected"] == "valid"
     assert rc == (0 if expected_valid else 5), (res["reason"], res["message"])
     assert res["valid"] is expected_valid
@@ -329,3 +323,31 @@ def test_pkits_through_cli(case: dict) -> None:
         assert res["reason"] == case["reason"]
     if expected_valid:
         assert len(res["path"]) == len(res["path_sha256"]) >= 2
+    assert res["conformance"] == ("lenient" if lenient else "strict")
+
+
+def test_lenient_entries_are_refused_by_the_strict_default() -> None:
+    """Issue 9: without ``--lenient`` the CLI applies the RFC 5280 profile, and a valid PKITS
+    entry whose certificates break it (here 4.6.4: a CA with non-critical basicConstraints)
+    is refused with that rule's reason; with ``--lenient`` it validates."""
+    from test_pkits import LENIENT_ENTRIES, case_id
+
+    index = json.loads((PKITS / "pkits-index.json").read_text())
+    case = next(c for c in _pkits_cases()
+                if c["expected"] == "valid" and case_id(c) in LENIENT_ENTRIES
+                and c["pkits_id"] == "4.6.4")
+    rc, res = run_json(*_pkits_argv(index, case))
+    assert rc == 5 and res["reason"] == LENIENT_ENTRIES[case_id(case)][0]
+    rc, res = run_json(*_pkits_argv(index, case), "--lenient")
+    assert rc == 0 and res["valid"] is True
+
+
+def test_max_chain_depth_limits_the_path() -> None:
+    """Issue 9: ``--max-chain-depth 0`` allows no CA between anchor and certificate, so a
+    PKITS path through an intermediate is not built (path-building-limit)."""
+    index = json.loads((PKITS / "pkits-index.json").read_text())
+    case = next(c for c in _pkits_cases() if c["pkits_id"] == "4.1.1")
+    rc, res = run_json(*_pkits_argv(index, case))
+    assert rc == 0
+    rc, res = run_json(*_pkits_argv(index, case), "--max-chain-depth", "0")
+    assert rc == 5 and res["reason"] == "path-building-limit"
