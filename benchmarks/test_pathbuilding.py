@@ -42,6 +42,7 @@ from jukicard.pki.policy import Conformance
 from jukicard.testing.hostile import (
     AT,
     NameConstraintChain,
+    PolicyMappingChain,
     certified_by_strangers,
     hostile_pools,
     issue,
@@ -58,6 +59,9 @@ LENIENT = Conformance.LENIENT
 
 WIDTH = 120
 MANY = 1200  # more than PathBudget.max_candidates
+POLICY_WIDTH, POLICY_DEPTH = 8, 8
+POLICY_CASE = (f"policy mappings: {POLICY_DEPTH} CAs x {POLICY_WIDTH} policies, each mapped "
+               f"to all {POLICY_WIDTH} (CVE-2023-0464 shape)")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ def cases() -> dict[str, Case]:
     aki_ee = issue(name("EE aki"), new_key(), p.ca, ca=False, serial=4, aki=True).cert
     nc_over = NameConstraintChain.build([1000] * 8, 1000, excluded=True)
     nc_fit = NameConstraintChain.build([1000], 262, excluded=True)  # 262,000 ≤ 2**18
+    pm = PolicyMappingChain.build(POLICY_WIDTH, POLICY_DEPTH)
     assert late and aki_ee and p.ring2_ee and p.ring12_ee and p.long_ee and p.fanout_ee
     out = [
         Case("normal 3-certificate path (baseline)", p.ee.cert, root,
@@ -116,6 +121,9 @@ def cases() -> dict[str, Case]:
              nc_over.ee, (nc_over.root,), CertificatePool(nc_over.cas), Reason.NC_LIMIT),
         Case("name constraints: 1000 excluded vs 262 SANs (262,000 checks, within budget)",
              nc_fit.ee, (nc_fit.root,), CertificatePool(nc_fit.cas), Reason.OK),
+        # a well-formed chain (AKI/SKI everywhere): its policies, not its profile, are hostile
+        Case(POLICY_CASE, pm.ee, (pm.root,), CertificatePool(pm.cas), Reason.OK,
+             {"conformance": Conformance.STRICT}),
     ]
     return {c.title: c for c in out}
 
@@ -133,6 +141,7 @@ CASE_IDS = [
     "fan-out: 5 levels x 5 keys, each certified by every key above",
     "name constraints: 8 CAs x 1000 excluded vs 1000 SANs (over budget)",
     "name constraints: 1000 excluded vs 262 SANs (262,000 checks, within budget)",
+    POLICY_CASE,
 ]
 BASELINE = CASE_IDS[0]
 

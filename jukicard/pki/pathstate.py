@@ -42,7 +42,7 @@ from jukicard.pki.conformance import certificate_violation, issued_by_violation,
 from jukicard.pki.errors import UnsupportedAlgorithmError
 from jukicard.pki.nameconstraints import NameConstraintsState, NameConstraintViolation
 from jukicard.pki.names import NameKey
-from jukicard.pki.policies import ANY_POLICY, PolicyTree, cert_policies, cert_policy_mappings
+from jukicard.pki.policies import ANY_POLICY, PolicyGraph, cert_policies, cert_policy_mappings
 from jukicard.pki.policy import Conformance, ValidationPolicy
 from jukicard.pki.reasons import Reason
 from jukicard.pki.result import CertRevocation, RevocationState, RevocationStatus
@@ -177,7 +177,8 @@ class PathState:
     Build it with :meth:`initialise`; :meth:`run` does §6.1.3–§6.1.5 for every certificate.
 
     :ivar path: the path, trust anchor first (position 0), target last (position ``n``).
-    :ivar valid_policy_tree: §6.1.2 (a); ``None`` is the NULL tree.
+    :ivar valid_policy_graph: §6.1.2 (a) as RFC 9618 updates it (the valid_policy_tree of
+        RFC 5280 without its copies, :mod:`jukicard.pki.policies`); ``None`` is NULL.
     :ivar name_constraints: permitted_subtrees and excluded_subtrees, §6.1.2 (b)–(c).
     :ivar explicit_policy: §6.1.2 (d).
     :ivar inhibit_any_policy: §6.1.2 (e).
@@ -197,7 +198,7 @@ class PathState:
     at: _dt.datetime
     policy: ValidationPolicy
     signatures: SignatureChecks
-    valid_policy_tree: PolicyTree | None
+    valid_policy_graph: PolicyGraph | None
     name_constraints: NameConstraintsState
     explicit_policy: int
     inhibit_any_policy: int
@@ -236,7 +237,7 @@ class PathState:
             at=at,
             policy=policy,
             signatures=signatures,
-            valid_policy_tree=PolicyTree(),
+            valid_policy_graph=PolicyGraph(),
             name_constraints=NameConstraintsState(),
             explicit_policy=0 if policy.initial_explicit_policy else n + 1,
             inhibit_any_policy=0 if policy.initial_any_policy_inhibit else n + 1,
@@ -252,7 +253,7 @@ class PathState:
         """§6.1.3 for every certificate, §6.1.4 between them, §6.1.5 after the last.
 
         :returns: the user-constrained policy set (§6.1.6): the valid policies of the
-            target, empty when the valid_policy_tree is NULL.
+            target, empty when the valid_policy_graph is NULL.
         :raises PathFailure: at the first step that fails.
         """
         n = self.n
@@ -266,9 +267,14 @@ class PathState:
             else:
                 self.wrap_up()
             self.check_conformance(i)
-        if self.valid_policy_tree is None:
+        if self.valid_policy_graph is None:
             return frozenset()
-        return self.valid_policy_tree.leaf_policies(n)
+        return self.valid_policy_graph.leaf_policies(n)
+
+    @property
+    def valid_policy_tree(self) -> PolicyGraph | None:
+        """:attr:`valid_policy_graph` under its RFC 5280 name (kept for callers)."""
+        return self.valid_policy_graph
 
     # ------------------------------------------------------------------ §6.1.3
     def basic_checks(self, i: int) -> None:
@@ -315,20 +321,20 @@ class PathState:
             raise PathFailure(v.reason, str(v), i) from v
 
     def process_policies(self, i: int) -> None:
-        """§6.1.3 (d)–(f): grow the valid_policy_tree with the certificatePolicies (d), or
-        make it NULL when there are none (e); then it must not be NULL while
-        explicit_policy is 0 (f).
+        """§6.1.3 (d)–(f) as RFC 9618 updates them: grow the valid_policy_graph with the
+        certificatePolicies (d), or make it NULL when there are none (e); then it must not
+        be NULL while explicit_policy is 0 (f).
 
         :raises PathFailure: no-acceptable-explicit-policy.
         """
         cert = self.path[i]
         pols = cert_policies(cert)
-        tree = self.valid_policy_tree
-        if tree is not None:
+        graph = self.valid_policy_graph
+        if graph is not None:
             any_allowed = self.inhibit_any_policy > 0 or (i < self.n and cert.self_issued)
-            if pols is None or not tree.process_certificate(i, pols, any_allowed):
-                self.valid_policy_tree = None
-        if self.explicit_policy == 0 and self.valid_policy_tree is None:
+            if pols is None or not graph.process_certificate(i, pols, any_allowed):
+                self.valid_policy_graph = None
+        if self.explicit_policy == 0 and self.valid_policy_graph is None:
             raise PathFailure(Reason.NO_EXPLICIT_POLICY,
                               f"{cert.describe()}: no acceptable certificate policy", i)
 
@@ -404,17 +410,17 @@ class PathState:
         _check_critical(self.path[i], i)  # (o)
 
     def _map_policies(self, i: int) -> None:
-        """§6.1.4 (a)–(b): policyMappings never map anyPolicy; apply them to the tree (or
-        delete the mapped nodes while policy_mapping is 0)."""
+        """§6.1.4 (a)–(b): policyMappings never map anyPolicy; apply them to the
+        valid_policy_graph (or delete the mapped nodes while policy_mapping is 0)."""
         cert = self.path[i]
         maps = cert_policy_mappings(cert)
         if maps is None:
             return
         if any(ANY_POLICY in m for m in maps):
             raise PathFailure(Reason.POLICY_MAPPING, f"{cert.describe()} maps anyPolicy", i)
-        tree = self.valid_policy_tree
-        if tree is not None and not tree.process_mappings(i, maps, self.policy_mapping > 0):
-            self.valid_policy_tree = None
+        graph = self.valid_policy_graph
+        if graph is not None and not graph.process_mappings(i, maps, self.policy_mapping > 0):
+            self.valid_policy_graph = None
 
     def _next_working_key(self, i: int) -> None:
         """§6.1.4 (c)–(f): working_issuer_name, working_public_key and its parameters
@@ -485,7 +491,7 @@ class PathState:
     def wrap_up(self) -> None:
         """§6.1.5 (a)–(g) for the target certificate: explicit_policy (a)–(b), its working
         key (c)–(e, a key this package cannot load is not needed for path validation), no
-        unrecognised critical extension (f), the valid_policy_tree intersected with the
+        unrecognised critical extension (f), the valid_policy_graph intersected with the
         user-initial-policy-set (g); then it must not be NULL while explicit_policy is 0.
 
         :raises PathFailure: unknown-critical-certificate-extension,
@@ -506,9 +512,9 @@ class PathState:
         except UnsupportedAlgorithmError:
             pass  # the target's own key is not needed for path validation
         _check_critical(cert, n)
-        tree = self.valid_policy_tree
-        if tree is not None and not tree.intersect(n, self.policy.user_initial_policy_set):
-            self.valid_policy_tree = None
-        if self.explicit_policy == 0 and self.valid_policy_tree is None:
+        graph = self.valid_policy_graph
+        if graph is not None and not graph.intersect(n, self.policy.user_initial_policy_set):
+            self.valid_policy_graph = None
+        if self.explicit_policy == 0 and self.valid_policy_graph is None:
             raise PathFailure(Reason.NO_EXPLICIT_POLICY,
                               "no acceptable certificate policy for this path", n)

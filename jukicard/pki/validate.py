@@ -9,7 +9,7 @@ For every candidate path (:class:`jukicard.pki.path.PathBuilder`, every edge's s
 checked as it is built) the §6.1 algorithm runs
 on a :class:`~jukicard.pki.pathstate.PathState` (one method per step): signatures and
 allowed algorithms/key sizes, validity (with clock skew), name chaining (§7.1), name
-constraints, the valid_policy_tree, policy mappings/constraints/inhibit anyPolicy,
+constraints, the valid_policy_graph (RFC 9618), policy mappings/constraints/inhibit anyPolicy,
 basicConstraints and pathLenConstraint (self-issued certificates do not count), keyUsage
 keyCertSign, unknown critical extensions; then revocation of every certificate of the path,
 top-down (statuses from the :class:`~jukicard.pki.revocation.RevocationSource`, cached per

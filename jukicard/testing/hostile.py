@@ -3,9 +3,11 @@
 Synthetic TEST material, generated at run time with ``cryptography`` (P-256 keys; nothing
 is written to disk): the intermediate pools a verifier must decide quickly — 100+ look-alike
 issuers sharing a subject, 100+ certificates sharing a key, cross-certification rings, a
-chain deeper than ``max_chain_depth``, a wide fan-out at every level — and chains whose name
-constraints need thousands × thousands of comparisons.  Used by
-``tests/unit/test_pki_bounded.py``, ``tests/unit/test_pki_caps.py`` and
+chain deeper than ``max_chain_depth``, a wide fan-out at every level — chains whose name
+constraints need thousands × thousands of comparisons, and chains whose policy mappings would
+multiply an RFC 5280 valid_policy_tree at every CA (:class:`PolicyMappingChain`, the shape of
+OpenSSL CVE-2023-0464).  Used by ``tests/unit/test_pki_bounded.py``,
+``tests/unit/test_pki_caps.py``, ``tests/unit/test_pki_policy_graph.py`` and
 ``benchmarks/test_pathbuilding.py``.
 """
 
@@ -15,16 +17,18 @@ import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from asn1crypto import x509 as a509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtensionOID, NameOID
 
 from jukicard.pki.certs import Certificate
 
-__all__ = ["AT", "Node", "HostilePools", "NameConstraintChain", "new_key", "name", "issue",
-           "issue_der", "hostile_pools", "certified_by_strangers"]
+__all__ = ["AT", "Node", "HostilePools", "NameConstraintChain", "PolicyMappingChain", "new_key",
+           "name", "issue", "issue_der", "hostile_pools", "certified_by_strangers",
+           "policy_mappings_extension"]
 
 #: Validation time of every generated case (all certificates valid 2020–2030 unless said).
 AT = _dt.datetime(2024, 6, 1, tzinfo=_dt.UTC)
@@ -223,3 +227,66 @@ class NameConstraintChain:
         ee = issue(name("NC EE"), key, parent, ca=False, serial=99,
                    extensions=[(san, False)])
         return cls(_cert(root), cas, _cert(ee))
+
+
+def policy_mappings_extension(pairs: Sequence[tuple[str, str]]) -> x509.UnrecognizedExtension:
+    """A policyMappings extension (RFC 5280 §4.2.1.5) for :func:`issue`'s ``extensions``:
+    ``cryptography`` cannot build one, so ``asn1crypto`` encodes its value.
+
+    :param pairs: (issuerDomainPolicy, subjectDomainPolicy) dotted OIDs.
+    """
+    value = a509.PolicyMappings([{"issuer_domain_policy": idp, "subject_domain_policy": sdp}
+                                 for idp, sdp in pairs])
+    return x509.UnrecognizedExtension(ExtensionOID.POLICY_MAPPINGS, value.dump())
+
+
+@dataclass
+class PolicyMappingChain:
+    """anchor → ``depth`` CAs that each assert the same ``width`` policies and map every one
+    of them to every one (``width``² mappings) → an end entity asserting them too.
+
+    Under RFC 5280 §6.1 each CA multiplies the valid_policy_tree by ``width`` (``width`` ^
+    ``depth`` nodes at the end entity: the shape of OpenSSL CVE-2023-0464); the RFC 9618
+    policy graph keeps ``width`` nodes per level.  Every certificate carries SKI and AKI, so
+    the chain passes the strict profile too: it is a valid path whose valid policies are the
+    ``width`` policies.
+
+    :ivar root: / :ivar cas: / :ivar ee: the chain, top-down.
+    :ivar policies: the asserted policy OIDs (``2.999.9.<j>``, under the X.660 example arc).
+    """
+
+    root: Certificate
+    cas: list[Certificate]
+    ee: Certificate
+    policies: tuple[str, ...]
+
+    @property
+    def path(self) -> tuple[Certificate, ...]:
+        """The whole path, anchor first, end entity last."""
+        return (self.root, *self.cas, self.ee)
+
+    @classmethod
+    def build(cls, width: int = 8, depth: int = 8, *, any_policy: bool = False
+              ) -> PolicyMappingChain:
+        """:param width: policies per certificate (``N``).
+        :param depth: CAs between the anchor and the end entity.
+        :param any_policy: the CAs also assert anyPolicy (RFC 5280 §6.1.3 (d)(2) then adds
+            a node for every expected policy of every parent node).
+        """
+        key = new_key()  # one key: this chain is not about signatures
+        policies = tuple(f"2.999.9.{j}" for j in range(1, width + 1))
+        asserted = [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
+        ca_policies = x509.CertificatePolicies(
+            asserted + [x509.PolicyInformation(x509.ObjectIdentifier("2.5.29.32.0"), None)]
+            if any_policy else asserted)
+        mappings = policy_mappings_extension([(a, b) for a in policies for b in policies])
+        root = issue(name("Policy root"), key, None)
+        cas: list[Certificate] = []
+        parent = root
+        for i in range(depth):
+            parent = issue(name(f"Policy CA {i}"), key, parent, serial=10 + i, aki=True,
+                           extensions=[(ca_policies, False), (mappings, False)])
+            cas.append(_cert(parent))
+        ee = issue(name("Policy EE"), key, parent, ca=False, serial=99, aki=True,
+                   extensions=[(x509.CertificatePolicies(asserted), False)])
+        return cls(_cert(root), cas, _cert(ee), policies)

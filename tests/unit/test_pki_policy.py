@@ -1,4 +1,5 @@
-"""The valid_policy_tree (jukicard.pki.policies) and the ValidationPolicy object."""
+"""The valid_policy_graph (jukicard.pki.policies, through its old name PolicyTree) and the
+ValidationPolicy object."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from jukicard.errors import UsageError
 from jukicard.pki import ANY_POLICY, RevocationRule, ValidationPolicy
-from jukicard.pki.policies import PolicyTree
+from jukicard.pki.policies import PolicyTree  # the PolicyGraph under its old name
 
 P1, P2, P3 = "1.2.3.1", "1.2.3.2", "1.2.3.3"
 
@@ -21,7 +22,7 @@ def test_tree_keeps_asserted_policies_from_any_policy_root() -> None:
     assert t.process_certificate(2, {P1: ()}, any_policy_allowed=True)
     assert t.leaf_policies(2) == {P1}
     # P2 branch has no child at depth 2 and was pruned
-    assert {n.valid_policy for n in t.levels[1]} == {P1}
+    assert set(t.levels[1]) == {P1}
 
 
 def test_tree_becomes_null_when_policies_are_disjoint() -> None:
@@ -47,7 +48,7 @@ def test_mapping_rewrites_expected_policies() -> None:
     assert t.process_mappings(1, [(P1, P2)], mapping_allowed=True)
     assert t.process_certificate(2, {P2: ()}, any_policy_allowed=True)
     # the valid_policy stays the issuer-domain policy at depth 1, P2 at depth 2
-    assert {n.valid_policy for n in t.levels[1]} == {P1}
+    assert set(t.levels[1]) == {P1}
     assert t.leaf_policies(2) == {P2}
 
 
@@ -61,7 +62,7 @@ def test_mapping_from_any_policy_node_creates_nodes() -> None:
     t = PolicyTree()
     t.process_certificate(1, {ANY_POLICY: ()}, any_policy_allowed=True)
     t.process_mappings(1, [(P1, P3)], mapping_allowed=True)
-    assert {n.valid_policy for n in t.levels[1]} == {ANY_POLICY, P1}
+    assert set(t.levels[1]) == {ANY_POLICY, P1}
     t.process_certificate(2, {P3: ()}, any_policy_allowed=True)
     assert t.leaf_policies(2) == {P3}
 
