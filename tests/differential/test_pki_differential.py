@@ -41,7 +41,8 @@ def test_jukicard_accepts_nothing_a_peer_rejects(outcomes: dict[str, ds.Outcome]
                                                  case_id: str) -> None:
     """The issue's rule: jukicard accepting what cryptography or OpenSSL rejects fails,
     unless the corpus says in writing why that peer is wrong."""
-    assert ds.problems(outcomes[case_id]) == []
+    found = ds.problems(outcomes[case_id])
+    assert not found, "; ".join(found)
 
 
 @pytest.mark.parametrize("case_id", ALL)
@@ -49,14 +50,16 @@ def test_jukicard_verdict_matches_the_corpus(outcomes: dict[str, ds.Outcome],
                                              case_id: str) -> None:
     """Controls accepted; every defect rejected under a reason that names it (not a
     consequence such as ``no-valid-issuer-or-name-chaining``)."""
-    assert ds.jukicard_problem(outcomes[case_id]) is None
+    found = ds.jukicard_problem(outcomes[case_id])
+    assert found is None, found
 
 
 @pytest.mark.parametrize("case_id", CONTROLS)
 def test_peers_accept_the_controls(outcomes: dict[str, ds.Outcome], case_id: str) -> None:
     """The controls are conformant for the peers too (else the base chain has a defect of
     its own and every comparison built on it is void), unless a note says otherwise."""
-    assert ds.peer_control_problems(outcomes[case_id]) == []
+    found = ds.peer_control_problems(outcomes[case_id])
+    assert not found, "; ".join(found)
 
 
 @pytest.mark.parametrize("case_id", NOTED)
@@ -64,7 +67,8 @@ def test_every_note_explains_a_real_disagreement(outcomes: dict[str, ds.Outcome]
                                                  case_id: str) -> None:
     """A note excusing a peer must match what the peer does: a stale note would hide a
     future disagreement."""
-    assert ds.stale_notes(outcomes[case_id]) == []
+    found = ds.stale_notes(outcomes[case_id])
+    assert not found, "; ".join(found)
 
 
 def test_the_harness_flags_an_unexplained_disagreement(

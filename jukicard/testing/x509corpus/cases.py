@@ -237,12 +237,6 @@ CASES: tuple[CaseDef, ...] = (
             notes={"cryptography": "cryptography's client verifier applies the CA/B Forum rule "
                    "that a leaf must not assert cA; RFC 5280 §6.1 validates any target, and a CA "
                    "certificate is validated this way (e.g. a CRL signer)."}),
-    CaseDef(id="valid-v1-leaf", rule="control", rfc="§4.1.2.1", valid=True,
-            edit=_leaf(lambda s: s.replace(version=0, extensions=())),
-            what="v1 leaf without extensions",
-            notes={"cryptography": "cryptography requires X.509 v3 for every certificate; RFC "
-                   "5280 §4.1.2.1 allows v1 when no extension is present (the strict profile "
-                   "demands v3 only when extensions are)."}),
     CaseDef(id="valid-crl", rule="control", rfc="§5", valid=True, shape=2, crl=True,
             what="conformant CRL, leaf not revoked"),
     CaseDef(id="valid-crl-nextupdate-subsecond", rule="control", rfc="§5.1.2.5", valid=True,
@@ -369,6 +363,10 @@ CASES: tuple[CaseDef, ...] = (
             what="leaf AKI value truncated (non-critical, still recognised)"),
 
     # ---------------------------------------------------------------- version / serial
+    CaseDef(id="v1-leaf", rule="aki-missing", rfc="§4.1.2.1, §4.2.1.1", valid=False,
+            edit=_leaf(lambda s: s.replace(version=0, extensions=())),
+            what="v1 leaf without extensions, so without the AKI every certificate but a "
+                 "self-signed one must carry"),
     CaseDef(id="v1-with-extensions-leaf", rule="extensions-need-v3", rfc="§4.1.2.1", valid=False,
             edit=_leaf(lambda s: s.replace(version=0)), what="v1 leaf carrying extensions"),
     CaseDef(id="v2-with-extensions-leaf", rule="extensions-need-v3", rfc="§4.1.2.1", valid=False,
