@@ -71,7 +71,7 @@ def test_every_note_explains_a_real_disagreement(outcomes: dict[str, ds.Outcome]
     assert not found, "; ".join(found)
 
 
-def test_the_harness_flags_an_unexplained_disagreement(
+def test_harness_flags_a_stand_in_jukicard_accepting_a_defect(
         outcomes: dict[str, ds.Outcome]) -> None:
     """The rule itself can fail: an outcome where jukicard accepts a case a peer rejects
     and no note excuses it is reported (a stand-in jukicard verdict, not the real one)."""
