@@ -11,8 +11,8 @@ Markdown agreement table.
   web-only demand — a SAN on every end entity — relaxed for a non-web PKI).  It has no CRL
   support: on CRL cases it checks the chain only and its verdict is *not applicable*.
 * **openssl** — ``openssl verify -x509_strict -attime <seconds>`` with only the anchor
-  trusted (``-CAfile``, no default stores), ``-untrusted`` for the intermediate and
-  ``-crl_check -CRLfile`` on CRL cases.
+  trusted (``-CAfile``, no default stores), ``-untrusted`` for the intermediate and any CRL
+  signer, and ``-crl_check -extended_crl -CRLfile`` on CRL cases.
 
 The rule (:func:`problems`): a case where jukicard accepts and an applicable peer rejects is
 a failure unless the case carries a written note for that peer (``CaseDef.notes``).  Cases
@@ -100,7 +100,7 @@ def run_jukicard(case: Case) -> Verdict:
             policy = policy.replace(revocation=RevocationRule.NONE)
         else:
             revocation = CrlRevocationSource([case.crl])
-        validator = Validator(policy, intermediates=list(case.intermediates),
+        validator = Validator(policy, intermediates=list(case.untrusted),
                               revocation=revocation)
     except MalformedError as exc:  # the anchor, an intermediate or the CRL does not load
         return Verdict(False, f"{exc.reason} (at load)", code=str(exc.reason))
@@ -155,7 +155,7 @@ def _cryptography_verdict(case: Case, applicable: bool) -> Verdict:
     try:
         anchor = x509.load_der_x509_certificate(case.anchor)
         target = x509.load_der_x509_certificate(case.target)
-        inters = [x509.load_der_x509_certificate(c) for c in case.intermediates]
+        inters = [x509.load_der_x509_certificate(c) for c in case.untrusted]
         ca_policy, ee_policy = cryptography_policies()
         verifier = (xv.PolicyBuilder().store(xv.Store([anchor])).time(case.at)
                     .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
@@ -195,7 +195,8 @@ def run_openssl(case: Case, files: CaseFiles) -> Verdict:
     if files.untrusted is not None:
         cmd += ["-untrusted", str(files.untrusted)]
     if files.crl is not None:
-        cmd += ["-crl_check", "-CRLfile", str(files.crl)]
+        # -extended_crl: CRLs signed by another certificate of the issuer (§6.3.3 (f))
+        cmd += ["-crl_check", "-extended_crl", "-CRLfile", str(files.crl)]
     cmd.append(str(files.target))
     # no configuration file: nothing site-specific (security level, providers) applies
     env = dict(os.environ, OPENSSL_CONF=os.devnull)

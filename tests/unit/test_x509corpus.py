@@ -45,9 +45,11 @@ def test_corpus_is_deterministic(corpus: dict[str, Case]) -> None:
 
 
 def test_every_case_changes_its_base_chain(corpus: dict[str, Case]) -> None:
+    def key(c: Case) -> tuple[object, ...]:
+        return (c.certs, c.crl, c.others, c.at)
+
     same = [c.id for c in corpus.values()
-            if c.id != _base_of(c) and (c.certs, c.crl, c.at) ==
-            (corpus[_base_of(c)].certs, corpus[_base_of(c)].crl, corpus[_base_of(c)].at)]
+            if c.id != _base_of(c) and key(c) == key(corpus[_base_of(c)])]
     assert same == []
 
 
@@ -99,6 +101,19 @@ def test_crl_defects(corpus: dict[str, Case]) -> None:
     assert OID.CRL_NUMBER not in ids("crl-number-missing")
     assert OID.AKI not in ids("crl-aki-missing")
     assert ids("crl-duplicate-ext").count(OID.CRL_NUMBER) == 2
+
+
+def test_separate_crl_signer(corpus: dict[str, Case]) -> None:
+    case = corpus["valid-crl-separate-signer"]
+    assert case.crl is not None and len(case.others) == 1 and case.untrusted == case.others
+    signer = _tbs(case.others[0])
+    assert signer["subject"] == signer["issuer"] == _tbs(case.anchor)["subject"]
+    assert signer["subject_public_key_info"] != _tbs(case.anchor)["subject_public_key_info"]
+    aki = next(e for e in asn1_crl.CertificateList.load(case.crl)["tbs_cert_list"][
+        "crl_extensions"] if e["extn_id"].dotted == OID.AKI)
+    ski = next(e for e in signer["extensions"] if e["extn_id"].dotted == OID.SKI)
+    assert aki["extn_value"].parsed["key_identifier"].native == ski["extn_value"].parsed.native
+    assert OID.AKI not in _ext_ids(corpus["crl-signer-aki-missing"].others[0])
 
 
 def test_write_corpus_layout(corpus: dict[str, Case], tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ only when such a reason is written here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ def _aki_issuer_serial(c: Chain) -> Chain:
 
 
 def _ca_as_target(c: Chain) -> Chain:
-    return Chain(c.certs[:2], c.crl)
+    return dataclasses.replace(c, certs=c.certs[:2])
 
 
 def _dns_subtree(name: str) -> asn1_x509.GeneralSubtrees:
@@ -244,6 +245,10 @@ CASES: tuple[CaseDef, ...] = (
             at=AT + _HALF_SECOND,
             what="CRL nextUpdate = T, validated at T + 0.5 s",
             notes={"openssl": _OPENSSL_CRL_INCLUSIVE}),
+    CaseDef(id="valid-crl-separate-signer", rule="control", rfc="§6.3.3 (f)", valid=True,
+            shape=2, crl=True, edit=lambda c: c.with_crl_signer(),
+            what="CRL signed by a separate CRL-signing certificate of the root (same name, "
+                 "own key, cRLSign)"),
 
     # ---------------------------------------------------------------- key identifiers
     CaseDef(id="aki-missing-leaf", rule="aki-missing", rfc="§4.2.1.1", valid=False,
@@ -416,6 +421,9 @@ CASES: tuple[CaseDef, ...] = (
             what="leaf validity (2026) as GeneralizedTime instead of UTCTime"),
 
     # ---------------------------------------------------------------- CRLs
+    CaseDef(id="crl-signer-aki-missing", rule="aki-missing", rfc="§4.2.1.1", valid=False,
+            shape=2, crl=True, edit=lambda c: c.with_crl_signer(lambda s: s.without(OID.AKI)),
+            what="the CRL's signer (a separate certificate of the root) without AKI"),
     CaseDef(id="crl-revoked-leaf", rule="revoked", rfc="§6.3", valid=False, shape=2, crl=True,
             edit=_crl(lambda c: c.replace(revoked=c.revoked + (
                 RevokedSpec(LEAF_SERIAL, AT - _dt.timedelta(days=2)),))),

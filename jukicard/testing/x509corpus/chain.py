@@ -10,9 +10,10 @@ validation time) that revokes one unrelated serial.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
@@ -61,6 +62,7 @@ ROOT_SERIAL = 0x1001
 INTERMEDIATE_SERIAL = 0x2002
 LEAF_SERIAL = 0x3003
 FILLER_SERIAL = 0x9009
+CRL_SIGNER_SERIAL = 0x4004
 
 
 # ------------------------------------------------------------------ extension values (DER)
@@ -97,10 +99,15 @@ def crl_number_value(n: int) -> bytes:
 # ------------------------------------------------------------------ the chain
 @dataclass(frozen=True)
 class Chain:
-    """Certificate specs, anchor first, and the CRL (CRL cases only)."""
+    """Certificate specs, anchor first, the CRL (CRL cases only) and other certificates
+    the verifiers get as untrusted ones without being on the path (a CRL signer)."""
 
     certs: tuple[CertSpec, ...]
     crl: CrlSpec | None = None
+    others: tuple[CertSpec, ...] = ()
+    #: the private keys by name (edits that compute key identifiers need them)
+    keys: Mapping[str, rsa.RSAPrivateKey] = field(default_factory=dict, repr=False,
+                                                  compare=False)
 
     def index(self, role: str) -> int:
         """Position of ``root``, ``intermediate`` or ``leaf``.
@@ -122,7 +129,8 @@ class Chain:
     def edit(self, role: str, fn: Callable[[CertSpec], CertSpec]) -> Chain:
         """A chain with ``fn`` applied to the spec of ``role``."""
         i = self.index(role)
-        return Chain(self.certs[:i] + (fn(self.certs[i]),) + self.certs[i + 1:], self.crl)
+        return dataclasses.replace(
+            self, certs=self.certs[:i] + (fn(self.certs[i]),) + self.certs[i + 1:])
 
     def rename(self, role: str, subject: NameAttrs) -> Chain:
         """Change ``role``'s subject and, so that names still chain, the issuer fields that
@@ -136,13 +144,32 @@ class Chain:
         crl = self.crl
         if crl is not None and i == 0:
             crl = crl.replace(issuer=subject)
-        return Chain(tuple(certs), crl)
+        return dataclasses.replace(self, certs=tuple(certs), crl=crl)
 
     def edit_crl(self, fn: Callable[[CrlSpec], CrlSpec]) -> Chain:
         """A chain with ``fn`` applied to the CRL."""
         if self.crl is None:
             raise KeyError("crl")
-        return Chain(self.certs, fn(self.crl))
+        return dataclasses.replace(self, crl=fn(self.crl))
+
+    def with_crl_signer(self, fn: Callable[[CertSpec], CertSpec] = lambda s: s) -> Chain:
+        """Have the root's CRL signed by a separate CRL-signing certificate of the root
+        (same name, its own key — the ``intermediate`` key —, keyUsage cRLSign only, issued
+        by the root), ``fn`` applied to that certificate."""
+        if self.crl is None:
+            raise KeyError("crl")
+        root = self.certs[0]
+        signer = CertSpec(
+            subject=root.subject, issuer=root.subject, key="intermediate", signer=root.key,
+            serial=CRL_SIGNER_SERIAL, not_before=root.not_before,
+            not_after=_dt.datetime(2030, 1, 1, tzinfo=_dt.UTC),
+            extensions=(Ext(OID.KU, True, ku_value("crl_sign")),
+                        Ext(OID.SKI, False, ski_value(self.keys["intermediate"])),
+                        Ext(OID.AKI, False, aki_value(self.keys[root.key]))))
+        crl = self.crl.replace(signer="intermediate", extensions=tuple(
+            Ext(OID.AKI, e.critical, aki_value(self.keys["intermediate"])) if e.oid == OID.AKI
+            else e for e in self.crl.extensions))
+        return dataclasses.replace(self, crl=crl, others=self.others + (fn(signer),))
 
 
 #: A case's change to the base chain.
@@ -206,4 +233,4 @@ def base_chain(shape: int, keys: dict[str, rsa.RSAPrivateKey], *, crl: bool = Fa
         certs = (root, _leaf(ROOT_NAME, "root", keys))
     else:
         raise ValueError(f"no chain of shape {shape}")
-    return Chain(certs, base_crl(keys) if crl else None)
+    return Chain(certs, base_crl(keys) if crl else None, keys=keys)

@@ -5,7 +5,7 @@ Deterministic: fixed dates and serials, RSA PKCS#1 v1.5 signatures, keys loaded 
 if missing).  Written layout, one folder per case::
 
     <out>/<case id>/anchor.pem        the trust anchor
-    <out>/<case id>/untrusted.pem     the intermediate (3-certificate cases only)
+    <out>/<case id>/untrusted.pem     the intermediate and any CRL signer (if there are)
     <out>/<case id>/target.pem        the certificate to validate
     <out>/<case id>/crl.pem           the root's CRL (CRL cases only)
     <out>/manifest.json               every case: id, rule, RFC section, expected outcome,
@@ -39,6 +39,7 @@ class Case:
 
     :ivar certs: DER certificates, trust anchor first, target last.
     :ivar crl: DER of the root's CRL (CRL cases only).
+    :ivar others: DER of untrusted certificates off the path (a separate CRL signer).
     """
 
     id: str
@@ -51,6 +52,7 @@ class Case:
     at: _dt.datetime
     notes: Mapping[str, str] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
+    others: tuple[bytes, ...] = ()
 
     @property
     def anchor(self) -> bytes:
@@ -58,9 +60,10 @@ class Case:
         return self.certs[0]
 
     @property
-    def intermediates(self) -> tuple[bytes, ...]:
-        """The untrusted intermediates' DER (may be empty)."""
-        return self.certs[1:-1]
+    def untrusted(self) -> tuple[bytes, ...]:
+        """What a verifier gets besides anchor and target: the path's intermediates, then
+        the certificates off the path (may be empty)."""
+        return self.certs[1:-1] + self.others
 
     @property
     def target(self) -> bytes:
@@ -93,7 +96,8 @@ def _encode(d: CaseDef, keys: dict[str, rsa.RSAPrivateKey]) -> Case:
     certs = tuple(encode_cert(spec, keys) for spec in chain.certs)
     crl = encode_crl(chain.crl, keys) if chain.crl is not None else None
     return Case(id=d.id, rule=d.rule, rfc=d.rfc, what=d.what, valid=d.valid, certs=certs,
-                crl=crl, at=d.at, notes=dict(d.notes), reasons=d.reasons)
+                crl=crl, at=d.at, notes=dict(d.notes), reasons=d.reasons,
+                others=tuple(encode_cert(spec, keys) for spec in chain.others))
 
 
 def build_corpus(key_dir: Path | str, defs: Iterable[CaseDef] = CASES) -> list[Case]:
@@ -131,9 +135,9 @@ def write_corpus(cases: Iterable[Case], out: Path | str) -> dict[str, CaseFiles]
         anchor.write_bytes(pem(case.anchor))
         target.write_bytes(pem(case.target))
         untrusted = crl = None
-        if case.intermediates:
+        if case.untrusted:
             untrusted = d / "untrusted.pem"
-            untrusted.write_bytes(b"".join(pem(c) for c in case.intermediates))
+            untrusted.write_bytes(b"".join(pem(c) for c in case.untrusted))
         if case.crl is not None:
             crl = d / "crl.pem"
             crl.write_bytes(pem(case.crl, "X509 CRL"))
