@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python3 tests/differential_report.py",
                                 description=__doc__.splitlines()[0])
     p.add_argument("-o", "--out", help="write the Markdown here instead of stdout")
+    p.add_argument("--note", default="", help="one more line for the summary (e.g. which "
+                   "jukicard revision was measured)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 on an unexplained disagreement or a wrong jukicard verdict")
     args = p.parse_args(argv)
@@ -36,7 +38,7 @@ def main(argv: list[str]) -> int:
         outcomes = ds.evaluate(cases, write_corpus(cases, tmp))
     text = ds.render_markdown(outcomes, openssl=ds.openssl_version() or "openssl (absent)",
                               cryptography=cryptography.__version__,
-                              command="python3 tests/differential_report.py")
+                              command="python3 tests/differential_report.py", note=args.note)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
