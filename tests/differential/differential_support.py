@@ -310,8 +310,8 @@ def render_markdown(outcomes: Sequence[Outcome], *, openssl: str, cryptography: 
         f"Corpus `jukicard.testing.x509corpus`: {n} cases, "
         f"{sum(o.case.valid for o in outcomes)} conformant controls and "
         f"{sum(not o.case.valid for o in outcomes)} chains with exactly one defect.  "
-        "jukicard: `Validator` with the default `ValidationPolicy` (revocation only in the "
-        f"`crl-*` cases).  cryptography {cryptography}: `x509.verification` client "
+        "jukicard: `Validator` with the default `ValidationPolicy` (revocation checked only "
+        f"in the cases with a CRL).  cryptography {cryptography}: `x509.verification` client "
         "verifier, its webpki extension policies with the end-entity SAN made optional.  "
         f"{openssl}: `openssl verify -x509_strict -attime`.",
         "",
