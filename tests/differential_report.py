@@ -30,6 +30,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("-o", "--out", help="write the Markdown here instead of stdout")
     p.add_argument("--note", default="", help="one more line for the summary (e.g. which "
                    "jukicard revision was measured)")
+    p.add_argument("--readme", action="store_true",
+                   help="also replace the table between the differential markers of README.md")
     p.add_argument("--check", action="store_true",
                    help="exit 1 on an unexplained disagreement or a wrong jukicard verdict")
     args = p.parse_args(argv)
@@ -39,6 +41,10 @@ def main(argv: list[str]) -> int:
     text = ds.render_markdown(outcomes, openssl=ds.openssl_version() or "openssl (absent)",
                               cryptography=cryptography.__version__,
                               command="python3 tests/differential_report.py", note=args.note)
+    if args.readme:
+        readme = ROOT / "README.md"
+        readme.write_text(ds.replace_readme_block(readme.read_text(encoding="utf-8"), text),
+                          encoding="utf-8")
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:

@@ -283,15 +283,17 @@ class PathState:
         policy's clock skew); (4) its issuer is the working_issuer_name.  (3), revocation,
         is :meth:`check_revocation`.  Also the policy's smallest RSA key.
 
-        :raises PathFailure: bad-certificate-signature, unsupported-algorithm,
+        :raises PathFailure: bad-certificate-signature, signature-algorithm-mismatch (the
+            two algorithm fields differ, whatever the conformance), unsupported-algorithm,
             certificate-expired/-not-yet-valid, no-valid-issuer-or-name-chaining,
             key-too-small.
         """
         cert = self.path[i]
         desc = cert.describe()
         if cert.signature_algorithm == "mismatched-signature-algorithms":
-            raise PathFailure(Reason.BAD_SIGNATURE,
-                              f"{desc}: signature algorithm fields differ", i)
+            raise PathFailure(Reason.SIGNATURE_ALGORITHM_MISMATCH,
+                              f"{desc}: signatureAlgorithm differs from the TBS signature "
+                              "field (§4.1.1.2)", i)
         try:
             self.signatures.check_algorithm(cert.asn1["signature_algorithm"],
                                             self.working_public_key)

@@ -344,3 +344,35 @@ def render_markdown(outcomes: Sequence[Outcome], *, openssl: str, cryptography: 
             for peer, why in o.case.notes.items():
                 lines.append(f"* `{o.case.id}`, {peer}: {why}")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ README block
+README_BEGIN = "<!-- differential table: python3 tests/differential_report.py --readme -->"
+README_END = "<!-- end of differential table -->"
+
+
+def replace_readme_block(readme: str, report: str) -> str:
+    """``readme`` with the text between :data:`README_BEGIN` and :data:`README_END` replaced
+    by ``report`` without its title (the README gives its own heading)."""
+    head, sep, rest = readme.partition(README_BEGIN)
+    _, sep2, tail = rest.partition(README_END)
+    if not sep or not sep2:
+        raise ValueError("README.md has no differential table markers")
+    body = report.split("\n", 2)[2] if report.startswith("# ") else report
+    return f"{head}{README_BEGIN}\n{body.strip()}\n{README_END}{tail}"
+
+
+def table_rows(markdown: str) -> dict[str, tuple[str, str]]:
+    """``{case id: (jukicard cell, agreement)}`` from a rendered table (the peers' cells are
+    left out: their wording depends on the installed OpenSSL and cryptography)."""
+    rows: dict[str, tuple[str, str]] = {}
+    for line in markdown.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = (cells[4], cells[7])
+    return rows
+
+
+def live_rows(outcomes: Iterable[Outcome]) -> dict[str, tuple[str, str]]:
+    """The same columns, computed now."""
+    return {o.case.id: (o["jukicard"].cell(), _agreement(o)) for o in outcomes}

@@ -2,9 +2,9 @@
 verifier and ``openssl verify -x509_strict`` over the generated corpus
 (``jukicard.testing.x509corpus``; harness in ``differential_support.py``).
 
-Until the strict profile is merged these tests fail on every defect the default validator
-still accepts (that is their point); ``python3 tests/differential_report.py`` prints the
-whole table.
+``python3 tests/differential_report.py`` prints the whole table (``--readme`` rewrites it in
+README.md, ``-o tests/differential/agreement.md`` the stored copy); the last tests check that
+both copies still say what the verifiers say now.
 """
 
 from __future__ import annotations
@@ -80,3 +80,12 @@ def test_harness_flags_a_stand_in_jukicard_accepting_a_defect(
     stand_in = ds.Outcome(real.case, {**real.verdicts, "jukicard": ds.Verdict(True)})
     assert len(ds.problems(stand_in)) == sum(not real[p].accepted for p in PEERS)
     assert ds.jukicard_problem(stand_in) is not None
+
+
+@pytest.mark.parametrize("where", ["README.md", "tests/differential/agreement.md"])
+def test_published_table_is_current(outcomes: dict[str, ds.Outcome], where: str) -> None:
+    """The README's table (and the stored copy) give, for every case of the corpus,
+    jukicard's verdict and the agreement class measured now; a change in the validator or
+    the corpus that is not republished fails here."""
+    published = ds.table_rows((ROOT / where).read_text(encoding="utf-8"))
+    assert published == ds.live_rows(outcomes.values())

@@ -125,3 +125,23 @@ def test_write_corpus_layout(corpus: dict[str, Case], tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     assert [c["id"] for c in manifest["cases"]] == ["valid-3", "valid-crl"]
     assert manifest["cases"][0]["at"] == "2026-06-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("conformance", ["strict", "lenient"])
+def test_signature_algorithm_mismatch_is_named_under_either_conformance(
+        corpus: dict[str, Case], conformance: str) -> None:
+    """§4.1.1.2: outer and TBS algorithm fields that differ are reported as
+    ``signature-algorithm-mismatch`` by the §6.1.3 signature step too, so ``--lenient``
+    (which skips the §4 profile) still names the defect instead of a bad signature."""
+    from jukicard.pki import Validator, load_certificate
+    from jukicard.pki.policy import Conformance, RevocationRule, ValidationPolicy
+    from jukicard.pki.reasons import Reason
+
+    case = corpus["sigalg-mismatch-leaf"]
+    policy = ValidationPolicy((load_certificate(case.anchor),),
+                              revocation=RevocationRule.NONE,
+                              conformance=Conformance(conformance))
+    result = Validator(policy, intermediates=list(case.untrusted)).validate(case.target,
+                                                                            at=case.at)
+    assert not result.valid
+    assert result.reason == Reason.SIGNATURE_ALGORITHM_MISMATCH
