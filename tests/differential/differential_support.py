@@ -363,8 +363,11 @@ def replace_readme_block(readme: str, report: str) -> str:
 
 
 def table_rows(markdown: str) -> dict[str, tuple[str, str]]:
-    """``{case id: (jukicard cell, agreement)}`` from a rendered table (the peers' cells are
-    left out: their wording depends on the installed OpenSSL and cryptography)."""
+    """``{case id: (jukicard cell, agreement)}`` from a rendered table (only the README's
+    block between the markers when ``markdown`` has them; the peers' cells are left out:
+    their wording depends on the installed OpenSSL and cryptography)."""
+    if README_BEGIN in markdown:
+        markdown = markdown.partition(README_BEGIN)[2].partition(README_END)[0]
     rows: dict[str, tuple[str, str]] = {}
     for line in markdown.splitlines():
         if line.startswith("| `"):
