@@ -240,6 +240,12 @@ def check_extension_encoding(cert: Certificate, **_: bool) -> Violation | None:
             (aki["authority_cert_serial_number"].native is None):
         return _v(Reason.MALFORMED_EXTENSION, "authorityKeyIdentifier has only one of "
                   "authorityCertIssuer and authorityCertSerialNumber (§4.2.1.1)")
+    policies = cert.ext_value("certificate_policies")
+    if policies is not None:
+        oids = [info["policy_identifier"].dotted for info in policies]
+        if len(set(oids)) != len(oids):
+            return _v(Reason.MALFORMED_EXTENSION, "certificatePolicies names a policy more "
+                      "than once (§4.2.1.4)")
     return None
 
 
@@ -281,7 +287,8 @@ def _value_encoding_problem(raw: bytes, parsed: Any) -> str | None:
 def check_empty_extensions(cert: Certificate, **_: bool) -> Violation | None:
     """RFC 5280 §4.2: an extension must hold what its ASN.1 requires.  keyUsage: "at least
     one of the bits MUST be set to 1" (§4.2.1.3); subjectAltName: "the sequence MUST contain
-    at least one entry" (§4.2.1.6); nameConstraints and policyConstraints MUST NOT be an
+    at least one entry" (§4.2.1.6); a key identifier (§4.2.1.1, §4.2.1.2) identifies a key,
+    so it is not empty; nameConstraints and policyConstraints MUST NOT be an
     empty sequence (§4.2.1.10, §4.2.1.11); every ``SEQUENCE SIZE (1..MAX)`` (certificate
     policies, policy mappings, extKeyUsage, distribution points, access descriptions:
     ``_SIZE_1_MAX``) holds at least one element."""
@@ -292,6 +299,10 @@ def check_empty_extensions(cert: Certificate, **_: bool) -> Violation | None:
         empty = False
         if oid == _KU:
             empty = not value.native
+        elif oid == _SKI:  # KeyIdentifier: an OCTET STRING that identifies a key
+            empty = not value.native
+        elif oid == _AKI:  # a keyIdentifier, when present, is not empty either
+            empty = value["key_identifier"].native == b""
         elif oid == _PC:
             empty = all(value[f].native is None for f in value)
         elif oid == _NC:  # an empty sequence, or an empty GeneralSubtrees SIZE (1..MAX)

@@ -232,7 +232,7 @@ class PathState:
         _check_key_size(anchor, 0, policy)
         if policy.check_anchor_validity or policy.conformance is Conformance.STRICT:
             _check_validity(anchor, at, policy.clock_skew, 0, "trust anchor ")
-        return cls(
+        state = cls(
             path=path,
             at=at,
             policy=policy,
@@ -248,6 +248,33 @@ class PathState:
             max_path_length=n,
             keys={anchor.der: working_key},
         )
+        if n:
+            state.apply_anchor_constraints()
+        return state
+
+    def apply_anchor_constraints(self) -> None:
+        """The trust anchor certificate's own constraints, applied to the path below it as
+        RFC 5937 describes and the strict peers (OpenSSL, pyca/cryptography, Go) do: its
+        keyUsage must allow keyCertSign; it may carry no unrecognised critical extension;
+        its pathLenConstraint bounds max_path_length; its nameConstraints start the
+        permitted/excluded subtrees; its policyConstraints and inhibitAnyPolicy start the
+        policy counters.  (Its certificatePolicies and policyMappings are not applied.)
+
+        :raises PathFailure: anchor-key-usage-lacks-keyCertSign,
+            unknown-critical-certificate-extension, name-constraints-unsupported.
+        """
+        anchor = self.path[0]
+        ku = anchor.key_usage
+        if ku is not None and "key_cert_sign" not in ku:
+            raise PathFailure(Reason.ANCHOR_KEY_USAGE,
+                              f"trust anchor {anchor.describe()}: keyUsage lacks keyCertSign, "
+                              "it may not sign certificates", 0)
+        _check_critical(anchor, 0)
+        bc = anchor.basic_constraints
+        if bc is not None and bc[1] is not None:
+            self.max_path_length = min(self.max_path_length, int(bc[1]))
+        self._update_name_constraints(0)
+        self._apply_policy_constraints(anchor)
 
     def run(self) -> frozenset[str]:
         """§6.1.3 for every certificate, §6.1.4 between them, §6.1.5 after the last.
@@ -454,6 +481,10 @@ class PathState:
             self.explicit_policy = max(self.explicit_policy - 1, 0)
             self.policy_mapping = max(self.policy_mapping - 1, 0)
             self.inhibit_any_policy = max(self.inhibit_any_policy - 1, 0)
+        self._apply_policy_constraints(cert)
+
+    def _apply_policy_constraints(self, cert: Certificate) -> None:
+        """§6.1.4 (i)–(j): policyConstraints and inhibitAnyPolicy lower the counters."""
         pc = cert.ext_value("policy_constraints")
         if pc is not None:
             req = pc["require_explicit_policy"].native

@@ -54,6 +54,11 @@ class Reason(enum.StrEnum):
     PATH_BUILDING_LIMIT = "path-building-limit"
     #: Checking names against name constraints would take more comparisons than allowed.
     NC_LIMIT = "name-constraints-limit"
+    #: The trust anchor certificate has a keyUsage without keyCertSign, so its key may not
+    #: verify the certificates below it (§4.2.1.3; the anchor's other constraints —
+    #: pathLen, nameConstraints, policyConstraints, critical extensions — give the codes
+    #: the same failure would give below the anchor).
+    ANCHOR_KEY_USAGE = "anchor-key-usage-lacks-keyCertSign"
 
     # ------------------------------------------------------------ errors of other operations
     #: A failure with no more specific code (the library-wide default).

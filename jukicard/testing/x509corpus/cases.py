@@ -20,6 +20,7 @@ from asn1crypto import x509 as asn1_x509
 
 from jukicard.testing.x509corpus.chain import (
     AT,
+    LEAF_NAME,
     LEAF_SERIAL,
     Chain,
     Edit,
@@ -151,6 +152,16 @@ _UNKNOWN_VALUE = core.UTF8String("corpus").dump()
 _NC_VALUE = asn1_x509.NameConstraints({"excluded_subtrees": _dns_subtree("excluded.example")}
                                       ).dump()
 _PC_VALUE = asn1_x509.PolicyConstraints({"inhibit_policy_mapping": 0}).dump()
+_REQUIRE_POLICY_VALUE = asn1_x509.PolicyConstraints({"require_explicit_policy": 0}).dump()
+_NC_EXCLUDES_LEAF = asn1_x509.NameConstraints({"excluded_subtrees": asn1_x509.GeneralSubtrees([
+    {"base": asn1_x509.GeneralName("directory_name", asn1_x509.Name.build(dict(LEAF_NAME)))}])
+}).dump()
+_NC_PERMITS_LEAF = asn1_x509.NameConstraints({"permitted_subtrees": asn1_x509.GeneralSubtrees([
+    {"base": asn1_x509.GeneralName("directory_name",
+                                   asn1_x509.Name.build(dict(LEAF_NAME[:2])))}])}).dump()
+_POLICY = "2.999.1.1"  # under the X.660 example arc
+_DUPLICATE_POLICIES = asn1_x509.CertificatePolicies([
+    {"policy_identifier": _POLICY}, {"policy_identifier": _POLICY}]).dump()
 _IAP_VALUE = core.Integer(0).dump()
 _AIA_VALUE = asn1_x509.AuthorityInfoAccessSyntax([{
     "access_method": "ca_issuers",
@@ -353,6 +364,51 @@ CASES: tuple[CaseDef, ...] = (
             edit=_leaf(lambda s: s.with_ext(OID.UNKNOWN, True, _UNKNOWN_VALUE)),
             what="unknown critical extension on the leaf",
             reasons=("unknown-critical-certificate-extension",)),
+
+    # ---------------------------------------------------------------- trust anchor constraints
+    # The anchor certificate's own constraints bind the path below it (RFC 5937; what
+    # OpenSSL, cryptography and Go do): jukicard.pki.pathstate.apply_anchor_constraints.
+    CaseDef(id="anchor-pathlen-0-over-intermediate", rule="anchor-constraints",
+            rfc="§4.2.1.9, RFC 5937", valid=False,
+            edit=_root(lambda s: s.with_ext(OID.BC, True, bc_value(True, 0))),
+            what="root (anchor) pathLenConstraint 0 with an intermediate CA below it",
+            reasons=("path-length-exceeded",)),
+    CaseDef(id="valid-anchor-pathlen-0-over-leaf", rule="control", rfc="§4.2.1.9, RFC 5937",
+            valid=True, shape=2,
+            edit=_root(lambda s: s.with_ext(OID.BC, True, bc_value(True, 0))),
+            what="root (anchor) pathLenConstraint 0 directly over the leaf"),
+    CaseDef(id="anchor-ku-without-keycertsign", rule="anchor-constraints",
+            rfc="§4.2.1.3, RFC 5937", valid=False,
+            edit=_root(lambda s: s.with_ext(OID.KU, True, ku_value("digital_signature"))),
+            what="root (anchor) keyUsage digitalSignature only (no keyCertSign)",
+            reasons=("anchor-key-usage-lacks-keyCertSign", "key-cert-sign-without-ca")),
+    CaseDef(id="anchor-unknown-critical", rule="anchor-constraints", rfc="§4.2, RFC 5937",
+            valid=False, edit=_root(lambda s: s.with_ext(OID.UNKNOWN, True, _UNKNOWN_VALUE)),
+            what="root (anchor) with an unknown critical extension",
+            reasons=("unknown-critical-certificate-extension",)),
+    CaseDef(id="anchor-nc-excludes-leaf", rule="anchor-constraints",
+            rfc="§4.2.1.10, RFC 5937", valid=False,
+            edit=_root(lambda s: s.with_ext(OID.NC, True, _NC_EXCLUDES_LEAF)),
+            what="root (anchor) nameConstraints excluding the leaf's subject",
+            reasons=("name-constraints-excluded-violation",)),
+    CaseDef(id="valid-anchor-nc-permits-leaf", rule="control", rfc="§4.2.1.10, RFC 5937",
+            valid=True, edit=_root(lambda s: s.with_ext(OID.NC, True, _NC_PERMITS_LEAF)),
+            what="root (anchor) nameConstraints permitting the chain's names"),
+    CaseDef(id="anchor-require-explicit-policy", rule="anchor-constraints",
+            rfc="§4.2.1.11, RFC 5937", valid=False,
+            edit=_root(lambda s: s.with_ext(OID.POLICY_CONSTRAINTS, True,
+                                            _REQUIRE_POLICY_VALUE)),
+            what="root (anchor) requireExplicitPolicy 0, no policy in the chain",
+            reasons=("no-acceptable-explicit-policy",)),
+    CaseDef(id="ski-empty-intermediate", rule="malformed-extension", rfc="§4.2.1.2",
+            valid=False, edit=_inter(lambda s: s.with_ext(OID.SKI, False, b"\x04\x00")),
+            what="intermediate subjectKeyIdentifier is an empty OCTET STRING",
+            reasons=("extension-empty",)),
+    CaseDef(id="duplicate-policy-leaf", rule="malformed-extension", rfc="§4.2.1.4",
+            valid=False, edit=_leaf(lambda s: s.with_ext(OID.CERT_POLICIES, False,
+                                                         _DUPLICATE_POLICIES)),
+            what="leaf certificatePolicies naming one policy twice",
+            reasons=("malformed-extension-value",)),
 
     # ---------------------------------------------------------------- duplicate / malformed
     CaseDef(id="duplicate-ext-leaf", rule="duplicate-extension", rfc="§4.2", valid=False,

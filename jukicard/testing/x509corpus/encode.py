@@ -49,6 +49,7 @@ class OID:
     REASON_CODE = "2.5.29.21"
     NC = "2.5.29.30"
     CRL_DP = "2.5.29.31"
+    CERT_POLICIES = "2.5.29.32"
     POLICY_CONSTRAINTS = "2.5.29.36"
     AKI = "2.5.29.35"
     INHIBIT_ANY_POLICY = "2.5.29.54"
