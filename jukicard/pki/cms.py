@@ -52,6 +52,8 @@ from jukicard.pki.signatures import (
 from jukicard.pki.validate import Validator
 
 __all__ = [
+    "MAX_CMS_CERTIFICATES",
+    "MAX_SIGNER_INFOS",
     "MalformedCmsError",
     "SignerNotFoundError",
     "UnsupportedCmsAlgorithmError",
@@ -63,6 +65,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The most SignerInfos a SignedData may carry (each costs a signature check and a path
+#: validation; JPKI documents carry one, counter-signed forms a few).
+MAX_SIGNER_INFOS = 16
+#: The most certificates a SignedData may carry (they join the path-building pool).
+MAX_CMS_CERTIFICATES = 256
 
 #: signatureAlgorithm values accepted in a SignerInfo (PKCS#1 v1.5 only: what the card does).
 _RSA_SIG_ALGS: dict[str, str | None] = {
@@ -170,7 +178,9 @@ class SignedData:
     def parse(cls, data: bytes) -> SignedData:
         """Parse a DER or PEM ContentInfo(SignedData).
 
-        :raises MalformedCmsError: anything that is not a well-formed SignedData.
+        :raises MalformedCmsError: anything that is not a well-formed SignedData, or one
+            with more than :data:`MAX_SIGNER_INFOS` SignerInfos or
+            :data:`MAX_CMS_CERTIFICATES` certificates.
         """
         der = _unarmor(data)
         try:
@@ -190,6 +200,12 @@ class SignedData:
                 value = econtent.native
                 content = value if isinstance(value, bytes) else econtent.contents
             certs: list[x509.Certificate] = []
+            if len(sd["certificates"] or ()) > MAX_CMS_CERTIFICATES:
+                raise MalformedCmsError(f"CMS SignedData carries more than "
+                                        f"{MAX_CMS_CERTIFICATES} certificates")
+            if len(sd["signer_infos"]) > MAX_SIGNER_INFOS:
+                raise MalformedCmsError(f"CMS SignedData has more than {MAX_SIGNER_INFOS} "
+                                        "SignerInfos")
             for choice in sd["certificates"] or ():
                 if choice.name != "certificate":
                     continue
@@ -249,8 +265,9 @@ class SignedData:
         signer_infos = self._signed_data["signer_infos"]
         if len(signer_infos) == 0:
             raise MalformedCmsError("CMS SignedData has no SignerInfo")
+        digests: dict[str, bytes] = {}  # the content is hashed once per digest algorithm
         signers = tuple(
-            self._verify_signer(si, content, candidates, min_key_size, allow_sha1)
+            self._verify_signer(si, content, candidates, min_key_size, allow_sha1, digests)
             for si in signer_infos
         )
         return CmsVerification(content, self.content_type, signers, self.certificates)
@@ -258,10 +275,11 @@ class SignedData:
     # ----------------------------------------------------------------- internals
     def _verify_signer(
         self, si: Any, content: bytes, candidates: Sequence[x509.Certificate],
-        min_key_size: int | None, allow_sha1: bool,
+        min_key_size: int | None, allow_sha1: bool, digests: dict[str, bytes],
     ) -> CmsSigner:
         try:
-            return self._verify_signer_inner(si, content, candidates, min_key_size, allow_sha1)
+            return self._verify_signer_inner(si, content, candidates, min_key_size, allow_sha1,
+                                             digests)
         except ValidationError:
             raise
         except UsageError:
@@ -271,7 +289,7 @@ class SignedData:
 
     def _verify_signer_inner(
         self, si: Any, content: bytes, candidates: Sequence[x509.Certificate],
-        min_key_size: int | None, allow_sha1: bool,
+        min_key_size: int | None, allow_sha1: bool, digests: dict[str, bytes],
     ) -> CmsSigner:
         digest_name = str(si["digest_algorithm"]["algorithm"].native)
         if digest_name not in HASHES:
@@ -295,7 +313,9 @@ class SignedData:
                 f"signer RSA key of {key.key_size} bits is below the {min_key_size}-bit minimum"
             )
 
-        content_digest = hashlib.new(digest_name, content).digest()
+        content_digest = digests.get(digest_name)
+        if content_digest is None:
+            content_digest = digests[digest_name] = hashlib.new(digest_name, content).digest()
         signed_attrs = si["signed_attrs"]
         signing_time: _dt.datetime | None = None
         if signed_attrs.native is not None and len(signed_attrs) > 0:

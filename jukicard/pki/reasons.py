@@ -59,6 +59,9 @@ class Reason(enum.StrEnum):
     #: pathLen, nameConstraints, policyConstraints, critical extensions — give the codes
     #: the same failure would give below the anchor).
     ANCHOR_KEY_USAGE = "anchor-key-usage-lacks-keyCertSign"
+    #: A bundled production trust-anchor file or its manifest does not match the manifest's
+    #: fingerprints (a damaged or altered installation): nothing is trusted from it.
+    ANCHOR_INTEGRITY = "trust-anchor-integrity"
 
     # ------------------------------------------------------------ errors of other operations
     #: A failure with no more specific code (the library-wide default).

@@ -76,7 +76,10 @@ class RevocationContext(Protocol):
 
     ``path`` is the validated path anchor → ... → the certificate being checked;
     ``conformance`` says whether CRLs must follow the RFC 5280 §5 profile (a context without
-    it is taken as STRICT).
+    it is taken as STRICT).  A context may also set ``crl_signer_checks`` (the validator's
+    sets it from its :class:`~jukicard.pki.policy.PathBudget`): the most candidate signers
+    whose key is tried on one CRL before the search stops with ``path-building-limit``
+    (:data:`DEFAULT_CRL_SIGNER_CHECKS` otherwise).
     """
 
     at: _dt.datetime
@@ -181,7 +184,11 @@ def distribution_points(cert: Certificate) -> list[DistributionPoint]:
 
 
 # problem ranks: the most relevant problem is reported when the status stays UNKNOWN
+#: The most candidate signers tried on one CRL when the context does not say.
+DEFAULT_CRL_SIGNER_CHECKS = 100
+
 _RANK = {
+    Reason.PATH_BUILDING_LIMIT: 9,
     **{r: 5 for r in CRL_PROFILE_REASONS},
     Reason.CRL_PATH: 6,
     Reason.CRL_NO_CRLSIGN: 6,
@@ -501,7 +508,17 @@ class CrlRevocationSource:
             aki = crl.authority_key_identifier
             cands.sort(key=lambda c: 0 if c.subject_key_identifier == aki else 1)
         problems: list[_Problem] = []
+        limit = getattr(ctx, "crl_signer_checks", DEFAULT_CRL_SIGNER_CHECKS)
+        tried = 0
         for cand in cands:
+            if (crl.fingerprint, cand.spki) not in self._sig_ok:
+                # a pool of look-alike CRL issuers costs at most `limit` verifications per
+                # CRL (the signer the CRL's AKI names is tried first)
+                tried += 1
+                if tried > limit:
+                    raise _Problem(Reason.PATH_BUILDING_LIMIT,
+                                   f"{desc}: CRL signer search stopped after {limit} "
+                                   "candidate signers")
             try:
                 key = ctx.public_key(cand)
                 ctx.check_algorithm(crl.signature_algorithm_asn1, key)

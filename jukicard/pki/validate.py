@@ -117,16 +117,18 @@ class _Context:
         self.clock_skew = validator.policy.clock_skew
         self.use_delta_crls = validator.policy.use_delta_crls
         self.conformance = validator.policy.conformance
+        self.crl_signer_checks = validator.policy.budget.max_signature_checks
 
     def signer_candidates(self, issuer: NameKey) -> list[Certificate]:
-        out: list[Certificate] = []
+        """The certificates that may have signed a CRL of ``issuer``: the path's own
+        first (nearest the target), then the anchors and the pool (each once)."""
+        out: dict[bytes, Certificate] = {}
         for c in reversed(self.path[:-1]):
-            if c.subject_key == issuer and c not in out:
-                out.append(c)
+            if c.subject_key == issuer:
+                out.setdefault(c.der, c)
         for c in self._v.anchors.by_subject(issuer) + self._v.pool.by_subject(issuer):
-            if c not in out:
-                out.append(c)
-        return out
+            out.setdefault(c.der, c)
+        return list(out.values())
 
     def public_key(self, cert: Certificate) -> PublicKey:
         key = self._keys.get(cert.der)
@@ -218,14 +220,19 @@ class Validator:
 
         :param certs: certificates (objects or DER/PEM bytes).
         :param at: validation time, timezone-aware.
-        :returns: one result per input, in order.
+        :returns: one result per input, in order (an input given twice is validated once).
         :raises UsageError: if ``at`` is not a timezone-aware datetime, or so close to the
             ends of the datetime range that the policy's clock skew cannot be applied.
         """
         session = _Session(at=self._validation_time(at))
         results: list[ValidationResult] = []
+        done: dict[bytes, ValidationResult] = {}  # the same certificate is validated once
         for item in certs:
-            results.append(self._validate_input(item, session))
+            key = item.der if isinstance(item, Certificate) else bytes(item)
+            result = done.get(key)
+            if result is None:
+                result = done[key] = self._validate_input(item, session)
+            results.append(result)
         return results
 
     def validate_path(self, path: Sequence[Certificate], at: _dt.datetime) -> ValidationResult:

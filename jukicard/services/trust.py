@@ -97,7 +97,8 @@ def trust_json(options: Any, path: Sequence[Any], anchors: Container[Any]) -> di
     """The result fields telling what was trusted: ``preset``, ``conformance`` (``strict``
     or ``lenient``: whether the RFC 5280 profile checks ran), and under the jpki preset,
     for a path that ends at one of ``anchors``, ``anchor``: ``{"id": "jlis-sign-2023" |
-    None, "production": bool}``.
+    None, "production": bool, "source": "manifest" | "declared" | "test"}`` (``declared``:
+    admitted as production only by ``--production-anchor``, so an audit can tell).
 
     A valid jpki result whose anchor is not a production one shows ``production: false``:
     it rests on a test anchor (``--allow-test-anchors``).
@@ -111,7 +112,10 @@ def trust_json(options: Any, path: Sequence[Any], anchors: Container[Any]) -> di
         from jukicard.pki import anchors as production
 
         entry = production.bundled().find(path[0])
+        known = production.is_production(path[0])
+        declared = not known and production.is_production(path[0], options.production_anchors)
         out["anchor"] = {"id": None if entry is None else entry.id,
-                         "production": production.is_production(path[0],
-                                                                options.production_anchors)}
+                         "production": known or declared,
+                         "source": "manifest" if known else
+                         "declared" if declared else "test"}
     return out

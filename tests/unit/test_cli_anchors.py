@@ -69,7 +69,8 @@ def test_jpki_preset_with_test_anchors_allowed(jpki: tuple[str, ...]) -> None:
     rc, res, _ = verify(*CHAIN, *jpki, "--allow-test-anchors")
     assert rc == 0, res
     assert res["preset"] == "jpki"
-    assert res["anchor"] == {"id": None, "production": False}  # rests on a test anchor
+    # rests on a test anchor
+    assert res["anchor"] == {"id": None, "production": False, "source": "test"}
 
 
 def test_jpki_profile_is_a_synonym_of_preset_jpki() -> None:
@@ -98,14 +99,14 @@ def test_a_real_root_given_as_anchor_is_production() -> None:
     rc, res, _ = run("cert", "verify", REAL_SIGN_2023, "--preset", "jpki", "--anchor",
                      REAL_SIGN_2023, "--no-revocation", "--at", AT)
     assert rc == 5  # a root is no JPKI end-entity certificate, but it was not refused (2)
-    assert res["anchor"] == {"id": "jlis-sign-2023", "production": True}
+    assert res["anchor"] == {"id": "jlis-sign-2023", "production": True, "source": "manifest"}
 
 
 def test_production_anchor_declares_one_fingerprint() -> None:
     colons = ":".join(TEST_ROOT_SHA256[i:i + 2] for i in range(0, 64, 2)).upper()
     rc, res, _ = verify(*CHAIN, "--preset", "jpki", "--production-anchor", colons)
     assert rc == 0, res
-    assert res["anchor"] == {"id": None, "production": True}
+    assert res["anchor"] == {"id": None, "production": True, "source": "declared"}
     other = "00" * 32
     rc, res, _ = verify(*CHAIN, "--preset", "jpki", "--production-anchor", other)
     assert rc == 2 and "--allow-test-anchors" in res["error"]["message"]
@@ -169,7 +170,7 @@ def test_signature_verify_jpki_with_a_test_anchor(signed: tuple[Path, Path]) -> 
     assert rc == 2 and res["error"]["option"] == "--anchor"
     rc, res, _ = run(*base, "--allow-test-anchors")
     assert rc == 0, res
-    assert res["certificate"]["anchor"] == {"id": None, "production": False}
+    assert res["certificate"]["anchor"] == {"id": None, "production": False, "source": "test"}
 
 
 def test_signature_verify_rfc5280_preset_without_anchor_is_a_usage_error(

@@ -153,6 +153,7 @@ def test_a_modified_anchor_file_is_an_integrity_error(copy: Path) -> None:
         AnchorSet.from_directory(copy)
     assert info.value.file == "sign_ca_2023.pem"
     assert isinstance(info.value, ValidationError)
+    assert info.value.reason == "trust-anchor-integrity"  # a code of its own in --json
 
 
 def test_another_certificate_under_a_manifest_entry_is_an_integrity_error(copy: Path) -> None:

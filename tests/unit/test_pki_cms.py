@@ -433,3 +433,56 @@ def test_signature_checked_before_validator(signer) -> None:
     with pytest.raises(SignatureInvalidError):
         verify_cms(hand_cms(signer, corrupt_signature=True), validator=v)
     assert v.calls == []
+
+
+# --------------------------------------------------------------------------- bounded work
+def _with(der: bytes, *, signer_copies: int = 1, cert_copies: int = 1) -> bytes:
+    """``der`` (a one-signer SignedData) with its SignerInfo and certificate repeated."""
+    info = cms.ContentInfo.load(der)
+    sd = info["content"]
+    si = sd["signer_infos"][0]
+    cert = sd["certificates"][0]
+    sd_new = cms.SignedData({
+        "version": sd["version"].native,
+        "digest_algorithms": sd["digest_algorithms"],
+        "encap_content_info": sd["encap_content_info"],
+        "certificates": [cert] * cert_copies,
+        "signer_infos": [si] * signer_copies,
+    })
+    return cms.ContentInfo({"content_type": "signed_data", "content": sd_new}).dump()
+
+
+def test_too_many_signer_infos_is_malformed(signer) -> None:
+    """Each SignerInfo costs a signature check and a path validation: a CMS with more than
+    MAX_SIGNER_INFOS is refused at parse time (issue 9 review)."""
+    from jukicard.pki.cms import MAX_SIGNER_INFOS
+
+    SignedData.parse(_with(hand_cms(signer), signer_copies=MAX_SIGNER_INFOS))
+    with pytest.raises(MalformedCmsError, match="SignerInfos"):
+        SignedData.parse(_with(hand_cms(signer), signer_copies=MAX_SIGNER_INFOS + 1))
+
+
+def test_too_many_certificates_is_malformed(signer) -> None:
+    from jukicard.pki.cms import MAX_CMS_CERTIFICATES
+
+    SignedData.parse(_with(hand_cms(signer), cert_copies=MAX_CMS_CERTIFICATES))
+    with pytest.raises(MalformedCmsError, match="certificates"):
+        SignedData.parse(_with(hand_cms(signer), cert_copies=MAX_CMS_CERTIFICATES + 1))
+
+
+def test_repeated_signer_infos_hash_the_content_once(signer, monkeypatch) -> None:
+    import jukicard.pki.cms as cms_module
+
+    calls: list[str] = []
+    real = hashlib.new
+
+    def counting(name: str, data: bytes = b"", **kw):  # type: ignore[no-untyped-def]
+        if data is CONTENT or data == CONTENT:
+            calls.append(name)
+        return real(name, data, **kw)
+
+    parsed = SignedData.parse(_with(hand_cms(signer), signer_copies=5))
+    monkeypatch.setattr(cms_module.hashlib, "new", counting)
+    result = parsed.verify()
+    assert len(result.signers) == 5
+    assert calls == ["sha256"]

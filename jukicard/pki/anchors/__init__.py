@@ -35,6 +35,7 @@ from typing import Any
 from jukicard.errors import UsageError, ValidationError
 from jukicard.pki.certs import Certificate, load_certificates
 from jukicard.pki.errors import PkiError
+from jukicard.pki.reasons import Reason
 
 __all__ = [
     "KINDS",
@@ -64,6 +65,8 @@ class AnchorIntegrityError(PkiError):
 
     :ivar file: the file at fault (a name inside the anchors directory).
     """
+
+    reason = Reason.ANCHOR_INTEGRITY
 
     def __init__(self, message: str, file: str) -> None:
         self.file = file
