@@ -149,13 +149,23 @@ def _unarmor(data: bytes) -> bytes:
     return raw
 
 
+#: DER of the id-signedData OID (1.2.840.113549.1.7.2), the first field of its ContentInfo.
+_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
+
+
 def looks_like_cms(data: bytes) -> bool:
-    """True when ``data`` parses as a CMS ContentInfo holding SignedData (DER or PEM)."""
+    """True when ``data`` (DER or PEM) is framed as a CMS ContentInfo of SignedData: a
+    SEQUENCE whose first field is the id-signedData OID.  Whether the rest is well formed is
+    :meth:`SignedData.parse`'s to say (a damaged or over-limit CMS is a malformed CMS, not a
+    raw signature)."""
     try:
-        SignedData.parse(data)
+        der = _unarmor(data)
     except ValidationError:
         return False
-    return True
+    if der[:1] != b"\x30" or len(der) < 2:
+        return False
+    header = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)  # SEQUENCE tag + length octets
+    return der[header:header + len(_SIGNED_DATA_OID)] == _SIGNED_DATA_OID
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,29 @@ def test_cms_with_digest_option_is_usage_error(files) -> None:
     assert rc == 2
 
 
+def test_damaged_or_over_limit_cms_is_malformed_cms(files) -> None:
+    """A file framed as CMS SignedData is judged as CMS: a truncated one, or one with more
+    SignerInfos than the cap, is malformed-cms (exit 5), not "a raw signature needs --cert"
+    (issue 9 review)."""
+    from asn1crypto import cms
+
+    der = make_cms("r1", pkcs7.PKCS7Options.DetachedSignature)
+    (files / "cut.p7s").write_bytes(der[: len(der) // 2])
+    rc, res = run_json("signature", "verify", files / "data", files / "cut.p7s")
+    assert rc == 5 and res["reason"] == "malformed-cms", res
+    info = cms.ContentInfo.load(der)
+    sd = info["content"]
+    many = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData({
+        "version": sd["version"].native, "digest_algorithms": sd["digest_algorithms"],
+        "encap_content_info": sd["encap_content_info"], "certificates": sd["certificates"],
+        "signer_infos": [sd["signer_infos"][0]] * 17})}).dump()
+    (files / "many.p7s").write_bytes(many)
+    rc, res = run_json("signature", "verify", files / "data", files / "many.p7s",
+                       *chain_args())
+    assert rc == 5 and res["reason"] == "malformed-cms", res
+    assert "SignerInfos" in res["message"]
+
+
 @pytest.mark.parametrize("blob", [b"", b"\x30\x03\x02\x01\x01", b"\x00" * 256])
 def test_garbage_signature_file(files, blob: bytes) -> None:
     (files / "junk").write_bytes(blob)

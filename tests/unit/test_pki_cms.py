@@ -186,6 +186,9 @@ def test_looks_like_cms(signer) -> None:
     assert looks_like_cms(builder_cms(signer))
     assert not looks_like_cms(b"\x00" * 256)
     assert not looks_like_cms(signer[0].public_bytes(DER))
+    der = builder_cms(signer)
+    assert looks_like_cms(der[:40])  # framed as SignedData: parse() reports the damage
+    assert not looks_like_cms(b"\x30")
 
 
 def test_bytes_round_trip(signer) -> None:
