@@ -38,6 +38,7 @@ from jukicard.pki.backend import (
     load_x509_certificate,
 )
 from jukicard.pki.certs import Certificate
+from jukicard.pki.der import count_values
 from jukicard.pki.errors import MalformedError, PkiError, UnsupportedAlgorithmError
 from jukicard.pki.reasons import Reason
 from jukicard.pki.signatures import (
@@ -155,9 +156,13 @@ _SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
 
 def looks_like_cms(data: bytes) -> bool:
     """True when ``data`` (DER or PEM) is framed as a CMS ContentInfo of SignedData: a
-    SEQUENCE whose first field is the id-signedData OID.  Whether the rest is well formed is
+    SEQUENCE whose first field is the id-signedData OID, or PEM armour labelled ``PKCS7`` or
+    ``CMS``.  Whether the rest is well formed is
     :meth:`SignedData.parse`'s to say (a damaged or over-limit CMS is a malformed CMS, not a
     raw signature)."""
+    head = bytes(data[:64]).lstrip()
+    if head.startswith((b"-----BEGIN PKCS7", b"-----BEGIN CMS")):
+        return True  # CMS armour: damaged base64 is a malformed CMS, not a raw signature
     try:
         der = _unarmor(data)
     except ValidationError:
@@ -210,10 +215,15 @@ class SignedData:
                 value = econtent.native
                 content = value if isinstance(value, bytes) else econtent.contents
             certs: list[x509.Certificate] = []
-            if len(sd["certificates"] or ()) > MAX_CMS_CERTIFICATES:
+            # counted on the raw bytes before asn1crypto builds an object per element
+            certificates = sd["certificates"]
+            if certificates.contents is not None and \
+                    count_values(certificates.contents, MAX_CMS_CERTIFICATES) > \
+                    MAX_CMS_CERTIFICATES:
                 raise MalformedCmsError(f"CMS SignedData carries more than "
                                         f"{MAX_CMS_CERTIFICATES} certificates")
-            if len(sd["signer_infos"]) > MAX_SIGNER_INFOS:
+            if count_values(sd["signer_infos"].contents or b"", MAX_SIGNER_INFOS) > \
+                    MAX_SIGNER_INFOS:
                 raise MalformedCmsError(f"CMS SignedData has more than {MAX_SIGNER_INFOS} "
                                         "SignerInfos")
             for choice in sd["certificates"] or ():

@@ -173,6 +173,26 @@ def check_der_nesting(der: bytes, error: type[MalformedError], what: str,
                 stack.append((contents, level + 1, True))
 
 
+def count_values(contents: bytes, limit: int) -> int:
+    """How many DER values the ``contents`` of a SET/SEQUENCE OF hold, counting at most
+    ``limit + 1``: the header of each value is read in place (asn1crypto's parser in
+    lengths-only mode), so a set of millions of tiny values is refused in microseconds
+    instead of being built as objects first.
+
+    :raises ValueError: if a value header is malformed or runs past the end.
+    """
+    end = len(contents)
+    pointer = count = 0
+    while pointer < end and count <= limit:
+        try:
+            # asn1crypto's own header parser; returns (contents start, value end)
+            _start, pointer = parser._parse(contents, end, pointer, lengths_only=True)
+        except Exception as exc:
+            raise ValueError("malformed value header in a SET/SEQUENCE OF") from exc
+        count += 1
+    return count
+
+
 def check_size(der: bytes, limit: int, error: type[MalformedError], what: str) -> None:
     """Reject a DER object larger than ``limit`` bytes.
 

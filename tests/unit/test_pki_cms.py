@@ -189,6 +189,40 @@ def test_looks_like_cms(signer) -> None:
     der = builder_cms(signer)
     assert looks_like_cms(der[:40])  # framed as SignedData: parse() reports the damage
     assert not looks_like_cms(b"\x30")
+    # damaged armour with a CMS label is a CMS (parse() reports malformed-cms)
+    assert looks_like_cms(b"-----BEGIN PKCS7-----\n!!!\n-----END PKCS7-----\n")
+    assert looks_like_cms(b"  -----BEGIN CMS-----\nAAAA\n")
+    with pytest.raises(MalformedCmsError):
+        SignedData.parse(b"-----BEGIN PKCS7-----\n!!!\n-----END PKCS7-----\n")
+
+
+def test_huge_sets_are_counted_before_they_are_built() -> None:
+    """A SignedData whose certificate or SignerInfo set holds a million empty values is
+    refused by counting value headers (at most the cap + 1 of them), not by building a
+    million asn1crypto objects (issue 9 review)."""
+    from jukicard.pki.der import count_values
+
+    tiny = b"\x30\x00" * 1_000_000
+    assert count_values(tiny, 256) == 257
+    assert count_values(b"\x30\x00" * 3, 256) == 3
+    with pytest.raises(ValueError):
+        count_values(b"\x30\x05\x00", 10)
+
+    def signed_data(certs: bytes, signers: bytes) -> bytes:
+        def tlv(tag: int, body: bytes) -> bytes:
+            n = len(body)
+            size = n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
+            return bytes([tag]) + (bytes([0x80 | len(size)]) + size if n > 127
+                                   else bytes([n])) + body
+        sd = tlv(0x30, tlv(0x02, b"\x01") + tlv(0x31, b"") +
+                 tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d010701"))) +
+                 tlv(0xA0, certs) + tlv(0x31, signers))
+        return tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d010702")) + tlv(0xA0, sd))
+
+    with pytest.raises(MalformedCmsError, match="certificates"):
+        SignedData.parse(signed_data(tiny, b""))
+    with pytest.raises(MalformedCmsError, match="SignerInfos"):
+        SignedData.parse(signed_data(b"", tiny))
 
 
 def test_bytes_round_trip(signer) -> None:

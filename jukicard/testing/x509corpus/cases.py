@@ -160,6 +160,13 @@ _NC_PERMITS_LEAF = asn1_x509.NameConstraints({"permitted_subtrees": asn1_x509.Ge
     {"base": asn1_x509.GeneralName("directory_name",
                                    asn1_x509.Name.build(dict(LEAF_NAME[:2])))}])}).dump()
 _POLICY = "2.999.1.1"  # under the X.660 example arc
+_EKU_CODE_SIGNING = asn1_x509.ExtKeyUsageSyntax(["code_signing"]).dump()
+_EKU_NOTE = ("RFC 5280 §4.2.1.12 defines extKeyUsage for the certificate that holds it; it "
+             "places no constraint on the certificates below a CA and names no purpose a path "
+             "must serve. cryptography's client verifier applies the web PKI's rules instead "
+             "(clientAuth required on the leaf, EKU 'chaining' through the CAs). A purpose is "
+             "the caller's to check: JPKI sign/auth certificates are told apart by the JPKI "
+             "profile (--usage), not by extKeyUsage.")
 _DUPLICATE_POLICIES = asn1_x509.CertificatePolicies([
     {"policy_identifier": _POLICY}, {"policy_identifier": _POLICY}]).dump()
 _IAP_VALUE = core.Integer(0).dump()
@@ -400,6 +407,18 @@ CASES: tuple[CaseDef, ...] = (
                                             _REQUIRE_POLICY_VALUE)),
             what="root (anchor) requireExplicitPolicy 0, no policy in the chain",
             reasons=("no-acceptable-explicit-policy",)),
+    CaseDef(id="valid-eku-code-signing-intermediate", rule="control", rfc="§4.2.1.12",
+            valid=True, edit=_inter(lambda s: s.with_ext(OID.EKU, False, _EKU_CODE_SIGNING)),
+            what="intermediate with extKeyUsage codeSigning only",
+            notes={"cryptography": _EKU_NOTE}),
+    CaseDef(id="valid-eku-code-signing-anchor", rule="control", rfc="§4.2.1.12",
+            valid=True, edit=_root(lambda s: s.with_ext(OID.EKU, False, _EKU_CODE_SIGNING)),
+            what="root (anchor) with extKeyUsage codeSigning only",
+            notes={"cryptography": _EKU_NOTE}),
+    CaseDef(id="valid-eku-code-signing-leaf", rule="control", rfc="§4.2.1.12",
+            valid=True, edit=_leaf(lambda s: s.with_ext(OID.EKU, False, _EKU_CODE_SIGNING)),
+            what="leaf with extKeyUsage codeSigning only (no application purpose asked)",
+            notes={"cryptography": _EKU_NOTE}),
     CaseDef(id="ski-empty-intermediate", rule="malformed-extension", rfc="§4.2.1.2",
             valid=False, edit=_inter(lambda s: s.with_ext(OID.SKI, False, b"\x04\x00")),
             what="intermediate subjectKeyIdentifier is an empty OCTET STRING",

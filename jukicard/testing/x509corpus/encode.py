@@ -53,6 +53,7 @@ class OID:
     POLICY_CONSTRAINTS = "2.5.29.36"
     AKI = "2.5.29.35"
     INHIBIT_ANY_POLICY = "2.5.29.54"
+    EKU = "2.5.29.37"
     AIA = "1.3.6.1.5.5.7.1.1"
     #: An extension nobody knows (a private-enterprise arc reserved for examples).
     UNKNOWN = "1.3.6.1.4.1.32473.1.1"
