@@ -140,6 +140,8 @@ class CmsVerification:
 
 
 def _unarmor(data: bytes) -> bytes:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UsageError(f"CMS data must be bytes, not {type(data).__name__}")
     raw = bytes(data)
     if raw.lstrip().startswith(b"-----BEGIN"):
         try:
@@ -160,6 +162,8 @@ def looks_like_cms(data: bytes) -> bool:
     ``CMS``.  Whether the rest is well formed is
     :meth:`SignedData.parse`'s to say (a damaged or over-limit CMS is a malformed CMS, not a
     raw signature)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UsageError(f"CMS data must be bytes, not {type(data).__name__}")
     head = bytes(data[:64]).lstrip()
     if head.startswith((b"-----BEGIN PKCS7", b"-----BEGIN CMS")):
         return True  # CMS armour: damaged base64 is a malformed CMS, not a raw signature

@@ -221,14 +221,21 @@ class Validator:
         :param certs: certificates (objects or DER/PEM bytes).
         :param at: validation time, timezone-aware.
         :returns: one result per input, in order (an input given twice is validated once).
-        :raises UsageError: if ``at`` is not a timezone-aware datetime, or so close to the
-            ends of the datetime range that the policy's clock skew cannot be applied.
+        :raises UsageError: an input that is neither a Certificate nor bytes; ``at`` not a
+            timezone-aware datetime, or so close to the ends of the datetime range that the
+            policy's clock skew cannot be applied.
         """
         session = _Session(at=self._validation_time(at))
         results: list[ValidationResult] = []
         done: dict[bytes, ValidationResult] = {}  # the same certificate is validated once
         for item in certs:
-            key = item.der if isinstance(item, Certificate) else bytes(item)
+            if isinstance(item, Certificate):
+                key = item.der
+            elif isinstance(item, (bytes, bytearray, memoryview)):
+                key = bytes(item)
+            else:
+                raise UsageError("a certificate to validate must be a Certificate or DER/PEM "
+                                 f"bytes, not {type(item).__name__}")
             result = done.get(key)
             if result is None:
                 result = done[key] = self._validate_input(item, session)

@@ -74,9 +74,12 @@ def trust_anchors(options: Any, load: Callable[[str, str], Sequence[Any]]) -> li
     """
     from jukicard.pki import anchors as production
 
+    # under the jpki preset the bundled set is checked first, whatever --anchor says: a
+    # damaged installation is reported the same way (trust-anchor-integrity) in every case
+    bundled = list(production.load()) if options.jpki else []
     if not options.anchors:
         if options.jpki:
-            return list(production.load())
+            return bundled
         raise UsageError("no trust anchor given (--anchor FILE, or --preset jpki for the "
                          "bundled J-LIS roots)")
     found: list[Any] = []

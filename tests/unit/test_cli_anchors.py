@@ -196,3 +196,22 @@ def test_verify_options_preset_fields() -> None:
         VerifyOptions(preset="x509")
     with pytest.raises(UsageError):  # one string where a sequence belongs
         VerifyOptions(preset="jpki", anchors=("a.cer",), production_anchors=TEST_ROOT_SHA256)
+
+
+@pytest.mark.parametrize("extra", [(), ("--anchor", TEST_ROOT, "--allow-test-anchors")])
+def test_a_damaged_bundled_set_gives_one_result_shape(monkeypatch, extra) -> None:
+    """A tampered installation is reported as a result with reason trust-anchor-integrity
+    (exit 5), with or without --anchor (issue 9 verification review: one case printed an
+    error envelope instead)."""
+    from jukicard.pki import anchors as production
+
+    def damaged(*_a: object, **_k: object) -> None:
+        raise production.AnchorIntegrityError("sign_ca_2023.pem does not match the manifest",
+                                              "sign_ca_2023.pem")
+
+    monkeypatch.setattr(production, "load", damaged)
+    monkeypatch.setattr(production, "bundled", damaged)
+    rc, res, _ = run("cert", "verify", PKI / "ee/r1-sign.cer", "--preset", "jpki", *extra,
+                     "--no-revocation", "--at", AT)
+    assert rc == 5
+    assert res["valid"] is False and res["reason"] == "trust-anchor-integrity", res
