@@ -37,6 +37,7 @@ import enum
 import hashlib
 import hmac
 import os
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -187,27 +188,44 @@ def _split_digest_info(block: bytes) -> tuple[str, bytes]:
     return parse_digest_info(block)  # raises (the canonical forms are all above)
 
 
-def _read(path: str | os.PathLike[str], what: str) -> bytes:
+#: Open flags of a document: never wait (a FIFO), never become a controlling tty.
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_CLOEXEC", 0))
+
+
+def _chunks(path: str | os.PathLike[str], what: str) -> Iterator[bytes]:
+    """The regular file ``path`` in chunks (a FIFO or a device is refused unread).
+
+    :raises _Problem: ``unreadable-input``.
+    """
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise _Problem(BulkReason.UNREADABLE_INPUT,
                        f"the {what} file cannot be read ({exc.strerror or 'error'})") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Problem(BulkReason.UNREADABLE_INPUT, f"the {what} is not a regular file")
+        while block := os.read(fd, _CHUNK):
+            yield block
+    except OSError as exc:
+        raise _Problem(BulkReason.UNREADABLE_INPUT,
+                       f"the {what} file cannot be read ({exc.strerror or 'error'})") from exc
+    finally:
+        os.close(fd)
+
+
+def _read(path: str | os.PathLike[str], what: str) -> bytes:
+    return b"".join(_chunks(path, what))
 
 
 def _hash_document(document: bytes | str | os.PathLike[str], name: str) -> bytes:
     h = hashlib.new(name)
     if isinstance(document, bytes | bytearray | memoryview):
         h.update(document)
-        return h.digest()
-    try:
-        with open(document, "rb") as f:
-            while block := f.read(_CHUNK):
-                h.update(block)
-    except OSError as exc:
-        raise _Problem(BulkReason.UNREADABLE_INPUT,
-                       f"the document file cannot be read ({exc.strerror or 'error'})") from exc
+    else:
+        for block in _chunks(document, "document"):
+            h.update(block)
     return h.digest()
 
 
@@ -244,7 +262,11 @@ class BulkVerifier:
         ``None`` = no rule (``signature verify`` uses 2048 under the jpki preset).
     :param allow_sha1: accept SHA-1 document signatures (old data).
     :param cache_size: most signer certificates (and their path results) kept.
-    :raises UsageError: ``at`` naive, ``cache_size`` < 1, or not a ValidationPolicy.
+    :param revocation: an existing CRL source to use instead of ``crls`` (e.g. the one
+        :func:`jukicard.services.verify.build_validation` loaded: no second ingest); a
+        pickled verifier carries the DER of the CRLs it holds.
+    :raises UsageError: ``at`` naive, ``cache_size`` < 1, not a ValidationPolicy, or both
+        ``crls`` and ``revocation``.
     :raises MalformedCrlError: / :raises MalformedCertificateError: an unparsable CRL or
         intermediate.
     """
@@ -253,7 +275,8 @@ class BulkVerifier:
                  intermediates: Iterable[Certificate | bytes] = (),
                  crls: Iterable[Crl | bytes | str | os.PathLike[str]] = (), *,
                  at: _dt.datetime, min_key_size: int | None = None,
-                 allow_sha1: bool = False, cache_size: int = 4096) -> None:
+                 allow_sha1: bool = False, cache_size: int = 4096,
+                 revocation: CrlRevocationSource | None = None) -> None:
         if not isinstance(at, _dt.datetime) or at.utcoffset() is None:
             raise UsageError("validation time 'at' must be a timezone-aware datetime")
         if not isinstance(cache_size, int) or cache_size < 1:
@@ -261,6 +284,12 @@ class BulkVerifier:
         inter = [c if isinstance(c, Certificate) else Certificate.parse(c)
                  for c in intermediates]
         sources = [bytes(c) if isinstance(c, Crl) else c for c in crls]
+        if revocation is not None and sources:
+            raise UsageError("give the CRLs or a revocation source, not both")
+        if revocation is None:
+            revocation = CrlRevocationSource(sources)
+        else:  # pickled as the DER of the CRLs it holds (fetched ones included)
+            sources = [bytes(c) for c in revocation.store]
         self._args = (_policy_state(policy), tuple(c.der for c in inter), tuple(
             os.fspath(s) if isinstance(s, os.PathLike) else s for s in sources),
             at, min_key_size, allow_sha1, cache_size)
@@ -269,7 +298,6 @@ class BulkVerifier:
         self.min_key_size = min_key_size
         self.allow_sha1 = allow_sha1
         self.cache_size = cache_size
-        revocation = CrlRevocationSource(sources)
         self.validator = Validator(policy, inter, revocation)
         # a CMS document signature must come from a JPKI sign certificate under the profile
         # (as signature verify's default usage)
@@ -543,11 +571,16 @@ def ordered_chunks(pool: Executor, task: Callable[[list[Any]], list[Any]],
 
 # ---------------------------------------------------------------------- process workers
 _PROCESS_VERIFIER: BulkVerifier | None = None
+#: Verifiers this process rebuilt from a pickle (a worker rebuilds one per shipment: a
+#: diagnostic, and how the tests see that Dask ships it once per worker, not per task).
+REBUILDS = 0
 
 
 def _rebuild(policy_state: dict[str, Any], intermediates: Sequence[bytes],
              crls: Sequence[bytes | str], at: _dt.datetime, min_key_size: int | None,
              allow_sha1: bool, cache_size: int) -> BulkVerifier:
+    global REBUILDS
+    REBUILDS += 1
     return BulkVerifier(_policy_from_state(policy_state), intermediates, crls, at=at,
                         min_key_size=min_key_size, allow_sha1=allow_sha1,
                         cache_size=cache_size)
