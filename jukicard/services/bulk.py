@@ -367,7 +367,8 @@ def run_bulk(manifest: str | os.PathLike[str], out: str | os.PathLike[str], veri
         ``LocalCluster`` when ``dask`` is ``"local"``.
     :param dask: ``None``; a scheduler address (``tcp://scheduler:8786``); ``"local"`` (a
         LocalCluster of ``workers`` processes); or a ``distributed.Client``.
-    :param progress: called with the number of items just answered.
+    :param progress: called with the number of items just answered (first, on resume,
+        with the number already in ``out``).
     :raises UsageError: unreadable manifest, ``out`` not a results file, ``workers`` < 1.
     """
     if not isinstance(workers, int) or workers < 1:
@@ -375,6 +376,8 @@ def run_bulk(manifest: str | os.PathLike[str], out: str | os.PathLike[str], veri
     results = ResultsFile(out)
     summary = BulkSummary(skipped=len(results.done))
     tasks = manifest_tasks(manifest, skip=results.done)
+    if progress is not None and summary.skipped:
+        progress(summary.skipped)
     start = time.perf_counter()
     try:
         if dask is not None:
