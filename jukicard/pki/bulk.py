@@ -79,6 +79,8 @@ _CHUNK = 1 << 20  # document read size when hashing a file
 _DER = Encoding.DER
 _NONE: frozenset[bytes] = frozenset()
 _PKCS1 = padding.PKCS1v15()
+#: First bytes of PEM armour (after optional white space).
+_PEM_START = frozenset(b" \t\n\r\x0b\x0c-")
 #: DER of the OID 1.2.840.113549.1.7.2 (id-signedData), built by asn1crypto.
 _SIGNED_DATA_OID = _cms_asn1.ContentType("signed_data").dump()
 
@@ -355,15 +357,19 @@ class BulkVerifier:
             for item in items:
                 yield self.verify(item)
             return
-        pool: Executor
         if executor == "thread":
-            pool = ThreadPoolExecutor(workers)
-            task: Callable[[list[BulkItem]], list[ItemResult]] = self._verify_chunk
-        else:
-            pool = ProcessPoolExecutor(workers, initializer=_init_process, initargs=(self,))
-            task = _verify_in_process
-        with pool:
-            yield from ordered_chunks(pool, task, items, chunk_size, 2 * workers)
+            with ThreadPoolExecutor(workers) as threads:
+                yield from ordered_chunks(threads, self._verify_chunk, items, chunk_size,
+                                          2 * workers)
+            return
+        # processes: items and results cross as plain tuples (a slotted frozen dataclass
+        # pickles through Python-level __getstate__/__setstate__, several times slower)
+        with ProcessPoolExecutor(workers, initializer=_init_process,
+                                 initargs=(self,)) as processes:
+            rows = ((i.id, i.signature, i.certificate, i.document, i.digest) for i in items)
+            for row in ordered_chunks(processes, _verify_in_process, rows, chunk_size,
+                                      2 * workers):
+                yield ItemResult(*row)
 
     def _verify_chunk(self, chunk: list[BulkItem]) -> list[ItemResult]:
         return [self.verify(item) for item in chunk]
@@ -374,13 +380,23 @@ class BulkVerifier:
         if (document is None) == (digest is None):
             raise _Problem(BulkReason.UNUSABLE_INPUT,
                            "give exactly one of the document and its digest")
-        signer = None if item.certificate is None else self._signer(item.certificate)
+        cert, signer = item.certificate, None
+        if cert is not None:
+            signer = self._signers.get(cert)  # atomic under the GIL: a hit takes no lock
+            if signer is None:
+                signer = self._signer(cert)
+            else:
+                try:
+                    self._signers.move_to_end(cert)  # least recently used goes first
+                except KeyError:  # evicted by another thread meanwhile
+                    pass
         if signer is not None and signer.error is not None:
             return _failed(item.id, signer.error)
         blob = item.signature if type(item.signature) is bytes else bytes(item.signature)
-        signed = self._cms(blob)
-        if signed is not None:
-            return self._verify_cms(item, signed, signer)
+        if _SIGNED_DATA_OID in blob[:32] or (blob and blob[0] in _PEM_START):
+            signed = self._cms(blob)
+            if signed is not None:
+                return self._verify_cms(item, signed, signer)
         if signer is None:
             raise _Problem(BulkReason.UNUSABLE_INPUT,
                            "a raw signature needs the signer certificate")
@@ -450,7 +466,8 @@ class BulkVerifier:
         :func:`~jukicard.pki.cms.looks_like_cms`).  Only PEM armour or DER whose first bytes
         hold the signedData OID can parse as one (a ContentInfo starts with it), so raw
         signatures skip the parser."""
-        if _SIGNED_DATA_OID not in blob[:32] and not blob.lstrip()[:5] == b"-----":
+        if _SIGNED_DATA_OID not in blob[:32] and (
+                not blob or blob[0] not in _PEM_START or not blob.lstrip()[:5] == b"-----"):
             return None
         try:
             return SignedData.parse(blob)
@@ -459,15 +476,9 @@ class BulkVerifier:
 
     # ------------------------------------------------------------------ caches
     def _signer(self, der: bytes) -> _Signer:
+        """The cached signer of ``der`` (the caller has looked it up, lock-free: a miss)."""
         # keyed by the DER itself: the hash of a bytes object is computed once and kept,
-        # equality is checked (no collision to reason about)
-        hit = self._signers.get(der)  # atomic under the GIL: hits take no lock
-        if hit is not None:
-            try:
-                self._signers.move_to_end(der)
-            except KeyError:  # evicted by another thread meanwhile
-                pass
-            return hit
+        # equality is checked (no collision to reason about); LRU order
         signer = _load_signer(bytes(der), hashlib.sha256(der).digest())
         with self._lock:
             self._signers[bytes(der)] = signer
@@ -591,6 +602,11 @@ def _init_process(verifier: BulkVerifier) -> None:
     _PROCESS_VERIFIER = verifier
 
 
-def _verify_in_process(chunk: list[BulkItem]) -> list[ItemResult]:
-    assert _PROCESS_VERIFIER is not None
-    return _PROCESS_VERIFIER._verify_chunk(chunk)
+def _verify_in_process(rows: list[tuple[Any, ...]]) -> list[tuple[str, bool, str, str]]:
+    verifier = _PROCESS_VERIFIER
+    assert verifier is not None
+    out = []
+    for row in rows:
+        r = verifier.verify(BulkItem(*row))
+        out.append((r.id, r.valid, r.reason, r.message))
+    return out
