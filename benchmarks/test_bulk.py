@@ -250,6 +250,12 @@ def test_report(benchmark) -> None:
             rows.append(("api, 2 workers / openssl speed -multi 2 rsa2048 verify",
                          f"{bulk:,.0f}/s vs {OPENSSL['verify/s']:,.0f}/s",
                          f"{bulk / OPENSSL['verify/s']:.2f}×"))
+    for e in ("thread", "process"):  # does RSA verify release the GIL? (threads scale if so)
+        if f"bare 2 {e}" in t:
+            rows.append((f"bare verify loop: 2 {e}es / 1 thread".replace("threades", "threads"),
+                         f"{rate(f'bare 2 {e}', API_ITEMS):,.0f}/s vs "
+                         f"{rate('bare 1 thread', API_ITEMS):,.0f}/s",
+                         f"{t['bare 1 thread'] / t[f'bare 2 {e}']:.2f}×"))
     extra = LARGE - SMALL
     for workers in (1, 2):
         cli = extra / (t[f"cli {LARGE} {workers}"] - t[f"cli {SMALL} {workers}"])
