@@ -457,9 +457,16 @@ def run_on_dask(verifier: Any, tasks: Iterable[Task], cluster: Any, *, workers: 
     :param cluster: a scheduler address (``tcp://scheduler:8786``), ``"local"`` (a
         ``LocalCluster`` of ``workers`` single-threaded processes, closed at the end) or a
         ``distributed.Client``.
+    :raises InputError: the scheduler cannot be reached (exit 2, ``option`` ``--dask``).
     """
+    import logging
+
     from distributed import Client, LocalCluster, as_completed
 
+    # distributed logs its scheduler's and nanny's life at INFO: keep them out of a
+    # counter's terminal unless the application logs at INFO or below itself
+    logging.getLogger("distributed").setLevel(
+        max(logging.INFO, logging.getLogger().getEffectiveLevel()))
     own: list[Any] = []
     if isinstance(cluster, Client):
         client = cluster
@@ -469,7 +476,11 @@ def run_on_dask(verifier: Any, tasks: Iterable[Task], cluster: Any, *, workers: 
         client = Client(local)
         own = [client, local]
     else:
-        client = Client(cluster)
+        try:
+            client = Client(cluster)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"--dask: cannot reach the Dask scheduler {cluster!r} ({exc})",
+                             option="--dask", path=None) from exc
         own = [client]
     try:
         client.register_plugin(_dask_plugin(verifier), name=PLUGIN_NAME)

@@ -58,7 +58,7 @@ def test_all_valid_is_exit_0(corpus: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["no-anchor", "out-is-manifest", "out-is-dir",
-                                  "no-manifest", "fetch-crls", "foreign-out"])
+                                  "no-manifest", "fetch-crls", "foreign-out", "bad-dask"])
 def test_usage_errors_are_exit_2(corpus: Path, case: str) -> None:
     manifest, out, args = corpus / "manifest.jsonl", corpus / "r.jsonl", list(ARGS)
     if case == "no-anchor":
@@ -71,6 +71,8 @@ def test_usage_errors_are_exit_2(corpus: Path, case: str) -> None:
         manifest = corpus / "missing.jsonl"
     elif case == "fetch-crls":
         args.append("--fetch-crls")
+    elif case == "bad-dask":
+        args += ["--dask", "bogus://scheduler:8786"]  # no such transport: refused at once
     else:
         out.write_text("not a result\nnor this\n", encoding="utf-8")
     rc, stdout, _ = run(manifest, "--out", out, *args, "--json")
