@@ -300,7 +300,8 @@ class ResultsFile:
 
     def add(self, result: dict[str, Any]) -> None:
         """Queue a result (written by :meth:`flush`, every :data:`BATCH`)."""
-        self._pending.append(json.dumps(result, ensure_ascii=False) + "\n")
+        # ASCII-only: an id may hold a lone surrogate ("\\udcff" in the manifest's JSON)
+        self._pending.append(json.dumps(result) + "\n")
         self.done.add(result["line"])
         self.by_reason[result["reason"]] += 1
         if len(self._pending) >= BATCH:

@@ -168,3 +168,17 @@ def _rebuilds() -> int:
     from jukicard.pki import bulk as pki_bulk
 
     return pki_bulk.REBUILDS
+
+
+def test_an_id_with_a_lone_surrogate_or_control_characters_is_written(tmp_path: Path,
+                                                                      verifier) -> None:
+    """A JSON manifest may spell a lone surrogate (``"\\udcff"``): writing the results as
+    UTF-8 text failed with UnicodeEncodeError before results were written ASCII-only."""
+    write_corpus(tmp_path)
+    first = json.loads((tmp_path / "manifest.jsonl").read_text().splitlines()[0])
+    manifest = tmp_path / "m.jsonl"
+    first["id"] = "a\udcff\x1b[2J"
+    manifest.write_text(json.dumps(first) + "\n", encoding="ascii")
+    run_bulk(manifest, tmp_path / "out.jsonl", verifier)
+    raw = (tmp_path / "out.jsonl").read_bytes()
+    assert raw.isascii() and json.loads(raw)["id"] == "a\udcff\x1b[2J"
