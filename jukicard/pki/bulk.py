@@ -390,7 +390,8 @@ class BulkVerifier:
                     self._signers.move_to_end(cert)  # least recently used goes first
                 except KeyError:  # evicted by another thread meanwhile
                     pass
-        if signer is not None and signer.error is not None:
+        if signer is not None and signer.cert is None:  # unparsable: before anything
+            assert signer.error is not None
             return _failed(item.id, signer.error)
         blob = item.signature if type(item.signature) is bytes else bytes(item.signature)
         if _SIGNED_DATA_OID in blob[:32] or (blob and blob[0] in _PEM_START):
@@ -400,6 +401,8 @@ class BulkVerifier:
         if signer is None:
             raise _Problem(BulkReason.UNUSABLE_INPUT,
                            "a raw signature needs the signer certificate")
+        if signer.error is not None:  # not an RSA key: a raw signature cannot be checked
+            return _failed(item.id, signer.error)
         key = signer.key
         assert key is not None
         if len(blob) != signer.size:

@@ -64,6 +64,21 @@ def _cms(name: str, data: bytes, detached: bool) -> bytes:
             .sign(serialization.Encoding.DER, opts))
 
 
+@cache
+def _ec_certificate() -> bytes:
+    """A self-signed P-256 certificate (a signer key that is not RSA)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST EC signer")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7)
+            .not_valid_before(AT - _dt.timedelta(days=1))
+            .not_valid_after(AT + _dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
 @dataclass(frozen=True)
 class Case:
     """One manifest line and what it is.
@@ -88,6 +103,7 @@ def write_corpus(folder: Path, *, copies: int = 1) -> list[Case]:
     for name in ("r1-sign", "r2-sign", "r3-sign", "juki1-sign", "r1-auth"):
         (folder / "certs" / f"{name}.der").write_bytes(signer(name)[1])
     (folder / "certs" / "garbage.der").write_bytes(b"not a certificate")
+    (folder / "certs" / "ec.der").write_bytes(_ec_certificate())
     cases: list[Case] = []
 
     def add(kind: str, doc: bytes | None, sig: bytes, cert: str | None, *,
@@ -130,6 +146,8 @@ def write_corpus(folder: Path, *, copies: int = 1) -> list[Case]:
         add("cms-tampered", doc + b"!", _cms("r1-sign", doc, True), "r1-sign")
         add("cms-other-signer", doc, _cms("r1-sign", doc, True), "r2-sign")
         add("cms-with-digest", None, _cms("r1-sign", doc, True), "r1-sign", digest=h)
+        add("ec-certificate", doc, good, "ec")
+        add("cms-pinned-ec", doc, _cms("r1-sign", doc, True), "ec")
         add("garbage-signature", doc, b"\x30\x82garbage", "r1-sign")
         add("truncated-signature", doc, good[:-1], "r1-sign")
         add("empty-signature", doc, b"", "r1-sign")

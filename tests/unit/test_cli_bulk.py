@@ -41,12 +41,12 @@ def test_some_invalid_is_exit_5_with_results_and_a_json_summary(corpus: Path) ->
     assert rc == 5
     summary = json.loads(stdout)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert summary["total"] == len(rows) == 25 and summary["valid"] == 7
+    assert summary["total"] == len(rows) == 27 and summary["valid"] == 7
     assert summary["by_reason"]["revoked"] == 2
     assert set(rows[0]) == {"id", "valid", "reason", "message", "line"}
-    assert "25 results (7 valid, 18 invalid)" in stderr
+    assert "27 results (7 valid, 20 invalid)" in stderr
     rc, stdout, _ = run(corpus / "manifest.jsonl", "--out", out, *ARGS, "--json")
-    assert rc == 5 and json.loads(stdout)["skipped"] == 25  # resumed: nothing redone
+    assert rc == 5 and json.loads(stdout)["skipped"] == 27  # resumed: nothing redone
 
 
 def test_all_valid_is_exit_0(corpus: Path) -> None:
@@ -98,7 +98,7 @@ def test_progress_bar_only_on_a_terminal(corpus: Path, monkeypatch) -> None:
     from jukicard.cli import bulk as cli_bulk
 
     rc, _, stderr = run(corpus / "manifest.jsonl", "--out", corpus / "a.jsonl", *ARGS)
-    assert rc == 5 and "25/25" not in stderr and "item/s" not in stderr
+    assert rc == 5 and "27/27" not in stderr and "item/s" not in stderr
     monkeypatch.setattr(cli_bulk, "is_terminal", lambda stream: True)
     rc, _, stderr = run(corpus / "manifest.jsonl", "--out", corpus / "b.jsonl", *ARGS)
-    assert rc == 5 and "25/25" in stderr  # tqdm's bar, drawn on stderr
+    assert rc == 5 and "27/27" in stderr  # tqdm's bar, drawn on stderr
