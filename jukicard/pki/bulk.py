@@ -22,9 +22,9 @@ Codes besides :class:`~jukicard.pki.reasons.Reason` (:class:`BulkReason`) name w
 per-item path refuses as an operator's mistake (exit 2) rather than an invalid signature:
 an unreadable file, a raw signature without a certificate, a digest of the wrong length.
 
-Workers: ``verify_many(items, workers=N)`` runs chunks in processes (default) or threads.
-cryptography 48's RSA verify holds the GIL on this code base's measurements (benchmarks/
-README.md), so threads help only with document hashing (hashlib releases the GIL).  A
+Workers: ``verify_many(items, workers=N)`` runs chunks in processes (default: they scale
+whether or not the installed cryptography releases the GIL in RSA operations, which the
+shared CI machine could not show: benchmarks/README.md) or threads.  A
 :class:`BulkVerifier` pickles as its inputs (policy, certificates and CRLs as DER), so a
 process pool or a Dask worker rebuilds it once and reuses it for every item.
 """
