@@ -7,9 +7,9 @@ The answers are those of the per-item strict path (``signature verify``:
 :class:`~jukicard.pki.validate.Validator`); only the work that is the same for every
 document is done once:
 
-* per signer certificate (keyed by the SHA-256 of its DER, LRU-bounded): the parsed
-  certificate, its RSA public key, key size and keyUsage, and its path-validation result
-  at the verifier's fixed time (chain, validity, CRL lookup, JPKI profile);
+* per signer certificate (LRU-bounded, keyed by its DER; path results by its SHA-256): the
+  parsed certificate, its RSA public key, key size and keyUsage, and its path-validation
+  result at the verifier's fixed time (chain, validity, CRL lookup, JPKI profile);
 * per hash algorithm: the DER ``DigestInfo`` prefix (built by asn1crypto, once).
 
 Per raw PKCS#1 v1.5 item only the document is hashed and one RSA public operation runs
@@ -202,23 +202,16 @@ def _chunks(path: str | os.PathLike[str], what: str) -> Iterator[bytes]:
     """
     try:
         fd = os.open(path, _OPEN_FLAGS)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _Problem(BulkReason.UNREADABLE_INPUT, f"the {what} is not a regular file")
+            while block := os.read(fd, _CHUNK):
+                yield block
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise _Problem(BulkReason.UNREADABLE_INPUT,
                        f"the {what} file cannot be read ({exc.strerror or 'error'})") from exc
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _Problem(BulkReason.UNREADABLE_INPUT, f"the {what} is not a regular file")
-        while block := os.read(fd, _CHUNK):
-            yield block
-    except OSError as exc:
-        raise _Problem(BulkReason.UNREADABLE_INPUT,
-                       f"the {what} file cannot be read ({exc.strerror or 'error'})") from exc
-    finally:
-        os.close(fd)
-
-
-def _read(path: str | os.PathLike[str], what: str) -> bytes:
-    return b"".join(_chunks(path, what))
 
 
 def _hash_document(document: bytes | str | os.PathLike[str], name: str) -> bytes:
@@ -323,9 +316,7 @@ class BulkVerifier:
         ``invalid``)."""
         try:
             return self._verify(item)
-        except ValidationError as exc:
-            return ItemResult(item.id, False, str(exc.reason), str(exc))
-        except _Problem as exc:
+        except (ValidationError, _Problem) as exc:
             return ItemResult(item.id, False, str(exc.reason), str(exc))
         except JukiError as exc:  # a UsageError the per-item path would exit 2 on
             return ItemResult(item.id, False, BulkReason.UNUSABLE_INPUT, str(exc))
@@ -440,7 +431,7 @@ class BulkVerifier:
             raise _Problem(BulkReason.UNUSABLE_INPUT,
                            "a CMS signature needs the document, not its digest")
         content = item.document if isinstance(item.document, bytes) \
-            else _read(item.document, "document")
+            else b"".join(_chunks(item.document, "document"))
         pinned = None if signer is None else signer.cert
         kwargs: dict[str, Any] = {"extra_certificates": [] if pinned is None else [pinned],
                                   "min_key_size": self.min_key_size,
@@ -465,13 +456,9 @@ class BulkVerifier:
 
     @staticmethod
     def _cms(blob: bytes) -> SignedData | None:
-        """The CMS in ``blob``, or ``None`` (then it is taken as a raw signature, as by
-        :func:`~jukicard.pki.cms.looks_like_cms`).  Only PEM armour or DER whose first bytes
-        hold the signedData OID can parse as one (a ContentInfo starts with it), so raw
-        signatures skip the parser."""
-        if _SIGNED_DATA_OID not in blob[:32] and (
-                not blob or blob[0] not in _PEM_START or not blob.lstrip()[:5] == b"-----"):
-            return None
+        """The CMS in ``blob``, or ``None``: a raw signature (as
+        :func:`~jukicard.pki.cms.looks_like_cms` decides).  Only called for PEM armour or
+        DER whose first bytes hold the signedData OID (a ContentInfo starts with it)."""
         try:
             return SignedData.parse(blob)
         except ValidationError:
@@ -585,8 +572,8 @@ def ordered_chunks(pool: Executor, task: Callable[[list[Any]], list[Any]],
 
 # ---------------------------------------------------------------------- process workers
 _PROCESS_VERIFIER: BulkVerifier | None = None
-#: Verifiers this process rebuilt from a pickle (a worker rebuilds one per shipment: a
-#: diagnostic, and how the tests see that Dask ships it once per worker, not per task).
+#: Verifiers this process rebuilt from a pickle (how the tests see that Dask ships it once
+#: per worker, not per task).
 REBUILDS = 0
 
 
