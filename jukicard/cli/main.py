@@ -27,7 +27,7 @@ import click
 from click.exceptions import NoSuchCommand
 
 from jukicard import __version__
-from jukicard.cli import card, cert, data, emulator, pin, reader, sign, signature
+from jukicard.cli import bulk, card, cert, data, emulator, pin, reader, sign, signature
 from jukicard.cli._common import (
     CONTEXT_SETTINGS,
     NOT_REPEATED,
@@ -209,7 +209,7 @@ def cli(log_level: str) -> None:
 
 for _command in (reader.readers, reader.watch, card.card, pin.pin, cert.cert,
                  signature.signature, data.mynumber, data.basic_info, sign.sign,
-                 emulator.emulator):
+                 emulator.emulator, bulk.bulk_verify):
     cli.add_command(_command)
 
 

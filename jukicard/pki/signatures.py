@@ -19,7 +19,10 @@ NOTE: nothing here hand-rolls RSA or ASN.1: ``cryptography`` does the RSA operat
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 import logging
 from dataclasses import dataclass
 
@@ -60,6 +63,8 @@ __all__ = [
     "rsa_public_key",
     "verify_pkcs1v15",
     "recover_digest_info",
+    "MAX_SIGNATURE_JSON",
+    "decode_signature",
 ]
 
 log = logging.getLogger(__name__)
@@ -370,3 +375,36 @@ def verify_pkcs1v15(
         log.warning("SHA-1 signature accepted for old data (weak hash)")
     log.debug("PKCS#1 v1.5 %s signature verified (%s, %d-bit key)", mode, name, key.key_size)
     return VerifiedSignature(mode, name, key.key_size, weak_hash=name == "sha1")
+
+
+#: Largest ``jukicard sign --json`` object read as JSON (it is about 1 KiB).
+MAX_SIGNATURE_JSON = 64 * 1024
+
+
+def decode_signature(blob: bytes, size: int) -> tuple[bytes, str]:
+    """The raw signature in what ``jukicard sign`` wrote, and its encoding.
+
+    :param blob: the signature file: raw bytes (``sign -o``), base64 text (``sign``'s
+        default output) or ``sign --json``'s object.
+    :param size: the signer key's modulus size in bytes (a raw signature has this length).
+    :returns: ``(signature, "raw" | "base64" | "json")``; bytes that are none of the text
+        forms come back as they are (``"raw"``).  JSON is tried only up to
+        :data:`MAX_SIGNATURE_JSON` bytes, and nesting too deep for the parser is "not JSON"
+        (a hostile file of 200,000 ``[`` is a bad signature, not a crash).
+    """
+    if len(blob) == size:
+        return blob, "raw"
+    text = blob.strip()
+    if text.startswith(b"{") and len(text) <= MAX_SIGNATURE_JSON:
+        try:
+            obj = json.loads(text.decode("utf-8"))
+            value = obj["signature"] if isinstance(obj, dict) else None
+            if isinstance(value, str):
+                return base64.b64decode(value, validate=True), "json"
+        except (ValueError, KeyError, binascii.Error, RecursionError):
+            pass
+    try:
+        decoded = base64.b64decode(b"".join(text.split()), validate=True)
+    except (ValueError, binascii.Error):
+        return blob, "raw"
+    return (decoded, "base64") if decoded and len(decoded) == size else (blob, "raw")

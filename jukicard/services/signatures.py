@@ -15,11 +15,8 @@ The signed document is hashed as a stream; a CMS's content is read whole, capped
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import hmac
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,7 +41,8 @@ from jukicard.services.verify import (
 
 __all__ = ["SignatureOptions", "MAX_SIGNATURE_JSON", "decode_signature", "verify_signature"]
 
-#: Largest ``jukicard sign --json`` object read as JSON (it is about 1 KiB).
+#: Largest ``jukicard sign --json`` object read as JSON (it is about 1 KiB); the same as
+#: :data:`jukicard.pki.signatures.MAX_SIGNATURE_JSON` (a test checks it).
 MAX_SIGNATURE_JSON = 64 * 1024
 
 
@@ -73,32 +71,12 @@ class SignatureOptions:
 
 
 def decode_signature(blob: bytes, size: int) -> tuple[bytes, str]:
-    """The raw signature in what ``jukicard sign`` wrote, and its encoding.
+    """The raw signature in what ``jukicard sign`` wrote, and its encoding: see
+    :func:`jukicard.pki.signatures.decode_signature` (imported at call time: importing this
+    module loads no cryptography)."""
+    from jukicard.pki.signatures import decode_signature as decode
 
-    :param blob: the signature file: raw bytes (``sign -o``), base64 text (``sign``'s
-        default output) or ``sign --json``'s object.
-    :param size: the signer key's modulus size in bytes (a raw signature has this length).
-    :returns: ``(signature, "raw" | "base64" | "json")``; bytes that are none of the text
-        forms come back as they are (``"raw"``).  JSON is tried only up to
-        :data:`MAX_SIGNATURE_JSON` bytes, and nesting too deep for the parser is "not JSON"
-        (a hostile file of 200,000 ``[`` is a bad signature, not a crash).
-    """
-    if len(blob) == size:
-        return blob, "raw"
-    text = blob.strip()
-    if text.startswith(b"{") and len(text) <= MAX_SIGNATURE_JSON:
-        try:
-            obj = json.loads(text.decode("utf-8"))
-            value = obj["signature"] if isinstance(obj, dict) else None
-            if isinstance(value, str):
-                return base64.b64decode(value, validate=True), "json"
-        except (ValueError, KeyError, binascii.Error, RecursionError):
-            pass
-    try:
-        decoded = base64.b64decode(b"".join(text.split()), validate=True)
-    except (ValueError, binascii.Error):
-        return blob, "raw"
-    return (decoded, "base64") if decoded and len(decoded) == size else (blob, "raw")
+    return decode(blob, size)
 
 
 def _min_key_bits(options: VerifyOptions) -> int | None:
