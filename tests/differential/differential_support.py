@@ -359,6 +359,9 @@ def replace_readme_block(readme: str, report: str) -> str:
     if not sep or not sep2:
         raise ValueError("README.md has no differential table markers")
     body = report.split("\n", 2)[2] if report.startswith("# ") else report
+    # the README nests the report under its own "###" heading
+    body = "\n".join("##" + line if line.startswith("## ") else line
+                     for line in body.splitlines())
     return f"{head}{README_BEGIN}\n{body.strip()}\n{README_END}{tail}"
 
 
