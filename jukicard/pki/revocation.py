@@ -23,7 +23,7 @@ URL/file, as JPKI publishes them):
 
 Times are compared at the one-second granularity of X.509 times.
 
-Each CRL is parsed once and looked up in O(1) (:class:`jukicard.pki.crl.Crl`).
+Each CRL is parsed and indexed once and looked up in O(log n) (:class:`jukicard.pki.crl.Crl`).
 """
 
 from __future__ import annotations
@@ -538,7 +538,8 @@ class CrlRevocationSource:
         ck = (crl.fingerprint, signer.spki)
         ok = self._sig_ok.get(ck)
         if ok is None:
-            ok = verify_signature(key, crl.signature_algorithm_asn1, crl.signature, crl.tbs)
+            ok = verify_signature(key, crl.signature_algorithm_asn1, crl.signature,
+                                  crl.tbs_view)
             if len(self._sig_ok) > 4096:
                 self._sig_ok.clear()
             self._sig_ok[ck] = ok
