@@ -10,7 +10,8 @@ classifies it:
   short length, a minimal INTEGER serial of 1–21 octets, a UTCTime ``YYMMDDHHMMSSZ`` or
   GeneralizedTime ``YYYYMMDDHHMMSSZ`` revocationDate naming a real calendar second, and either
   no extensions, or exactly one non-critical reasonCode (a defined code), or exactly one
-  non-critical invalidityDate (GeneralizedTime, checked as the revocationDate);
+  non-critical invalidityDate (GeneralizedTime, checked as the revocationDate), or both
+  (reasonCode first);
 * every other entry is **slow**: :mod:`jukicard.pki.crlindex` decodes it with asn1crypto at
   ingest (certificateIssuer, unknown critical extensions, odd encodings...).
 
@@ -26,6 +27,7 @@ is a :class:`~jukicard.pki.errors.MalformedCrlError`.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,25 +36,30 @@ from asn1crypto import parser as _parser
 from jukicard.pki.errors import MalformedCrlError
 
 __all__ = ["Layout", "Scan", "layout", "read_header", "entry_starts", "scan_entries",
-           "FAST_NONE", "FAST_REASON", "FAST_INVALIDITY", "SLOW"]
+           "FAST_NONE", "FAST_REASON", "FAST_INVALIDITY", "FAST_BOTH", "SLOW"]
+
+#: What the scanner reads: bytes, a view, or a memory-mapped file.
+Buffer = bytes | memoryview | mmap.mmap
 
 #: Entry kinds.
-FAST_NONE, FAST_REASON, FAST_INVALIDITY, SLOW = 0, 1, 2, 3
+FAST_NONE, FAST_REASON, FAST_INVALIDITY, FAST_BOTH, SLOW = 0, 1, 2, 3, 4
 
 _CHUNK = 1 << 20          # bytes per candidate-search chunk
-_ENTRY_CHUNK = 1 << 20    # entries per field-extraction chunk
+_ENTRY_CHUNK = 1 << 15    # entries per field-extraction chunk
 _REASON_EXT = np.frombuffer(bytes.fromhex("300c300a0603551d1504030a01"), np.uint8)
 _INVALIDITY_EXT = np.frombuffer(bytes.fromhex("301a30180603551d180411180f"), np.uint8)
+_BOTH_EXT = np.frombuffer(bytes.fromhex("3026300a0603551d1504030a010030180603551d180411180f"),
+                          np.uint8)
 _REASON_OK = np.zeros(256, dtype=bool)
 _REASON_OK[[0, 1, 2, 3, 4, 5, 6, 8, 9, 10]] = True
 _DIGITS_HI = np.uint64(0xF0F0F0F0F0F0F0F0)
 _DIGITS_LO = np.uint64(0x0F0F0F0F0F0F0F0F)
 _DIGITS_30 = np.uint64(0x3030303030303030)
 _SIX = np.uint64(0x0606060606060606)
-_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_DAYS_U = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.uint64)
 
 
-def read_header(buf: bytes | memoryview, off: int, end: int) -> tuple[int, int, int]:
+def read_header(buf: Buffer, off: int, end: int) -> tuple[int, int, int]:
     """``(tag, header length, content length)`` of the DER TLV at ``off`` (within ``end``).
 
     :raises MalformedCrlError: truncated, indefinite or non-minimal length, or past ``end``.
@@ -91,7 +98,7 @@ class Layout:
     header_der: bytes
 
 
-def _children(buf: bytes | memoryview, start: int, end: int) -> list[tuple[int, int, int]]:
+def _children(buf: Buffer, start: int, end: int) -> list[tuple[int, int, int]]:
     out = []
     off = start
     while off < end:
@@ -101,7 +108,7 @@ def _children(buf: bytes | memoryview, start: int, end: int) -> list[tuple[int, 
     return out
 
 
-def layout(der: bytes | memoryview) -> Layout:
+def layout(der: Buffer) -> Layout:
     """Find the TBSCertList and the entry list of a CRL, reading only TLV headers.
 
     :raises MalformedCrlError: if the outer framing is not a CertificateList's.
@@ -266,37 +273,48 @@ def _digits_ok(w: np.ndarray, skip_low: int) -> np.ndarray:
     mask = np.uint64((1 << 64) - (1 << (8 * skip_low)))
     hi_ok = (w & _DIGITS_HI & mask) == (_DIGITS_30 & mask)
     lo_ok = (((w & _DIGITS_LO) + _SIX) & _DIGITS_HI & mask) == 0
-    return hi_ok & lo_ok
+    ok: np.ndarray = hi_ok & lo_ok
+    return ok
 
 
-def _byte(w: np.ndarray, k: int) -> np.ndarray:
-    """Digit value of byte ``k`` (0 = most significant) of big-endian words ``w``."""
-    return ((w >> np.uint64(8 * (7 - k))) & np.uint64(0x0F)).astype(np.int64)
+_PAIR = np.uint64(0x000F000F000F000F)
 
 
-def _times_ok(win: np.ndarray, at: np.ndarray, generalized: np.ndarray) -> np.ndarray:
+def _lanes(w: np.ndarray) -> list[np.ndarray]:
+    """The four two-digit numbers of a word of 8 ASCII digits (SWAR), most significant first."""
+    pairs = ((w >> np.uint64(8)) & _PAIR) * np.uint64(10) + (w & _PAIR)
+    return [(pairs >> np.uint64(s)) & np.uint64(0xFFFF) for s in (48, 32, 16, 0)]
+
+
+def _times_ok(buf: np.ndarray, win: np.ndarray, at: np.ndarray, generalized: np.ndarray
+              ) -> np.ndarray:
     """The UTCTime (13 octets) / GeneralizedTime (15) contents at ``at`` are DER and name a
-    real second (years 1950–2049 / 0001–9999)."""
-    a = win[at]
-    b = win[at + np.where(generalized, 7, 5)]
-    ok = _digits_ok(a, 0) & _digits_ok(b, 1) & ((b & np.uint64(0xFF)) == ord("Z"))
-    d = [_byte(a, k) for k in range(8)]
-    g = generalized
-    year = np.where(g, d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3],
-                    np.where(d[0] * 10 + d[1] < 50, 2000, 1900) + d[0] * 10 + d[1])
-    month = np.where(g, d[4] * 10 + d[5], d[2] * 10 + d[3])
-    day = np.where(g, d[6] * 10 + d[7], d[4] * 10 + d[5])
-    # the rest: UTC b = bytes 5..12 (hour 6-7 → b1,b2 ...), generalized b = bytes 7..14
-    e = [_byte(b, k) for k in range(8)]
-    hour = np.where(g, e[1] * 10 + e[2], e[1] * 10 + e[2])
-    minute = np.where(g, e[3] * 10 + e[4], e[3] * 10 + e[4])
-    second = np.where(g, e[5] * 10 + e[6], e[5] * 10 + e[6])
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    real second (years 1950–2049 / 0001–9999).
+
+    Two 64-bit words per time: ``YYMMDDhh`` + ``DDhhmmss`` (UTCTime) or ``YYYYMMDD`` +
+    ``DDhhmmss`` (GeneralizedTime), then the ``Z``."""
+    g_any = bool(generalized.any())
+    a = win[at].astype(np.uint64)
+    b = win[at + (np.where(generalized, 6, 4) if g_any else 4)].astype(np.uint64)
+    z = buf[at + (np.where(generalized, 14, 12) if g_any else 12)]
+    ok = _digits_ok(a, 0) & _digits_ok(b, 0) & (z == ord("Z"))
+    a0, a1, a2, _ = _lanes(a)
+    day, hour, minute, second = _lanes(b)
+    year = np.where(a0 < 50, a0 + np.uint64(2000), a0 + np.uint64(1900))
+    month = a1
+    if g_any:
+        year = np.where(generalized, a0 * np.uint64(100) + a1, year)
+        month = np.where(generalized, a2, a1)
     month_ok = (month >= 1) & (month <= 12)
-    dim = _DAYS[np.where(month_ok, month, 1)] - ((month == 2) & ~leap)
+    dim = _DAYS_U[np.where(month_ok, month, np.uint64(1))]
+    feb29 = (month == 2) & (day == 29)
+    if feb29.any():
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        dim = np.where(feb29 & ~leap, np.uint64(28), dim)
     ok &= month_ok & (day >= 1) & (day <= dim) & (hour <= 23) & (minute <= 59)
     ok &= (second <= 59) & (year >= 1)
-    return ok
+    out: np.ndarray = ok
+    return out
 
 
 def _words(win: np.ndarray, buf: np.ndarray, p: np.ndarray, ls: np.ndarray, k: int
@@ -310,7 +328,8 @@ def _words(win: np.ndarray, buf: np.ndarray, p: np.ndarray, ls: np.ndarray, k: i
     mask = np.where(avail >= 8, np.uint64(0xFFFFFFFFFFFFFFFF),
                     (np.uint64(1) << np.minimum(bits, np.uint64(63))) - np.uint64(1))
     mask = np.where(avail == 0, np.uint64(0), mask)
-    return (w & mask) | np.where(neg, ~mask, np.uint64(0))
+    out: np.ndarray = (w & mask) | np.where(neg, ~mask, np.uint64(0))
+    return out
 
 
 def scan_entries(buf: np.ndarray, starts: np.ndarray, end: int) -> Scan:
@@ -345,7 +364,7 @@ def scan_entries(buf: np.ndarray, starts: np.ndarray, end: int) -> Scan:
         te = t + 2 + np.where(gen, 15, 13)
         ok &= te <= e
         safe = np.where(ok, t + 2, 0)
-        ok &= _times_ok(win, safe, gen)
+        ok &= _times_ok(buf, win, safe, gen)
         k = np.full(len(c), SLOW, np.uint8)
         k[ok & (te == e)] = FAST_NONE
         rest = ok & (te < e)
@@ -358,11 +377,19 @@ def scan_entries(buf: np.ndarray, starts: np.ndarray, end: int) -> Scan:
         if len(i_idx):
             block = buf[te[i_idx, None] + np.arange(13)]
             good = (block == _INVALIDITY_EXT).all(axis=1)
-            good &= _times_ok(win, te[i_idx] + 13, np.ones(len(i_idx), bool))
+            good &= _times_ok(buf, win, te[i_idx] + 13, np.ones(len(i_idx), bool))
             k[i_idx[good]] = FAST_INVALIDITY
+        b_idx = np.flatnonzero(rest & (e - te == 40))
+        if len(b_idx):
+            block = buf[te[b_idx, None] + np.arange(25)]
+            good = (block[:, :13] == _BOTH_EXT[:13]).all(axis=1)
+            good &= (block[:, 14:] == _BOTH_EXT[14:]).all(axis=1)
+            good &= _REASON_OK[block[:, 13]]
+            good &= _times_ok(buf, win, te[b_idx] + 25, np.ones(len(b_idx), bool))
+            k[b_idx[good]] = FAST_BOTH
         kind[a:a + len(c)] = k
         if first_ext < 0:
-            has = np.flatnonzero((k == FAST_REASON) | (k == FAST_INVALIDITY))
+            has = np.flatnonzero((k != FAST_NONE) & (k != SLOW))
             if len(has):
                 first_ext = a + int(has[0])
         fast = k != SLOW

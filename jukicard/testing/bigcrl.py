@@ -71,12 +71,16 @@ class Signer:
             x509.SubjectKeyIdentifier).value.digest
 
 
-def make_signer(common_name: str = "jukicard bigcrl test CA", *, ec_key: bool = False) -> Signer:
-    """A fresh test CA (RSA-2048, or P-256 with ``ec_key``) allowed to sign CRLs."""
+def make_signer(common_name: str = "jukicard bigcrl test CA", *, ec_key: bool = False,
+                units: Sequence[str] = ()) -> Signer:
+    """A fresh test CA (RSA-2048, or P-256 with ``ec_key``) allowed to sign CRLs; ``units``
+    adds organizationalUnitName attributes (a long name)."""
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
         ec.generate_private_key(ec.SECP256R1()) if ec_key
         else rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
+    name = x509.Name([x509.NameAttribute(x509.NameOID.ORGANIZATIONAL_UNIT_NAME, u)
+                      for u in units]
+                     + [x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(1)
             .not_valid_before(_NB).not_valid_after(_dt.datetime(2040, 1, 1, tzinfo=_dt.UTC))
@@ -222,10 +226,13 @@ def _entry_chunk(shape: CrlShape, rng: np.random.Generator, start: int, m: int) 
         rows[sel, t0 + 2:t0 + 2 + tl] = times[sel, :tl]
         e0 = t0 + 2 + tl
         has = sel[ext_len[sel] > 0]
+        if not len(has):
+            continue
         rows[has, e0] = 0x30
         rows[has, e0 + 1] = ext_len[has] - 2
         r_sel = has[reason[has] != 255]
-        rows[r_sel, e0 + 2:e0 + 2 + 11] = np.frombuffer(_REASON_EXT, np.uint8)
+        if len(r_sel):
+            rows[r_sel, e0 + 2:e0 + 2 + 11] = np.frombuffer(_REASON_EXT, np.uint8)
         rows[r_sel, e0 + 13] = reason[r_sel]
         i_sel = has[inv[has]]
         i0 = np.where(reason[i_sel] != 255, e0 + 14, e0 + 2)
@@ -238,7 +245,7 @@ def _entry_chunk(shape: CrlShape, rng: np.random.Generator, start: int, m: int) 
     issuers = {p - start: v for p, v in (shape.certificate_issuers or {}).items()
                if start <= p < start + m}
     if not issuers:
-        return flat.tobytes()
+        return bytes(flat.tobytes())
     ends = np.cumsum(total)
     pieces: list[bytes] = []
     prev = 0
