@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto.parser import emit
-
 from jukicard.pki.backend import (
     certificate_extensions,
     contained_deprecations,
@@ -595,42 +593,16 @@ def check_crl_entries(crl: Crl) -> Violation | None:
     index = crl.index
     limit = index.first_extension if index.first_extension >= 0 and not v2 else len(index)
     slow = index.slow_positions
-    found = _slow_entries_finding(crl, slow[slow < limit], v2)
-    if found is not None:
-        return found
-    if limit < len(index):
-        return _v(Reason.CRL_VERSION, "has entry extensions but is not v2 (RFC 5280 §5.1.2.1)")
-    return None
-
-
-_SLOW_BATCH = 4096
-
-
-def _slow_entries_finding(crl: Crl, positions: Any, v2: bool) -> Violation | None:
-    """Run ``cryptography``'s parser over the entries at ``positions`` (CRL order), wrapped
-    in batches into a CRL with the same header."""
     tbs = _crl_tbs(crl)
     head = (b"\x02\x01\x01" + tbs["signature"].dump() + tbs["issuer"].dump()
             + tbs["this_update"].dump()
             + (tbs["next_update"].dump() if tbs["next_update"].native is not None else b""))
     tail = crl.header_asn1["signature_algorithm"].dump() + crl.header_asn1["signature"].dump()
-    for a in range(0, len(positions), _SLOW_BATCH):
-        entries = b"".join(crl.index.entry_der(int(p)) for p in positions[a:a + _SLOW_BATCH])
-        wrapped = emit(0, 1, 16, emit(0, 1, 16, head + emit(0, 1, 16, entries)) + tail)
-        try:
-            with contained_deprecations():
-                for entry in load_x509_crl(wrapped):
-                    for ext in entry.extensions:
-                        if not v2:
-                            return _v(Reason.CRL_VERSION, "has entry extensions but is not v2 "
-                                      "(RFC 5280 §5.1.2.1)")
-                        if ext.oid.dotted_string == _CERT_ISSUER and not ext.critical:
-                            return _v(Reason.CRL_ENTRY_EXTENSION_INVALID,
-                                      "a certificateIssuer entry extension is not critical "
-                                      "(RFC 5280 §5.3.3)")
-        except Exception:  # any refusal of the DER parser is the finding
-            return _v(Reason.CRL_ENTRY_EXTENSION_INVALID,
-                      "a CRL entry or entry extension is not well-formed DER (RFC 5280 §5.3)")
+    found = index.strict_parser_finding(slow[slow < limit], head, tail, v2=v2)
+    if found is not None:
+        return _v(*found)
+    if limit < len(index):
+        return _v(Reason.CRL_VERSION, "has entry extensions but is not v2 (RFC 5280 §5.1.2.1)")
     return None
 
 

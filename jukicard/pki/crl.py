@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 from asn1crypto import crl as _crl
 from asn1crypto import x509 as _x509
 
-from jukicard.pki.crlindex import REASON_NAMES, CrlIndex, RevokedEntry
+from jukicard.pki.crlindex import REASON_NAMES, CrlIndex, CrlIndexError, RevokedEntry
 from jukicard.pki.crlscan import layout
 from jukicard.pki.der import (
     MAX_CRL_SIZE,
@@ -182,16 +184,20 @@ class Crl:
     index: CrlIndex = field(repr=False)
 
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview) -> Crl:
+    def parse(cls, data: bytes | bytearray | memoryview, *,
+              index_dir: str | os.PathLike[str] | None = None) -> Crl:
         """Parse a CRL from DER or PEM and index its entries.
 
         :param data: DER bytes or one PEM ``X509 CRL`` block.
+        :param index_dir: a folder for saved indexes (``<CRL SHA-256>.crlidx``): a saved
+            index of this CRL is memory-mapped instead of indexing again (a damaged one is
+            rebuilt); a new index is saved there (best effort).
         :raises MalformedCrlError: (reason ``malformed-crl``) if it does not parse.
         """
         der = single_der(data if isinstance(data, bytes) else bytes(data), PEM_LABELS,
                          MalformedCrlError, "CRL")
         try:
-            return cls._from_der(der)
+            return cls._from_der(der, index_dir)
         except MalformedCrlError:
             raise
         except Exception as exc:  # asn1crypto/ValueError/KeyError/...: never leak
@@ -199,7 +205,7 @@ class Crl:
                 "malformed CRL (not a well-formed X.509 CRL structure)") from exc
 
     @classmethod
-    def _from_der(cls, der: bytes) -> Crl:
+    def _from_der(cls, der: bytes, index_dir: str | os.PathLike[str] | None = None) -> Crl:
         check_size(der, MAX_CRL_SIZE, MalformedCrlError, "CRL")
         lay = layout(der)
         try:
@@ -234,7 +240,12 @@ class Crl:
             elif name == "authority_key_identifier":
                 kid = value["key_identifier"].native
                 aki = None if kid is None else bytes(kid)
-        index = CrlIndex.build(der, lay.entries, bytes(issuer.dump()), issuer_key)
+        fingerprint = hashlib.sha256(der).hexdigest()
+        if index_dir is None:
+            index = CrlIndex.build(der, lay.entries, bytes(issuer.dump()), issuer_key)
+        else:
+            index = _saved_index(index_dir, fingerprint, der, lambda: CrlIndex.build(
+                der, lay.entries, bytes(issuer.dump()), issuer_key))
         return cls(
             der=der,
             header_asn1=asn1,
@@ -250,7 +261,7 @@ class Crl:
             signature=bytes(asn1["signature"].native),
             signature_algorithm=str(asn1["signature_algorithm"]["algorithm"].native),
             unusable_reason=unusable or index.unusable_reason,
-            fingerprint=hashlib.sha256(der).hexdigest(),
+            fingerprint=fingerprint,
             index=index,
         )
 
@@ -310,6 +321,23 @@ class Crl:
         num = "" if self.crl_number is None else f" #{self.crl_number}"
         kind = "delta CRL" if self.is_delta else "CRL"
         return f"{kind} of '{format_name(self.issuer)}'{num}"
+
+
+def _saved_index(folder: str | os.PathLike[str], fingerprint: str, der: bytes,
+                 build: Callable[[], CrlIndex]) -> CrlIndex:
+    """The index saved in ``folder`` for the CRL ``fingerprint``, or a new one (saved)."""
+    path = os.path.join(os.fspath(folder), f"{fingerprint}.crlidx")
+    if os.path.exists(path):
+        try:
+            return CrlIndex.load(path, crl_sha256=fingerprint, der=der)
+        except (CrlIndexError, OSError) as exc:
+            log.info("saved CRL index unusable, rebuilding it: %s", exc)
+    index = build()
+    try:
+        index.save(path, crl_sha256=fingerprint)
+    except OSError as exc:
+        log.info("CRL index not saved: %s", exc)
+    return index
 
 
 def _check_header_caps(tbs: Any) -> None:
@@ -407,10 +435,13 @@ def load_crl(source: Source) -> Crl:
     return Crl.parse(read_source(source))
 
 
-def load_crls(source: Source) -> list[Crl]:
+def load_crls(source: Source, *, index_dir: str | os.PathLike[str] | None = None
+              ) -> list[Crl]:
     """Load every CRL from DER bytes, a PEM bundle or a file path.
 
+    :param index_dir: see :meth:`Crl.parse`.
     :raises MalformedCrlError: if one does not parse.
     :raises OSError: if the file cannot be read.
     """
-    return [Crl.parse(d) for d in der_blobs(source, PEM_LABELS, MalformedCrlError)]
+    return [Crl.parse(d, index_dir=index_dir)
+            for d in der_blobs(source, PEM_LABELS, MalformedCrlError)]

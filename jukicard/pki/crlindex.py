@@ -35,7 +35,9 @@ from typing import Any
 import numpy as np
 from asn1crypto import crl as _crl
 from asn1crypto import x509 as _x509
+from asn1crypto.parser import emit
 
+from jukicard.pki.backend import contained_deprecations, load_x509_crl
 from jukicard.pki.crlscan import SLOW, entry_starts, layout, read_header, scan_entries
 from jukicard.pki.errors import MalformedCrlError
 from jukicard.pki.names import NameKey, name_key
@@ -64,6 +66,8 @@ _M64 = (1 << 64) - 1
 _K1, _K2, _K3, _K4 = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                       0xFF51AFD7ED558CCD)
 _MAGIC = b"JUKICARD-CRL-INDEX-1\n"
+_STRICT_BATCH = 4096
+_OID_CERT_ISSUER = "2.5.29.29"
 _ALIGN = 64
 
 
@@ -419,6 +423,31 @@ class CrlIndex:
         if self._der is None:
             raise CrlIndexError("this CRL index was loaded without its CRL")
         return _entry_bytes(self._der, int(self._a["starts"][pos]))
+
+    def strict_parser_finding(self, positions: np.ndarray, head: bytes, tail: bytes, *,
+                              v2: bool) -> tuple[Reason, str] | None:
+        """Run ``cryptography``'s DER parser over the entries at ``positions`` (CRL order),
+        wrapped in batches into a CRL with the TBS fields ``head`` (version v2, signature,
+        issuer, times) and the outer ``tail`` (algorithm, signature): the first RFC 5280
+        §5.3 finding, as :func:`jukicard.pki.conformance.check_crl_entries` reports it."""
+        for a in range(0, len(positions), _STRICT_BATCH):
+            entries = b"".join(self.entry_der(int(p)) for p in positions[a:a + _STRICT_BATCH])
+            wrapped = emit(0, 1, 16, emit(0, 1, 16, head + emit(0, 1, 16, entries)) + tail)
+            try:
+                with contained_deprecations():
+                    for entry in load_x509_crl(wrapped):
+                        for ext in entry.extensions:
+                            if not v2:
+                                return (Reason.CRL_VERSION, "has entry extensions but is not "
+                                        "v2 (RFC 5280 §5.1.2.1)")
+                            if ext.oid.dotted_string == _OID_CERT_ISSUER and not ext.critical:
+                                return (Reason.CRL_ENTRY_EXTENSION_INVALID,
+                                        "a certificateIssuer entry extension is not critical "
+                                        "(RFC 5280 §5.3.3)")
+            except Exception:  # any refusal of the DER parser is the finding
+                return (Reason.CRL_ENTRY_EXTENSION_INVALID, "a CRL entry or entry extension "
+                        "is not well-formed DER (RFC 5280 §5.3)")
+        return None
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str], *, crl_sha256: str | None = None) -> None:

@@ -280,3 +280,47 @@ def test_generator_output_is_a_valid_signed_crl() -> None:
     serials = [rc.serial_number for rc in loaded]
     assert len(set(serials)) == 300
     assert loaded.next_update_utc == _dt.datetime(2024, 7, 1, tzinfo=_dt.UTC)
+
+
+def test_revocation_source_saves_and_reuses_the_index(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from jukicard.pki import CrlRevocationSource
+
+    der = crl_bytes(CrlShape(entries=300, reason_fraction=0.2), SIGNER)
+    first = CrlRevocationSource([der], index_dir=tmp_path)
+    saved = list(tmp_path.glob("*.crlidx"))
+    assert [p.name for p in saved] == [f"{hashlib.sha256(der).hexdigest()}.crlidx"]
+
+    def no_build(*_: Any, **__: Any) -> None:
+        raise AssertionError("indexed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(CrlIndex, "build", no_build)
+        again = CrlRevocationSource([der], index_dir=tmp_path)
+    crl_a, crl_b = list(first.store), list(again.store)
+    serial = _serial_at(der, 150)
+    assert crl_b[0].lookup(crl_b[0].issuer_key, serial) == \
+        crl_a[0].lookup(crl_a[0].issuer_key, serial) is not None
+    saved[0].write_bytes(saved[0].read_bytes()[:-3])  # damaged: rebuilt, not trusted
+    third = CrlRevocationSource([der], index_dir=tmp_path)
+    assert list(third.store)[0].index.contains(serial)
+    assert CrlIndex.load(saved[0], crl_sha256=hashlib.sha256(der).hexdigest()).contains(serial)
+
+
+def test_strict_profile_of_generated_crls() -> None:
+    """Common-shape entries pass the §5.3 checks without cryptography's per-entry walk;
+    a v1 CRL with a reasonCode entry is refused (§5.1.2.1), as before issue 10."""
+    from jukicard.pki.conformance import crl_violation
+    from jukicard.pki.reasons import Reason
+
+    der = crl_bytes(CrlShape(entries=200, reason_fraction=0.3, invalidity_fraction=0.3,
+                             certificate_issuers={20: OTHER.name_der}), SIGNER)
+    crl = Crl.parse(der)
+    assert len(crl.index.slow_positions) == 1 and crl_violation(crl) is None
+    cl = acrl.CertificateList.load(der)
+    tbs = acrl.TbsCertList.load(cl["tbs_cert_list"].dump())
+    tbs["version"] = "v1"
+    v1 = acrl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm":
+                               cl["signature_algorithm"], "signature": cl["signature"]})
+    found = crl_violation(Crl.parse(v1.dump(force=True)))
+    assert found is not None and found.reason == Reason.CRL_VERSION
