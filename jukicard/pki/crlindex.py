@@ -176,7 +176,8 @@ def _hash_int(lo: int, mid: int, top: int, iss: int) -> int:
 
 
 def _sign_words(lo: np.ndarray) -> np.ndarray:
-    return np.where(lo >= np.uint64(1 << 63), np.uint64(_M64), np.uint64(0))
+    out: np.ndarray = np.where(lo >= np.uint64(1 << 63), np.uint64(_M64), np.uint64(0))
+    return out
 
 
 class CrlIndex:
@@ -287,12 +288,20 @@ class CrlIndex:
         if marks:
             arrays["iss"] = iss
         bits = max(1, n.bit_length())
-        h = _hash_arrays(lo, mid if mid is not None else _sign_words(lo),
-                         top if top is not None else _sign_words(lo), iss.astype(np.uint64))
-        pos_all = np.flatnonzero(valid).astype(np.uint64)
-        packed = (h[pos_all] >> np.uint64(bits) << np.uint64(bits)) | pos_all
+        packed = np.empty(n, np.uint64)
+        shift = np.uint64(bits)
+        for a in range(0, n, 1 << 15):  # cache-sized chunks
+            z = min(a + (1 << 15), n)
+            sw = _sign_words(lo[a:z])
+            h = _hash_arrays(lo[a:z], mid[a:z] if mid is not None else sw,
+                             top[a:z] if top is not None else sw,
+                             iss[a:z].astype(np.uint64))
+            packed[a:z] = (h >> shift << shift) | np.arange(a, z, dtype=np.uint64)
+        if not valid.all():
+            packed = packed[valid]
         packed.sort()
         arrays["packed"] = packed
+        arrays["buckets"] = _buckets(packed, n)
         max_run, duplicates = _runs(packed, bits, arrays)
         meta = {"n": n, "bits": bits, "max_run": max_run, "issuers": [d.hex() for d in issuers],
                 "extra": extra, "first_extension": scan.first_extension,
@@ -366,27 +375,30 @@ class CrlIndex:
         bits = np.uint64(self._bits)
         hq = h >> bits
         packed = self._a["packed"]
-        i = np.searchsorted(packed, hq << bits)
+        buckets = self._a["buckets"]
+        b = (h >> np.uint64(64 - _bucket_bits(self._n))).astype(np.int64)
+        i = buckets[b].astype(np.int64)
+        stop = buckets[b + 1].astype(np.int64)
         a_lo = self._a["lo"]
         a_mid, a_top, a_iss = self._a.get("mid"), self._a.get("top"), self._a.get("iss")
         mask = np.uint64((1 << self._bits) - 1)
-        for _ in range(self._max_run):
-            live = np.flatnonzero(i < len(packed))
-            if not len(live):
-                break
+        live = np.flatnonzero(i < stop)
+        while len(live):
             p = packed[i[live]]
             same = (p >> bits) == hq[live]
-            live, p = live[same], p[same]
-            if not len(live):
-                break
-            pos = (p & mask).astype(np.int64)
-            hit = a_lo[pos] == lo[live]
-            hit &= (a_mid[pos] if a_mid is not None else _sign_words(a_lo[pos])) == mid[live]
-            hit &= (a_top[pos] if a_top is not None else _sign_words(a_lo[pos])) == top[live]
-            if a_iss is not None:
-                hit &= a_iss[pos] == iss
-            out[live[hit]] = True
+            cand, p = live[same], p[same]
+            if len(cand):
+                pos = (p & mask).astype(np.int64)
+                hit = a_lo[pos] == lo[cand]
+                if a_mid is not None and a_top is not None:
+                    hit &= (a_mid[pos] == mid[cand]) & (a_top[pos] == top[cand])
+                else:  # every listed serial fits in 64 bits: lo and the sign decide
+                    hit &= (mid[cand] == _sign_words(lo[cand])) & (top[cand] == mid[cand])
+                if a_iss is not None:
+                    hit &= a_iss[pos] == iss
+                out[cand[hit]] = True
             i[live] += 1
+            live = live[i[live] < stop[live]]
         if wanted is not None:
             if any(_words(s) is None for s in wanted):
                 out &= np.array([_words(s) is not None for s in wanted], bool)
@@ -534,6 +546,20 @@ def _entry_bytes(buf: bytes | memoryview | mmap.mmap, start: int) -> bytes:
     return bytes(buf[start:start + hdr + length])
 
 
+def _bucket_bits(n: int) -> int:
+    return max(1, min(32, n.bit_length() - 1))
+
+
+def _buckets(packed: np.ndarray, n: int) -> np.ndarray:
+    """Offsets into ``packed`` of each value of its top ``_bucket_bits(n)`` bits (a
+    directory: a look-up reads one bucket, one or two entries, instead of a binary search)."""
+    d = _bucket_bits(n)
+    counts = np.bincount((packed >> np.uint64(64 - d)).astype(np.intp), minlength=1 << d)
+    out = np.zeros((1 << d) + 1, np.uint32 if len(packed) < 1 << 32 else np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
 def _runs(packed: np.ndarray, bits: int, arrays: dict[str, np.ndarray]) -> tuple[int, int]:
     """Longest run of equal hashes, and the number of duplicate keys."""
     if len(packed) < 2:
@@ -542,9 +568,7 @@ def _runs(packed: np.ndarray, bits: int, arrays: dict[str, np.ndarray]) -> tuple
     same = np.flatnonzero(h[1:] == h[:-1])
     if not len(same):
         return 1, 0
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], (h[1:] == h[:-1]).astype(np.int8),
-                                                   [0]])))
-    max_run = int((edges[1::2] - edges[0::2]).max()) + 1
+    max_run = 2  # (informational only: look-ups read buckets)
     mask = np.uint64((1 << bits) - 1)
     a = (packed[same] & mask).astype(np.int64)
     b = (packed[same + 1] & mask).astype(np.int64)

@@ -182,8 +182,22 @@ def _all_candidates(buf: np.ndarray, start: int, end: int) -> tuple[np.ndarray, 
     return np.concatenate(starts), np.concatenate(ends)
 
 
-def _shape_filter(buf: np.ndarray, c: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pass-1 candidates shaped like a short-form entry, and their ends."""
+def _shape_filter(buf: np.ndarray, cand: np.ndarray, end: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Pass-1 candidates shaped like a short-form entry, and their ends (in cache-sized
+    chunks)."""
+    starts: list[np.ndarray] = []
+    ends: list[np.ndarray] = []
+    for a in range(0, len(cand), _ENTRY_CHUNK):
+        s, e = _shape_chunk(buf, cand[a:a + _ENTRY_CHUNK], end)
+        starts.append(s)
+        ends.append(e)
+    if not starts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(starts), np.concatenate(ends)
+
+
+def _shape_chunk(buf: np.ndarray, c: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
     last = end - 1
     b1 = buf[np.minimum(c + 1, last)].astype(np.int64)
     ls = buf[np.minimum(c + 3, last)].astype(np.int64)
@@ -201,6 +215,24 @@ def _shape_filter(buf: np.ndarray, c: np.ndarray, end: int) -> tuple[np.ndarray,
 def _tiles(starts: np.ndarray, ends: np.ndarray, begin: int, end: int) -> bool:
     return bool(len(starts) and starts[0] == begin and ends[-1] == end
                 and np.array_equal(ends[:-1], starts[1:]))
+
+
+def _drop_inner_candidates(starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """Pass 1½: where a candidate's end is not the next candidate's start, drop the
+    candidates up to the one starting there (a serial number that looks like an entry).
+    Only for a few such places; the caller checks the result tiles the list."""
+    bad = np.flatnonzero(ends[:-1] != starts[1:])
+    if len(bad) > 1000:
+        return None
+    keep = np.ones(len(starts), bool)
+    for i in bad.tolist():
+        if not keep[i]:
+            continue
+        j = int(np.searchsorted(starts, ends[i]))
+        if j >= len(starts) or starts[j] != ends[i]:
+            return None
+        keep[i + 1:j] = False
+    return np.flatnonzero(keep)
 
 
 def _resolve_chain(starts: np.ndarray, ends: np.ndarray, begin: int, end: int) -> np.ndarray:
@@ -244,6 +276,10 @@ def entry_starts(buf: np.ndarray, begin: int, end: int) -> np.ndarray:
     starts, ends = _shape_filter(buf, cand, end)
     if _tiles(starts, ends, begin, end):
         return starts
+    repaired = _drop_inner_candidates(starts, ends)
+    if repaired is not None and _tiles(starts[repaired], ends[repaired], begin, end):
+        out: np.ndarray = starts[repaired]
+        return out
     starts, ends = _all_candidates(buf, begin, end)
     return _resolve_chain(starts, ends, begin, end)
 
