@@ -20,6 +20,7 @@ list while it is active; another thread warning at that moment may have its warn
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -28,6 +29,7 @@ from asn1crypto import keys as _keys
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from jukicard.deprecations import contained_deprecations
 from jukicard.pki.errors import UnsupportedAlgorithmError
@@ -131,18 +133,24 @@ def spki_of(key: PublicKey) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+#: From this size on, :func:`verify_signature` hashes the data with :mod:`hashlib` (no copy
+#: of a memoryview) and verifies the digest (``Prehashed``): a large CRL is hashed once.
+PREHASH_FROM = 64 * 1024
+
+
 def verify_signature(
     key: PublicKey,
     signature_algorithm: Any,
     signature: bytes,
-    data: bytes,
+    data: bytes | memoryview,
 ) -> bool:
     """Verify ``signature`` over ``data`` with ``key``.
 
     :param key: the issuer's public key.
     :param signature_algorithm: asn1crypto ``SignedDigestAlgorithm`` of the signed object.
     :param signature: the signature bytes.
-    :param data: the signed bytes (TBSCertificate / TBSCertList DER).
+    :param data: the signed bytes (TBSCertificate / TBSCertList DER); from
+        :data:`PREHASH_FROM` bytes on, hashed here and verified as a digest.
     :returns: True if valid, False if the signature does not verify.
     :raises UnsupportedAlgorithmError: for algorithms we cannot verify, or key/algorithm
         mismatch.
@@ -157,10 +165,24 @@ def verify_signature(
     hash_cls = HASH_ALGORITHMS.get(hash_name) if hash_name else None
     if hash_name and hash_cls is None:
         raise UnsupportedAlgorithmError(f"unsupported hash algorithm {hash_name}")
+    if hash_cls is None or len(data) < PREHASH_FROM:
+        return _verify(key, signature_algorithm, sig_algo, hash_cls, signature, bytes(data))
+    assert hash_name is not None
+    digest = hashlib.new(hash_name, data).digest()
+    return _verify(key, signature_algorithm, sig_algo, hash_cls, signature, digest,
+                   prehashed=True)
+
+
+def _verify(key: PublicKey, signature_algorithm: Any, sig_algo: str,
+            hash_cls: type[hashes.HashAlgorithm] | None, signature: bytes, data: bytes,
+            prehashed: bool = False) -> bool:
+    def algo() -> Any:
+        assert hash_cls is not None
+        return Prehashed(hash_cls()) if prehashed else hash_cls()
+
     try:
         if sig_algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
-            assert hash_cls is not None
-            key.verify(signature, data, padding.PKCS1v15(), hash_cls())
+            key.verify(signature, data, padding.PKCS1v15(), algo())
         elif sig_algo == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
             params = signature_algorithm["parameters"]
             mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
@@ -168,14 +190,12 @@ def verify_signature(
             if hash_cls is None or mgf_cls is None:
                 raise UnsupportedAlgorithmError("unsupported RSASSA-PSS hash")
             salt = params["salt_length"].native
-            key.verify(signature, data, padding.PSS(padding.MGF1(mgf_cls()), salt), hash_cls())
+            key.verify(signature, data, padding.PSS(padding.MGF1(mgf_cls()), salt), algo())
         elif sig_algo == "dsa" and isinstance(key, _DSA_PUBLIC_KEY):
-            assert hash_cls is not None
             with contained_deprecations():
-                key.verify(signature, data, hash_cls())
+                key.verify(signature, data, algo())
         elif sig_algo == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
-            assert hash_cls is not None
-            key.verify(signature, data, ec.ECDSA(hash_cls()))
+            key.verify(signature, data, ec.ECDSA(algo()))
         elif sig_algo == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
         elif sig_algo == "ed448" and isinstance(key, ed448.Ed448PublicKey):

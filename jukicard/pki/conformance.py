@@ -470,7 +470,7 @@ def crl_signer_violation(signer: Certificate) -> Violation | None:
 
 # ============================================================================ CRLs
 def _crl_tbs(crl: Crl) -> Any:
-    return crl.asn1["tbs_cert_list"]
+    return crl.header_asn1["tbs_cert_list"]
 
 
 def _crl_extensions(crl: Crl) -> Any:
@@ -490,7 +490,7 @@ def check_crl_version(crl: Crl) -> Violation | None:
 def check_crl_signature_fields(crl: Crl) -> Violation | None:
     """RFC 5280 §5.1.1.2 / §5.1.2.2: the signatureAlgorithm "MUST contain the same
     algorithm identifier as the signature field in the sequence tbsCertList"."""
-    if crl.asn1["signature_algorithm"].dump() != _crl_tbs(crl)["signature"].dump():
+    if crl.header_asn1["signature_algorithm"].dump() != _crl_tbs(crl)["signature"].dump():
         return _v(Reason.CRL_SIGNATURE_ALGORITHM_MISMATCH,
                   "signatureAlgorithm differs from the TBS signature field (§5.1.1.2)")
     return None
@@ -593,22 +593,27 @@ def check_crl_entries(crl: Crl) -> Violation | None:
     """RFC 5280 §5.3: every CRL entry extension is well-formed (decoded by
     ``cryptography``'s DER parser: reasonCode, invalidityDate, certificateIssuer...), the
     certificateIssuer entry extension is critical (§5.3.3: "CRL issuers MUST mark this
-    extension as critical"), and a CRL with entry extensions is v2 (§5.1.2.1)."""
+    extension as critical"), and a CRL with entry extensions is v2 (§5.1.2.1).
+
+    The first finding in CRL order is reported.  The entries of the common shapes were
+    checked completely when the CRL was indexed (:mod:`jukicard.pki.crlscan`: DER, no
+    extension or one well-formed non-critical reasonCode or invalidityDate), so only the
+    version rule applies to them; every other entry goes through ``cryptography``'s parser
+    here, as the whole CRL did before issue 10."""
     v2 = _crl_tbs(crl)["version"].native == "v2"
-    try:
-        with contained_deprecations():
-            for entry in load_x509_crl(crl.der):
-                for ext in entry.extensions:
-                    if not v2:
-                        return _v(Reason.CRL_VERSION, "has entry extensions but is not v2 "
-                                  "(RFC 5280 §5.1.2.1)")
-                    if ext.oid.dotted_string == _CERT_ISSUER and not ext.critical:
-                        return _v(Reason.CRL_ENTRY_EXTENSION_INVALID,
-                                  "a certificateIssuer entry extension is not critical "
-                                  "(RFC 5280 §5.3.3)")
-    except Exception:  # any refusal of the DER parser is the finding
-        return _v(Reason.CRL_ENTRY_EXTENSION_INVALID,
-                  "a CRL entry or entry extension is not well-formed DER (RFC 5280 §5.3)")
+    index = crl.index
+    limit = index.first_extension if index.first_extension >= 0 and not v2 else len(index)
+    slow = index.slow_positions
+    tbs = _crl_tbs(crl)
+    head = (b"\x02\x01\x01" + tbs["signature"].dump() + tbs["issuer"].dump()
+            + tbs["this_update"].dump()
+            + (tbs["next_update"].dump() if tbs["next_update"].native is not None else b""))
+    tail = crl.header_asn1["signature_algorithm"].dump() + crl.header_asn1["signature"].dump()
+    found = index.strict_parser_finding(slow[slow < limit], head, tail, v2=v2)
+    if found is not None:
+        return _v(*found)
+    if limit < len(index):
+        return _v(Reason.CRL_VERSION, "has entry extensions but is not v2 (RFC 5280 §5.1.2.1)")
     return None
 
 

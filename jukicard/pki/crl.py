@@ -1,9 +1,11 @@
-"""CRLs parsed once, with an O(1) index of revoked serials.
+"""CRLs parsed once, with a compact index of revoked serials.
 
-:class:`Crl` decodes a CRL completely in :meth:`Crl.parse` (header, CRL extensions, every
-entry) and freezes the revoked entries into a dict keyed by ``(certificate issuer, serial)``
-(the certificate issuer is the CRL issuer, or the ``certificateIssuer`` entry extension of an
-indirect CRL).  Checking a certificate is then one dict look-up, whatever the CRL size.
+:class:`Crl` decodes a CRL's header and CRL extensions in :meth:`Crl.parse` (asn1crypto, on
+the CRL without its entry list) and indexes the entries with :class:`~jukicard.pki.crlindex.
+CrlIndex` (NumPy over the raw DER, no Python object per entry): a look-up is keyed by
+``(certificate issuer, serial)`` (the certificate issuer is the CRL issuer, or the
+``certificateIssuer`` entry extension of an indirect CRL), and only the entry that matched is
+decoded.  The signature is checked over a view of the TBS bytes (hashed once, no copy).
 
 A CRL with an unrecognised *critical* CRL or entry extension is still parsed, but marked
 unusable (:attr:`Crl.unusable_reason` = ``unknown-critical-crl-or-entry-extension``): RFC 5280
@@ -15,15 +17,17 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import Any
 
 from asn1crypto import crl as _crl
 from asn1crypto import x509 as _x509
 
-from jukicard.pki.backend import contained_deprecations, directory_names, load_x509_crl
+from jukicard.pki.crlindex import REASON_NAMES, CrlIndex, CrlIndexError, RevokedEntry
+from jukicard.pki.crlscan import layout
 from jukicard.pki.der import (
     MAX_CRL_SIZE,
     MAX_EXTENSIONS,
@@ -41,9 +45,6 @@ from jukicard.pki.errors import MalformedCrlError
 from jukicard.pki.names import NameKey, format_name, name_key
 from jukicard.pki.reasons import Reason
 
-if TYPE_CHECKING:
-    from cryptography import x509 as _cx509
-
 __all__ = [
     "ALL_REASONS",
     "REASON_NAMES",
@@ -56,20 +57,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: asn1crypto reason names → RFC 5280 names.
-REASON_NAMES: Mapping[str, str] = MappingProxyType({
-    "unspecified": "unspecified",
-    "key_compromise": "keyCompromise",
-    "ca_compromise": "cACompromise",
-    "affiliation_changed": "affiliationChanged",
-    "superseded": "superseded",
-    "cessation_of_operation": "cessationOfOperation",
-    "certificate_hold": "certificateHold",
-    "remove_from_crl": "removeFromCRL",
-    "privilege_withdrawn": "privilegeWithdrawn",
-    "aa_compromise": "aACompromise",
-})
 
 #: The ReasonFlags of RFC 5280 §6.3.3 "all-reasons" (``unused`` bit excluded).
 ALL_REASONS: frozenset[str] = frozenset({
@@ -105,22 +92,6 @@ def _reasons(flags: Any) -> frozenset[str] | None:
     if flags is None or isinstance(flags.native, type(None)):
         return None
     return frozenset(REASON_NAMES.get(n, n) for n in flags.native if n != "unused")
-
-
-@dataclass(frozen=True)
-class RevokedEntry:
-    """One revoked certificate.
-
-    :ivar serial: its serial number.
-    :ivar revoked_at: revocationDate.
-    :ivar reason: RFC 5280 reason name (``"keyCompromise"``...) or ``None`` when absent.
-    :ivar invalidity_date: optional invalidityDate.
-    """
-
-    serial: int
-    revoked_at: _dt.datetime
-    reason: str | None = None
-    invalidity_date: _dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -189,10 +160,14 @@ class Crl:
     :ivar base_crl_number: deltaCRLIndicator (the base CRL number) for a delta CRL, else None.
     :ivar idp: the issuingDistributionPoint, or None.
     :ivar unusable_reason: set when the CRL must not be used (unknown critical extension).
+    :ivar header_asn1: asn1crypto ``CertificateList`` of the CRL *without* its entry list
+        (every header field and CRL extension; the profile checks read it).
+    :ivar index: the entries (:class:`~jukicard.pki.crlindex.CrlIndex`).
+    :ivar tbs_range: ``(start, end)`` of the signed TBSCertList in :attr:`der`.
     """
 
     der: bytes = field(repr=False)
-    asn1: _crl.CertificateList = field(repr=False)
+    header_asn1: _crl.CertificateList = field(repr=False)
     issuer: _x509.Name = field(repr=False)
     issuer_key: NameKey = field(repr=False)
     this_update: _dt.datetime
@@ -201,23 +176,28 @@ class Crl:
     base_crl_number: int | None
     idp: IssuingDistributionPoint | None
     authority_key_identifier: bytes | None
-    tbs: bytes = field(repr=False)
+    tbs_range: tuple[int, int] = field(repr=False)
     signature: bytes = field(repr=False)
     signature_algorithm: str
     unusable_reason: Reason | None
     fingerprint: str
-    _entries: Mapping[tuple[NameKey, int], RevokedEntry] = field(repr=False)
+    index: CrlIndex = field(repr=False)
 
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview) -> Crl:
+    def parse(cls, data: bytes | bytearray | memoryview, *,
+              index_dir: str | os.PathLike[str] | None = None) -> Crl:
         """Parse a CRL from DER or PEM and index its entries.
 
         :param data: DER bytes or one PEM ``X509 CRL`` block.
+        :param index_dir: a folder for saved indexes (``<CRL SHA-256>.crlidx``): a saved
+            index of this CRL is memory-mapped instead of indexing again (a damaged one is
+            rebuilt); a new index is saved there (best effort).
         :raises MalformedCrlError: (reason ``malformed-crl``) if it does not parse.
         """
-        der = single_der(bytes(data), PEM_LABELS, MalformedCrlError, "CRL")
+        der = single_der(data if isinstance(data, bytes) else bytes(data), PEM_LABELS,
+                         MalformedCrlError, "CRL")
         try:
-            return cls._from_der(der)
+            return cls._from_der(der, index_dir)
         except MalformedCrlError:
             raise
         except Exception as exc:  # asn1crypto/ValueError/KeyError/...: never leak
@@ -225,13 +205,14 @@ class Crl:
                 "malformed CRL (not a well-formed X.509 CRL structure)") from exc
 
     @classmethod
-    def _from_der(cls, der: bytes) -> Crl:
+    def _from_der(cls, der: bytes, index_dir: str | os.PathLike[str] | None = None) -> Crl:
         check_size(der, MAX_CRL_SIZE, MalformedCrlError, "CRL")
+        lay = layout(der)
         try:
-            check_der_framing(der)
+            check_der_framing(lay.header_der)
         except ValueError as exc:
             raise MalformedCrlError(f"malformed CRL ({exc})") from exc
-        asn1 = _crl.CertificateList.load(der, strict=True)
+        asn1 = _crl.CertificateList.load(lay.header_der, strict=True)
         tbs = asn1["tbs_cert_list"]
         issuer = tbs["issuer"]
         _check_header_caps(tbs)
@@ -259,16 +240,15 @@ class Crl:
             elif name == "authority_key_identifier":
                 kid = value["key_identifier"].native
                 aki = None if kid is None else bytes(kid)
-        fast = _index_entries_fast(der, issuer_key)
-        if fast is not None:
-            entries, entry_unusable = fast
-            unusable = unusable or entry_unusable
+        fingerprint = hashlib.sha256(der).hexdigest()
+        if index_dir is None:
+            index = CrlIndex.build(der, lay.entries, bytes(issuer.dump()), issuer_key)
         else:
-            entries, entry_unusable = _index_entries_asn1(tbs, issuer_key)
-            unusable = unusable or entry_unusable
+            index = _saved_index(index_dir, fingerprint, der, lambda: CrlIndex.build(
+                der, lay.entries, bytes(issuer.dump()), issuer_key))
         return cls(
             der=der,
-            asn1=asn1,
+            header_asn1=asn1,
             issuer=issuer,
             issuer_key=issuer_key,
             this_update=this_update,
@@ -277,12 +257,12 @@ class Crl:
             base_crl_number=base,
             idp=idp,
             authority_key_identifier=aki,
-            tbs=tbs.dump(),
+            tbs_range=lay.tbs,
             signature=bytes(asn1["signature"].native),
             signature_algorithm=str(asn1["signature_algorithm"]["algorithm"].native),
-            unusable_reason=unusable,
-            fingerprint=hashlib.sha256(der).hexdigest(),
-            _entries=MappingProxyType(entries),
+            unusable_reason=unusable or index.unusable_reason,
+            fingerprint=fingerprint,
+            index=index,
         )
 
     def __bytes__(self) -> bytes:
@@ -294,9 +274,25 @@ class Crl:
     def __hash__(self) -> int:
         return hash(self.der)
 
+    @cached_property
+    def asn1(self) -> _crl.CertificateList:
+        """The whole CRL as an asn1crypto ``CertificateList`` (decoded on first use: for a
+        large CRL prefer :attr:`header_asn1` and :attr:`index`)."""
+        return _crl.CertificateList.load(self.der, strict=True)
+
+    @property
+    def tbs_view(self) -> memoryview:
+        """The signed TBSCertList bytes, without a copy."""
+        return memoryview(self.der)[self.tbs_range[0]:self.tbs_range[1]]
+
+    @property
+    def tbs(self) -> bytes:
+        """The signed TBSCertList bytes (a copy: prefer :attr:`tbs_view`)."""
+        return bytes(self.tbs_view)
+
     @property
     def signature_algorithm_asn1(self) -> Any:
-        return self.asn1["signature_algorithm"]
+        return self.header_asn1["signature_algorithm"]
 
     @property
     def is_delta(self) -> bool:
@@ -307,15 +303,18 @@ class Crl:
         return self.idp is not None and self.idp.indirect_crl
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.index)
 
     def lookup(self, issuer_key: NameKey, serial: int) -> RevokedEntry | None:
-        """The entry for certificate ``serial`` issued by ``issuer_key``, or None (O(1)).
+        """The entry for certificate ``serial`` issued by ``issuer_key``, or None (O(log n);
+        the entry is decoded now).
 
         :param issuer_key: name key of the certificate's issuer.
         :param serial: the certificate's serial number.
         """
-        return self._entries.get((issuer_key, serial))
+        if issuer_key == self.issuer_key:
+            return self.index.entry(serial)
+        return self.index.entry(serial, issuer_key)
 
     def describe(self) -> str:
         """Short description for messages and results."""
@@ -323,6 +322,22 @@ class Crl:
         kind = "delta CRL" if self.is_delta else "CRL"
         return f"{kind} of '{format_name(self.issuer)}'{num}"
 
+
+def _saved_index(folder: str | os.PathLike[str], fingerprint: str, der: bytes,
+                 build: Callable[[], CrlIndex]) -> CrlIndex:
+    """The index saved in ``folder`` for the CRL ``fingerprint``, or a new one (saved)."""
+    path = os.path.join(os.fspath(folder), f"{fingerprint}.crlidx")
+    if os.path.exists(path):
+        try:
+            return CrlIndex.load(path, crl_sha256=fingerprint, der=der)
+        except (CrlIndexError, OSError) as exc:
+            log.info("saved CRL index unusable, rebuilding it: %s", exc)
+    index = build()
+    try:
+        index.save(path, crl_sha256=fingerprint)
+    except OSError as exc:
+        log.info("CRL index not saved: %s", exc)
+    return index
 
 
 def _check_header_caps(tbs: Any) -> None:
@@ -394,61 +409,6 @@ def _index_entries_asn1(tbs: Any, issuer_key: NameKey
     return entries, unusable
 
 
-_OID_REASON = "2.5.29.21"
-_OID_INVALIDITY = "2.5.29.24"
-_OID_CERT_ISSUER = "2.5.29.29"
-_OID_HOLD = "2.5.29.23"
-_FAST_KNOWN = frozenset({_OID_REASON, _OID_INVALIDITY, _OID_CERT_ISSUER, _OID_HOLD})
-
-
-def _index_entries_fast(der: bytes, issuer_key: NameKey
-                        ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], Reason | None] | None:
-    """Index the revoked entries with ``cryptography`` (Rust parser, ~15x faster on large
-    CRLs).  Returns None when cryptography cannot load the CRL: the caller then uses the
-    asn1crypto path, which gives the same index or raises MalformedCrlError.
-    """
-    try:
-        with contained_deprecations():  # entries and extensions are decoded lazily
-            return _walk_entries(load_x509_crl(der), issuer_key)
-    except Exception:  # anything odd: let the reference path decide
-        log.debug("fast CRL entry index unavailable, using asn1crypto", exc_info=True)
-        return None
-
-
-def _walk_entries(crl: _cx509.CertificateRevocationList, issuer_key: NameKey
-                  ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], Reason | None] | None:
-    entries: dict[tuple[NameKey, int], RevokedEntry] = {}
-    unusable: Reason | None = None
-    current_issuer = issuer_key
-    issuer_cache: dict[bytes, NameKey] = {}
-    for rc in crl:
-        reason = None
-        inv = None
-        for ext in rc.extensions:
-            oid = ext.oid.dotted_string
-            if oid not in _FAST_KNOWN:
-                if ext.critical:
-                    unusable = Reason.CRL_UNKNOWN_CRITICAL
-                continue
-            value = ext.value
-            if oid == _OID_REASON:
-                reason = str(value.reason.value)
-            elif oid == _OID_INVALIDITY:
-                inv = _aware(value.invalidity_date_utc)
-            elif oid == _OID_CERT_ISSUER:
-                dns = directory_names(value)
-                if not dns:
-                    return None
-                raw = dns[0].public_bytes()
-                if raw not in issuer_cache:
-                    issuer_cache[raw] = name_key(_x509.Name.load(raw))
-                current_issuer = issuer_cache[raw]
-        serial = rc.serial_number
-        entries[(current_issuer, serial)] = RevokedEntry(
-            serial, _aware(rc.revocation_date_utc), reason, inv)
-    return entries, unusable
-
-
 def _aware(value: Any) -> _dt.datetime:
     if not isinstance(value, _dt.datetime):
         raise MalformedCrlError("CRL time is not a date-time")
@@ -475,10 +435,13 @@ def load_crl(source: Source) -> Crl:
     return Crl.parse(read_source(source))
 
 
-def load_crls(source: Source) -> list[Crl]:
+def load_crls(source: Source, *, index_dir: str | os.PathLike[str] | None = None
+              ) -> list[Crl]:
     """Load every CRL from DER bytes, a PEM bundle or a file path.
 
+    :param index_dir: see :meth:`Crl.parse`.
     :raises MalformedCrlError: if one does not parse.
     :raises OSError: if the file cannot be read.
     """
-    return [Crl.parse(d) for d in der_blobs(source, PEM_LABELS, MalformedCrlError)]
+    return [Crl.parse(d, index_dir=index_dir)
+            for d in der_blobs(source, PEM_LABELS, MalformedCrlError)]

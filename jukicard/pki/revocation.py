@@ -23,7 +23,7 @@ URL/file, as JPKI publishes them):
 
 Times are compared at the one-second granularity of X.509 times.
 
-Each CRL is parsed once and looked up in O(1) (:class:`jukicard.pki.crl.Crl`).
+Each CRL is parsed and indexed once and looked up in O(log n) (:class:`jukicard.pki.crl.Crl`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,14 @@ from jukicard.errors import JukiError
 from jukicard.pki.backend import PublicKey, load_public_key, verify_signature
 from jukicard.pki.certs import Certificate
 from jukicard.pki.conformance import Violation, crl_signer_violation, crl_violation, to_second
-from jukicard.pki.crl import ALL_REASONS, REASON_NAMES, Crl, general_name_key, relative_key
+from jukicard.pki.crl import (
+    ALL_REASONS,
+    REASON_NAMES,
+    Crl,
+    general_name_key,
+    load_crls,
+    relative_key,
+)
 from jukicard.pki.errors import MalformedError, UnsupportedAlgorithmError
 from jukicard.pki.names import NameKey, name_key
 from jukicard.pki.policy import Conformance
@@ -275,6 +282,9 @@ class CrlRevocationSource:
     :param dirname_map: DirName distribution point → URL (fetched) or local file path
         (read).  A mapping, or ``(name, location)`` pairs (asn1crypto Names are not
         hashable); names as accepted by :func:`dirname_key`.
+    :param index_dir: a folder where the CRLs' entry indexes are saved and reused (a large
+        CRL is then indexed once per machine, not once per process): see
+        :meth:`jukicard.pki.crl.Crl.parse`.
     :raises MalformedCrlError: for CRL bytes/files that do not parse.
     """
 
@@ -285,8 +295,10 @@ class CrlRevocationSource:
         store: CrlStore | None = None,
         fetcher: CrlFetcher | None = None,
         dirname_map: Mapping[Any, str] | Iterable[tuple[DirNameMapKey, str]] | None = None,
+        index_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.store = store if store is not None else CrlStore()
+        self.index_dir = index_dir
         self.fetcher = fetcher
         # (CRL fingerprint, signer SPKI) → signature valid: each CRL is verified once per key
         self._sig_ok: dict[tuple[str, bytes], bool] = {}
@@ -307,10 +319,17 @@ class CrlRevocationSource:
         if isinstance(crl, Crl):
             self.store.add(crl)
         elif isinstance(crl, (bytes, bytearray, memoryview)):
-            self.store.add_bytes(bytes(crl))
+            self._add_bytes(bytes(crl))
         else:
             with open(os.fspath(crl), "rb") as f:
-                self.store.add_bytes(f.read())
+                self._add_bytes(f.read())
+
+    def _add_bytes(self, data: bytes) -> None:
+        if self.index_dir is None:
+            self.store.add_bytes(data)
+            return
+        for c in load_crls(data, index_dir=self.index_dir):
+            self.store.add(c)
 
     # ------------------------------------------------------------------ fetching
     def _has_fresh(self, issuers: Sequence[NameKey], at: _dt.datetime) -> bool:
@@ -330,7 +349,7 @@ class CrlRevocationSource:
             else:
                 with open(location, "rb") as f:
                     data = f.read()
-            self.store.add_bytes(data)
+            self._add_bytes(data)
         except (JukiError, OSError) as exc:
             # the status stays UNKNOWN (fail closed); the reason is logged, not raised, and
             # callers report it with the result (services.verify lists it in "problems")
@@ -555,7 +574,8 @@ class CrlRevocationSource:
         ck = (crl.fingerprint, signer.spki)
         ok = self._sig_ok.get(ck)
         if ok is None:
-            ok = verify_signature(key, crl.signature_algorithm_asn1, crl.signature, crl.tbs)
+            ok = verify_signature(key, crl.signature_algorithm_asn1, crl.signature,
+                                  crl.tbs_view)
             if len(self._sig_ok) > 4096:
                 self._sig_ok.clear()
             self._sig_ok[ck] = ok
