@@ -99,7 +99,7 @@ def validation_options(*, anchors_required: bool) -> Callable[[F], F]:
         click.option("--intermediate", "intermediates", multiple=True, metavar="FILE",
                      help="intermediate CA certificate(s), DER or PEM (repeatable)"),
         click.option("--crl", "crls", multiple=True, metavar="FILE|URL",
-                     help="CRL file (DER or PEM, at most 256 MiB) or http(s) URL (repeatable)"),
+                     help="CRL file (DER or PEM, at most 512 MiB) or http(s) URL (repeatable)"),
         click.option("--crl-cache", metavar="DIR",
                      help="cache directory for CRLs fetched by URL (default: no cache)"),
         click.option("--fetch-crls", is_flag=True,

@@ -11,8 +11,9 @@ cap                         value       why
 ==========================  ==========  ==================================================
 ``MAX_CERTIFICATE_SIZE``    64 KiB      JPKI certificates are under 2 KiB; the largest
                                         post-quantum (SLH-DSA) ones stay under 64 KiB
-``MAX_CRL_SIZE``            256 MiB     the CRL fetcher's download limit and the CLI's
-                                        ``--crl`` file limit
+``MAX_CRL_SIZE``            512 MiB     the CRL fetcher's download limit and the CLI's
+                                        ``--crl`` file limit: 10M entries with a
+                                        reasonCode (~35 bytes each) fit
 ``MAX_NESTING``             32 levels   certificates nest about 15 deep (extension values
                                         included); asn1crypto decodes recursively
 ``MAX_EXTENSIONS``          64          per certificate or CRL (real ones carry ~10)
@@ -42,7 +43,7 @@ __all__ = ["Source", "read_source", "unarmor_all", "der_blobs", "single_der",
 #: Largest certificate DER parsed.
 MAX_CERTIFICATE_SIZE = 64 * 1024
 #: Largest CRL DER parsed (equal to the CRL fetcher's and the CLI's limits).
-MAX_CRL_SIZE = 256 * 1024 * 1024
+MAX_CRL_SIZE = 512 * 1024 * 1024
 #: Deepest nesting of TLVs in a certificate (or a CRL's issuer and extensions), counting
 #: the DER inside OCTET STRINGs (extension values).
 MAX_NESTING = 32

@@ -43,6 +43,7 @@ from jukicard.errors import IndeterminateError, UsageError, ValidationError
 from jukicard.pki.backend import load_public_key, verify_signature
 from jukicard.pki.certs import Certificate
 from jukicard.pki.crl import Crl
+from jukicard.pki.der import MAX_CRL_SIZE
 from jukicard.pki.errors import MalformedError
 from jukicard.pki.reasons import Reason
 
@@ -55,8 +56,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Default size limit of one CRL download (JPKI CRL sizes are not public: be generous).
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+#: Default size limit of one CRL download (JPKI CRL sizes are not public: be generous):
+#: the parser's own cap.
+DEFAULT_MAX_BYTES = MAX_CRL_SIZE
 _CACHE_FORMAT = "jukicard-crl-cache/1"
 _CHUNK = 64 * 1024
 _ALLOWED_SCHEMES = ("http", "https")
@@ -437,7 +439,7 @@ def _check_signature(crl: Crl, issuer: IssuerLike, url: str) -> None:
     try:
         cert = _issuer_certificate(issuer)
         key = load_public_key(cert.spki)
-        ok = verify_signature(key, crl.signature_algorithm_asn1, crl.signature, crl.tbs)
+        ok = verify_signature(key, crl.signature_algorithm_asn1, crl.signature, crl.tbs_view)
     except ValidationError as exc:
         raise CrlFetchError(f"CRL signature cannot be checked ({exc.reason})", url=url,
                             reason=Reason.BAD_CRL_SIGNATURE) from exc

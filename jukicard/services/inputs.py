@@ -17,7 +17,7 @@ what                   limit                      inputs
 certificate            :data:`MAX_CERTIFICATE`    ``CERT``, ``--anchor``, ``--intermediate``,
                        (1 MiB)                    ``--cert`` (a PEM file may hold several),
                                                   ``--issuer-key`` (:func:`load_issuer_key`)
-CRL                    :data:`MAX_CRL` (256 MiB)  ``--crl`` files (the size the CRL fetcher
+CRL                    :data:`MAX_CRL` (512 MiB)  ``--crl`` files (the size the CRL fetcher
                                                   accepts for a download)
 signature              :data:`MAX_SIGNATURE`      ``SIG``: a raw, base64 or JSON signature, or
                        (64 MiB)                   a CMS (which may carry its content)
@@ -61,7 +61,7 @@ _MIB = 1024 * 1024
 #: Largest certificate file (DER or a PEM bundle) read.
 MAX_CERTIFICATE = 1 * _MIB
 #: Largest CRL file read (equal to the CRL fetcher's download limit).
-MAX_CRL = 256 * _MIB
+MAX_CRL = 512 * _MIB
 #: Largest signature file read (a CMS with attached content included).
 MAX_SIGNATURE = 64 * _MIB
 #: Largest digest or raw signed block read (``--digest`` / ``--raw``).

@@ -211,7 +211,7 @@ def test_crl_extension_and_issuer_caps() -> None:
 
 
 def test_crl_size_cap_with_a_lowered_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The 256 MiB cap, lowered for the test (a real 256 MiB CRL is too slow to build)."""
+    """The 512 MiB cap, lowered for the test (a real 512 MiB CRL is too slow to build)."""
     der = _crl(_name("crl"))
     monkeypatch.setattr(crl_module, "MAX_CRL_SIZE", len(der))
     Crl.parse(der)
