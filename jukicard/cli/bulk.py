@@ -13,8 +13,15 @@ of ``--out`` carries the ``id``, ``valid``, ``reason``, ``message`` and the mani
 resume: lines already answered are skipped, a torn last line is cut off.
 
 ``--out`` is appended to in fsynced batches (not replaced atomically as ``-o`` files are:
-a resumable results file must keep what earlier runs wrote); it must be a regular file (or
-new) and not the manifest.  A progress bar (tqdm) is drawn on stderr when stderr is a
+a resumable results file must keep what earlier runs wrote).  It is checked before any
+work with the rules of every output path (:mod:`jukicard.cli._paths`: symlinks followed
+only under the kernel's ``protected_symlinks`` rule; in a sticky world-writable directory
+no FIFO or file of another user, root included), must be a regular file or a new name (not
+a directory, device, FIFO or socket) and not an input (the manifest, an ``--anchor``,
+``--intermediate`` or ``--crl`` file, by device and inode; a manifest line naming it by
+path is ``unusable-input``).  It is opened relative to its checked directory with
+``O_NOFOLLOW|O_APPEND`` (``O_EXCL`` when new), and the opened file must be the one checked.
+A progress bar (tqdm) is drawn on stderr when stderr is a
 terminal; a summary goes to stderr, and with ``--json`` as a JSON object to stdout.
 
 Exit status 0 when every result in ``--out`` is valid, 5 when some are not, 2 on usage
@@ -23,48 +30,132 @@ errors.  The work is done by :mod:`jukicard.services.bulk`.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jukicard.cli._common import is_terminal, notice, out
 from jukicard.cli.cert import EXIT_INVALID, validation_options, verify_options
 
+if TYPE_CHECKING:
+    from jukicard.cli._paths import Place
+
 __all__ = ["bulk_verify"]
 
 
-def _check_out(path: str, manifest: str) -> None:
-    """``--out`` must be a regular file (or new, in an existing directory) and not the
-    manifest.
+Ident = tuple[int, int]
+#: How ``--out`` is opened: read (resume) and append, never through a final symlink (the
+#: path was resolved and checked step by step), never waiting on a FIFO put there meanwhile.
+_OUT_FLAGS = (os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK
+              | os.O_CLOEXEC)
 
-    :raises InputError: otherwise.
+
+def _check_out(path: str, inputs: Sequence[tuple[str, str]]) -> Ident | None:
+    """Check ``--out`` before any work, as an output path of every command is checked
+    (README "The jukicard command"; :mod:`jukicard.cli._paths`): resolved step by step,
+    symlinks followed only under the kernel's ``protected_symlinks`` rule; in a sticky
+    world-writable directory no FIFO or file of another user (root included); a regular
+    file or a new name, never a directory, device, FIFO or socket, nor one of the
+    ``inputs`` (``(what, path)``: the manifest, anchors, intermediates, CRLs), by device
+    and inode (hard links and symlinks included).
+
+    :returns: the ``(st_dev, st_ino)`` of the existing file, ``None`` for a new name.
+    :raises InputError: refused (exit 2, ``option`` ``--out``).
     """
-    from jukicard.services.inputs import InputError, display_path
+    place = _resolve_out(path)
+    try:
+        return _examine(place, path, inputs)
+    finally:
+        place.close()
 
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise InputError(f"--out {display_path(path)}: the directory does not exist",
-                             option="--out", path=path) from None
-        return
-    except OSError as exc:
-        raise InputError(f"--out {display_path(path)}: {exc.strerror or exc}",
-                         option="--out", path=path) from exc
+
+def _resolve_out(path: str) -> Place:
+    from jukicard.cli._paths import refused, resolve
+
+    if path == "-":
+        raise refused("--out", path, "--out -: the results are appended to a file and "
+                      "resumed from it; give a file name")
+    return resolve(path, "--out")
+
+
+def _examine(place: Place, path: str, inputs: Sequence[tuple[str, str]]) -> Ident | None:
+    """:func:`_check_out` on the resolved ``place``."""
+    from jukicard.cli._paths import ident, planted, refused, show
+
+    st = place.st
+    if st is None:
+        return None
+    if planted(place.dir_st, st):
+        raise refused("--out", path, (
+            f"--out {show(path)}: refusing to write to a "
+            f"{'FIFO' if stat.S_ISFIFO(st.st_mode) else 'file'} that another user (uid "
+            f"{st.st_uid}) owns in a shared sticky directory: it may have been put there "
+            "to receive the results; give a new name, or a path outside that directory"))
+    if stat.S_ISDIR(st.st_mode):
+        raise refused("--out", path, f"--out {show(path)} is a directory")
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"--out {display_path(path)} is not a regular file (a results file "
-                         "is appended to and resumed)", option="--out", path=path)
+        raise refused("--out", path, f"--out {show(path)} is not a regular file (a "
+                      "device, FIFO or socket): a results file is appended to and "
+                      "resumed; give a file name")
+    _input_clash(path, ident(st), inputs)
+    return ident(st)
+
+
+def _input_clash(path: str, found: Ident, inputs: Sequence[tuple[str, str]]) -> None:
+    from jukicard.cli._paths import ident, refused, show
+
+    for what, name in inputs:
+        try:
+            other = os.stat(name)
+        except (OSError, ValueError):  # an URL, a file gone: not this file
+            continue
+        if ident(other) == found:
+            raise refused("--out", path, f"--out {show(path)} is the {what} file itself: it "
+                          "would be appended to; give another results file")
+
+
+def _open_out(path: str, inputs: Sequence[tuple[str, str]], checked: Ident | None) -> int:
+    """Open ``--out`` for reading and appending, where :func:`_check_out` found it: the
+    path is checked again, the file opened relative to its directory with ``O_NOFOLLOW``
+    (``O_EXCL`` for a new name) and the opened file must be the one checked.
+
+    :raises InputError: the path changed since it was checked, or cannot be opened.
+    """
+    from jukicard.cli._paths import ident, refused, show
+
+    changed = refused("--out", path, f"--out {show(path)} changed while it was checked; "
+                      "nothing was written")
+    place = _resolve_out(path)
     try:
-        same = os.path.samefile(path, manifest)
-    except OSError:
-        same = False
-    if same:
-        raise InputError(f"--out {display_path(path)} is the manifest itself: give another "
-                         "results file", option="--out", path=path)
+        if _examine(place, path, inputs) != checked:
+            raise changed
+        create = os.O_CREAT | os.O_EXCL if checked is None else 0
+        try:
+            fd = os.open(place.name, _OUT_FLAGS | create, 0o666, dir_fd=place.dir_fd)
+        except (FileExistsError, IsADirectoryError):
+            raise changed from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink put there since the check
+                raise changed from None
+            raise refused("--out", path, f"cannot write {show(path)} (--out): "
+                          f"{exc.strerror or exc}") from exc
+    finally:
+        place.close()
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (checked is not None and ident(st) != checked):
+            raise changed
+        _input_clash(path, ident(st), inputs)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 @click.command("bulk-verify", short_help="verify the signatures of a JSONL manifest "
@@ -87,14 +178,18 @@ def _check_out(path: str, manifest: str) -> None:
 @validation_options(anchors_required=False)
 def bulk_verify(manifest: str, out_path: str, workers: int, dask_address: str | None,
                 allow_sha1: bool, as_json: bool, **params: Any) -> int:
-    from jukicard.services.bulk import build_verifier, count_lines, run_bulk
+    from jukicard.services.bulk import ResultsFile, build_verifier, count_lines, run_bulk
     from jukicard.services.inputs import InputError, display_path
 
     if not os.path.isfile(manifest):
         raise InputError(f"MANIFEST {display_path(manifest)} is not a readable file",
                          option="MANIFEST", path=manifest)
-    _check_out(out_path, manifest)
-    verifier = build_verifier(verify_options(params), allow_sha1=allow_sha1)
+    options = verify_options(params)
+    inputs = [("manifest", manifest), *(("--anchor", a) for a in options.anchors),
+              *(("--intermediate", i) for i in options.intermediates),
+              *(("--crl", c) for c in options.crls)]
+    checked = _check_out(out_path, inputs)  # before anything is loaded
+    verifier = build_verifier(options, allow_sha1=allow_sha1)
     bar = None
     if is_terminal(sys.stderr):
         from tqdm import tqdm
@@ -102,7 +197,8 @@ def bulk_verify(manifest: str, out_path: str, workers: int, dask_address: str | 
         bar = tqdm(total=count_lines(manifest), unit="item", file=sys.stderr,
                    dynamic_ncols=True)
     try:
-        summary = run_bulk(manifest, out_path, verifier, workers=workers, dask=dask_address,
+        results = ResultsFile(out_path, fd=_open_out(out_path, inputs, checked))
+        summary = run_bulk(manifest, results, verifier, workers=workers, dask=dask_address,
                            progress=None if bar is None else bar.update)
     finally:
         if bar is not None:

@@ -21,6 +21,9 @@ is cached like a raw signer's).
 Codes besides :class:`~jukicard.pki.reasons.Reason` (:class:`BulkReason`) name what the
 per-item path refuses as an operator's mistake (exit 2) rather than an invalid signature:
 an unreadable file, a raw signature without a certificate, a digest of the wrong length.
+The items, results and codes, and how a document file is read (hashed as a stream; a
+CMS's content whole, capped like ``signature verify``'s) are in
+:mod:`jukicard.pki.bulkitems` (re-exported here).
 
 Workers: ``verify_many(items, workers=N)`` runs chunks in processes (default: they scale
 whether or not the installed cryptography releases the GIL in RSA operations, which the
@@ -33,11 +36,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import enum
 import hashlib
 import hmac
 import os
-import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -51,6 +52,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukicard.errors import JukiError, UsageError, ValidationError
+from jukicard.pki.bulkitems import (
+    VALID_MESSAGE,
+    BulkItem,
+    BulkReason,
+    ItemProblem,
+    ItemResult,
+    failed,
+    hash_document,
+    read_content,
+)
 from jukicard.pki.certs import Certificate
 from jukicard.pki.cms import SignedData, SignerNotFoundError
 from jukicard.pki.crl import Crl
@@ -73,9 +84,6 @@ from jukicard.pki.validate import Validator
 
 __all__ = ["BulkReason", "BulkItem", "ItemResult", "BulkVerifier", "VALID_MESSAGE"]
 
-#: The message of a valid item (as ``signature verify`` words it).
-VALID_MESSAGE = "signature and certificate path valid"
-_CHUNK = 1 << 20  # document read size when hashing a file
 _DER = Encoding.DER
 _NONE: frozenset[bytes] = frozenset()
 _PKCS1 = padding.PKCS1v15()
@@ -83,63 +91,6 @@ _PKCS1 = padding.PKCS1v15()
 _PEM_START = frozenset(b" \t\n\r\x0b\x0c-")
 #: DER of the OID 1.2.840.113549.1.7.2 (id-signedData), built by asn1crypto.
 _SIGNED_DATA_OID = _cms_asn1.ContentType("signed_data").dump()
-
-
-class BulkReason(enum.StrEnum):
-    """Per-item codes of the bulk path that are not validation outcomes (the per-item
-    ``signature verify`` stops with a usage error, exit 2, on these)."""
-
-    #: A document, signature or certificate file could not be read.
-    UNREADABLE_INPUT = "unreadable-input"
-    #: A manifest line that is not a JSON object with the required fields.
-    MALFORMED_LINE = "malformed-manifest-line"
-    #: An id already seen earlier in the manifest (the later line is not verified).
-    DUPLICATE_ID = "duplicate-id"
-    #: The item cannot be checked as given: a raw signature without its certificate, a
-    #: digest whose length does not fit the signature's hash, a CMS with a digest.
-    UNUSABLE_INPUT = "unusable-input"
-
-
-@dataclass(frozen=True, slots=True)
-class BulkItem:
-    """One thing to verify.
-
-    :ivar id: the caller's identifier (echoed in the result).
-    :ivar signature: a raw PKCS#1 v1.5 signature (raw, base64 or ``jukicard sign --json``)
-        or a CMS SignedData (DER or PEM).
-    :ivar certificate: the signer certificate (DER or PEM); needed for a raw signature, a
-        pin for a CMS.
-    :ivar document: the signed document: its bytes, or a path to hash as a stream.
-    :ivar digest: the document's hash instead of the document (raw signatures only).
-    """
-
-    id: str
-    signature: bytes
-    certificate: bytes | None = None
-    document: bytes | str | os.PathLike[str] | None = None
-    digest: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """The outcome for one item.
-
-    :ivar id: the item's id.
-    :ivar valid: signature and certificate path valid.
-    :ivar reason: ``"ok"``, a :class:`~jukicard.pki.reasons.Reason` value or a
-        :class:`BulkReason` value.
-    :ivar message: human-readable detail (no personal data).
-    """
-
-    id: str
-    valid: bool
-    reason: str
-    message: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"id", "valid", "reason", "message"}``."""
-        return {"id": self.id, "valid": self.valid, "reason": self.reason,
-                "message": self.message}
 
 
 @dataclass(slots=True)
@@ -153,14 +104,6 @@ class _Signer:
     usage_error: UnsupportedKeyError | None  # keyUsage forbids signatures
     sha256: bytes  # of the certificate's DER (the path-result key)
     raw_path: tuple[bool, str, str] | None = None  # its path result for raw signatures
-
-
-class _Problem(Exception):
-    """A per-item outcome that is not a :class:`ValidationError` (a :class:`BulkReason`)."""
-
-    def __init__(self, reason: BulkReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def _prefixes() -> dict[str, tuple[bytes, int]]:
@@ -188,40 +131,6 @@ def _split_digest_info(block: bytes) -> tuple[str, bytes]:
     if known is not None and block.startswith(known[1]):
         return known[0], block[-known[2]:]
     return parse_digest_info(block)  # raises (the canonical forms are all above)
-
-
-#: Open flags of a document: never wait (a FIFO), never become a controlling tty.
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-               | getattr(os, "O_CLOEXEC", 0))
-
-
-def _chunks(path: str | os.PathLike[str], what: str) -> Iterator[bytes]:
-    """The regular file ``path`` in chunks (a FIFO or a device is refused unread).
-
-    :raises _Problem: ``unreadable-input``.
-    """
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise _Problem(BulkReason.UNREADABLE_INPUT, f"the {what} is not a regular file")
-            while block := os.read(fd, _CHUNK):
-                yield block
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise _Problem(BulkReason.UNREADABLE_INPUT,
-                       f"the {what} file cannot be read ({exc.strerror or 'error'})") from exc
-
-
-def _hash_document(document: bytes | str | os.PathLike[str], name: str) -> bytes:
-    h = hashlib.new(name)
-    if isinstance(document, bytes | bytearray | memoryview):
-        h.update(document)
-    else:
-        for block in _chunks(document, "document"):
-            h.update(block)
-    return h.digest()
 
 
 def _policy_state(policy: ValidationPolicy) -> dict[str, Any]:
@@ -316,7 +225,7 @@ class BulkVerifier:
         ``invalid``)."""
         try:
             return self._verify(item)
-        except (ValidationError, _Problem) as exc:
+        except (ValidationError, ItemProblem) as exc:
             return ItemResult(item.id, False, str(exc.reason), str(exc))
         except JukiError as exc:  # a UsageError the per-item path would exit 2 on
             return ItemResult(item.id, False, BulkReason.UNUSABLE_INPUT, str(exc))
@@ -369,7 +278,7 @@ class BulkVerifier:
     def _verify(self, item: BulkItem) -> ItemResult:
         document, digest = item.document, item.digest
         if (document is None) == (digest is None):
-            raise _Problem(BulkReason.UNUSABLE_INPUT,
+            raise ItemProblem(BulkReason.UNUSABLE_INPUT,
                            "give exactly one of the document and its digest")
         cert, signer = item.certificate, None
         if cert is not None:
@@ -383,17 +292,17 @@ class BulkVerifier:
                     pass
         if signer is not None and signer.cert is None:  # unparsable: before anything
             assert signer.error is not None
-            return _failed(item.id, signer.error)
+            return failed(item.id, signer.error)
         blob = item.signature if type(item.signature) is bytes else bytes(item.signature)
         if _SIGNED_DATA_OID in blob[:32] or (blob and blob[0] in _PEM_START):
             signed = self._cms(blob)
             if signed is not None:
                 return self._verify_cms(item, signed, signer)
         if signer is None:
-            raise _Problem(BulkReason.UNUSABLE_INPUT,
+            raise ItemProblem(BulkReason.UNUSABLE_INPUT,
                            "a raw signature needs the signer certificate")
         if signer.error is not None:  # not an RSA key: a raw signature cannot be checked
-            return _failed(item.id, signer.error)
+            return failed(item.id, signer.error)
         key = signer.key
         assert key is not None
         if len(blob) != signer.size:
@@ -409,14 +318,14 @@ class BulkVerifier:
             raise SignatureInvalidError("signature does not verify with this key") from exc
         name, signed_digest = _split_digest_info(block)
         if signer.usage_error is not None:
-            return _failed(item.id, signer.usage_error)
+            return failed(item.id, signer.usage_error)
         if name == "sha1" and not self.allow_sha1:
             raise WeakHashError("SHA-1 is accepted only for verifying old data (allow_sha1)")
         if digest is None:
             assert document is not None
-            digest = _hash_document(document, name)
+            digest = hash_document(document, name)
         elif len(digest) != len(signed_digest):
-            raise _Problem(BulkReason.UNUSABLE_INPUT, f"{name} digest must be "
+            raise ItemProblem(BulkReason.UNUSABLE_INPUT, f"{name} digest must be "
                            f"{len(signed_digest)} bytes, got {len(digest)}")
         if not hmac.compare_digest(digest, signed_digest):
             raise SignatureInvalidError("signature does not verify")
@@ -428,10 +337,9 @@ class BulkVerifier:
     def _verify_cms(self, item: BulkItem, signed: SignedData, signer: _Signer | None
                     ) -> ItemResult:
         if item.document is None:
-            raise _Problem(BulkReason.UNUSABLE_INPUT,
+            raise ItemProblem(BulkReason.UNUSABLE_INPUT,
                            "a CMS signature needs the document, not its digest")
-        content = item.document if isinstance(item.document, bytes) \
-            else b"".join(_chunks(item.document, "document"))
+        content = read_content(item.document)
         pinned = None if signer is None else signer.cert
         kwargs: dict[str, Any] = {"extra_certificates": [] if pinned is None else [pinned],
                                   "min_key_size": self.min_key_size,
@@ -526,11 +434,6 @@ class BulkVerifier:
                                                               sorted(new)], base.revocation)
             self._validators[key] = found
         return found
-
-
-def _failed(item_id: str, error: ValidationError) -> ItemResult:
-    """The result of a cached error (never re-raised: its traceback would grow)."""
-    return ItemResult(item_id, False, str(error.reason), str(error))
 
 
 def _load_signer(der: bytes, sha256: bytes) -> _Signer:

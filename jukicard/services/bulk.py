@@ -23,7 +23,9 @@ item is never answered twice.  Resuming assumes the same manifest.
 The verifier is built once from the :class:`~jukicard.services.verify.VerifyOptions`
 (anchors, intermediates and CRLs loaded once) and copied once to each worker process or
 Dask worker (as its inputs: the policy, certificates and CRL bytes); the manifest is
-streamed and at most a few partitions are in flight, so it is never held whole.  The
+streamed and at most a few partitions are in flight, so it is never held whole, and the
+driver's own state (lines answered, ids seen) does not grow with it
+(:mod:`jukicard.services.bulkstate`).  The
 files a line names are read by the worker: on a cluster they must be on a filesystem
 every worker sees at the same (absolute) path.
 """
@@ -34,12 +36,13 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import IO, Any
+from typing import Any
 
 from jukicard.errors import UsageError
+from jukicard.services.bulkstate import BATCH, ResultsFile, SeenIds
 from jukicard.services.inputs import (
     MAX_CERTIFICATE,
     MAX_SIGNATURE,
@@ -50,12 +53,10 @@ from jukicard.services.inputs import (
 from jukicard.services.verify import VerifyOptions, build_validation
 
 __all__ = ["BulkSummary", "Task", "build_verifier", "manifest_tasks", "verify_task",
-           "ResultsFile", "run_bulk", "run_on_dask", "count_lines"]
+           "ResultsFile", "run_bulk", "run_on_dask", "count_lines", "BATCH"]
 
 #: Manifest lines per task sent to a worker.
 PARTITION = 256
-#: Results written per flush + fsync.
-BATCH = 256
 #: A manifest line longer than this is malformed (and not parsed).
 MAX_LINE = 64 * 1024
 
@@ -148,8 +149,9 @@ def _malformed(number: int, ident: str | None, message: str) -> Task:
             str(BulkReason.MALFORMED_LINE), message)
 
 
-def _parse_line(number: int, raw: bytes, folder: str) -> Task:
-    """One manifest line as a task (or an answered malformed line)."""
+def _parse_line(number: int, raw: bytes, folder: str, outputs: Container[str] = ()) -> Task:
+    """One manifest line as a task (or an answered malformed line, or an unusable one: a
+    line naming an output file, :func:`manifest_tasks`)."""
     if len(raw) > MAX_LINE:
         return _malformed(number, None, f"manifest line {number} is longer than {MAX_LINE}")
     try:
@@ -183,43 +185,61 @@ def _parse_line(number: int, raw: bytes, folder: str) -> Task:
             digest = bytes.fromhex(obj["digest"])
     except ValueError as exc:
         return _malformed(number, ident, f"manifest line {number}: {exc}")
+    for what, named in (("document", document), ("signature", signature),
+                        ("certificate", certificate)):
+        if named is not None and os.path.normpath(named) in outputs:
+            from jukicard.pki.bulk import BulkReason
+
+            return (number, ident, str(BulkReason.UNUSABLE_INPUT),
+                    f"manifest line {number}: the {what} is the results file (--out)")
     return (number, ident, document, digest, signature, certificate)
 
 
-def manifest_tasks(manifest: str | os.PathLike[str], *, skip: Iterable[int] = ()
-                   ) -> Iterator[Task]:
+def manifest_tasks(manifest: str | os.PathLike[str], *, skip: Container[int] = (),
+                   scratch: str | os.PathLike[str] | None = None,
+                   outputs: Iterable[str | os.PathLike[str]] = ()
+                   ) -> Generator[Task, None, None]:
     """Stream the manifest's tasks (blank lines are not items; relative paths are taken
     against the manifest's folder; a later line repeating an id is a ``duplicate-id``
     result).
 
+    The ids seen are kept on disk (:class:`~jukicard.services.bulkstate.SeenIds`, exact),
+    so the memory taken does not grow with the manifest.
+
     :param skip: manifest lines already answered (not yielded; their ids still count).
+    :param scratch: the directory for the ids database (default: the system's temporary
+        directory).
+    :param outputs: files the run writes (the results file): a line naming one as an input
+        is ``unusable-input`` (compared by absolute path: a cheap check on every line; the
+        same file reached through a link or another name is not seen).
     :raises InputError: the manifest cannot be opened.
     """
     from jukicard.pki.bulk import BulkReason
 
-    done = set(skip)
     folder = os.path.dirname(os.path.abspath(manifest))
-    seen: set[str] = set()
+    written = frozenset(os.path.normpath(p) for o in outputs
+                        for p in (os.path.abspath(o), os.path.realpath(o)))
     try:
         f = open(manifest, "rb")  # noqa: SIM115 - closed below, after the generator ends
     except OSError as exc:
         raise InputError(f"MANIFEST: cannot read {display_path(manifest)}: "
                          f"{exc.strerror or exc}", option="MANIFEST", path=manifest) from exc
     with f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            task = _parse_line(number, raw.strip(), folder)
-            ident = task[1]
-            duplicate = len(task) == 6 and ident in seen
-            if len(task) == 6:
-                seen.add(ident)
-            if number in done:
-                continue
-            if duplicate:
-                task = (number, ident, str(BulkReason.DUPLICATE_ID),
-                        f"id {ident!r} appears on an earlier manifest line")
-            yield task
+        seen = SeenIds(scratch)
+        try:
+            for number, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                task = _parse_line(number, raw.strip(), folder, written)
+                duplicate = len(task) == 6 and not seen.add(task[1])
+                if number in skip:
+                    continue
+                if duplicate:
+                    task = (number, task[1], str(BulkReason.DUPLICATE_ID),
+                            f"id {task[1]!r} appears on an earlier manifest line")
+                yield task
+        finally:
+            seen.close()
 
 
 def count_lines(path: str | os.PathLike[str]) -> int:
@@ -264,76 +284,6 @@ def _verify_tasks(verifier: Any, tasks: list[Task]) -> list[tuple[int, dict[str,
     return [verify_task(verifier, t) for t in tasks]
 
 
-# --------------------------------------------------------------------------- results
-class ResultsFile:
-    """The results JSONL: read for resume, appended in fsynced batches.
-
-    :param path: the file (created if missing).
-    :raises UsageError: a line before the last one is not a result object (the file is
-        not a results file of ours: it is left alone).
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        self.done: set[int] = set()
-        self.by_reason: Counter[str] = Counter()
-        self._pending: list[str] = []
-        good_end = 0
-        if os.path.exists(self.path):
-            with open(self.path, "rb") as f:
-                lines = f.readlines()
-            for i, raw in enumerate(lines):
-                obj = _result_object(raw)
-                if obj is None:
-                    if i == len(lines) - 1:
-                        break  # torn by a kill while writing: cut off below
-                    raise UsageError(f"--out {display_path(self.path)}: line {i + 1} is not "
-                                     "a bulk-verify result (not resuming into it)")
-                if obj["line"] in self.done:
-                    continue
-                self.done.add(obj["line"])
-                self.by_reason[obj["reason"]] += 1
-                good_end += len(raw)
-            with open(self.path, "r+b") as f:
-                f.truncate(good_end)
-        self._file: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-
-    def add(self, result: dict[str, Any]) -> None:
-        """Queue a result (written by :meth:`flush`, every :data:`BATCH`)."""
-        # ASCII-only: an id may hold a lone surrogate ("\\udcff" in the manifest's JSON)
-        self._pending.append(json.dumps(result) + "\n")
-        self.done.add(result["line"])
-        self.by_reason[result["reason"]] += 1
-        if len(self._pending) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the queued results, flush and fsync."""
-        if self._pending:
-            self._file.write("".join(self._pending))
-            self._pending.clear()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        """Flush and close."""
-        self.flush()
-        self._file.close()
-
-
-def _result_object(raw: bytes) -> dict[str, Any] | None:
-    if not raw.endswith(b"\n"):
-        return None
-    try:
-        obj = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("line"), int) \
-            or not isinstance(obj.get("reason"), str):
-        return None
-    return obj
-
-
 # --------------------------------------------------------------------------- engines
 def _partitions(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:
     chunk: list[Task] = []
@@ -358,11 +308,17 @@ def _process_tasks(tasks: list[Task]) -> list[tuple[int, dict[str, Any]]]:
     return _verify_tasks(_PROCESS_VERIFIER, tasks)
 
 
-def run_bulk(manifest: str | os.PathLike[str], out: str | os.PathLike[str], verifier: Any, *,
-             workers: int = 1, dask: Any = None, progress: Progress | None = None
-             ) -> BulkSummary:
+def run_bulk(manifest: str | os.PathLike[str], out: str | os.PathLike[str] | ResultsFile,
+             verifier: Any, *, workers: int = 1, dask: Any = None,
+             progress: Progress | None = None) -> BulkSummary:
     """Verify every manifest line not yet answered in ``out`` and append the results.
 
+    The memory taken does not grow with the manifest (one bit per manifest line, the ids
+    on disk: :mod:`jukicard.services.bulkstate`); a line naming ``out`` as one of its
+    files is ``unusable-input``.
+
+    :param out: the results file: a path, or a :class:`ResultsFile` already opened (by
+        the CLI after its checks of ``--out``; closed here).
     :param verifier: a :class:`~jukicard.pki.bulk.BulkVerifier` (:func:`build_verifier`).
     :param workers: processes on this machine (1 = this process), or Dask workers of a
         ``LocalCluster`` when ``dask`` is ``"local"``.
@@ -373,10 +329,13 @@ def run_bulk(manifest: str | os.PathLike[str], out: str | os.PathLike[str], veri
     :raises UsageError: unreadable manifest, ``out`` not a results file, ``workers`` < 1.
     """
     if not isinstance(workers, int) or workers < 1:
+        if isinstance(out, ResultsFile):
+            out.close()
         raise UsageError("--workers must be >= 1")
-    results = ResultsFile(out)
+    results = out if isinstance(out, ResultsFile) else ResultsFile(out)
+    tasks = manifest_tasks(manifest, skip=results.done, outputs=(results.path,),
+                           scratch=os.path.dirname(os.path.abspath(results.path)))
     summary = BulkSummary(skipped=len(results.done))
-    tasks = manifest_tasks(manifest, skip=results.done)
     if progress is not None and summary.skipped:
         progress(summary.skipped)
     start = time.perf_counter()
@@ -392,6 +351,7 @@ def run_bulk(manifest: str | os.PathLike[str], out: str | os.PathLike[str], veri
             if progress is not None:
                 progress(len(part))
     finally:
+        tasks.close()
         results.close()
     summary.seconds = time.perf_counter() - start
     summary.total = len(results.done)

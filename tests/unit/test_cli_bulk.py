@@ -3,6 +3,7 @@ the summary (stderr, ``--json`` on stdout), usage errors, a light ``--help``."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -102,3 +103,120 @@ def test_progress_bar_only_on_a_terminal(corpus: Path, monkeypatch) -> None:
     monkeypatch.setattr(cli_bulk, "is_terminal", lambda stream: True)
     rc, _, stderr = run(corpus / "manifest.jsonl", "--out", corpus / "b.jsonl", *ARGS)
     assert rc == 5 and "27/27" in stderr  # tqdm's bar, drawn on stderr
+
+
+# --------------------------------------------------------------------------- --out safety
+def _error(stdout: str) -> dict:
+    return json.loads(stdout)["error"]
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    """A sticky world-writable directory (as /tmp)."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
+def _other_user(path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")
+    os.chown(path, 65534, 65534, follow_symlinks=False)
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo", "symlink"])
+def test_out_planted_by_another_user_in_a_sticky_directory_is_refused(
+        corpus: Path, shared: Path, kind: str) -> None:
+    """In a sticky world-writable directory a file, FIFO or symlink of another user is
+    refused before any work, root included (README "The jukicard command"); before the fix
+    a file was appended to and a symlink followed."""
+    target = corpus / "mine.jsonl"
+    out = shared / "r.jsonl"
+    if kind == "file":
+        out.write_text("", encoding="utf-8")
+    elif kind == "fifo":
+        os.mkfifo(out)
+    else:
+        out.symlink_to(target)
+    _other_user(out)
+    rc, stdout, _ = run(corpus / "manifest.jsonl", "--out", out, *ARGS, "--json")
+    assert rc == 2 and _error(stdout)["option"] == "--out"
+    assert "another user" in _error(stdout)["message"]
+    assert not target.exists()  # the symlink was not followed
+    if kind == "file":
+        assert out.read_text(encoding="utf-8") == ""
+
+
+@pytest.mark.parametrize("which", ["--anchor", "--crl", "--intermediate", "hard-link"])
+def test_out_that_is_an_input_is_refused_untouched(corpus: Path, which: str) -> None:
+    """``--out`` naming a trust anchor, a CRL or an intermediate (or a hard link to the
+    manifest) is refused naming the input, and the file is not touched; before the fix only
+    the manifest was compared (a CRL file without a newline byte would have been cut to
+    nothing as a torn results line)."""
+    args = list(ARGS)
+    if which == "hard-link":
+        out = corpus / "link.jsonl"
+        os.link(corpus / "manifest.jsonl", out)
+        what = "manifest"
+    else:
+        out = corpus / f"input{which}"
+        out.write_bytes((PKI / ANCHORS[0]).read_bytes() if which != "--crl"
+                        else (PKI / CRLS[0]).read_bytes())
+        args += [which, str(out)]
+        what = which
+    before = out.read_bytes()
+    rc, stdout, _ = run(corpus / "manifest.jsonl", "--out", out, *args, "--json")
+    assert rc == 2 and _error(stdout)["option"] == "--out"
+    assert f"is the {what} file itself" in _error(stdout)["message"]
+    assert out.read_bytes() == before
+
+
+def test_out_dash_and_devices_are_refused(corpus: Path) -> None:
+    """``--out -`` is not stdout (a results file is resumed); a device is refused."""
+    for out in ("-", "/dev/null"):
+        rc, stdout, _ = run(corpus / "manifest.jsonl", "--out", out, *ARGS, "--json")
+        assert rc == 2 and _error(stdout)["option"] == "--out", out
+
+
+def test_out_through_my_own_symlink_is_followed_and_resumed(corpus: Path) -> None:
+    """What stays: a symlink the user owns (outside a shared sticky directory) leads to the
+    results file, which is appended to and resumed."""
+    real = corpus / "real.jsonl"
+    link = corpus / "link.jsonl"
+    link.symlink_to(real)
+    assert run(corpus / "manifest.jsonl", "--out", link, *ARGS)[0] == 5
+    rc, stdout, _ = run(corpus / "manifest.jsonl", "--out", link, *ARGS, "--json")
+    assert rc == 5 and json.loads(stdout)["skipped"] == 27 and link.is_symlink()
+
+
+def test_out_that_changes_between_check_and_open_is_refused(tmp_path: Path) -> None:
+    """The file opened must be the one checked before the verifier was loaded: a name that
+    appeared meanwhile (O_EXCL), a file replaced by another, a symlink put in its place."""
+    from jukicard.cli.bulk import _check_out, _open_out
+    from jukicard.services.inputs import InputError
+
+    out = tmp_path / "r.jsonl"
+    checked = _check_out(str(out), [])
+    out.write_text("", encoding="utf-8")  # appeared
+    with pytest.raises(InputError, match="changed while it was checked"):
+        _open_out(str(out), [], checked)
+    checked = _check_out(str(out), [])
+    (tmp_path / "other").write_text("", encoding="utf-8")
+    os.replace(tmp_path / "other", out)  # another file under the same name
+    with pytest.raises(InputError, match="changed while it was checked"):
+        _open_out(str(out), [], checked)
+    checked = _check_out(str(out), [])
+    out.unlink()
+    out.symlink_to(tmp_path / "elsewhere.jsonl")  # a symlink in its place
+    with pytest.raises(InputError, match="changed while it was checked"):
+        _open_out(str(out), [], checked)
+    out.unlink()
+    out.write_text("", encoding="utf-8")
+    checked = _check_out(str(out), [])
+    fd = _open_out(str(out), [], checked)  # unchanged: opened for reading and appending
+    try:
+        assert os.fstat(fd).st_ino == out.stat().st_ino
+        assert os.get_blocking(fd) and os.O_APPEND & fcntl.fcntl(fd, fcntl.F_GETFL)
+    finally:
+        os.close(fd)

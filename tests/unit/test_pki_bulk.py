@@ -178,3 +178,28 @@ def test_signature_json_limit_is_one_constant_in_two_places() -> None:
     from jukicard.services import signatures as service_signatures
 
     assert service_signatures.MAX_SIGNATURE_JSON == pki_signatures.MAX_SIGNATURE_JSON
+
+
+def test_cms_content_cap_is_signature_verifys(corpus) -> None:
+    """A CMS's document is read whole, so it has ``signature verify``'s cap
+    (``MAX_CMS_CONTENT``): one over it is ``unreadable-input`` naming the cap, refused from
+    its size before a byte is read (a sparse file here).  Before the fix the bulk path read
+    any document whole (256 MiB of zeros, then ``bad-signature``)."""
+    from jukicard.services import inputs
+
+    folder, cases = corpus
+    line = next(c.line for c in cases if c.kind == "cms-detached")
+    big = folder / "big-content.xml"
+    with open(big, "wb") as f:
+        f.truncate(inputs.MAX_CMS_CONTENT + 1)
+    verifier = bulk_verifier(options("jpki", AT))
+    result = verifier.verify(dataclasses.replace(item(folder, line), document=str(big)))
+    assert (result.valid, result.reason) == (False, "unreadable-input")
+    assert "256 MiB limit" in result.message and "CMS content" in result.message
+    # a raw signature's document is hashed as a stream: no cap (only read, not held)
+    raw = next(c.line for c in cases if c.kind == "valid")
+    result = verifier.verify(dataclasses.replace(item(folder, raw), document=str(big)))
+    assert result.reason == "bad-signature"
+    from jukicard.pki import bulkitems  # pki keeps its own copy (pki imports no services)
+
+    assert bulkitems.MAX_CMS_CONTENT == inputs.MAX_CMS_CONTENT

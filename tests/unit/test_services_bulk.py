@@ -17,8 +17,17 @@ import pytest
 from jukicard.errors import UsageError
 from jukicard.services import bulk
 from jukicard.services.bulk import ResultsFile, build_verifier, manifest_tasks, run_bulk
+from jukicard.services.inputs import MAX_CERTIFICATE, MAX_CMS_CONTENT, MAX_SIGNATURE
 from jukicard.services.verify import VerifyOptions
-from jukicard.testing.bulkgen import ANCHORS, AT, CRLS, PKI, write_corpus
+from jukicard.testing.bulkgen import (
+    ANCHORS,
+    AT,
+    CRLS,
+    PKI,
+    RSS_PROBE,
+    write_corpus,
+    write_digest_manifest,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = VerifyOptions(anchors=tuple(str(PKI / a) for a in ANCHORS),
@@ -182,3 +191,105 @@ def test_an_id_with_a_lone_surrogate_or_control_characters_is_written(tmp_path: 
     run_bulk(manifest, tmp_path / "out.jsonl", verifier)
     raw = (tmp_path / "out.jsonl").read_bytes()
     assert raw.isascii() and json.loads(raw)["id"] == "a\udcff\x1b[2J"
+
+
+# ------------------------------------------------------------------ bounded state, inputs
+def _probe(manifest: Path, out: Path) -> int:
+    """Peak RSS growth (KiB) of a subprocess running ``run_bulk`` over ``manifest``."""
+    proc = subprocess.run([sys.executable, "-c", RSS_PROBE, str(manifest), str(out)],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=300, check=True, cwd=manifest.parent)
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    return got["peak_kib"] - got["base_kib"]
+
+
+@pytest.mark.slow
+def test_driver_memory_does_not_grow_with_the_manifest(tmp_path: Path) -> None:
+    """Peak RSS of a run over 200k manifest lines minus that over 20k, fresh and resumed
+    (nothing left to do): the driver keeps one bit per line and the ids on disk.  Before the
+    fix the ids seen and the line numbers answered were Python sets and a resume read the
+    results file whole: +31 MB fresh and +57 MB resumed for the 180k extra lines (the
+    bound below is 12 MB; no time is measured)."""
+    growth = {}
+    for count in (20_000, 200_000):
+        folder = tmp_path / str(count)
+        manifest = write_digest_manifest(folder, count, verified_every=100)
+        out = folder / "out.jsonl"
+        growth[count] = (_probe(manifest, out), _probe(manifest, out))  # fresh, resumed
+        assert len(results(out)) == count
+    for run in (0, 1):
+        assert growth[200_000][run] - growth[20_000][run] < 12 * 1024, growth
+
+
+def test_seen_ids_are_exact_on_disk_and_leave_nothing(tmp_path: Path) -> None:
+    """The duplicate check keeps the ids themselves (no hash: no false positive), in an
+    SQLite file unlinked as soon as it is open (a killed run leaves nothing behind)."""
+    from jukicard.services.bulkstate import LineSet, SeenIds
+
+    seen = SeenIds(tmp_path)
+    try:
+        assert list(tmp_path.iterdir()) == []
+        ids = ["a", "b", "a\udcff", "a\udcfe", "", "é", "e\u0301"]
+        assert [seen.add(i) for i in ids] == [True] * len(ids)
+        assert [seen.add(i) for i in ids] == [False] * len(ids)
+    finally:
+        seen.close()
+    lines = LineSet()
+    assert [lines.add(n) for n in (1, 9, 1, 100_000)] == [True, True, False, True]
+    assert len(lines) == 3 and 9 in lines and 8 not in lines and -1 not in lines
+    assert 100_001 not in lines and 10**12 not in lines
+
+
+def test_a_repeated_result_line_mid_file_keeps_the_file_whole(tmp_path: Path,
+                                                              verifier) -> None:
+    """A results line repeated in the middle of the file (counted once): before the fix the
+    resume truncated the file by that line's length, cutting the last result."""
+    write_corpus(tmp_path)
+    out = tmp_path / "out.jsonl"
+    run_bulk(tmp_path / "manifest.jsonl", out, verifier)
+    text = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    doubled = "".join(text[:3] + text[2:3] + text[3:])
+    out.write_text(doubled, encoding="utf-8")
+    summary = run_bulk(tmp_path / "manifest.jsonl", out, verifier)
+    assert out.read_text(encoding="utf-8") == doubled
+    assert summary.verified == 0 and summary.total == len(text)
+
+
+def test_a_line_naming_the_results_file_is_unusable_input(tmp_path: Path, verifier) -> None:
+    """A manifest line whose document, signature or certificate is the results file itself
+    (by path) is not read: before the fix it was read as an input while being appended to."""
+    write_corpus(tmp_path)
+    first = json.loads((tmp_path / "manifest.jsonl").read_text().splitlines()[0])
+    lines = [first]
+    for n, field in enumerate(("document", "signature", "certificate")):
+        lines.append({**first, "id": f"x{n}", field: "./sub/../out.jsonl"})
+    (tmp_path / "sub").mkdir()
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    run_bulk(manifest, tmp_path / "out.jsonl", verifier)
+    rows = results(tmp_path / "out.jsonl")
+    assert [r["reason"] for r in rows] == ["ok"] + ["unusable-input"] * 3
+    assert all("results file" in r["message"] for r in rows[1:])
+
+
+def test_every_input_file_of_a_line_has_signature_verifys_cap(tmp_path: Path,
+                                                              verifier) -> None:
+    """Signature, certificate and CMS document over their caps (``MAX_SIGNATURE``,
+    ``MAX_CERTIFICATE``, ``MAX_CMS_CONTENT``; sparse files, refused from their size):
+    ``unreadable-input`` naming the cap.  Before the fix a CMS's document had no cap."""
+    cases = write_corpus(tmp_path)
+    cms = next(c.line for c in cases if c.kind == "cms-detached")
+    raw = next(c.line for c in cases if c.kind == "valid")
+    for name, size in (("sig.big", MAX_SIGNATURE), ("cert.big", MAX_CERTIFICATE),
+                       ("doc.big", MAX_CMS_CONTENT)):
+        with open(tmp_path / name, "wb") as f:
+            f.truncate(size + 1)
+    lines = [{**raw, "id": "s", "signature": "sig.big"}, {**raw, "id": "c", "certificate":
+             "cert.big"}, {**cms, "id": "d", "document": "doc.big"}]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    run_bulk(manifest, tmp_path / "out.jsonl", verifier)
+    got = {r["id"]: (r["reason"], r["message"]) for r in results(tmp_path / "out.jsonl")}
+    assert {k: v[0] for k, v in got.items()} == dict.fromkeys("scd", "unreadable-input")
+    assert "64 MiB limit" in got["s"][1] and "1 MiB limit" in got["c"][1]
+    assert "256 MiB limit" in got["d"][1]
