@@ -20,6 +20,7 @@ What a run keeps, and what guarantees what:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -127,7 +128,8 @@ class ResultsFile:
     :param fd: the file already opened for reading and appending (``O_RDWR|O_APPEND``),
         e.g. after the CLI's checks of ``--out``; closed by :meth:`close`.
     :raises UsageError: a line before the last one is not a result object (the file is
-        not a results file of ours: it is left alone).
+        not a results file of ours: it is left alone); another run holds the file's lock
+        (an exclusive ``flock`` for the life of the object).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fd: int | None = None) -> None:
@@ -138,6 +140,11 @@ class ResultsFile:
         if fd is None:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
+            try:  # one run per results file: a second one would interleave and re-answer
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"--out {display_path(self.path)} is being written by another "
+                                 "bulk-verify run (wait for it, or give another file)") from None
             good_end = self._read(fd)
             if good_end != os.fstat(fd).st_size:
                 os.ftruncate(fd, good_end)

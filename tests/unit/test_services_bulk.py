@@ -293,3 +293,16 @@ def test_every_input_file_of_a_line_has_signature_verifys_cap(tmp_path: Path,
     assert {k: v[0] for k, v in got.items()} == dict.fromkeys("scd", "unreadable-input")
     assert "64 MiB limit" in got["s"][1] and "1 MiB limit" in got["c"][1]
     assert "256 MiB limit" in got["d"][1]
+
+
+def test_a_second_run_on_the_same_results_file_is_refused(tmp_path: Path) -> None:
+    """Two runs appending to one results file would interleave batches and answer lines
+    twice: the file is locked (flock) for the life of a run (issue 10 review)."""
+    out = tmp_path / "results.jsonl"
+    first = ResultsFile(out)
+    try:
+        with pytest.raises(UsageError, match="another bulk-verify run"):
+            ResultsFile(out)
+    finally:
+        first.close()
+    ResultsFile(out).close()  # free again once the first run is done
