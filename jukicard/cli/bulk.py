@@ -175,7 +175,7 @@ def _open_out(path: str, inputs: Sequence[tuple[str, str]], checked: Ident | Non
               "'local' (a LocalCluster of --workers processes)")
 @click.option("--allow-sha1", is_flag=True,
               help="accept SHA-1 document signatures (old 住基カード-era data only)")
-@validation_options(anchors_required=False)
+@validation_options(anchors_required=False, fetch=False)
 def bulk_verify(manifest: str, out_path: str, workers: int, dask_address: str | None,
                 allow_sha1: bool, as_json: bool, **params: Any) -> int:
     from jukicard.services.bulk import ResultsFile, build_verifier, count_lines, run_bulk

@@ -84,8 +84,9 @@ def cert() -> None:
 
 
 # --------------------------------------------------------------------------- options
-def validation_options(*, anchors_required: bool) -> Callable[[F], F]:
-    """The path-validation options shared by ``cert verify`` and ``signature verify``."""
+def validation_options(*, anchors_required: bool, fetch: bool = True) -> Callable[[F], F]:
+    """The path-validation options shared by ``cert verify``, ``signature verify`` and
+    ``bulk-verify`` (``fetch=False``: without ``--fetch-crls``, which that command refuses)."""
     options = [
         click.option("--preset", type=click.Choice(("jpki", "rfc5280")),
                      help="validation preset: rfc5280 (default: generic RFC 5280 up to the "
@@ -102,10 +103,14 @@ def validation_options(*, anchors_required: bool) -> Callable[[F], F]:
                      help="CRL file (DER or PEM, at most 512 MiB) or http(s) URL (repeatable)"),
         click.option("--crl-cache", metavar="DIR",
                      help="cache directory for CRLs fetched by URL (default: no cache)"),
-        click.option("--fetch-crls", is_flag=True,
-                     help="also fetch CRLs from the http(s) distribution points named in the "
-                     "certificates (off by default: a counter terminal may have no network; "
-                     "JPKI distribution points are directory names, give those with --crl)"),
+    ]
+    if fetch:
+        options.append(click.option(
+            "--fetch-crls", is_flag=True,
+            help="also fetch CRLs from the http(s) distribution points named in the "
+            "certificates (off by default: a counter terminal may have no network; "
+            "JPKI distribution points are directory names, give those with --crl)"))
+    options += [
         click.option("--no-revocation", is_flag=True,
                      help="do not check revocation (default: a usable CRL is required)"),
         click.option("--at", metavar="ISO8601",
@@ -128,9 +133,9 @@ def validation_options(*, anchors_required: bool) -> Callable[[F], F]:
                      "--preset jpki, else 1024)"),
         click.option("--lenient", is_flag=True,
                      help="skip the RFC 5280 §4/§5 profile checks of every certificate and CRL "
-                     "(on by default: key identifiers, basicConstraints, keyUsage, criticality, "
-                     "encodings, CRL number...); for test suites and legacy PKIs.  The §6 path "
-                     "checks always run"),
+                     "(key identifiers, basicConstraints, keyUsage, criticality, encodings, CRL "
+                     "number...), which run by default; for test suites and legacy PKIs.  The "
+                     "§6 path checks always run"),
         click.option("--max-chain-depth", type=click.IntRange(min=0), metavar="N",
                      help="most CA certificates between the trust anchor and the certificate "
                      "(default 8); a deeper chain is not built (reason path-building-limit)"),
@@ -162,7 +167,7 @@ def verify_options(params: dict[str, Any]) -> VerifyOptions:
     return VerifyOptions(
         anchors=params.pop("anchors"), intermediates=params.pop("intermediates"),
         crls=params.pop("crls"), crl_cache=params.pop("crl_cache"),
-        fetch_crls=params.pop("fetch_crls"), no_revocation=params.pop("no_revocation"),
+        fetch_crls=params.pop("fetch_crls", False), no_revocation=params.pop("no_revocation"),
         at=None if at is None else parse_at(at), policies=params.pop("policies"),
         explicit_policy=params.pop("explicit_policy"),
         inhibit_mapping=params.pop("inhibit_mapping"),

@@ -33,6 +33,7 @@ every worker sees at the same (absolute) path.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from functools import lru_cache
 from typing import Any
 
 from jukicard.errors import UsageError
-from jukicard.services.bulkstate import BATCH, ResultsFile, SeenIds
+from jukicard.services.bulkstate import BATCH, ResultsFile, SeenIds, line_hash
 from jukicard.services.inputs import (
     MAX_CERTIFICATE,
     MAX_SIGNATURE,
@@ -54,6 +55,8 @@ from jukicard.services.verify import VerifyOptions, build_validation
 
 __all__ = ["BulkSummary", "Task", "build_verifier", "manifest_tasks", "verify_task",
            "ResultsFile", "run_bulk", "run_on_dask", "count_lines", "BATCH"]
+
+log = logging.getLogger(__name__)
 
 #: Manifest lines per task sent to a worker.
 PARTITION = 256
@@ -145,8 +148,9 @@ def build_verifier(options: VerifyOptions, *, allow_sha1: bool = False) -> Any:
 def _malformed(number: int, ident: str | None, message: str) -> Task:
     from jukicard.pki.bulk import BulkReason
 
-    return (number, ident if ident is not None else f"line-{number}",
-            str(BulkReason.MALFORMED_LINE), message)
+    # a line without a usable id is answered with "id": null (a made-up id could collide
+    # with a real one)
+    return (number, ident, str(BulkReason.MALFORMED_LINE), message)
 
 
 def _parse_line(number: int, raw: bytes, folder: str, outputs: Container[str] = ()) -> Task:
@@ -170,6 +174,8 @@ def _parse_line(number: int, raw: bytes, folder: str, outputs: Container[str] = 
             return None
         if not isinstance(value, str) or not value:
             raise ValueError(f"'{name}' must be a file path")
+        if "\x00" in value:
+            raise ValueError(f"'{name}' holds a NUL character")
         return os.path.join(folder, value)
 
     try:
@@ -242,6 +248,32 @@ def manifest_tasks(manifest: str | os.PathLike[str], *, skip: Container[int] = (
             seen.close()
 
 
+def _check_same_manifest(manifest: str | os.PathLike[str], results: ResultsFile) -> None:
+    """Before a resume: the manifest's answered lines must carry the ids the results give
+    them (a changed manifest would have lines skipped that were never verified).
+
+    :raises UsageError: naming ``--out`` when the manifest is not the one the results were
+        written for.
+    """
+    folder = os.path.dirname(os.path.abspath(manifest))
+    total = count = 0
+    try:
+        with open(manifest, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if number in results.done and raw.strip():
+                    ident = _parse_line(number, raw.strip(), folder)[1]
+                    total = (total + line_hash(number, ident)) % (1 << 64)
+                    count += 1
+    except OSError as exc:
+        raise InputError(f"MANIFEST: cannot read {display_path(manifest)}: "
+                         f"{exc.strerror or exc}", option="MANIFEST", path=manifest) from exc
+    if count != len(results.done) or total != results.fingerprint:
+        raise UsageError(
+            f"--out {display_path(results.path)} holds results for another manifest (the "
+            "ids of the lines it answers differ from MANIFEST's): resume only with the same "
+            "manifest, or give another --out")
+
+
 def count_lines(path: str | os.PathLike[str]) -> int:
     """Non-blank lines of a file, read in blocks (for a progress bar's total)."""
     total = 0
@@ -271,11 +303,20 @@ def verify_task(verifier: Any, task: Task) -> tuple[int, dict[str, Any]]:
             sig = read_input(signature, option="signature", what="signature",
                              limit=MAX_SIGNATURE)
             cert = None if certificate is None else _certificate(certificate)
-        except UsageError as exc:
+        except (UsageError, OSError, ValueError) as exc:
             result = {"id": ident, "valid": False,
                       "reason": str(BulkReason.UNREADABLE_INPUT), "message": str(exc)}
         else:
-            result = verifier.verify(BulkItem(ident, sig, cert, document, digest)).to_json()
+            try:
+                result = verifier.verify(BulkItem(ident, sig, cert, document,
+                                                  digest)).to_json()
+            except Exception as exc:  # noqa: BLE001 - one item never ends the run
+                log.warning("manifest line %d: unexpected %s", number, type(exc).__name__,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
+                result = {"id": ident, "valid": False,
+                          "reason": str(BulkReason.UNUSABLE_INPUT),
+                          "message": f"manifest line {number}: could not be verified "
+                                     f"({type(exc).__name__})"}
     result["line"] = number
     return number, result
 
@@ -333,6 +374,12 @@ def run_bulk(manifest: str | os.PathLike[str], out: str | os.PathLike[str] | Res
             out.close()
         raise UsageError("--workers must be >= 1")
     results = out if isinstance(out, ResultsFile) else ResultsFile(out)
+    if len(results.done):
+        try:
+            _check_same_manifest(manifest, results)
+        except BaseException:
+            results.close()
+            raise
     tasks = manifest_tasks(manifest, skip=results.done, outputs=(results.path,),
                            scratch=os.path.dirname(os.path.abspath(results.path)))
     summary = BulkSummary(skipped=len(results.done))
@@ -424,10 +471,11 @@ def run_on_dask(verifier: Any, tasks: Iterable[Task], cluster: Any, *, workers: 
 
     from distributed import Client, LocalCluster, as_completed
 
-    # distributed logs its scheduler's and nanny's life at INFO: keep them out of a
-    # counter's terminal unless the application logs at INFO or below itself
-    logging.getLogger("distributed").setLevel(
-        max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    # distributed logs its scheduler's and nanny's life at INFO and a restarted worker at
+    # WARNING: keep them out of a counter's terminal (the run's answers do not depend on
+    # them: a lost partition is recomputed) unless the application logs at INFO or below
+    root = logging.getLogger().getEffectiveLevel()
+    logging.getLogger("distributed").setLevel(root if root <= logging.INFO else logging.ERROR)
     own: list[Any] = []
     if isinstance(cluster, Client):
         client = cluster

@@ -21,6 +21,7 @@ What a run keeps, and what guarantees what:
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
@@ -121,6 +122,14 @@ class SeenIds:
             self._db = None
 
 
+def line_hash(number: int, ident: str | None) -> int:
+    """64 bits standing for "manifest line ``number`` has id ``ident``" (``None``: a line
+    without a usable id); summed over the answered lines to check on resume that the
+    manifest is the one the results were written for."""
+    key = f"{number}\x00{'' if ident is None else 'i' + ident}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
 class ResultsFile:
     """The results JSONL: read for resume (as a stream), appended in fsynced batches.
 
@@ -135,6 +144,8 @@ class ResultsFile:
     def __init__(self, path: str | os.PathLike[str], *, fd: int | None = None) -> None:
         self.path = os.fspath(path)
         self.done = LineSet()
+        #: sum (mod 2**64) of :func:`line_hash` over the answered lines read at open
+        self.fingerprint = 0
         self.by_reason: Counter[str] = Counter()
         self._pending: list[str] = []
         if fd is None:
@@ -171,6 +182,9 @@ class ResultsFile:
                 good_end += len(raw)
                 if self.done.add(obj["line"]):
                     self.by_reason[obj["reason"]] += 1
+                    ident = obj.get("id")
+                    self.fingerprint = (self.fingerprint + line_hash(
+                        obj["line"], ident if isinstance(ident, str) else None)) % (1 << 64)
         return good_end
 
     def add(self, result: dict[str, Any]) -> None:
