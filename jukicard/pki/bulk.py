@@ -269,7 +269,9 @@ class BulkVerifier:
             rows = ((i.id, i.signature, i.certificate, i.document, i.digest) for i in items)
             for row in ordered_chunks(processes, _verify_in_process, rows, chunk_size,
                                       2 * workers):
-                yield ItemResult(*row)
+                # a valid item comes back as its id alone (the common case, kept small)
+                yield ItemResult(row, True, _OK, VALID_MESSAGE) if type(row) is str \
+                    else ItemResult(*row)
 
     def _verify_chunk(self, chunk: list[BulkItem]) -> list[ItemResult]:
         return [self.verify(item) for item in chunk]
@@ -475,6 +477,7 @@ def ordered_chunks(pool: Executor, task: Callable[[list[Any]], list[Any]],
 
 # ---------------------------------------------------------------------- process workers
 _PROCESS_VERIFIER: BulkVerifier | None = None
+_OK = str(Reason.OK)
 #: Verifiers this process rebuilt from a pickle (how the tests see that Dask ships it once
 #: per worker, not per task).
 REBUILDS = 0
@@ -495,11 +498,14 @@ def _init_process(verifier: BulkVerifier) -> None:
     _PROCESS_VERIFIER = verifier
 
 
-def _verify_in_process(rows: list[tuple[Any, ...]]) -> list[tuple[str, bool, str, str]]:
+def _verify_in_process(rows: list[tuple[Any, ...]]) -> list[str | tuple[str, bool, str, str]]:
     verifier = _PROCESS_VERIFIER
     assert verifier is not None
-    out = []
+    out: list[str | tuple[str, bool, str, str]] = []
     for row in rows:
         r = verifier.verify(BulkItem(*row))
-        out.append((r.id, r.valid, r.reason, r.message))
+        if r.valid and r.reason == _OK and r.message == VALID_MESSAGE and type(r.id) is str:
+            out.append(r.id)
+        else:
+            out.append((r.id, r.valid, r.reason, r.message))
     return out

@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jukicard.errors import ValidationError
 
@@ -67,9 +67,9 @@ class BulkItem:
     digest: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """The outcome for one item.
+class ItemResult(NamedTuple):
+    """The outcome for one item (an immutable named tuple: millions are made, and a tuple
+    is built in a third of a frozen dataclass's time).
 
     :ivar id: the item's id.
     :ivar valid: signature and certificate path valid.
