@@ -593,7 +593,9 @@ def check_crl_entries(crl: Crl) -> Violation | None:
     """RFC 5280 §5.3: every CRL entry extension is well-formed (decoded by
     ``cryptography``'s DER parser: reasonCode, invalidityDate, certificateIssuer...), the
     certificateIssuer entry extension is critical (§5.3.3: "CRL issuers MUST mark this
-    extension as critical"), and a CRL with entry extensions is v2 (§5.1.2.1).
+    extension as critical") and appears only in an indirect CRL (§5.3.3: "only in CRLs
+    where the indirectCRL indicator is asserted"; elsewhere the index does not apply it),
+    and a CRL with entry extensions is v2 (§5.1.2.1).
 
     The first finding in CRL order is reported.  The entries of the common shapes were
     checked completely when the CRL was indexed (:mod:`jukicard.pki.crlscan`: DER, no
@@ -609,7 +611,8 @@ def check_crl_entries(crl: Crl) -> Violation | None:
             + tbs["this_update"].dump()
             + (tbs["next_update"].dump() if tbs["next_update"].native is not None else b""))
     tail = crl.header_asn1["signature_algorithm"].dump() + crl.header_asn1["signature"].dump()
-    found = index.strict_parser_finding(slow[slow < limit], head, tail, v2=v2)
+    found = index.strict_parser_finding(slow[slow < limit], head, tail, v2=v2,
+                                        indirect=crl.is_indirect)
     if found is not None:
         return _v(*found)
     if limit < len(index):

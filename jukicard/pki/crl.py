@@ -10,6 +10,12 @@ decoded.  The signature is checked over a view of the TBS bytes (hashed once, no
 A CRL with an unrecognised *critical* CRL or entry extension is still parsed, but marked
 unusable (:attr:`Crl.unusable_reason` = ``unknown-critical-crl-or-entry-extension``): RFC 5280
 §5.2/§5.3 forbid using it to determine the status of any certificate.
+
+:meth:`Crl.parse` runs only the vectorised pass over the entries: entries of an uncommon
+shape are decoded when the index is first consulted (a look-up, :attr:`Crl.unusable_reason`,
+:meth:`Crl.check_entries`), which :class:`jukicard.pki.revocation.CrlRevocationSource` does
+only after the CRL's signature has verified; a malformed uncommon entry is reported then
+(:class:`~jukicard.pki.errors.MalformedCrlError`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from asn1crypto import crl as _crl
 from asn1crypto import x509 as _x509
 
 from jukicard.pki.crlindex import REASON_NAMES, CrlIndex, CrlIndexError, RevokedEntry
+from jukicard.pki.crlindexfile import folder_problem
 from jukicard.pki.crlscan import layout
 from jukicard.pki.der import (
     MAX_CRL_SIZE,
@@ -159,7 +166,8 @@ class Crl:
     :ivar crl_number: cRLNumber or None.
     :ivar base_crl_number: deltaCRLIndicator (the base CRL number) for a delta CRL, else None.
     :ivar idp: the issuingDistributionPoint, or None.
-    :ivar unusable_reason: set when the CRL must not be used (unknown critical extension).
+    :ivar header_unusable_reason: an unknown critical CRL extension (known at parse);
+        :attr:`unusable_reason` adds the entry extensions.
     :ivar header_asn1: asn1crypto ``CertificateList`` of the CRL *without* its entry list
         (every header field and CRL extension; the profile checks read it).
     :ivar index: the entries (:class:`~jukicard.pki.crlindex.CrlIndex`).
@@ -179,7 +187,7 @@ class Crl:
     tbs_range: tuple[int, int] = field(repr=False)
     signature: bytes = field(repr=False)
     signature_algorithm: str
-    unusable_reason: Reason | None
+    header_unusable_reason: Reason | None
     fingerprint: str
     index: CrlIndex = field(repr=False)
 
@@ -191,8 +199,11 @@ class Crl:
         :param data: DER bytes or one PEM ``X509 CRL`` block.
         :param index_dir: a folder for saved indexes (``<CRL SHA-256>.crlidx``): a saved
             index of this CRL is memory-mapped instead of indexing again (a damaged one is
-            rebuilt); a new index is saved there (best effort).
-        :raises MalformedCrlError: (reason ``malformed-crl``) if it does not parse.
+            rebuilt); a new index is saved there once complete (best effort).  A folder not
+            owned by the current user, or writable by group or others, is not used (logged:
+            a saved index is as trusted as its folder).
+        :raises MalformedCrlError: (reason ``malformed-crl``) if it does not parse (the
+            framing, the header, the common-shape entries; over a cap).
         """
         der = single_der(data if isinstance(data, bytes) else bytes(data), PEM_LABELS,
                          MalformedCrlError, "CRL")
@@ -241,11 +252,14 @@ class Crl:
                 kid = value["key_identifier"].native
                 aki = None if kid is None else bytes(kid)
         fingerprint = hashlib.sha256(der).hexdigest()
-        if index_dir is None:
-            index = CrlIndex.build(der, lay.entries, bytes(issuer.dump()), issuer_key)
-        else:
-            index = _saved_index(index_dir, fingerprint, der, lambda: CrlIndex.build(
-                der, lay.entries, bytes(issuer.dump()), issuer_key))
+        indirect = idp is not None and idp.indirect_crl
+
+        def build() -> CrlIndex:
+            return CrlIndex.build(der, lay.entries, bytes(issuer.dump()), issuer_key,
+                                  indirect=indirect)
+
+        index = build() if index_dir is None else _saved_index(index_dir, fingerprint, der,
+                                                               build)
         return cls(
             der=der,
             header_asn1=asn1,
@@ -260,7 +274,7 @@ class Crl:
             tbs_range=lay.tbs,
             signature=bytes(asn1["signature"].native),
             signature_algorithm=str(asn1["signature_algorithm"]["algorithm"].native),
-            unusable_reason=unusable or index.unusable_reason,
+            header_unusable_reason=unusable,
             fingerprint=fingerprint,
             index=index,
         )
@@ -273,6 +287,19 @@ class Crl:
 
     def __hash__(self) -> int:
         return hash(self.der)
+
+    @property
+    def unusable_reason(self) -> Reason | None:
+        """Set when the CRL must not be used: an unknown critical CRL or entry extension
+        (consulting the entries decodes the uncommon ones, see :meth:`check_entries`)."""
+        return self.header_unusable_reason or self.index.unusable_reason
+
+    def check_entries(self) -> None:
+        """Decode the entries of an uncommon shape now (:meth:`CrlIndex.complete`).
+
+        :raises MalformedCrlError: one does not decode, or over a cap.
+        """
+        self.index.complete()
 
     @cached_property
     def asn1(self) -> _crl.CertificateList:
@@ -325,7 +352,15 @@ class Crl:
 
 def _saved_index(folder: str | os.PathLike[str], fingerprint: str, der: bytes,
                  build: Callable[[], CrlIndex]) -> CrlIndex:
-    """The index saved in ``folder`` for the CRL ``fingerprint``, or a new one (saved)."""
+    """The index saved in ``folder`` for the CRL ``fingerprint``, or a new one (saved once
+    complete); the folder is used only if :func:`folder_problem` finds nothing."""
+    try:
+        problem = folder_problem(folder)
+    except OSError as exc:
+        problem = str(exc)
+    if problem is not None:
+        log.warning("CRL index folder not used (%s): indexing in memory", problem)
+        return build()
     path = os.path.join(os.fspath(folder), f"{fingerprint}.crlidx")
     if os.path.exists(path):
         try:
@@ -333,10 +368,7 @@ def _saved_index(folder: str | os.PathLike[str], fingerprint: str, der: bytes,
         except (CrlIndexError, OSError) as exc:
             log.info("saved CRL index unusable, rebuilding it: %s", exc)
     index = build()
-    try:
-        index.save(path, crl_sha256=fingerprint)
-    except OSError as exc:
-        log.info("CRL index not saved: %s", exc)
+    index.save_on_completion(path, crl_sha256=fingerprint)
     return index
 
 
@@ -379,9 +411,13 @@ def _known_extensions(extensions: Any, known: frozenset[str] | set[str], what: s
 
 def _index_entries_asn1(tbs: Any, issuer_key: NameKey
                         ) -> tuple[dict[tuple[NameKey, int], RevokedEntry], Reason | None]:
-    """Index the revoked entries with asn1crypto (the reference path, slower)."""
+    """Index the revoked entries with asn1crypto (the reference path, slower).  A
+    certificateIssuer applies only in an indirect CRL (RFC 5280 §5.3.3)."""
     entries: dict[tuple[NameKey, int], RevokedEntry] = {}
     unusable: Reason | None = None
+    indirect = any(ext["extn_id"].native == "issuing_distribution_point"
+                   and bool(ext["extn_value"].parsed["indirect_crl"].native)
+                   for ext in tbs["crl_extensions"])
     current_issuer = issuer_key
     for rc in tbs["revoked_certificates"]:
         if not rc["user_certificate"].contents:
@@ -402,7 +438,8 @@ def _index_entries_asn1(tbs: Any, issuer_key: NameKey
                 dns = [gn.chosen for gn in value if gn.name == "directory_name"]
                 if not dns:
                     raise MalformedCrlError("certificateIssuer without a directoryName")
-                current_issuer = name_key(dns[0])
+                if indirect:
+                    current_issuer = name_key(dns[0])
         if not isinstance(serial, int):
             raise MalformedCrlError("CRL entry serial is not an integer")
         entries[(current_issuer, serial)] = RevokedEntry(serial, revoked_at, reason, inv)

@@ -8,6 +8,20 @@ applies to.  Look-ups hash ``(serial, issuer)`` into one sorted ``uint64`` array
 details (revocationDate, reasonCode, invalidityDate) are decoded only for the entry that
 matched (:meth:`CrlIndex.entry`, asn1crypto).
 
+Entries not of a common shape (certificateIssuer, other extensions, odd encodings) are
+decoded lazily (:mod:`jukicard.pki.crlslow`): :meth:`CrlIndex.build` only finds and counts
+them (refusing more than :data:`~jukicard.pki.crlslow.MAX_SLOW_ENTRIES`), and they are
+decoded, and the look-up arrays built, when the index is first consulted
+(:meth:`CrlIndex.complete`, or any look-up, :attr:`CrlIndex.unusable_reason`,
+:attr:`CrlIndex.issuers`, :attr:`CrlIndex.duplicates`, :meth:`CrlIndex.save`).
+:class:`jukicard.pki.revocation.CrlRevocationSource` consults it only once the CRL's
+signature has verified, so a forged CRL costs the vectorised pass only.  A malformed odd
+entry is then reported by that first consultation (a :class:`MalformedCrlError`).
+
+certificateIssuer (RFC 5280 §5.3.3) applies only in an indirect CRL (issuingDistributionPoint
+indirectCRL): elsewhere it does not move entries to another issuer (as OpenSSL reads it), and
+:attr:`CrlIndex.stray_certificate_issuer` is set (the strict profile refuses such a CRL).
+
 Duplicates: a CRL may list the same ``(certificate issuer, serial)`` more than once (RFC 5280
 does not forbid it).  Every copy is kept; :meth:`CrlIndex.entry` answers with the copy of the
 **earliest revocationDate** (the first listed among equal dates), the conservative reading.
@@ -16,140 +30,55 @@ does not forbid it).  Every copy is kept; :meth:`CrlIndex.entry` answers with th
 An index can be saved (:meth:`CrlIndex.save`) and memory-mapped back
 (:meth:`CrlIndex.load`): the file records the SHA-256 of the CRL it indexes, which the caller
 must give (the index is refused for any other CRL), and a SHA-256 over its own header and
-arrays (a changed byte is refused).  The file is as trusted as the code that reads it: keep
-it where only the verifier writes.
+arrays (a changed byte is refused).  That digest only catches damage: whoever can write the
+file can recompute it, so the file is as trusted as the code that reads it.  Keep it where
+only the verifier writes: :class:`jukicard.pki.crl.Crl` uses an ``index_dir`` only when it is
+owned by the current user and not group- or world-writable (as ssh treats its folder).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import json
+import logging
 import mmap
 import os
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from asn1crypto import crl as _crl
-from asn1crypto import x509 as _x509
 from asn1crypto.parser import emit
 
 from jukicard.pki.backend import contained_deprecations, load_x509_crl
-from jukicard.pki.crlscan import SLOW, entry_starts, layout, read_header, scan_entries
+from jukicard.pki.crlindexfile import MAGIC, CrlIndexError, read_index, write_index
+from jukicard.pki.crlscan import SLOW, Scan, entry_starts, layout, read_header, scan_entries
+from jukicard.pki.crlslow import (
+    MAX_SLOW_ENTRIES,
+    REASON_NAMES,
+    DecodedEntry,
+    IssuerKeys,
+    RevokedEntry,
+    decode_entries,
+    decode_entry,
+)
 from jukicard.pki.errors import MalformedCrlError
 from jukicard.pki.names import NameKey, name_key
 from jukicard.pki.reasons import Reason
 
 __all__ = ["CrlIndex", "CrlIndexError", "RevokedEntry", "REASON_NAMES", "decode_entry",
-           "DecodedEntry"]
+           "DecodedEntry", "MAX_SLOW_ENTRIES"]
 
-#: asn1crypto reason names → RFC 5280 names.
-REASON_NAMES: Mapping[str, str] = MappingProxyType({
-    "unspecified": "unspecified",
-    "key_compromise": "keyCompromise",
-    "ca_compromise": "cACompromise",
-    "affiliation_changed": "affiliationChanged",
-    "superseded": "superseded",
-    "cessation_of_operation": "cessationOfOperation",
-    "certificate_hold": "certificateHold",
-    "remove_from_crl": "removeFromCRL",
-    "privilege_withdrawn": "privilegeWithdrawn",
-    "aa_compromise": "aACompromise",
-})
-_KNOWN_ENTRY_EXTENSIONS = frozenset({
-    "crl_reason", "invalidity_date", "certificate_issuer", "hold_instruction_code",
-})
+log = logging.getLogger(__name__)
+
 _M64 = (1 << 64) - 1
 _K1, _K2, _K3, _K4 = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                       0xFF51AFD7ED558CCD)
-_MAGIC = b"JUKICARD-CRL-INDEX-1\n"
+_MAGIC = MAGIC
 _STRICT_BATCH = 4096
+_DECODE_CHUNK = 4096
 _OID_CERT_ISSUER = "2.5.29.29"
-_ALIGN = 64
-
-
-class CrlIndexError(MalformedCrlError):
-    """A saved index is damaged, tampered with, or made for another CRL."""
-
-
-@dataclass(frozen=True)
-class RevokedEntry:
-    """One revoked certificate.
-
-    :ivar serial: its serial number.
-    :ivar revoked_at: revocationDate.
-    :ivar reason: RFC 5280 reason name (``"keyCompromise"``...) or ``None`` when absent.
-    :ivar invalidity_date: optional invalidityDate.
-    """
-
-    serial: int
-    revoked_at: _dt.datetime
-    reason: str | None = None
-    invalidity_date: _dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class DecodedEntry:
-    """An entry decoded with asn1crypto: the entry, the DER of its certificateIssuer
-    DirName (or ``None``), and whether it carries an unrecognised critical extension."""
-
-    entry: RevokedEntry
-    certificate_issuer: bytes | None
-    unknown_critical: bool
-
-
-def _aware(value: Any) -> _dt.datetime:
-    if not isinstance(value, _dt.datetime):
-        raise MalformedCrlError("CRL time is not a date-time")
-    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
-
-
-def decode_entry(der: bytes) -> DecodedEntry:
-    """Decode one revokedCertificates entry (the reference reading, asn1crypto).
-
-    :raises MalformedCrlError: empty or non-INTEGER serial, a bad time, a duplicate entry
-        extension, a certificateIssuer without a directoryName, or anything undecodable.
-    """
-    try:
-        rc = _crl.RevokedCertificate.load(der, strict=True)
-        if not rc["user_certificate"].contents:
-            raise MalformedCrlError("empty serial number INTEGER in a CRL entry")
-        serial = rc["user_certificate"].native
-        if not isinstance(serial, int):
-            raise MalformedCrlError("CRL entry serial is not an integer")
-        revoked_at = _aware(rc["revocation_date"].native)
-        reason = inv = issuer = None
-        unknown = False
-        seen: set[str] = set()
-        for ext in rc["crl_entry_extensions"]:
-            oid = ext["extn_id"].dotted
-            if oid in seen:
-                raise MalformedCrlError("duplicate CRL entry extension")
-            seen.add(oid)
-            name = ext["extn_id"].native
-            if name not in _KNOWN_ENTRY_EXTENSIONS:
-                unknown = unknown or bool(ext["critical"].native)
-                continue
-            value = ext["extn_value"].parsed
-            if name == "crl_reason":
-                reason = REASON_NAMES.get(value.native, str(value.native))
-            elif name == "invalidity_date":
-                inv = _aware(value.native)
-            elif name == "certificate_issuer":
-                dns = [gn.chosen for gn in value if gn.name == "directory_name"]
-                if not dns:
-                    raise MalformedCrlError("certificateIssuer without a directoryName")
-                issuer = bytes(dns[0].untag().dump())
-            else:
-                _ = value.native  # hold instruction: decoded, not used
-    except MalformedCrlError:
-        raise
-    except Exception as exc:  # asn1crypto ValueError/TypeError...: never leak
-        raise MalformedCrlError("malformed CRL entry") from exc
-    return DecodedEntry(RevokedEntry(serial, revoked_at, reason, inv), issuer, unknown)
 
 
 def _words(value: int) -> tuple[int, int, int] | None:
@@ -180,43 +109,67 @@ def _sign_words(lo: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """What :meth:`CrlIndex.complete` needs to finish an index with uncommon entries."""
+
+    buf: bytes | memoryview | mmap.mmap
+    scan: Scan
+    slow: np.ndarray
+    issuer_der: bytes
+    issuer_key: NameKey
+    indirect: bool
+
+
 class CrlIndex:
     """The revoked serial numbers of one CRL (see the module doc).
 
-    Build it with :meth:`ingest` or :meth:`load`; it is immutable and may be shared between
-    threads.  ``len()`` is the number of entries.
+    Build it with :meth:`ingest` or :meth:`load`; it is immutable once complete (completion
+    is locked) and may be shared between threads.  ``len()`` is the number of entries.
     """
 
     def __init__(self, *, arrays: dict[str, np.ndarray], meta: dict[str, Any],
-                 der: bytes | memoryview | mmap.mmap | None) -> None:
+                 der: bytes | memoryview | mmap.mmap | None,
+                 pending: _Pending | None = None) -> None:
         self._a = arrays
         self._meta = meta
         self._der = der
         self._n = int(meta["n"])
-        self._bits = int(meta["bits"])
-        self._max_run = int(meta["max_run"])
-        self.issuers: tuple[bytes, ...] = tuple(bytes.fromhex(h) for h in meta["issuers"])
-        self._issuer_ids = {name_key(_x509.Name.load(d)): i for i, d in enumerate(self.issuers)}
-        self._extra = {(int(s), int(i)): int(p) for s, i, p in meta["extra"]}
         #: positions (CRL order) of the entries not of a common shape.
         self.slow_positions: np.ndarray = arrays["slow"]
         #: position of the first common-shape entry with an extension, or -1.
         self.first_extension: int = int(meta["first_extension"])
-        #: an entry carries an unrecognised critical extension (RFC 5280 §5.3: unusable).
-        self.unusable_reason: Reason | None = Reason.CRL_UNKNOWN_CRITICAL \
-            if meta["unusable"] else None
-        #: number of extra copies of an ``(issuer, serial)`` already listed.
-        self.duplicates: int = int(meta["duplicates"])
         self.crl_sha256: str | None = meta.get("crl_sha256")
+        self._pending = pending
+        self._failed: MalformedCrlError | None = None
+        self._lock = threading.Lock()
+        self._save_to: tuple[str, str] | None = None
+        if pending is None:
+            self._adopt(arrays, meta)
+
+    def _adopt(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self._a = arrays
+        self._meta = meta
+        self._bits = int(meta["bits"])
+        self._max_run = int(meta["max_run"])
+        self._issuers = tuple(bytes.fromhex(h) for h in meta["issuers"])
+        keys = IssuerKeys()
+        self._issuer_ids = {keys(d): i for i, d in enumerate(self._issuers)}
+        self._extra = {(int(s), int(i)): int(p) for s, i, p in meta["extra"]}
+        self._unusable = Reason.CRL_UNKNOWN_CRITICAL if meta["unusable"] else None
+        self._duplicates = int(meta["duplicates"])
+        self._stray = bool(meta.get("stray_certificate_issuer", False))
 
     # ------------------------------------------------------------------ building
     @classmethod
     def ingest(cls, der: bytes | memoryview | str | os.PathLike[str]) -> CrlIndex:
         """Index the CRL ``der`` (DER bytes, or a file path, memory-mapped).
 
-        The CRL's signature is not checked here (see :class:`jukicard.pki.crl.Crl`).
+        The CRL's signature is not checked here (see :class:`jukicard.pki.crl.Crl`); the
+        entries of an uncommon shape are decoded on first use (:meth:`complete`).
 
-        :raises MalformedCrlError: the framing or an entry does not parse.
+        :raises MalformedCrlError: the framing or an entry does not parse, or over
+            :data:`~jukicard.pki.crlslow.MAX_SLOW_ENTRIES`.
         :raises OSError: the file cannot be read.
         """
         buf: bytes | memoryview | mmap.mmap
@@ -226,93 +179,117 @@ class CrlIndex:
             with open(os.fspath(der), "rb") as f:
                 buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         lay = layout(buf)
-        issuer = _crl.CertificateList.load(lay.header_der)["tbs_cert_list"]["issuer"]
-        return cls.build(buf, lay.entries, bytes(issuer.dump()), name_key(issuer))
+        tbs = _crl.CertificateList.load(lay.header_der)["tbs_cert_list"]
+        issuer = tbs["issuer"]
+        indirect = False
+        for ext in tbs["crl_extensions"]:
+            if ext["extn_id"].native == "issuing_distribution_point":
+                indirect = bool(ext["extn_value"].parsed["indirect_crl"].native)
+        return cls.build(buf, lay.entries, bytes(issuer.dump()), name_key(issuer),
+                         indirect=indirect)
 
     @classmethod
     def build(cls, buf: bytes | memoryview | mmap.mmap, span: tuple[int, int] | None,
-              issuer_der: bytes, issuer_key: NameKey) -> CrlIndex:
+              issuer_der: bytes, issuer_key: NameKey, *, indirect: bool = False) -> CrlIndex:
         """Index the entry list whose content is ``buf[span[0]:span[1]]`` (``None``: no list)
         of a CRL issued by ``issuer_der`` (whose §7.1 key is ``issuer_key``); used by
         :meth:`ingest` and by :class:`jukicard.pki.crl.Crl`, which found the span already.
+        Only the vectorised pass runs here when some entries are of an uncommon shape (see
+        :meth:`complete`).
 
-        :raises MalformedCrlError: an entry does not parse.
+        :param indirect: the CRL is indirect (its certificateIssuer entries then apply).
+        :raises MalformedCrlError: the entry list does not parse, or more than
+            :data:`~jukicard.pki.crlslow.MAX_SLOW_ENTRIES` entries of an uncommon shape.
         """
         arr = np.frombuffer(buf, np.uint8)
         starts = entry_starts(arr, *span) if span else np.zeros(0, np.int64)
         scan = scan_entries(arr, starts, span[1] if span else 0)
-        n = len(starts)
-        lo, mid, top = scan.lo, scan.mid, scan.top
-        keys: dict[NameKey, int] = {issuer_key: 0}
-        issuers = [issuer_der]
-        marks: list[tuple[int, int]] = []
-        unusable = False
-        valid = np.ones(n, bool)
-        extra_pos: list[tuple[int, int]] = []
-        slow = np.flatnonzero(scan.kind == SLOW)
-        for pos in slow.tolist():
-            dec = decode_entry(_entry_bytes(buf, int(starts[pos])))
-            unusable = unusable or dec.unknown_critical
-            if dec.certificate_issuer is not None:
-                key = name_key(_x509.Name.load(dec.certificate_issuer))
-                if key not in keys:
-                    keys[key] = len(issuers)
-                    issuers.append(dec.certificate_issuer)
-                marks.append((pos, keys[key]))
-            words = _words(dec.entry.serial)
-            sign = _M64 if words is not None and words[0] >> 63 else 0
-            if words is None or (mid is None and words[1:] != (sign, sign)):
-                if words is not None:  # a serial wider than 64 bits: keep all three words
-                    mid, top = _sign_words(lo), _sign_words(lo)
-                else:
-                    valid[pos] = False
-                    extra_pos.append((dec.entry.serial, pos))
-                    continue
-            lo[pos] = words[0]
-            if mid is not None and top is not None:
-                mid[pos], top[pos] = words[1], words[2]
-        iss = np.zeros(n, np.int32)
-        if marks:
-            at = np.zeros(n, np.int64)
-            ids = np.zeros(n + 1, np.int32)
-            for k, (pos, ident) in enumerate(marks, start=1):
-                at[pos] = k
-                ids[k] = ident
-            iss = ids[np.maximum.accumulate(at)]
-        extra = [[str(s), int(iss[p]), p] for s, p in extra_pos]
-        arrays = {"lo": lo, "starts": starts.astype(np.uint32 if len(buf) < 1 << 32
-                                                    else np.uint64),
-                  "slow": slow.astype(np.int64)}
-        if mid is not None and top is not None:
-            arrays["mid"], arrays["top"] = mid, top
-        if marks:
-            arrays["iss"] = iss
-        bits = max(1, n.bit_length())
-        packed = np.empty(n, np.uint64)
-        shift = np.uint64(bits)
-        for a in range(0, n, 1 << 15):  # cache-sized chunks
-            z = min(a + (1 << 15), n)
-            sw = _sign_words(lo[a:z])
-            h = _hash_arrays(lo[a:z], mid[a:z] if mid is not None else sw,
-                             top[a:z] if top is not None else sw,
-                             iss[a:z].astype(np.uint64))
-            packed[a:z] = (h >> shift << shift) | np.arange(a, z, dtype=np.uint64)
-        if not valid.all():
-            packed = packed[valid]
-        packed.sort()
-        arrays["packed"] = packed
-        arrays["buckets"] = _buckets(packed, n)
-        max_run, duplicates = _runs(packed, bits, arrays)
-        meta = {"n": n, "bits": bits, "max_run": max_run, "issuers": [d.hex() for d in issuers],
-                "extra": extra, "first_extension": scan.first_extension,
-                "unusable": unusable, "duplicates": duplicates}
-        return cls(arrays=arrays, meta=meta, der=buf)
+        slow = np.flatnonzero(scan.kind == SLOW).astype(np.int64)
+        if len(slow) > MAX_SLOW_ENTRIES:
+            raise MalformedCrlError(
+                f"CRL refused: {len(slow)} entries of an uncommon shape, over the cap of "
+                f"{MAX_SLOW_ENTRIES} (MAX_SLOW_ENTRIES)")
+        pending = _Pending(buf, scan, slow, issuer_der, issuer_key, indirect)
+        arrays = {"slow": slow, "starts": _starts_array(starts, len(buf))}
+        meta = {"n": len(starts), "first_extension": scan.first_extension}
+        index = cls(arrays=arrays, meta=meta, der=buf, pending=pending)
+        if not len(slow):
+            index.complete()
+        return index
+
+    @property
+    def is_complete(self) -> bool:
+        """Every entry is decoded and the look-up arrays are built."""
+        return self._pending is None
+
+    def complete(self) -> CrlIndex:
+        """Decode the entries of an uncommon shape and build the look-up arrays, once (every
+        look-up does it first); then save the index if :meth:`save_on_completion` asked.
+
+        :returns: ``self``.
+        :raises MalformedCrlError: an uncommon entry does not decode (every later call
+            raises it again), or over :data:`~jukicard.pki.crlslow.MAX_REFERENCE_DECODES`.
+        """
+        if self._pending is None:
+            return self
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            pending = self._pending
+            if pending is not None:
+                try:
+                    arrays, meta = _finish(pending)
+                except MalformedCrlError as exc:
+                    self._failed = exc
+                    raise
+                meta["crl_sha256"] = self.crl_sha256
+                self._adopt(arrays, meta)
+                self._pending = None
+                if self._save_to is not None:
+                    self._save_quietly(*self._save_to)
+        return self
+
+    def save_on_completion(self, path: str | os.PathLike[str], *, crl_sha256: str) -> None:
+        """:meth:`save` the index now if it is complete, else when :meth:`complete` runs
+        (best effort: an ``OSError`` is logged)."""
+        if self._pending is None:
+            self._save_quietly(os.fspath(path), crl_sha256)
+        else:
+            self._save_to = (os.fspath(path), crl_sha256)
+
+    def _save_quietly(self, path: str, crl_sha256: str) -> None:
+        try:
+            self.save(path, crl_sha256=crl_sha256)
+        except OSError as exc:
+            log.info("CRL index not saved: %s", exc)
+
+    @property
+    def issuers(self) -> tuple[bytes, ...]:
+        """DER of the certificate issuers the entries apply to (the CRL issuer first)."""
+        return self.complete()._issuers
+
+    @property
+    def unusable_reason(self) -> Reason | None:
+        """An entry carries an unrecognised critical extension (RFC 5280 §5.3: unusable)."""
+        return self.complete()._unusable
+
+    @property
+    def duplicates(self) -> int:
+        """Number of extra copies of an ``(issuer, serial)`` already listed."""
+        return self.complete()._duplicates
+
+    @property
+    def stray_certificate_issuer(self) -> bool:
+        """A certificateIssuer entry extension in a CRL that is not indirect (RFC 5280
+        §5.3.3: only indirect CRLs carry it; it was not applied)."""
+        return self.complete()._stray
 
     # ------------------------------------------------------------------ look-ups
     def __len__(self) -> int:
         return self._n
 
     def _issuer_id(self, issuer_key: NameKey | None) -> int | None:
+        self.complete()
         return 0 if issuer_key is None else self._issuer_ids.get(issuer_key)
 
     def _candidates(self, serial: int, iss: int) -> list[int]:
@@ -437,11 +414,12 @@ class CrlIndex:
         return _entry_bytes(self._der, int(self._a["starts"][pos]))
 
     def strict_parser_finding(self, positions: np.ndarray, head: bytes, tail: bytes, *,
-                              v2: bool) -> tuple[Reason, str] | None:
+                              v2: bool, indirect: bool = True) -> tuple[Reason, str] | None:
         """Run ``cryptography``'s DER parser over the entries at ``positions`` (CRL order),
         wrapped in batches into a CRL with the TBS fields ``head`` (version v2, signature,
         issuer, times) and the outer ``tail`` (algorithm, signature): the first RFC 5280
-        §5.3 finding, as :func:`jukicard.pki.conformance.check_crl_entries` reports it."""
+        §5.3 finding, as :func:`jukicard.pki.conformance.check_crl_entries` reports it
+        (``indirect``: the CRL is indirect; elsewhere a certificateIssuer is a finding)."""
         for a in range(0, len(positions), _STRICT_BATCH):
             entries = b"".join(self.entry_der(int(p)) for p in positions[a:a + _STRICT_BATCH])
             wrapped = emit(0, 1, 16, emit(0, 1, 16, head + emit(0, 1, 16, entries)) + tail)
@@ -452,6 +430,10 @@ class CrlIndex:
                             if not v2:
                                 return (Reason.CRL_VERSION, "has entry extensions but is not "
                                         "v2 (RFC 5280 §5.1.2.1)")
+                            if ext.oid.dotted_string == _OID_CERT_ISSUER and not indirect:
+                                return (Reason.CRL_ENTRY_EXTENSION_INVALID,
+                                        "a certificateIssuer entry extension in a CRL that is "
+                                        "not indirect (RFC 5280 §5.3.3)")
                             if ext.oid.dotted_string == _OID_CERT_ISSUER and not ext.critical:
                                 return (Reason.CRL_ENTRY_EXTENSION_INVALID,
                                         "a certificateIssuer entry extension is not critical "
@@ -463,82 +445,115 @@ class CrlIndex:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str], *, crl_sha256: str | None = None) -> None:
-        """Write the index to ``path`` (for :meth:`load`).
+        """Write the index to ``path`` (for :meth:`load`; :func:`~jukicard.pki.crlindexfile.
+        write_index`: a new ``mkstemp`` file renamed over ``path``), completing it first.
 
         :param crl_sha256: hex SHA-256 of the CRL (computed from the CRL when not given).
+        :raises MalformedCrlError: see :meth:`complete`.
+        :raises OSError: the file cannot be written.
         """
+        self.complete()
         sha = crl_sha256 or self.crl_sha256
         if sha is None:
             if self._der is None:
                 raise CrlIndexError("the CRL's SHA-256 is unknown")
             sha = hashlib.sha256(self._der).hexdigest()
-        names = sorted(self._a)
-        layout_: dict[str, list[Any]] = {}
-        off = 0
-        for name in names:
-            a = self._a[name]
-            off = -(-off // _ALIGN) * _ALIGN
-            layout_[name] = [off, a.dtype.str, len(a)]
-            off += a.nbytes
-        meta = dict(self._meta, crl_sha256=sha, arrays=layout_)
-        head = json.dumps(meta, sort_keys=True).encode()
-        digest = hashlib.sha256(head)
-        body_start = -(-(len(_MAGIC) + 8 + 64 + len(head)) // _ALIGN) * _ALIGN
-        tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(_MAGIC + len(head).to_bytes(8, "big") + b"\0" * 64 + head)
-            pos = 0
-            for name in names:
-                start = layout_[name][0]
-                pad = b"\0" * (body_start + start - f.tell())
-                digest.update(pad)
-                f.write(pad)
-                raw = np.ascontiguousarray(self._a[name]).tobytes()
-                digest.update(raw)
-                f.write(raw)
-                pos = start
-            del pos
-            f.seek(len(_MAGIC) + 8)
-            f.write(digest.hexdigest().encode())
-        os.replace(tmp, path)
+        write_index(path, self._a, dict(self._meta, crl_sha256=sha))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, crl_sha256: str,
              der: bytes | memoryview | mmap.mmap | None = None) -> CrlIndex:
-        """Memory-map an index saved by :meth:`save`.
+        """Memory-map an index saved by :meth:`save` (trust: see
+        :mod:`jukicard.pki.crlindexfile`).
 
         :param crl_sha256: hex SHA-256 of the CRL the caller holds; the index must be of it.
         :param der: that CRL's bytes, needed by :meth:`entry` (the caller vouches that they
             hash to ``crl_sha256``).
-        :raises CrlIndexError: damaged, tampered with, or of another CRL.
+        :raises CrlIndexError: damaged, of another CRL, or of an older format.
         :raises OSError: the file cannot be read.
         """
-        with open(os.fspath(path), "rb") as f:
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            if mm[:len(_MAGIC)] != _MAGIC:
-                raise CrlIndexError("not a CRL index file")
-            hlen = int.from_bytes(mm[len(_MAGIC):len(_MAGIC) + 8], "big")
-            stored = bytes(mm[len(_MAGIC) + 8:len(_MAGIC) + 72]).decode("ascii")
-            h0 = len(_MAGIC) + 72
-            head = bytes(mm[h0:h0 + hlen])
-            digest = hashlib.sha256(head)
-            body_start = -(-(h0 + hlen) // _ALIGN) * _ALIGN
-            digest.update(memoryview(mm)[h0 + hlen:])
-            if digest.hexdigest() != stored:
-                raise CrlIndexError("the CRL index file is damaged or was changed")
-            meta = json.loads(head)
-            if meta.get("crl_sha256") != crl_sha256.lower():
-                raise CrlIndexError("the CRL index was made for another CRL")
-            arrays = {}
-            for name, (off, dtype, count) in meta["arrays"].items():
-                arrays[name] = np.frombuffer(mm, dtype=np.dtype(dtype), count=count,
-                                             offset=body_start + off)
-        except CrlIndexError:
-            raise
-        except Exception as exc:
-            raise CrlIndexError("the CRL index file does not parse") from exc
+        arrays, meta = read_index(path, crl_sha256)
         return cls(arrays=arrays, meta=meta, der=der)
+
+
+def _starts_array(starts: np.ndarray, size: int) -> np.ndarray:
+    out: np.ndarray = starts.astype(np.uint32 if size < 1 << 32 else np.uint64)
+    return out
+
+
+def _finish(p: _Pending) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Decode the uncommon entries of ``p`` and build the look-up arrays."""
+    scan, buf = p.scan, p.buf
+    starts = scan.starts
+    n = len(starts)
+    lo, mid, top = scan.lo, scan.mid, scan.top
+    keys: dict[NameKey, int] = {p.issuer_key: 0}
+    issuers = [p.issuer_der]
+    issuer_key = IssuerKeys()
+    marks: list[tuple[int, int]] = []
+    unusable = stray = False
+    valid = np.ones(n, bool)
+    extra_pos: list[tuple[int, int]] = []
+    slow = p.slow.tolist()
+    for a in range(0, len(slow), _DECODE_CHUNK):
+        chunk = slow[a:a + _DECODE_CHUNK]
+        decoded = decode_entries([_entry_bytes(buf, int(starts[pos])) for pos in chunk])
+        for pos, dec in zip(chunk, decoded, strict=True):
+            unusable = unusable or dec.unknown_critical
+            if dec.certificate_issuer is not None:
+                if not p.indirect:  # RFC 5280 §5.3.3: only in indirect CRLs; not applied
+                    stray = True
+                else:
+                    key = issuer_key(dec.certificate_issuer)
+                    if key not in keys:
+                        keys[key] = len(issuers)
+                        issuers.append(dec.certificate_issuer)
+                    marks.append((pos, keys[key]))
+            words = _words(dec.entry.serial)
+            sign = _M64 if words is not None and words[0] >> 63 else 0
+            if words is None or (mid is None and words[1:] != (sign, sign)):
+                if words is not None:  # a serial wider than 64 bits: keep all three words
+                    mid, top = _sign_words(lo), _sign_words(lo)
+                else:
+                    valid[pos] = False
+                    extra_pos.append((dec.entry.serial, pos))
+                    continue
+            lo[pos] = words[0]
+            if mid is not None and top is not None:
+                mid[pos], top[pos] = words[1], words[2]
+    iss = np.zeros(n, np.int32)
+    if marks:
+        at = np.zeros(n, np.int64)
+        ids = np.zeros(n + 1, np.int32)
+        for k, (pos, ident) in enumerate(marks, start=1):
+            at[pos] = k
+            ids[k] = ident
+        iss = ids[np.maximum.accumulate(at)]
+    extra = [[str(s), int(iss[q]), q] for s, q in extra_pos]
+    arrays = {"lo": lo, "starts": _starts_array(starts, len(buf)), "slow": p.slow}
+    if mid is not None and top is not None:
+        arrays["mid"], arrays["top"] = mid, top
+    if marks:
+        arrays["iss"] = iss
+    bits = max(1, n.bit_length())
+    packed = np.empty(n, np.uint64)
+    shift = np.uint64(bits)
+    for a in range(0, n, 1 << 15):  # cache-sized chunks
+        z = min(a + (1 << 15), n)
+        sw = _sign_words(lo[a:z])
+        h = _hash_arrays(lo[a:z], mid[a:z] if mid is not None else sw,
+                         top[a:z] if top is not None else sw, iss[a:z].astype(np.uint64))
+        packed[a:z] = (h >> shift << shift) | np.arange(a, z, dtype=np.uint64)
+    if not valid.all():
+        packed = packed[valid]
+    packed.sort()
+    arrays["packed"] = packed
+    arrays["buckets"] = _buckets(packed, n)
+    max_run, duplicates = _runs(packed, bits, arrays)
+    meta = {"n": n, "bits": bits, "max_run": max_run, "issuers": [d.hex() for d in issuers],
+            "extra": extra, "first_extension": scan.first_extension,
+            "unusable": unusable, "duplicates": duplicates, "stray_certificate_issuer": stray}
+    return arrays, meta
 
 
 def _entry_bytes(buf: bytes | memoryview | mmap.mmap, start: int) -> bytes:

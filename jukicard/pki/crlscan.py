@@ -23,6 +23,14 @@ containing an entry-like byte run, long-form lengths, hostile input), pass 2 tak
 ``30 <definite length> 02`` and resolves the chain from the first entry by pointer doubling
 (``O(n log n)`` NumPy gathers); a chain that leaves the list or does not end exactly at its end
 is a :class:`~jukicard.pki.errors.MalformedCrlError`.
+
+Candidate memory is bounded: the shortest entry is 20 octets (``30 12 02 01 vv 17 0d`` and a
+13-octet UTCTime), so a list of ``L`` octets holds at most ``L/20`` entries, and random
+serial numbers add about one false candidate per 64 KiB.  A list with more than
+:func:`candidate_cap` (``L/16 + 4096``) candidates in either pass is a byte pattern made to
+look like entries (or a CA choosing serial numbers full of ``30 xx 02``): it is refused as
+soon as the count passes the cap, so the candidate arrays stay within about the size of the
+list (16 octets a candidate) and the chain resolution within a few times it.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from asn1crypto import parser as _parser
 from jukicard.pki.errors import MalformedCrlError
 
 __all__ = ["Layout", "Scan", "layout", "read_header", "entry_starts", "scan_entries",
+           "candidate_cap",
            "FAST_NONE", "FAST_REASON", "FAST_INVALIDITY", "FAST_BOTH", "SLOW"]
 
 #: What the scanner reads: bytes, a view, or a memory-mapped file.
@@ -147,13 +156,28 @@ def _window(buf: np.ndarray) -> np.ndarray:
     return np.ndarray(shape=(n,), dtype=">u8", buffer=buf.data, offset=0, strides=(1,))
 
 
+def candidate_cap(size: int) -> int:
+    """The most entry candidates a list of ``size`` octets may have (see the module doc)."""
+    return size // 16 + 4096
+
+
+def _over_cap(count: int, cap: int) -> None:
+    if count > cap:
+        raise MalformedCrlError(
+            f"malformed CRL (more than {cap} entry-like byte patterns in the entry list: "
+            "not a list of entries)")
+
+
 def _short_candidates(buf: np.ndarray, start: int, end: int) -> np.ndarray:
     out: list[np.ndarray] = []
+    cap, count = candidate_cap(end - start), 0
     for i in range(start, end, _CHUNK):
         stop = min(i + _CHUNK, end)
         x = buf[i:min(stop + 2, len(buf))]
         m = min(stop - i, len(x) - 2)
         hit = np.flatnonzero((x[:m] == 0x30) & (x[2:m + 2] == 0x02))
+        count += len(hit)
+        _over_cap(count, cap)
         out.append(hit + i)
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
@@ -162,6 +186,7 @@ def _all_candidates(buf: np.ndarray, start: int, end: int) -> tuple[np.ndarray, 
     """Every ``30 <definite length> 02`` in ``[start, end)``, and each one's end."""
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
+    cap, found = candidate_cap(end - start), 0
     for i in range(start, end, _CHUNK):
         stop = min(i + _CHUNK, end)
         c = np.flatnonzero(buf[i:stop] == 0x30) + i
@@ -175,6 +200,8 @@ def _all_candidates(buf: np.ndarray, start: int, end: int) -> tuple[np.ndarray, 
         hdr = 2 + count
         ok &= buf[np.minimum(c + hdr, end - 1)] == 0x02
         ok &= c + hdr < end
+        found += int(ok.sum())
+        _over_cap(found, cap)
         starts.append(c[ok])
         ends.append((c + hdr + length)[ok])
     if not starts:

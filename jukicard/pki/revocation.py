@@ -14,7 +14,8 @@ URL/file, as JPKI publishes them):
 * CRL signer: cRLSign, signature, and a separate signer certificate validated to the same
   trust anchor (through the :class:`RevocationContext` the validator provides),
 * delta CRLs (deltaCRLIndicator, removeFromCRL),
-* unknown critical CRL / entry extensions → CRL unusable,
+* unknown critical CRL / entry extensions → CRL unusable (the entries of an uncommon shape
+  are decoded only once the CRL's signature has verified: see :mod:`jukicard.pki.crl`),
 * under ``Conformance.STRICT`` (the context's ``conformance``; the default), the RFC 5280 §5
   profile of every CRL once its signature has verified
   (:func:`jukicard.pki.conformance.crl_violation`: CRL number, AKI, version, encodings...)
@@ -49,7 +50,7 @@ from jukicard.pki.crl import (
     load_crls,
     relative_key,
 )
-from jukicard.pki.errors import MalformedError, UnsupportedAlgorithmError
+from jukicard.pki.errors import MalformedCrlError, MalformedError, UnsupportedAlgorithmError
 from jukicard.pki.names import NameKey, name_key
 from jukicard.pki.policy import Conformance
 from jukicard.pki.reasons import CRL_PROFILE_REASONS, Reason
@@ -200,6 +201,7 @@ _RANK = {
     Reason.CRL_PATH: 6,
     Reason.CRL_NO_CRLSIGN: 6,
     Reason.CRL_UNKNOWN_CRITICAL: 5,
+    Reason.MALFORMED_CRL: 5,
     Reason.BAD_CRL_SIGNATURE: 4,
     Reason.CRL_STALE: 4,
     Reason.UNSUPPORTED_ALGORITHM: 3,
@@ -448,13 +450,16 @@ class CrlRevocationSource:
             (dp.reasons if dp.reasons is not None else ALL_REASONS)
         if interim <= reasons_mask:
             return None
-        if crl.unusable_reason:
-            raise _Problem(crl.unusable_reason,
+        if crl.header_unusable_reason:
+            raise _Problem(crl.header_unusable_reason,
                            f"{desc} has an unrecognised critical extension")
         # (a) freshness
         self._check_fresh(crl, at, skew)
-        # (f)/(g) signer and signature; then, strict, the CRL profile (of an authentic CRL)
+        # (f)/(g) signer and signature; then the entries (decoded only now, for an authentic
+        # CRL: a forged one never costs the uncommon entries' decoding) and, strict, the
+        # CRL profile
         signer = self._find_signer(crl, ctx)
+        self._check_entries(crl)
         self._check_profile(crl, ctx)
         # (c)/(h) delta
         delta = self._find_delta(crl, signer, ctx) if ctx.use_delta_crls else None
@@ -581,6 +586,18 @@ class CrlRevocationSource:
             self._sig_ok[ck] = ok
         return ok
 
+    @staticmethod
+    def _check_entries(crl: Crl) -> None:
+        """Decode the CRL's uncommon entries (once its signature has verified): a malformed
+        one, or an unknown critical entry extension, makes it unusable."""
+        try:
+            crl.check_entries()
+        except MalformedCrlError as exc:
+            raise _Problem(Reason.MALFORMED_CRL, f"{crl.describe()}: {exc}") from exc
+        if crl.index.unusable_reason:
+            raise _Problem(crl.index.unusable_reason,
+                           f"{crl.describe()} has an unrecognised critical entry extension")
+
     def _check_profile(self, crl: Crl, ctx: RevocationContext) -> None:
         """Under ``Conformance.STRICT``, refuse a CRL that breaks the RFC 5280 §5 profile
         (checked once per CRL)."""
@@ -610,8 +627,8 @@ class CrlRevocationSource:
         problems: list[_Problem] = []
         for d in deltas:
             try:
-                if d.unusable_reason:
-                    raise _Problem(d.unusable_reason,
+                if d.header_unusable_reason:
+                    raise _Problem(d.header_unusable_reason,
                                    f"{d.describe()} has an unrecognised critical extension")
                 self._check_fresh(d, ctx.at, ctx.clock_skew)
                 key = ctx.public_key(signer)
@@ -619,6 +636,7 @@ class CrlRevocationSource:
                 if not self._verify(d, signer, key):
                     # the delta may be signed by another key of the same CRL issuer
                     self._find_signer(d, ctx)
+                self._check_entries(d)
                 self._check_profile(d, ctx)
             except UnsupportedAlgorithmError as exc:
                 problems.append(_Problem(Reason.UNSUPPORTED_ALGORITHM, str(exc)))

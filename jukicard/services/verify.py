@@ -313,6 +313,8 @@ def _add_crl_file(revocation: Any, path: str) -> None:
     data = read_input(path, option="--crl", what="CRL", limit=MAX_CRL)
     try:
         crls = load_crls(data)
+        for crl in crls:  # an operator's file: its uncommon entries are decoded now (capped)
+            crl.check_entries()
     except ValidationError as exc:
         raise option_input_error("--crl", path, exc, data, "CRL") from exc
     if not crls:

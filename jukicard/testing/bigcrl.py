@@ -103,7 +103,8 @@ class CrlShape:
     :ivar invalidity_fraction: share of entries with an invalidityDate.
     :ivar generalized_fraction: share of revocation dates after 2049 (GeneralizedTime).
     :ivar certificate_issuers: entry position → DER Name: a critical certificateIssuer
-        extension on that entry (it applies to the following entries too).
+        extension on that entry (it applies to the following entries too); the CRL then
+        carries an issuingDistributionPoint with indirectCRL (RFC 5280 §5.3.3).
     :ivar serials: explicit serial numbers (duplicates allowed), instead of generated ones.
     """
 
@@ -285,11 +286,15 @@ def _tbs_pieces(shape: CrlShape, signer: Signer, algorithm: bytes) -> Iterator[b
     chunks = [_entry_chunk(shape, rng, s, min(shape.chunk, n - s))
               for s in range(0, n, shape.chunk)]
     size = sum(len(c) for c in chunks)
-    exts = a_crl.TBSCertListExtensions([
+    ext_list: list[dict[str, object]] = [
         {"extn_id": "crl_number", "critical": False, "extn_value": shape.crl_number},
         {"extn_id": "authority_key_identifier", "critical": False,
          "extn_value": {"key_identifier": signer.key_id}},
-    ])
+    ]
+    if shape.certificate_issuers:  # RFC 5280 §5.3.3: certificateIssuer only in indirect CRLs
+        ext_list.append({"extn_id": "issuing_distribution_point", "critical": True,
+                         "extn_value": {"indirect_crl": True}})
+    exts = a_crl.TBSCertListExtensions(ext_list)
     head = (a_parser.emit(0, 0, 2, b"\x01") + algorithm + signer.name_der
             + a_x509.Time(name="utc_time", value=shape.this_update).dump()
             + a_x509.Time(name="utc_time", value=shape.next_update).dump())
