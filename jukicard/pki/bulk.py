@@ -38,6 +38,8 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import hmac
+import itertools
+import multiprocessing
 import os
 import threading
 from collections import OrderedDict
@@ -233,6 +235,12 @@ class BulkVerifier:
     def verify_many(self, items: Iterable[BulkItem], *, workers: int = 1,
                     executor: str = "process", chunk_size: int = 256) -> list[ItemResult]:
         """Verify every item; one result per item, in order (see :meth:`iter_verify`)."""
+        if isinstance(workers, int) and workers > 1 and executor == "process" and \
+                isinstance(chunk_size, int) and chunk_size > 0:
+            out: list[ItemResult] = []
+            for chunk in self._process_chunks(items, workers, chunk_size):
+                out.extend(chunk)  # whole chunks: no generator step per item
+            return out
         return list(self.iter_verify(items, workers=workers, executor=executor,
                                      chunk_size=chunk_size))
 
@@ -262,16 +270,43 @@ class BulkVerifier:
                 yield from ordered_chunks(threads, self._verify_chunk, items, chunk_size,
                                           2 * workers)
             return
-        # processes: items and results cross as plain tuples (a slotted frozen dataclass
-        # pickles through Python-level __getstate__/__setstate__, several times slower)
-        with ProcessPoolExecutor(workers, initializer=_init_process,
-                                 initargs=(self,)) as processes:
-            rows = ((i.id, i.signature, i.certificate, i.document, i.digest) for i in items)
-            for row in ordered_chunks(processes, _verify_in_process, rows, chunk_size,
-                                      2 * workers):
-                # a valid item comes back as its id alone (the common case, kept small)
-                yield ItemResult(row, True, _OK, VALID_MESSAGE) if type(row) is str \
-                    else ItemResult(*row)
+        for chunk in self._process_chunks(items, workers, chunk_size):
+            yield from chunk
+
+    def _process_chunks(self, items: Iterable[BulkItem], workers: int, chunk_size: int
+                        ) -> Iterator[list[ItemResult]]:
+        """The results of ``items`` verified by ``workers`` processes, chunk by chunk, in
+        order.  Items and results cross as plain tuples (a slotted frozen dataclass pickles
+        through Python-level __getstate__/__setstate__, several times slower); a valid item
+        comes back as its id alone (the common case, kept small); this process does as
+        little per item as it can (it shares the machine with the workers)."""
+        new = tuple.__new__
+        seq = items if isinstance(items, Sequence) and \
+            multiprocessing.get_start_method() == "fork" else None
+        token = next(_TOKENS)
+        if seq is not None:
+            # the workers are forked from this process: they read the items from the memory
+            # they inherit, and only (start, stop) spans cross the pipes
+            _SHARED[token] = seq
+        try:
+            with ProcessPoolExecutor(workers, initializer=_init_process,
+                                     initargs=(self,)) as processes:
+                if seq is not None:
+                    spans: Iterable[Any] = ((token, start, start + chunk_size)
+                                            for start in range(0, len(seq), chunk_size))
+                    outputs = ordered_chunk_outputs(processes, _verify_spans, spans, 1,
+                                                    2 * workers)
+                else:
+                    # plain tuples cross (a named tuple pickles through a Python-level
+                    # method)
+                    outputs = ordered_chunk_outputs(processes, _verify_in_process,
+                                                    map(tuple, items), chunk_size,
+                                                    2 * workers)
+                for chunk in outputs:
+                    yield [new(ItemResult, (row, True, _OK, VALID_MESSAGE))
+                           if type(row) is str else new(ItemResult, row) for row in chunk]
+        finally:
+            _SHARED.pop(token, None)
 
     def _verify_chunk(self, chunk: list[BulkItem]) -> list[ItemResult]:
         return [self.verify(item) for item in chunk]
@@ -456,10 +491,12 @@ def _load_signer(der: bytes, sha256: bytes) -> _Signer:
     return _Signer(cert, None, key, (key.key_size + 7) // 8, usage, sha256)
 
 
-def ordered_chunks(pool: Executor, task: Callable[[list[Any]], list[Any]],
-                   items: Iterable[Any], chunk_size: int, in_flight: int) -> Iterator[Any]:
+def ordered_chunk_outputs(pool: Executor, task: Callable[[list[Any]], list[Any]],
+                          items: Iterable[Any], chunk_size: int, in_flight: int
+                          ) -> Iterator[list[Any]]:
     """Run ``task`` over chunks of ``items`` on ``pool`` with at most ``in_flight`` chunks
-    submitted, yielding the outputs in input order (``items`` is read lazily)."""
+    submitted, yielding each chunk's output list in input order (``items`` is read
+    lazily)."""
     pending: list[Future[list[Any]]] = []
     chunk: list[Any] = []
     for item in items:
@@ -468,11 +505,18 @@ def ordered_chunks(pool: Executor, task: Callable[[list[Any]], list[Any]],
             pending.append(pool.submit(task, chunk))
             chunk = []
             if len(pending) >= in_flight:
-                yield from pending.pop(0).result()
+                yield pending.pop(0).result()
     if chunk:
         pending.append(pool.submit(task, chunk))
     for fut in pending:
-        yield from fut.result()
+        yield fut.result()
+
+
+def ordered_chunks(pool: Executor, task: Callable[[list[Any]], list[Any]],
+                   items: Iterable[Any], chunk_size: int, in_flight: int) -> Iterator[Any]:
+    """:func:`ordered_chunk_outputs`, flattened: the outputs one by one, in input order."""
+    for output in ordered_chunk_outputs(pool, task, items, chunk_size, in_flight):
+        yield from output
 
 
 # ---------------------------------------------------------------------- process workers
@@ -498,12 +542,25 @@ def _init_process(verifier: BulkVerifier) -> None:
     _PROCESS_VERIFIER = verifier
 
 
-def _verify_in_process(rows: list[tuple[Any, ...]]) -> list[str | tuple[str, bool, str, str]]:
+#: Item sequences handed to forked workers by :meth:`BulkVerifier._process_chunks`.
+_SHARED: dict[int, Sequence[BulkItem]] = {}
+_TOKENS = itertools.count()
+
+
+def _verify_spans(spans: list[tuple[int, int, int]]) -> list[str | tuple[str, bool, str, str]]:
+    out: list[str | tuple[str, bool, str, str]] = []
+    for token, start, stop in spans:
+        out += _verify_in_process(_SHARED[token][start:stop])
+    return out
+
+
+def _verify_in_process(rows: Sequence[tuple[Any, ...]]
+                       ) -> list[str | tuple[str, bool, str, str]]:
     verifier = _PROCESS_VERIFIER
     assert verifier is not None
     out: list[str | tuple[str, bool, str, str]] = []
     for row in rows:
-        r = verifier.verify(BulkItem(*row))
+        r = verifier.verify(row if type(row) is BulkItem else tuple.__new__(BulkItem, row))
         if r.valid and r.reason == _OK and r.message == VALID_MESSAGE and type(r.id) is str:
             out.append(r.id)
         else:

@@ -14,7 +14,6 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from jukicard.errors import ValidationError
@@ -47,9 +46,9 @@ class BulkReason(enum.StrEnum):
     UNUSABLE_INPUT = "unusable-input"
 
 
-@dataclass(frozen=True, slots=True)
-class BulkItem:
-    """One thing to verify.
+class BulkItem(NamedTuple):
+    """One thing to verify (an immutable named tuple: it crosses to worker processes as it
+    is).
 
     :ivar id: the caller's identifier (echoed in the result).
     :ivar signature: a raw PKCS#1 v1.5 signature (raw, base64 or ``jukicard sign --json``)
