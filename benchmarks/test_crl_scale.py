@@ -130,9 +130,12 @@ def test_crl_ingest_reload_signature(benchmark: Any, crl_files: dict[int, Path],
     assert len(index) == n
     rng = np.random.default_rng(1)
     queries = rng.integers(0, 1 << 62, size=1_000_000, dtype=np.int64)
-    t0 = time.perf_counter()
-    hits = index.contains_many(queries)
-    figures["lookup_ns_batched"] = (time.perf_counter() - t0) / len(queries) * 1e9
+    best = float("inf")
+    for _ in range(3):  # best of three: one cold call on a shared machine is noise
+        t0 = time.perf_counter()
+        hits = index.contains_many(queries)
+        best = min(best, time.perf_counter() - t0)
+    figures["lookup_ns_batched"] = best / len(queries) * 1e9
     assert not hits.any() or hits.sum() < 10
     figures["sig_over_sha256"] = figures["sig_s"] / figures["sha256_s"]
     ROWS[f"{n:,}"] = figures
