@@ -234,7 +234,8 @@ class BulkVerifier:
 
     def verify_many(self, items: Iterable[BulkItem], *, workers: int = 1,
                     executor: str = "process", chunk_size: int = 256) -> list[ItemResult]:
-        """Verify every item; one result per item, in order (see :meth:`iter_verify`)."""
+        """Verify every item; one result per item, in order (see :meth:`iter_verify`; with
+        worker processes a list or tuple is read as it is when the call starts)."""
         if isinstance(workers, int) and workers > 1 and executor == "process" and \
                 isinstance(chunk_size, int) and chunk_size > 0:
             out: list[ItemResult] = []
@@ -281,8 +282,12 @@ class BulkVerifier:
         comes back as its id alone (the common case, kept small); this process does as
         little per item as it can (it shares the machine with the workers)."""
         new = tuple.__new__
-        seq = items if isinstance(items, Sequence) and \
-            multiprocessing.get_start_method() == "fork" else None
+        # a list or tuple as it is now (a snapshot: the forked workers see the items the
+        # list held when the pool started); anything else is read lazily and pickled
+        seq: Sequence[BulkItem] | None = None
+        if isinstance(items, list | tuple) and type(items) in (list, tuple) and \
+                multiprocessing.get_start_method() == "fork":
+            seq = items
         token = next(_TOKENS)
         if seq is not None:
             # the workers are forked from this process: they read the items from the memory

@@ -76,6 +76,10 @@ _M64 = (1 << 64) - 1
 _K1, _K2, _K3, _K4 = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                       0xFF51AFD7ED558CCD)
 _MAGIC = MAGIC
+#: Most repeated (issuer, serial) keys a CRL may list: each repeat is read again by every
+#: look-up of that key, so a CRL made of one serial repeated millions of times would cost
+#: minutes per look-up (a conforming CA lists a certificate once).
+MAX_DUPLICATES = 1000
 _STRICT_BATCH = 4096
 _DECODE_CHUNK = 4096
 _OID_CERT_ISSUER = "2.5.29.29"
@@ -550,6 +554,9 @@ def _finish(p: _Pending) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays["packed"] = packed
     arrays["buckets"] = _buckets(packed, n)
     max_run, duplicates = _runs(packed, bits, arrays)
+    if duplicates > MAX_DUPLICATES:
+        raise MalformedCrlError(f"the CRL lists certificates more than once ({duplicates} "
+                                f"repeats, at most {MAX_DUPLICATES})")
     meta = {"n": n, "bits": bits, "max_run": max_run, "issuers": [d.hex() for d in issuers],
             "extra": extra, "first_extension": scan.first_extension,
             "unusable": unusable, "duplicates": duplicates, "stray_certificate_issuer": stray}

@@ -35,14 +35,15 @@ from jukicard.services.inputs import display_path
 
 __all__ = ["LineSet", "SeenIds", "ResultsFile", "BATCH", "IDS_CACHE_KIB", "MAX_LINES"]
 
-#: Results written per flush + fsync.
-BATCH = 256
-#: ... and at most every this many seconds is a batch fsynced (an fsync costs about a
-#: millisecond: 4 µs an item at 256 a batch); pending results are written and fsynced at
-#: the latest after ``MAX_PENDING`` items, and always at the end.  A kill loses only
-#: results not yet written, which a resume computes again (never a duplicate).
+#: Pending results are written, flushed and fsynced once ``FSYNC_INTERVAL`` seconds have
+#: passed since the last time a result was added after the previous fsync (an fsync costs
+#: about a millisecond: 4 µs an item when it was done every 256), or once ``MAX_PENDING``
+#: are pending, and always at the end.  A kill loses only results not yet written, which a
+#: resume computes again (never a duplicate).
 FSYNC_INTERVAL = 0.25
 MAX_PENDING = 8192
+#: Results per partition a worker answers (kept as a name for callers of version 1).
+BATCH = 256
 #: Largest manifest line number a results file may name (its bitmap: 512 MiB at most).
 MAX_LINES = 2**32 - 1
 #: Most memory SQLite's page cache takes for the ids seen (KiB).
@@ -185,6 +186,12 @@ class ResultsFile:
                                      "bulk-verify result (not resuming into it)")
                 obj = _result_object(raw)
                 if obj is None:
+                    if raw.endswith(b"\n") or not _RESULT_START.startswith(
+                            raw[:len(_RESULT_START)]):
+                        # a complete line, or one that does not begin as ours: not a torn
+                        # result (a user's one-line file is left alone)
+                        raise UsageError(f"--out {display_path(self.path)}: line {number} is "
+                                         "not a bulk-verify result (not resuming into it)")
                     torn = number  # a torn last line if nothing follows it
                     continue
                 good_end += len(raw)
@@ -196,15 +203,14 @@ class ResultsFile:
         return good_end
 
     def add(self, result: dict[str, Any]) -> None:
-        """Queue a result (written by :meth:`flush` once :data:`BATCH` are pending and
-        :data:`FSYNC_INTERVAL` has passed since the last one, or :data:`MAX_PENDING` are)."""
+        """Queue a result (written by :meth:`flush` once :data:`FSYNC_INTERVAL` has passed
+        since the last one, or :data:`MAX_PENDING` are pending)."""
         # ASCII-only: an id may hold a lone surrogate ("\\udcff" in the manifest's JSON)
         self._pending.append(json.dumps(result) + "\n")
         self.done.add(result["line"])
         self.by_reason[result["reason"]] += 1
-        if len(self._pending) >= BATCH and (
-                len(self._pending) >= MAX_PENDING
-                or time.monotonic() - self._synced >= FSYNC_INTERVAL):
+        if len(self._pending) >= MAX_PENDING or \
+                time.monotonic() - self._synced >= FSYNC_INTERVAL:
             self.flush()
 
     def flush(self) -> None:
@@ -224,6 +230,11 @@ class ResultsFile:
             self.flush()
         finally:
             self._file.close()
+
+
+#: How every result line begins (``json.dumps`` of a result, ``id`` first): a torn last
+#: line is a prefix of a result line, so it begins with (a prefix of) this.
+_RESULT_START = b'{"id": '
 
 
 def _result_object(raw: bytes) -> dict[str, Any] | None:

@@ -207,3 +207,16 @@ def test_cms_content_cap_is_signature_verifys(corpus) -> None:
     from jukicard.pki import bulkitems  # pki keeps its own copy (pki imports no services)
 
     assert bulkitems.MAX_CMS_CONTENT == inputs.MAX_CMS_CONTENT
+
+
+def test_any_sequence_type_works_with_worker_processes(corpus) -> None:
+    """A deque (or another Sequence that cannot be sliced) is read lazily and pickled, not
+    handed to forked workers (issue 10 verification review: TypeError)."""
+    import collections
+
+    folder, cases = corpus
+    verifier = bulk_verifier(options("jpki", AT))
+    items = [item(folder, c.line) for c in cases]
+    one = verifier.verify_many(items)
+    assert verifier.verify_many(collections.deque(items), workers=2, chunk_size=3) == one
+    assert verifier.verify_many(tuple(items), workers=2, chunk_size=3) == one

@@ -117,6 +117,18 @@ def test_duplicate_serials_earliest_revocation_wins() -> None:
     assert crl.index.duplicates == 2 and len(crl) == 4
 
 
+def test_a_crl_repeating_serials_beyond_the_cap_is_refused() -> None:
+    """Every look-up reads every copy of its key: a CRL listing one serial a million times
+    would cost seconds per look-up (issue 10 verification review); more than
+    MAX_DUPLICATES repeats is a malformed CRL."""
+    from jukicard.pki.crlindex import MAX_DUPLICATES
+
+    Crl.parse(crl_bytes(CrlShape(serials=[5] * (MAX_DUPLICATES + 1) + [7], seed=3), SIGNER))
+    with pytest.raises(MalformedCrlError, match="more than once"):
+        Crl.parse(crl_bytes(CrlShape(serials=[5] * (MAX_DUPLICATES + 2) + [7], seed=3),
+                            SIGNER))
+
+
 def test_long_form_entries_resolve_by_pointer_doubling() -> None:
     """An entry longer than 127 octets (a long certificateIssuer) defeats pass 1."""
     der = crl_bytes(CrlShape(entries=50, certificate_issuers={10: OTHER.name_der},

@@ -347,3 +347,43 @@ def test_resuming_with_another_manifest_is_refused(tmp_path: Path, verifier) -> 
     manifest.write_text("\n".join(lines[:3]) + "\n")  # the same manifest, grown: fine
     run_bulk(manifest, out, verifier)
     assert sorted(r["line"] for r in results(out)) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("content", [b'{"config": true}\n', b"notes without a newline",
+                                     b'{"config": true}'])
+def test_a_one_line_file_that_is_not_ours_is_left_alone(tmp_path: Path, content: bytes) -> None:
+    """Only a prefix of one of our result lines is a torn line to cut: a user's one-line
+    file given as --out is refused, not truncated (issue 10 verification review)."""
+    out = tmp_path / "notes.txt"
+    out.write_bytes(content)
+    with pytest.raises(UsageError, match="not a bulk-verify result"):
+        ResultsFile(out)
+    assert out.read_bytes() == content
+
+
+def test_a_torn_prefix_of_a_result_line_is_still_cut(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    good = json.dumps({"id": "a", "valid": True, "reason": "ok", "message": "", "line": 1})
+    for torn in ('{"i', '{"id": "b", "val'):
+        out.write_text(good + "\n" + torn)
+        ResultsFile(out).close()
+        assert out.read_text() == good + "\n"
+
+
+def test_results_are_written_after_the_interval_even_below_a_batch(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """A slow item after a few quick ones does not keep their answers off the disk."""
+    from jukicard.services import bulkstate
+
+    clock = [100.0]
+    monkeypatch.setattr(bulkstate.time, "monotonic", lambda: clock[0])
+    out = tmp_path / "results.jsonl"
+    results = ResultsFile(out)
+    try:
+        results.add({"id": "a", "valid": True, "reason": "ok", "message": "", "line": 1})
+        assert out.read_text() == ""
+        clock[0] += bulkstate.FSYNC_INTERVAL
+        results.add({"id": "b", "valid": True, "reason": "ok", "message": "", "line": 2})
+        assert len(out.read_text().splitlines()) == 2
+    finally:
+        results.close()
