@@ -65,7 +65,7 @@ from jukicard.pki.bulkitems import (
     read_content,
 )
 from jukicard.pki.certs import Certificate
-from jukicard.pki.cms import SignedData, SignerNotFoundError
+from jukicard.pki.cms import SignedData
 from jukicard.pki.crl import Crl
 from jukicard.pki.policy import ValidationPolicy
 from jukicard.pki.reasons import Reason
@@ -382,23 +382,9 @@ class BulkVerifier:
             raise ItemProblem(BulkReason.UNUSABLE_INPUT,
                            "a CMS signature needs the document, not its digest")
         content = read_content(item.document)
-        pinned = None if signer is None else signer.cert
-        kwargs: dict[str, Any] = {"extra_certificates": [] if pinned is None else [pinned],
-                                  "min_key_size": self.min_key_size,
-                                  "allow_sha1": self.allow_sha1}
-        if signed.detached:
-            res = signed.verify(detached_content=content, **kwargs)
-        else:
-            if not hmac.compare_digest(signed.content or b"", content):
-                raise SignatureInvalidError("the document differs from the content in the CMS")
-            res = signed.verify(**kwargs)
-        certs = []
-        for i, s in enumerate(res.signers):
-            if pinned is not None and s.certificate != pinned:
-                raise SignerNotFoundError(f"SignerInfo #{i + 1} is not signed by the given "
-                                          "certificate (another certificate signed it)")
-            if s.certificate not in certs:
-                certs.append(s.certificate)
+        res, certs = signed.verify_document(
+            content, pinned=None if signer is None else signer.cert,
+            min_key_size=self.min_key_size, allow_sha1=self.allow_sha1)
         extra = frozenset(c.public_bytes(_DER) for c in res.certificates)
         results = [ItemResult(item.id, *self._cached_path(c, "cms", extra)) for c in certs]
         failed = next((r for r in results if not r.valid), None)

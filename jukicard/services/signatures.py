@@ -16,7 +16,6 @@ The signed document is hashed as a stream; a CMS's content is read whole, capped
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -149,28 +148,20 @@ def _cms_signature(data_path: str, blob: bytes, pinned: Any,
     """
     from jukicard.pki.certs import Certificate
     from jukicard.pki.cms import SignedData, SignerNotFoundError
-    from jukicard.pki.signatures import SignatureInvalidError
 
     if sig.mode != "message":
         raise UsageError("--digest/--raw apply to raw signatures, not to CMS")
     signed = SignedData.parse(blob)
     content = read_input(data_path, option="FILE", what="CMS content", limit=MAX_CMS_CONTENT)
-    kwargs: dict[str, Any] = {
-        "extra_certificates": [pinned] if pinned is not None else [],
-        "min_key_size": _min_key_bits(options), "allow_sha1": sig.allow_sha1}
-    if signed.detached:
-        res = signed.verify(detached_content=content, **kwargs)
-    else:
-        if not hmac.compare_digest(signed.content or b"", content):
-            raise SignatureInvalidError("FILE differs from the content in the CMS")
-        res = signed.verify(**kwargs)
-    signers: list[Any] = []
-    for i, s in enumerate(res.signers):  # every SignerInfo's certificate is validated
-        if pinned is not None and s.certificate != pinned:
-            raise SignerNotFoundError(f"SignerInfo #{i + 1} is not signed by the --cert "
-                                      "certificate (another certificate signed it)")
-        if s.certificate not in signers:
-            signers.append(s.certificate)
+    try:
+        res, signers = signed.verify_document(content, pinned=pinned,
+                                              min_key_size=_min_key_bits(options),
+                                              allow_sha1=sig.allow_sha1, what="FILE")
+    except SignerNotFoundError as exc:
+        if pinned is None:
+            raise
+        raise SignerNotFoundError(str(exc).replace("the given certificate",
+                                                   "the --cert certificate")) from None
     obj = {
         "valid": True, "format": "cms", "detached": signed.detached,
         "content_type": res.content_type,
