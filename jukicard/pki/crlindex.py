@@ -422,7 +422,7 @@ class CrlIndex:
         """Run ``cryptography``'s DER parser over the entries at ``positions`` (CRL order),
         wrapped in batches into a CRL with the TBS fields ``head`` (version v2, signature,
         issuer, times) and the outer ``tail`` (algorithm, signature): the first RFC 5280
-        §5.3 finding, as :func:`jukicard.pki.conformance.check_crl_entries` reports it
+        §5.3 finding, as :func:`jukicard.pki.conformance_crl.check_crl_entries` reports it
         (``indirect``: the CRL is indirect; elsewhere a certificateIssuer is a finding)."""
         for a in range(0, len(positions), _STRICT_BATCH):
             entries = b"".join(self.entry_der(int(p)) for p in positions[a:a + _STRICT_BATCH])

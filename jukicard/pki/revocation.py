@@ -18,7 +18,7 @@ URL/file, as JPKI publishes them):
   are decoded only once the CRL's signature has verified: see :mod:`jukicard.pki.crl`),
 * under ``Conformance.STRICT`` (the context's ``conformance``; the default), the RFC 5280 §5
   profile of every CRL once its signature has verified
-  (:func:`jukicard.pki.conformance.crl_violation`: CRL number, AKI, version, encodings...)
+  (:func:`jukicard.pki.conformance_crl.crl_violation`: CRL number, AKI, version, encodings...)
   and a keyUsage on its signer: a CRL that breaks it is not used (its own reason, an
   undetermined status when no other CRL answers).
 
@@ -41,7 +41,8 @@ from asn1crypto import x509 as _x509
 from jukicard.errors import JukiError
 from jukicard.pki.backend import PublicKey, load_public_key, verify_signature
 from jukicard.pki.certs import Certificate
-from jukicard.pki.conformance import Violation, crl_signer_violation, crl_violation, to_second
+from jukicard.pki.conformance import Violation, crl_signer_violation, to_second
+from jukicard.pki.conformance_crl import crl_violation
 from jukicard.pki.crl import (
     ALL_REASONS,
     REASON_NAMES,

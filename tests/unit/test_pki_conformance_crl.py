@@ -26,7 +26,7 @@ from test_pki_factory import AT, UTC, dn, make_cert, make_crl, rsa_key
 
 from jukicard.errors import IndeterminateError
 from jukicard.pki import Certificate, Crl, CrlRevocationSource, RevocationState, Validator
-from jukicard.pki.conformance import crl_violation
+from jukicard.pki.conformance_crl import crl_violation
 from jukicard.pki.policy import Conformance, ValidationPolicy
 from jukicard.pki.reasons import CRL_PROFILE_REASONS, INDETERMINATE_REASONS, Reason
 

@@ -323,7 +323,7 @@ def test_revocation_source_saves_and_reuses_the_index(tmp_path: Path,
 def test_strict_profile_of_generated_crls() -> None:
     """Common-shape entries pass the §5.3 checks without cryptography's per-entry walk;
     a v1 CRL with a reasonCode entry is refused (§5.1.2.1), as before issue 10."""
-    from jukicard.pki.conformance import crl_violation
+    from jukicard.pki.conformance_crl import crl_violation
     from jukicard.pki.reasons import Reason
 
     der = crl_bytes(CrlShape(entries=200, reason_fraction=0.3, invalidity_fraction=0.3,
