@@ -192,6 +192,18 @@ def _token_errors(what: str) -> Iterator[None]:
         raise KeyOperationError(f"{what} failed in the token ({type(exc).__name__})") from None
 
 
+def _op(key: TokenKey, name: str) -> Any:
+    """The bound operation *name* of *key*.  python-pkcs11 gives a key object only the
+    methods its ``CKA_SIGN``/``CKA_ENCRYPT``/... attributes allow.
+
+    :raises KeyOperationError: the key's attributes forbid the operation.
+    """
+    fn = getattr(key._key, name, None)
+    if fn is None:
+        raise KeyOperationError(f"key {key.label!r} may not be used to {name.partition('_')[0]}")
+    return fn
+
+
 class KeyStore:
     """Entry point: :meth:`open` a logged-in session on the token of some settings."""
 
@@ -320,7 +332,7 @@ class KeySession:
         data = diversification_data(card_id, purpose=purpose, bits=bits)
         self._live()
         with _token_errors(f"deriving {purpose!r} from {master.label!r}"):
-            derived = master._key.derive_key(
+            derived = _op(master, "derive_key")(
                 KeyType.AES, bits, mechanism=Mechanism.AES_ECB_ENCRYPT_DATA,
                 mechanism_param=data, template=_DERIVED_TEMPLATE,
             )
@@ -334,7 +346,7 @@ class KeySession:
         """
         self._live()
         with _token_errors(f"CMAC with {key.label!r}"):
-            return bytes(key._key.sign(bytes(data), mechanism=Mechanism.AES_CMAC))
+            return bytes(_op(key, "sign")(bytes(data), mechanism=Mechanism.AES_CMAC))
 
     def encrypt_ecb(self, key: TokenKey, data: bytes) -> bytes:
         """AES-ECB encryption of whole blocks.
@@ -375,7 +387,7 @@ class KeySession:
         self._live()
         op = "encrypt" if encrypt else "decrypt"
         with _token_errors(f"{mechanism.name} {op} with {key.label!r}"):
-            fn = key._key.encrypt if encrypt else key._key.decrypt
+            fn = _op(key, op)
             return bytes(fn(bytes(data), mechanism=mechanism,
                             mechanism_param=None if iv is None else bytes(iv)))
 
