@@ -33,8 +33,17 @@ terminal application can decide what to tell the counter staff.
     │   └── IndeterminateError     no usable revocation data: never reported as valid
     ├── UsageError                 the caller passed something wrong
     │   └── PinFormatError         a PIN of the wrong format (nothing was sent)
-    └── OutputError                a result could not be delivered: writing it failed (full
-                                   disk, closed stdout) or its path changed after the check
+    ├── OutputError                a result could not be delivered: writing it failed (full
+    │                              disk, closed stdout) or its path changed after the check
+    └── KeyStoreError              the PKCS#11 key store (jukicard.keys) failed
+        ├── KeyStoreUnavailableError  module not loadable, token label absent or ambiguous
+        ├── KeyStorePinError          the token PIN: no PIN configured, wrong, locked
+        │   ├── KeyStorePinMissingError
+        │   ├── KeyStorePinIncorrectError
+        │   └── KeyStorePinLockedError
+        ├── KeyNotFoundError          no (or more than one) key with that label
+        ├── MechanismUnsupportedError the token lacks a mechanism jukicard needs
+        └── KeyOperationError         any other token failure during an operation
 
 NOTE: messages never contain PIN values or personal data read from a card.
 """
@@ -71,6 +80,15 @@ __all__ = [
     "UsageError",
     "PinFormatError",
     "OutputError",
+    "KeyStoreError",
+    "KeyStoreUnavailableError",
+    "KeyStorePinError",
+    "KeyStorePinMissingError",
+    "KeyStorePinIncorrectError",
+    "KeyStorePinLockedError",
+    "KeyNotFoundError",
+    "MechanismUnsupportedError",
+    "KeyOperationError",
     "tries_left_text",
 ]
 
@@ -300,3 +318,53 @@ class OutputError(JukiError):
         super().__init__(message)
         self.option = option
         self.path = path
+
+
+# --------------------------------------------------------------------------- key store
+class KeyStoreError(JukiError):
+    """The PKCS#11 key store (:mod:`jukicard.keys`) failed.
+
+    NOTE: messages name the token label, the key label and the PKCS#11 error class, never a
+    PIN or key bytes.
+    """
+
+
+class KeyStoreUnavailableError(KeyStoreError):
+    """The PKCS#11 module cannot be loaded, or no (or more than one) token has the label."""
+
+
+class KeyStorePinError(KeyStoreError):
+    """The token's user PIN could not be used (see the subclasses)."""
+
+
+class KeyStorePinMissingError(KeyStorePinError):
+    """No PIN is configured: the PIN source (environment variable or file) is unset or
+    empty.  Nothing was sent to the token."""
+
+
+class KeyStorePinIncorrectError(KeyStorePinError):
+    """The token rejected the PIN (``CKR_PIN_INCORRECT``)."""
+
+
+class KeyStorePinLockedError(KeyStorePinError):
+    """The token's user PIN is locked (``CKR_PIN_LOCKED``)."""
+
+
+class KeyNotFoundError(KeyStoreError):
+    """No key with the label is in the token, or more than one is (an ambiguous label is
+    refused rather than guessed)."""
+
+
+class MechanismUnsupportedError(KeyStoreError):
+    """The token does not offer a mechanism jukicard needs (``CKR_MECHANISM_INVALID``).
+
+    :ivar mechanisms: the names of the missing mechanisms.
+    """
+
+    def __init__(self, message: str, mechanisms: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.mechanisms = mechanisms
+
+
+class KeyOperationError(KeyStoreError):
+    """Any other token failure during a key operation (the PKCS#11 error class is named)."""

@@ -8,6 +8,7 @@
 * a layer may import its own layer and the layers before it, never one after it;
 * ``pki`` sits beside ``card`` but may import only ``errors``;
 * ``operator`` sits beside ``card`` and may import only ``errors`` (for now);
+* ``keys`` (the PKCS#11 key store) sits beside ``card`` and may import only ``errors``;
 * ``emulator`` may import only ``apdu`` and ``errors``;
 * ``testing`` (the vector generators) may import anything;
 * ``drivers/*`` may import only ``jukicard.operator``'s public API and ``jukicard.errors``;
@@ -37,6 +38,7 @@ RANK = {name: i for i, name in enumerate(LINEAR)}
 SIDE: dict[str, frozenset[str]] = {
     "pki": frozenset({"errors"}),
     "operator": frozenset({"errors"}),
+    "keys": frozenset({"errors"}),
     "emulator": frozenset({"errors", "apdu"}),
 }
 #: May import anything.
@@ -261,6 +263,8 @@ def _check(module: str, text: str, **kw: object) -> list[str]:
         ("jukicard.pki.validator", "from jukicard.card import jpki\n", ["jukicard.card.jpki"]),
         ("jukicard.operator.login", "from jukicard.transport import pcsc\n",
          ["jukicard.transport.pcsc"]),
+        ("jukicard.keys.token", "from jukicard.card import session\n",
+         ["jukicard.card.session"]),
         ("jukicard.emulator.cardos", "from jukicard.transport.loopback import X\n",
          ["jukicard.transport.loopback.X"]),
         ("jukicard.emulator.cardos", "import jukicard.pki\n", ["jukicard.pki"]),
