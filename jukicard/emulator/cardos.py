@@ -511,12 +511,12 @@ class CardOS:
 
     # ------------------------------------------------------------------ SIGN
     def _compute_signature(self, cmd: CommandApdu) -> bytes:
-        if (cmd.p1, cmd.p2) == (0x00, 0x00):  # the AP's default key (defaultkey.py)
-            ef = default_signing_key(self._need_df())
-        elif (cmd.p1, cmd.p2) == (0x00, 0x80):
+        # P2 00: the AP's default key where it has one (defaultkey.py)
+        ef = default_signing_key(self._df) if (cmd.p1, cmd.p2) == (0x00, 0x00) else None
+        if ef is None:
+            if (cmd.p1, cmd.p2) != (0x00, 0x80):
+                raise SwError(SW.INCORRECT_P1P2)
             ef = self._ef
-        else:
-            raise SwError(SW.INCORRECT_P1P2)
         if ef is None:
             raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
         if not isinstance(ef, KeyIEF):

@@ -24,7 +24,10 @@ __all__ = ["DEFAULT_SIGNING_KEYS", "default_signing_key"]
 DEFAULT_SIGNING_KEYS: dict[bytes, int] = {TEXT_AID: CARD_AUTH_KEY}
 
 
-def default_signing_key(df: DedicatedFile) -> ElementaryFile | None:
-    """The default signing key IEF of ``df``, or ``None`` if it has none."""
+def default_signing_key(df: DedicatedFile | None) -> ElementaryFile | None:
+    """The default signing key IEF of ``df``, or ``None`` if it has none (or no
+    application is selected: then ``80 2A 00 00`` keeps answering ``6A86``)."""
+    if df is None:
+        return None
     fid = DEFAULT_SIGNING_KEYS.get(df.aid)
     return df.get(fid) if fid is not None else None

@@ -202,8 +202,8 @@ def test_emulator_challenges_change_and_default_key(make_card: MakeCard) -> None
     a, b = card.execute(get), card.execute(get)
     assert a[-2:] == b[-2:] == b"\x90\x00" and a != b
     sign = bytes.fromhex("802A0000") + bytes((51,)) + bytes(51) + b"\x00"
-    assert card.execute(sign)[-2:] == b"\x6a\x82"  # no application selected
+    assert card.execute(sign)[-2:] == b"\x6a\x86"  # no application: no default key
     card.execute(bytes.fromhex("00A4040C0AD3921000310001010408"))  # text AP
     assert len(card.execute(sign)) == 258  # no credential needed
     card.execute(bytes.fromhex("00A4040C0AD392F000260100000001"))  # JPKI: no default key
-    assert card.execute(sign)[-2:] != b"\x90\x00"
+    assert card.execute(sign)[-2:] == b"\x6a\x86"
