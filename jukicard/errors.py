@@ -25,8 +25,12 @@ terminal application can decide what to tell the counter staff.
     │   ├── FileNotFoundOnCard
     │   └── BadResponse            the card answered 9000 with data we cannot accept
     │       └── DataIntegrityError card data does not match its signature (tampered)
-    │           └── IssuerKeyMismatchError  the card's CV certificate does not verify
-    │                                       under the trusted issuer key given
+    │           ├── IssuerKeyMismatchError  the card's CV certificate does not verify
+    │           │                           under the trusted issuer key given
+    │           ├── UntrustedIssuerError    the CV certificate names a CA the policy
+    │           │                           does not trust (a test CA in production)
+    │           └── CardAuthenticationError the card did not prove it holds the key
+    │                                       its signed records carry (clone, replay)
     ├── ValidationError            certificate / CRL / signature checks (see jukicard.pki)
     │   ├── RevokedError(reason, revoked_at)
     │   ├── ExpiredError
@@ -73,6 +77,8 @@ __all__ = [
     "BadResponse",
     "DataIntegrityError",
     "IssuerKeyMismatchError",
+    "UntrustedIssuerError",
+    "CardAuthenticationError",
     "ValidationError",
     "RevokedError",
     "ExpiredError",
@@ -240,6 +246,26 @@ class IssuerKeyMismatchError(DataIntegrityError):
     """The card's CV certificate does not verify under the trusted issuer key the caller
     gave: the key is not the one that certified this card's data-signing key (a wrong key
     file, or a card that issuer did not certify)."""
+
+
+class UntrustedIssuerError(DataIntegrityError):
+    """The card's CV certificate names a CV CA key the card-authentication policy does not
+    trust: no trusted key has that id, or the only one is a test key and the policy is the
+    production one.
+
+    :ivar ca_key_id: the 16-byte CA key id (CAR) the card named (public data).
+    """
+
+    def __init__(self, message: str, ca_key_id: bytes = b"") -> None:
+        super().__init__(message)
+        self.ca_key_id = bytes(ca_key_id)
+
+
+class CardAuthenticationError(DataIntegrityError):
+    """The card did not prove that it holds the private key its signed records carry: the
+    challenge signature does not verify (a cloned card with the right data but another key,
+    a replayed signature over an old challenge) or the card key record is not signed by
+    the certified issuer key."""
 
 
 # --------------------------------------------------------------------------- validation

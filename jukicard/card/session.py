@@ -75,6 +75,7 @@ class Ins:
     VERIFY = 0x20
     CHANGE_REFERENCE_DATA = 0x24
     COMPUTE_DIGITAL_SIGNATURE = 0x2A
+    GET_CHALLENGE = 0x84
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,26 @@ mask themselves in ``repr()``.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from jukicard.apdu import sw as _sw
 from jukicard.apdu.apps import Application
-from jukicard.apdu.apps.text import TEXT, TextEf, TextPin
+from jukicard.apdu.apps.text import CARD_AUTH_CHALLENGE_LEN, TEXT, TextEf, TextPin
+from jukicard.apdu.command import CommandApdu
+from jukicard.card.cardauth import (
+    HOST_NONCE_LEN,
+    CardAuthPolicy,
+    CardAuthResult,
+    challenge_digest_info,
+    challenge_message,
+    verify_card_authentication,
+)
 from jukicard.card.cvc import CvCertificate
-from jukicard.card.session import ApplicationSession
+from jukicard.card.session import ApplicationSession, Ins
 from jukicard.card.text_data import (
     ApBasicInfo,
     BasicInfo,
@@ -166,6 +178,73 @@ class TextSession(ApplicationSession[TextPin]):
         with self._operation():
             ef = self._read_tlv_ef(TextEf.AP_BASIC_INFO, "AP basic info EF")
         return ApBasicInfo.parse(ef)
+
+    def authenticate_card(
+        self,
+        *,
+        pin: str | None = None,
+        match_a: MyNumber | str | None = None,
+        match_b: str | None = None,
+        policy: CardAuthPolicy | None = None,
+        rng: Callable[[int], bytes] = os.urandom,
+    ) -> CardAuthResult:
+        """Have the card prove it holds the key its signed records carry (card
+        authentication, :mod:`jukicard.card.cardauth`), all in one transaction.
+
+        Reads the CV certificate (EF ``0004``) and the signed card key (EF ``0007``), asks
+        for a 16-byte GET CHALLENGE, and has the AP's default key sign
+        ``DigestInfo(SHA-256(challenge ‖ host nonce))`` with ``80 2A 00 00``; then checks
+        CA → CV certificate → card key → signature offline.
+
+        :param pin: / :param match_a: / :param match_b: at most one credential (EF ``0007``
+            needs one); VERIFY is sent once, only with a value given here.  With none, an
+            earlier :meth:`verify` in the current selection is relied on.
+        :param policy: the trusted J-LIS CV CA keys; ``None`` gives a
+            ``self-consistent-only`` result at best.
+        :param rng: the host's CSPRNG for the nonce (tests pass a fixed one).
+        :returns: the result; its ``level`` says how far the check reaches.
+        :raises UsageError: more than one credential, or ``rng`` gave no 16 bytes.
+        :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
+        :raises SecurityStatusError: no credential verified for EF ``0007``.
+        :raises UntrustedIssuerError: the card's CV CA is not in ``policy`` (e.g. a test CA
+            under the production policy).
+        :raises IssuerKeyMismatchError: the CV certificate does not verify under that CA.
+        :raises CardAuthenticationError: a cloned card (right data, other key), a replayed
+            signature, or a card key record not signed by the certified key.
+        :raises DataIntegrityError: a damaged EF ``0004``/``0007``.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        unlock = self._unlock([(TextPin.PIN, pin), (TextPin.MATCH_A, _match_a_value(match_a)),
+                               (TextPin.MATCH_B, match_b)])
+        nonce = rng(HOST_NONCE_LEN)
+        if not isinstance(nonce, bytes) or len(nonce) != HOST_NONCE_LEN:
+            raise UsageError(f"rng must return {HOST_NONCE_LEN} bytes")
+        with self._operation(fresh=unlock is not None):
+            if unlock is not None:
+                self._verify(*unlock)
+            cv_ef = self._read_tlv_ef(TextEf.CV_CERTIFICATE, "CV certificate EF")
+            key_ef = self._read_tlv_ef(TextEf.SIGNED_CARD_KEY, "signed card key EF")
+            challenge = self._get_challenge(CARD_AUTH_CHALLENGE_LEN)
+            signature = self._sign_with_card_key(challenge_message(challenge, nonce))
+        result = verify_card_authentication(
+            application=self.application.name, cv_ef=cv_ef, card_key_ef=key_ef,
+            card_challenge=challenge, host_nonce=nonce, signature=signature, policy=policy)
+        log.info("text AP card authentication: %s", result.level.value)
+        return result
+
+    def _get_challenge(self, length: int) -> bytes:
+        resp = self._send(CommandApdu(0x00, Ins.GET_CHALLENGE, 0x00, 0x00, le=length,
+                                      extended=False))
+        data = _sw.check(resp)
+        if len(data) != length:
+            raise BadResponse(f"GET CHALLENGE returned {len(data)} bytes, not {length}")
+        return data
+
+    def _sign_with_card_key(self, message: bytes) -> bytes:
+        """``80 2A 00 00``: the AP's default key (EF ``0013``), no SELECT, no credential."""
+        resp = self._send(CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x00,
+                                      challenge_digest_info(message), le=256, extended=False))
+        return _sw.check(resp)
 
     def _read_my_number_ef(self) -> bytes:
         self._select_ef(TextEf.MY_NUMBER, "My Number EF")

@@ -17,7 +17,8 @@ Supported commands (see ``card-interface.md`` §5, decisions in §14):
 ``00 20`` VERIFY        P2 = 80 (current PIN IEF) or 80|SFI; no data = status ``63 Cx``.
 ``00 24`` CHANGE REF.   P1=01: new value, PIN must be verified; P1=00: old ‖ new
                         (fixed-length PINs); the new value must fit the PIN's format.
-``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1P2 = 00 80, on the current key IEF.
+``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1P2 = 00 80 on the current key IEF,
+                        00 00 on the application's default key (``defaultkey``).
 ======================  ===============================================================
 
 SIGN pads what the client sends with PKCS#1 v1.5 type 01, as the card does.  When that is a
@@ -45,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from jukicard.apdu.command import CommandApdu
 from jukicard.apdu.processors import PIN_INS
 from jukicard.apdu.sw import SW
+from jukicard.emulator.defaultkey import default_signing_key
 from jukicard.emulator.fs import (
     BinaryEF,
     DedicatedFile,
@@ -509,9 +511,12 @@ class CardOS:
 
     # ------------------------------------------------------------------ SIGN
     def _compute_signature(self, cmd: CommandApdu) -> bytes:
-        if (cmd.p1, cmd.p2) != (0x00, 0x80):
-            raise SwError(SW.INCORRECT_P1P2)
-        ef = self._ef
+        # P2 00: the AP's default key where it has one (defaultkey.py)
+        ef = default_signing_key(self._df) if (cmd.p1, cmd.p2) == (0x00, 0x00) else None
+        if ef is None:
+            if (cmd.p1, cmd.p2) != (0x00, 0x80):
+                raise SwError(SW.INCORRECT_P1P2)
+            ef = self._ef
         if ef is None:
             raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
         if not isinstance(ef, KeyIEF):

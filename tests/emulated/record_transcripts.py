@@ -85,6 +85,19 @@ def sign(t: Transport) -> dict[str, Any]:
     return {"auth_signature": auth.hex(), "sign_signature": signed.hex()}
 
 
+def card_authenticate(t: Transport) -> dict[str, Any]:
+    from jukicard.card.cardauth import CardAuthPolicy, CvCaKey
+    from jukicard.card.cvc import CvCertificate
+
+    root = CvCertificate.parse((ROOT / "vectors/pki/cv/jlis-root.cvc").read_bytes())
+    policy = CardAuthPolicy((CvCaKey.from_cv_certificate(root, production=False),),
+                            production=False)
+    text = TextSession(t, select=False)
+    result = text.authenticate_card(pin=AUTH_PIN, policy=policy,
+                                    rng=lambda n: GOLDEN_DIGEST[:n])
+    return result.to_dict()
+
+
 def juki_sign_certificate(t: Transport) -> dict[str, Any]:
     jpki = JukiJpkiSession(t, select=False)
     return {"sign": _sha(jpki.read_certificate(JukiJpkiCert.SIGN, pin=JUKI_SIGN_PASSWORD))}
@@ -117,6 +130,10 @@ OPERATIONS: dict[str, Operation] = {
                   "sign key; each PIN is sent right after a SELECT of the AP, and the auth "
                   "certificate (readable without a PIN) is checked before the auth PIN is "
                   "sent", sign),
+        Operation("card-authenticate", "mynumber-01",
+                  "text-AP card authentication: PIN, EF 0004, EF 0007, GET CHALLENGE (16), "
+                  "80 2A 00 00 over challenge ‖ a fixed host nonce, checked to the pkigen "
+                  "test CV CA", card_authenticate),
         Operation("juki-sign-certificate", "juki-01",
                   "住基カード JPKI (unverified layout): sign certificate after the password",
                   juki_sign_certificate),

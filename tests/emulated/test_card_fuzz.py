@@ -157,6 +157,8 @@ OPS: list[Op] = [
     Op("TextSession.read_basic_info", MN,
        lambda t, _: TextSession(t).read_basic_info(match_b=MATCH_B), 1),
     Op("TextSession.read_verified", MN, lambda t, _: TextSession(t).read_verified(PINS["text"]), 1),
+    Op("TextSession.authenticate_card", MN,
+       lambda t, _: TextSession(t).authenticate_card(pin=PINS["text"]), 1),
     Op("TextSession.read_cv_certificate", MN, lambda t, _: TextSession(t).read_cv_certificate()),
     Op("TextSession.read_ap_basic_info", MN, lambda t, _: TextSession(t).read_ap_basic_info()),
     # VisualSession

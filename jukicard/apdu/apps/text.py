@@ -14,7 +14,7 @@ from jukicard.apdu.apps.spec import Application, Charset, PinEnum, PinSpec
 from jukicard.errors import PinFormatError
 
 __all__ = ["AID", "TEXT", "TextPin", "TextEf", "MATCH_A_LABELS", "MATCH_B_LABELS",
-           "make_match_b"]
+           "make_match_b", "CARD_AUTH_KEY", "CARD_AUTH_CHALLENGE_LEN"]
 
 #: DF name of the text AP.
 AID = bytes.fromhex("D3921000310001010408")
@@ -38,6 +38,16 @@ class TextEf(enum.IntEnum):
     SIGNATURE = 0x0003
     CV_CERTIFICATE = 0x0004
     AP_BASIC_INFO = 0x0005
+    #: ``FF 50 { DF 51 card public key, DF 52 issuer signature }``: the public half of
+    #: :data:`CARD_AUTH_KEY`, signed by the EF ``0004`` key (PIN or either 照合番号).
+    SIGNED_CARD_KEY = 0x0007
+
+
+#: The AP's own signing key (IEF), the application's default key: ``80 2A 00 00`` signs
+#: with it, with no SELECT and no credential (``card-security.md`` §2, §8).
+CARD_AUTH_KEY = 0x0013
+#: Length of the card's GET CHALLENGE answer the 券面 protocol uses (§2).
+CARD_AUTH_CHALLENGE_LEN = 16
 
 
 #: The 券面事項入力補助AP.

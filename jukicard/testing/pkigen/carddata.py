@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu.apps.jpki import JUKI_TOKEN, MYNUMBER_TOKEN
+from jukicard.card.cardauth import SignedCardKey
 from jukicard.card.codec import rsa_sign, tlv
 from jukicard.card.dataobjects import (
     ApBasicInfo,
@@ -41,6 +42,7 @@ __all__ = [
     "VisualApData",
     "make_cv",
     "text_ap_data",
+    "card_key_name",
     "visual_ap_data",
     "token_ef",
     "card_id_record",
@@ -130,13 +132,26 @@ class TextApData:
     signature: bytes
     cv_certificate: bytes
     ap_basic_info: bytes
+    #: EF ``0007`` (the card key signed by the text-AP CV key), or empty.
+    signed_card_key: bytes = b""
 
     def __repr__(self) -> str:
         return "TextApData(<synthetic personal data>)"
 
 
-def text_ap_data(res: Resident, cv: CvSet) -> TextApData:
-    """The text-AP EFs of ``res``'s card, signed with the text-AP CV key."""
+def card_key_name(res: Resident) -> str:
+    """The key store's name of ``res``'s text-AP card key (IEF ``0013``)."""
+    return f"card-{res.id}-text"
+
+
+def text_ap_data(
+    res: Resident, cv: CvSet, card_key: rsa.RSAPrivateKey | None = None
+) -> TextApData:
+    """The text-AP EFs of ``res``'s card, signed with the text-AP CV key.
+
+    :param card_key: the card's own key (IEF ``0013``): EF ``0007`` carries its public
+        half signed by the text-AP CV key (CARDAUTH-2 in :mod:`jukicard.card.cardauth`).
+    """
     mn = bytes(MyNumber(res.my_number))
     bi = bytes(BasicInfo(res.name, res.address, res.birth, res.sex))
     return TextApData(
@@ -145,6 +160,8 @@ def text_ap_data(res: Resident, cv: CvSet) -> TextApData:
         signature=bytes(TextApSignature.create(mn, bi, cv.keys["text-ap"])),
         cv_certificate=bytes(cv.certs["text-ap"]),
         ap_basic_info=bytes(ApBasicInfo(_TEXT_AP_INFO, cv.certs["text-ap"].chr)),
+        signed_card_key=(b"" if card_key is None else
+                         bytes(SignedCardKey.create(card_key.public_key(), cv.keys["text-ap"]))),
     )
 
 

@@ -32,6 +32,7 @@ from jukicard.apdu.apps import (
 )
 from jukicard.apdu.apps.jpki import TOKEN_EF
 from jukicard.apdu.apps.juki import RESIDENT_CODE_LEN
+from jukicard.apdu.apps.text import CARD_AUTH_KEY
 from jukicard.emulator.profile import (
     AccessCondition,
     ApplicationSpec,
@@ -161,15 +162,20 @@ def _jpki(res: Resident, issued: Mapping[str, IssuedCert]) -> ApplicationSpec:
     return ApplicationSpec(app.name, app.aid, tuple(files))
 
 
-def _text(res: Resident, cv: CvSet) -> ApplicationSpec:
-    data = text_ap_data(res, cv)
+def _text(res: Resident, cv: CvSet, card_key: rsa.RSAPrivateKey | None) -> ApplicationSpec:
+    data = text_ap_data(res, cv, card_key)
     app = App.TEXT.application
+    auth: tuple[FileSpec, ...] = () if card_key is None else (
+        BinaryFileSpec(TextEf.SIGNED_CARD_KEY, data.signed_card_key, any_of(*TextPin)),
+        RsaKeySpec(CARD_AUTH_KEY, pem(card_key).decode("ascii"), AccessCondition.ALWAYS),
+    )
     return ApplicationSpec(app.name, app.aid, (
         BinaryFileSpec(TextEf.MY_NUMBER, data.my_number, any_of(TextPin.PIN, TextPin.MATCH_A)),
         BinaryFileSpec(TextEf.BASIC_INFO, data.basic_info, any_of(TextPin.PIN, TextPin.MATCH_B)),
         BinaryFileSpec(TextEf.SIGNATURE, data.signature, any_of(*TextPin)),
         BinaryFileSpec(TextEf.CV_CERTIFICATE, data.cv_certificate),
         BinaryFileSpec(TextEf.AP_BASIC_INFO, data.ap_basic_info),
+        *auth,
         *_pins(res, TextPin.PIN, TextPin.MATCH_A, TextPin.MATCH_B),
     ))
 
@@ -230,19 +236,25 @@ def _description(res: Resident, extended: bool) -> str:
 
 
 def card_profile(
-    res: Resident, issued: Mapping[str, IssuedCert], cv: CvSet, plan: ProfilePlan
+    res: Resident,
+    issued: Mapping[str, IssuedCert],
+    cv: CvSet,
+    plan: ProfilePlan,
+    card_key: rsa.RSAPrivateKey | None = None,
 ) -> CardProfile:
     """The card profile ``plan`` of ``res``'s card.
 
     :param issued: ``res``'s end-entity certificates by kind (``"auth"``, ``"sign"``).
     :param cv: the CV certificates and keys that sign the text/visual-AP data.
+    :param card_key: the text AP's card-authentication key (IEF ``0013``, EF ``0007``);
+        None leaves both out.
     :raises jukicard.emulator.profile.ProfileError: the profile does not fit the facts.
     """
     apps = [_jpki(res, issued)]
     if res.plan.is_juki:
         apps.append(_juki(res))
     else:
-        apps += [_text(res, cv), _visual(res, cv), _common(res)]
+        apps += [_text(res, cv, card_key), _visual(res, cv), _common(res)]
     return CardProfile(
         name=plan.name,
         description=_description(res, plan.extended_length),

@@ -1,0 +1,340 @@
+"""Card authentication ("the card proves itself") on the 券面事項入力補助AP: data objects,
+trust anchors and the offline check.
+
+The chain (``card-security.md`` §2)::
+
+    J-LIS CV CA key (given by the caller, :class:`CvCaKey`)
+      └─ CV certificate, EF 0004 (certifies the AP's issuer key)
+           └─ signed card key, EF 0007 ``FF 50 { DF 51 key, DF 52 signature }``
+                └─ the card's answer to ``80 2A 00 00 <DigestInfo(SHA-256(message))>``
+
+The session half (GET CHALLENGE, the signature APDU) is
+:meth:`jukicard.card.text.TextSession.authenticate_card`; everything here is pure.
+
+Decisions where the reference is silent (labelled ``CARDAUTH-n``; revisit against a card):
+
+* CARDAUTH-1 — the signed message is the card's 16-byte GET CHALLENGE answer followed by
+  16 bytes from the host's own CSPRNG.  The reference gives the APDU and a 16-byte
+  challenge, not who picks it; the card signs whatever DigestInfo it is given.  The host
+  half makes freshness the host's: a clone replaying a recorded (challenge, signature)
+  pair, or a card whose GET CHALLENGE repeats, cannot pass.
+* CARDAUTH-2 — ``DF 51`` holds ``90 <e> 91 <n>`` (the layout of the CV certificate body
+  and of EF ``0006``; 265 bytes for RSA-2048 as measured) and ``DF 52`` is RSA PKCS#1 v1.5
+  SHA-256 by the EF ``0004`` key over every byte of the ``FF 50`` value before ``DF 52``
+  (the ``DF 51`` TLV) — the rule EF ``0003`` follows.
+* CARDAUTH-3 — a CV CA key is production only when its id starts with ASCII ``5``; an id
+  starting with ``6`` is a test key (§2), and any other id (jukicard's pkigen uses
+  ``999…``) can only be a test key.  The flag is given explicitly with the key
+  (:attr:`CvCaKey.production`) and checked against the id; a production
+  :class:`CardAuthPolicy` refuses a test key when it is built, and a card whose CV
+  certificate names a CA that is not in the policy is refused
+  (:class:`~jukicard.errors.UntrustedIssuerError`).
+* CARDAUTH-4 — no PIN is needed for the signature (§8: "the ``0013`` key needs no PIN"),
+  but EF ``0007`` needs the PIN or either 照合番号; the session VERIFYs only with a value the
+  caller gave for that call.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from jukicard.apdu.tlv import Tlv
+from jukicard.card.codec import container, rsa_sign, rsa_verify, tlv
+from jukicard.card.crypto import HashAlg, build_digest_info, digest_message
+from jukicard.card.cvc import CV_ID_LEN, CvCertificate
+from jukicard.errors import (
+    BadResponse,
+    CardAuthenticationError,
+    DataIntegrityError,
+    TlvError,
+    UntrustedIssuerError,
+    UsageError,
+)
+
+__all__ = [
+    "TrustLevel",
+    "CvCaKey",
+    "CardAuthPolicy",
+    "SignedCardKey",
+    "CardAuthResult",
+    "HOST_NONCE_LEN",
+    "challenge_message",
+    "challenge_digest_info",
+    "verify_card_authentication",
+]
+
+#: Bytes of host randomness appended to the card's challenge (CARDAUTH-1).
+HOST_NONCE_LEN = 16
+_PRODUCTION_PREFIX = ord("5")
+_TEST_PREFIX = ord("6")
+_WHAT = "signed card key EF"
+
+
+class TrustLevel(enum.Enum):
+    """How far a card-authentication result reaches."""
+
+    #: The whole chain checked up to a J-LIS CV CA key the caller trusts.
+    VERIFIED_TO_JLIS_CA = "verified-to-jlis-ca"
+    #: The card holds the key its records carry and the records verify under the EF
+    #: ``0004`` key, but that key was checked against no CA: a forged card supplying its
+    #: own CV certificate would pass.
+    SELF_CONSISTENT_ONLY = "self-consistent-only"
+    #: Genuineness was not checked (e.g. the card has no AP that can prove itself).
+    NOT_CHECKED = "not-checked"
+
+
+def _id_text(key_id: bytes) -> str:
+    """A key id for messages: its leading ASCII digits (public data)."""
+    return key_id[:7].decode("ascii", "replace")
+
+
+@dataclass(frozen=True)
+class CvCaKey:
+    """A J-LIS CV CA public key a caller trusts.
+
+    :ivar key_id: the 16-byte key id (the CAR of the certificates it issues).
+    :ivar public_key: its RSA public key.
+    :ivar production: True for a production J-LIS key, False for a test key (CARDAUTH-3).
+    :ivar provenance: where the key came from (a file, a publication), for reports.
+    :raises UsageError: an id that is not 16 bytes, a key that is not an RSA public key, or
+        ``production=True`` for an id that does not start with ``5``.
+    """
+
+    key_id: bytes
+    public_key: rsa.RSAPublicKey = field(repr=False, compare=False)
+    production: bool
+    provenance: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key_id, bytes) or len(self.key_id) != CV_ID_LEN:
+            raise UsageError(f"a CV CA key id is {CV_ID_LEN} bytes")
+        if not isinstance(self.public_key, rsa.RSAPublicKey):
+            raise UsageError("a CV CA key must be an RSA public key, got a "
+                             f"{type(self.public_key).__name__}")
+        if self.production and self.key_id[0] != _PRODUCTION_PREFIX:
+            kind = "a test key id" if self.key_id[0] == _TEST_PREFIX else "not a production id"
+            raise UsageError(f"CV CA key {_id_text(self.key_id)} is {kind}: it cannot be "
+                             "flagged production")
+
+    @classmethod
+    def from_cv_certificate(
+        cls, cert: CvCertificate, *, production: bool, provenance: str = ""
+    ) -> CvCaKey:
+        """The CA key of a (self-issued) CV CA certificate: its CHR and public key.
+
+        :raises UsageError: as the constructor; or the certificate's key is unusable.
+        """
+        try:
+            key = cert.public_key()
+        except BadResponse as exc:
+            raise UsageError("the CV CA certificate holds no usable RSA key") from exc
+        return cls(cert.chr, key, production, provenance)
+
+
+@dataclass(frozen=True)
+class CardAuthPolicy:
+    """Which CV CA keys card authentication trusts (immutable; build once, reuse).
+
+    :param anchors: the trusted CV CA keys.
+    :param production: the production policy (default) refuses every test key.
+    :raises UsageError: no anchors, or a test key under the production policy.
+    """
+
+    anchors: tuple[CvCaKey, ...]
+    production: bool = True
+
+    def __post_init__(self) -> None:
+        anchors = tuple(self.anchors)
+        if not anchors or not all(isinstance(a, CvCaKey) for a in anchors):
+            raise UsageError("a card-authentication policy needs at least one CvCaKey")
+        if self.production:
+            for a in anchors:
+                if not a.production:
+                    raise UsageError(f"CV CA key {_id_text(a.key_id)} is a test key: refused "
+                                     "under the production policy")
+        object.__setattr__(self, "anchors", anchors)
+
+    def anchor_for(self, car: bytes) -> CvCaKey:
+        """The trusted key with id ``car``.
+
+        :raises UntrustedIssuerError: none (e.g. a card certified by a test CA under the
+            production policy).
+        """
+        for a in self.anchors:
+            if a.key_id == car:
+                return a
+        kind = "production" if self.production else "test"
+        raise UntrustedIssuerError(f"the card's CV certificate names CV CA "
+                                   f"{_id_text(car)}, which the {kind} policy does not trust",
+                                   car)
+
+
+@dataclass(frozen=True)
+class SignedCardKey:
+    """The text AP's signed card key, EF ``0007``: ``FF 50 { DF 51 key, DF 52 sig }``
+    (CARDAUTH-2).  Public data."""
+
+    exponent: int
+    modulus: int
+    signature: bytes = field(repr=False)
+    signed: bytes = field(default=b"", repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, data: bytes) -> SignedCardKey:
+        """Parse EF ``0007`` (trailing padding allowed).
+
+        :raises BadResponse: malformed structure or key numbers.
+        """
+        _outer, kids = container(data, 0xFF50, _WHAT, (0xDF51, 0xDF52))
+        key_tlv = kids[0][1]
+        try:
+            parts = Tlv.parse_all(key_tlv.value)
+        except TlvError as exc:
+            raise BadResponse(f"{_WHAT}: malformed key ({exc})") from None
+        if [p.tag for p in parts] != [0x90, 0x91]:
+            raise BadResponse(f"{_WHAT}: unexpected key layout")
+        e = int.from_bytes(parts[0].value, "big")
+        n = int.from_bytes(parts[1].value, "big")
+        if e < 3 or e % 2 == 0 or n < 3 or n % 2 == 0:
+            raise BadResponse(f"{_WHAT}: implausible RSA key")
+        return cls(e, n, kids[1][1].value, bytes(key_tlv))
+
+    @classmethod
+    def create(cls, public_key: rsa.RSAPublicKey, issuer_key: rsa.RSAPrivateKey) -> SignedCardKey:
+        """Build and sign EF ``0007`` (test vectors)."""
+        nums = public_key.public_numbers()
+        unsigned = cls(nums.e, nums.n, b"")
+        return cls(nums.e, nums.n, rsa_sign(issuer_key, unsigned.key_tlv), unsigned.key_tlv)
+
+    @property
+    def key_tlv(self) -> bytes:
+        """The signed bytes: the ``DF 51`` TLV (as read if parsed)."""
+        if self.signed:
+            return self.signed
+        e = self.exponent.to_bytes(max(1, (self.exponent.bit_length() + 7) // 8), "big")
+        n = self.modulus.to_bytes((self.modulus.bit_length() + 7) // 8, "big")
+        return tlv(0xDF51, tlv(0x90, e) + tlv(0x91, n, long_form=True), long_form=True)
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        """The card's public key.
+
+        :raises BadResponse: numbers that do not form an RSA key.
+        """
+        try:
+            return rsa.RSAPublicNumbers(self.exponent, self.modulus).public_key()
+        except ValueError:
+            raise BadResponse(f"{_WHAT}: invalid RSA public key") from None
+
+    def verify_issuer(self, issuer_key: rsa.RSAPublicKey) -> None:
+        """Check ``DF 52`` with the issuer key certified in EF ``0004``.
+
+        :raises CardAuthenticationError: it does not verify.
+        """
+        if not rsa_verify(issuer_key, self.signature, self.key_tlv):
+            raise CardAuthenticationError("the card key record (EF 0007) is not signed by "
+                                          "the key of the card's CV certificate")
+
+    def __bytes__(self) -> bytes:
+        return tlv(0xFF50, self.key_tlv + tlv(0xDF52, self.signature, long_form=True),
+                   long_form=True)
+
+
+def challenge_message(card_challenge: bytes, host_nonce: bytes) -> bytes:
+    """The message the card signs (CARDAUTH-1): card challenge ‖ host nonce."""
+    return bytes(card_challenge) + bytes(host_nonce)
+
+
+def challenge_digest_info(message: bytes) -> bytes:
+    """``DigestInfo(SHA-256(message))``, the data of ``80 2A 00 00``."""
+    return build_digest_info(HashAlg.SHA256, digest_message(HashAlg.SHA256, message))
+
+
+@dataclass(frozen=True)
+class CardAuthResult:
+    """What a card authentication proved.  Public data only (no personal data).
+
+    :ivar application: the AP that proved itself (``"text"``).
+    :ivar level: how far the check reaches (:class:`TrustLevel`).
+    :ivar ca_key_id: the CV CA key id the CV certificate names (CAR).
+    :ivar ca_production: True/False when checked against a trusted key, else None.
+    :ivar issuer_key_id: the id of the key EF ``0004`` certifies (CHR).
+    :ivar card_challenge: / :ivar host_nonce: the two halves of the signed message.
+    """
+
+    application: str
+    level: TrustLevel
+    ca_key_id: bytes
+    ca_production: bool | None
+    issuer_key_id: bytes
+    card_challenge: bytes = field(repr=False)
+    host_nonce: bytes = field(repr=False)
+    signature: bytes = field(repr=False)
+
+    @property
+    def verified_to_jlis_ca(self) -> bool:
+        """True only for :attr:`TrustLevel.VERIFIED_TO_JLIS_CA`."""
+        return self.level is TrustLevel.VERIFIED_TO_JLIS_CA
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (ids as hex)."""
+        return {
+            "application": self.application,
+            "result": self.level.value,
+            "ca_key_id": self.ca_key_id.hex().upper(),
+            "ca_production": self.ca_production,
+            "issuer_key_id": self.issuer_key_id.hex().upper(),
+        }
+
+
+def verify_card_authentication(
+    *,
+    application: str,
+    cv_ef: bytes,
+    card_key_ef: bytes,
+    card_challenge: bytes,
+    host_nonce: bytes,
+    signature: bytes,
+    policy: CardAuthPolicy | None,
+) -> CardAuthResult:
+    """Check a card's answer offline, CA first.
+
+    :param policy: the trusted CV CA keys; ``None`` checks self-consistency only.
+    :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` does not trust.
+    :raises IssuerKeyMismatchError: the CV certificate does not verify under that CA key.
+    :raises CardAuthenticationError: EF ``0007`` is not signed by the certified key, or the
+        challenge signature does not verify under the card key (clone, replay).
+    :raises DataIntegrityError: a damaged CV certificate or card key EF.
+    """
+    try:
+        cv = CvCertificate.parse(cv_ef)
+        issuer_key = cv.public_key()
+        card_key = SignedCardKey.parse(card_key_ef)
+        card_public = card_key.public_key()
+    except DataIntegrityError:
+        raise
+    except BadResponse as exc:
+        raise DataIntegrityError(f"{exc}: card authentication data is damaged") from exc
+    anchor = policy.anchor_for(cv.car) if policy is not None else None
+    if anchor is not None:
+        cv.verify_issuer(anchor.public_key)
+    card_key.verify_issuer(issuer_key)
+    message = challenge_message(card_challenge, host_nonce)
+    if not rsa_verify(card_public, signature, message):
+        raise CardAuthenticationError("the card's challenge signature does not verify under "
+                                      "the card key its signed record carries (a cloned card "
+                                      "or a replayed signature)")
+    return CardAuthResult(
+        application=application,
+        level=(TrustLevel.VERIFIED_TO_JLIS_CA if anchor is not None
+               else TrustLevel.SELF_CONSISTENT_ONLY),
+        ca_key_id=cv.car,
+        ca_production=anchor.production if anchor is not None else None,
+        issuer_key_id=cv.chr,
+        card_challenge=bytes(card_challenge),
+        host_nonce=bytes(host_nonce),
+        signature=bytes(signature),
+    )
