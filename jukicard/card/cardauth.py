@@ -43,7 +43,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu.tlv import Tlv
-from jukicard.card.codec import container, rsa_sign, rsa_verify, tlv
+from jukicard.card.codec import container, rsa_public_key, rsa_sign, rsa_verify, tlv
 from jukicard.card.crypto import HashAlg, build_digest_info, digest_message
 from jukicard.card.cvc import CV_ID_LEN, CvCertificate
 from jukicard.errors import (
@@ -224,10 +224,7 @@ class SignedCardKey:
 
         :raises BadResponse: numbers that do not form an RSA key.
         """
-        try:
-            return rsa.RSAPublicNumbers(self.exponent, self.modulus).public_key()
-        except ValueError:
-            raise BadResponse(f"{_WHAT}: invalid RSA public key") from None
+        return rsa_public_key(self.exponent, self.modulus, _WHAT)
 
     def verify_issuer(self, issuer_key: rsa.RSAPublicKey) -> None:
         """Check ``DF 52`` with the issuer key certified in EF ``0004``.

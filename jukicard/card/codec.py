@@ -146,6 +146,17 @@ class Sex(enum.Enum):
         return str(self.value).encode("ascii")
 
 
+def rsa_public_key(exponent: int, modulus: int, what: str) -> rsa.RSAPublicKey:
+    """The RSA public key of card-supplied numbers.
+
+    :raises BadResponse: numbers that do not form an RSA key (``what`` names the object).
+    """
+    try:
+        return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+    except ValueError:
+        raise BadResponse(f"{what}: invalid RSA public key") from None
+
+
 def rsa_verify(pub: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
     """True if ``signature`` is a PKCS#1 v1.5 SHA-256 signature of ``data`` under ``pub``
     (False for anything that does not verify, however malformed)."""

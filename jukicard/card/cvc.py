@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu.tlv import Tlv
-from jukicard.card.codec import container, rsa_sign, rsa_verify, tlv
+from jukicard.card.codec import container, rsa_public_key, rsa_sign, rsa_verify, tlv
 from jukicard.errors import BadResponse, IssuerKeyMismatchError, TlvError, UsageError
 
 __all__ = ["CvCertificate", "CV_ID_LEN"]
@@ -105,10 +105,7 @@ class CvCertificate:
 
         :raises BadResponse: numbers that do not form an RSA key.
         """
-        try:
-            return rsa.RSAPublicNumbers(self.exponent, self.modulus).public_key()
-        except ValueError:
-            raise BadResponse(f"{_WHAT}: invalid RSA public key") from None
+        return rsa_public_key(self.exponent, self.modulus, _WHAT)
 
     def verify_issuer(self, issuer_public_key: rsa.RSAPublicKey) -> None:
         """Check this certificate's signature with the issuer's key.
