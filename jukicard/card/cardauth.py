@@ -42,15 +42,20 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jukicard.apdu.tlv import Tlv
-from jukicard.card.codec import container, rsa_public_key, rsa_sign, rsa_verify, tlv
+from jukicard.card.codec import (
+    container,
+    rsa_numbers,
+    rsa_public_key,
+    rsa_sign,
+    rsa_verify,
+    tlv,
+)
 from jukicard.card.crypto import HashAlg, build_digest_info, digest_message
 from jukicard.card.cvc import CV_ID_LEN, CvCertificate
 from jukicard.errors import (
     BadResponse,
     CardAuthenticationError,
     DataIntegrityError,
-    TlvError,
     UntrustedIssuerError,
     UsageError,
 )
@@ -191,16 +196,7 @@ class SignedCardKey:
         """
         _outer, kids = container(data, 0xFF50, _WHAT, (0xDF51, 0xDF52))
         key_tlv = kids[0][1]
-        try:
-            parts = Tlv.parse_all(key_tlv.value)
-        except TlvError as exc:
-            raise BadResponse(f"{_WHAT}: malformed key ({exc})") from None
-        if [p.tag for p in parts] != [0x90, 0x91]:
-            raise BadResponse(f"{_WHAT}: unexpected key layout")
-        e = int.from_bytes(parts[0].value, "big")
-        n = int.from_bytes(parts[1].value, "big")
-        if e < 3 or e % 2 == 0 or n < 3 or n % 2 == 0:
-            raise BadResponse(f"{_WHAT}: implausible RSA key")
+        e, n = rsa_numbers(key_tlv.value, _WHAT)
         return cls(e, n, kids[1][1].value, bytes(key_tlv))
 
     @classmethod

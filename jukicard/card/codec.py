@@ -146,6 +146,24 @@ class Sex(enum.Enum):
         return str(self.value).encode("ascii")
 
 
+def rsa_numbers(value: bytes, what: str) -> tuple[int, int]:
+    """``(e, n)`` of an RSA key written as the card writes it: ``90 e`` then ``91 n``.
+
+    :raises BadResponse: another layout, a malformed TLV or implausible numbers.
+    """
+    try:
+        parts = Tlv.parse_all(value)
+    except TlvError as exc:
+        raise BadResponse(f"{what}: malformed key TLV ({exc})") from None
+    if [p.tag for p in parts] != [0x90, 0x91]:
+        raise BadResponse(f"{what}: unexpected key layout")
+    e = int.from_bytes(parts[0].value, "big")
+    n = int.from_bytes(parts[1].value, "big")
+    if e < 3 or e % 2 == 0 or n < 3 or n % 2 == 0:
+        raise BadResponse(f"{what}: implausible RSA key")
+    return e, n
+
+
 def rsa_public_key(exponent: int, modulus: int, what: str) -> rsa.RSAPublicKey:
     """The RSA public key of card-supplied numbers.
 

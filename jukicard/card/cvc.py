@@ -10,9 +10,15 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jukicard.apdu.tlv import Tlv
-from jukicard.card.codec import container, rsa_public_key, rsa_sign, rsa_verify, tlv
-from jukicard.errors import BadResponse, IssuerKeyMismatchError, TlvError, UsageError
+from jukicard.card.codec import (
+    container,
+    rsa_numbers,
+    rsa_public_key,
+    rsa_sign,
+    rsa_verify,
+    tlv,
+)
+from jukicard.errors import BadResponse, IssuerKeyMismatchError, UsageError
 
 __all__ = ["CvCertificate", "CV_ID_LEN"]
 
@@ -45,16 +51,7 @@ class CvCertificate:
         body = kids[0][1].value
         if len(body) < 2 * CV_ID_LEN + 4:
             raise BadResponse(f"{_WHAT}: body too short")
-        try:
-            parts = Tlv.parse_all(body[2 * CV_ID_LEN :])
-        except TlvError as exc:
-            raise BadResponse(f"{_WHAT} key: malformed TLV ({exc})") from None
-        if [p.tag for p in parts] != [0x90, 0x91]:
-            raise BadResponse(f"{_WHAT}: unexpected key layout")
-        e = int.from_bytes(parts[0].value, "big")
-        n = int.from_bytes(parts[1].value, "big")
-        if e < 3 or e % 2 == 0 or n < 3 or n % 2 == 0:
-            raise BadResponse(f"{_WHAT}: implausible RSA key")
+        e, n = rsa_numbers(body[2 * CV_ID_LEN :], _WHAT)
         return cls(
             car=body[:CV_ID_LEN],
             chr=body[CV_ID_LEN : 2 * CV_ID_LEN],
