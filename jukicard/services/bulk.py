@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, BinaryIO
 
 from jukicard.errors import UsageError
 from jukicard.services.bulkstate import BATCH, ResultsFile, SeenIds, line_hash
@@ -201,6 +201,22 @@ def _parse_line(number: int, raw: bytes, folder: str, outputs: Container[str] = 
     return (number, ident, document, digest, signature, certificate)
 
 
+def _unreadable(manifest: str | os.PathLike[str], exc: OSError) -> InputError:
+    return InputError(f"MANIFEST: cannot read {display_path(manifest)}: "
+                      f"{exc.strerror or exc}", option="MANIFEST", path=manifest)
+
+
+def _open_manifest(manifest: str | os.PathLike[str]) -> BinaryIO:
+    """The manifest, opened for reading in binary.
+
+    :raises InputError: it cannot be opened (``option`` ``MANIFEST``).
+    """
+    try:
+        return open(manifest, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise _unreadable(manifest, exc) from exc
+
+
 def manifest_tasks(manifest: str | os.PathLike[str], *, skip: Container[int] = (),
                    scratch: str | os.PathLike[str] | None = None,
                    outputs: Iterable[str | os.PathLike[str]] = ()
@@ -225,12 +241,7 @@ def manifest_tasks(manifest: str | os.PathLike[str], *, skip: Container[int] = (
     folder = os.path.dirname(os.path.abspath(manifest))
     written = frozenset(os.path.normpath(p) for o in outputs
                         for p in (os.path.abspath(o), os.path.realpath(o)))
-    try:
-        f = open(manifest, "rb")  # noqa: SIM115 - closed below, after the generator ends
-    except OSError as exc:
-        raise InputError(f"MANIFEST: cannot read {display_path(manifest)}: "
-                         f"{exc.strerror or exc}", option="MANIFEST", path=manifest) from exc
-    with f:
+    with _open_manifest(manifest) as f:
         seen = SeenIds(scratch)
         try:
             for number, raw in enumerate(f, start=1):
@@ -258,15 +269,14 @@ def _check_same_manifest(manifest: str | os.PathLike[str], results: ResultsFile)
     folder = os.path.dirname(os.path.abspath(manifest))
     total = count = 0
     try:
-        with open(manifest, "rb") as f:
+        with _open_manifest(manifest) as f:
             for number, raw in enumerate(f, start=1):
                 if number in results.done and raw.strip():
                     ident = _parse_line(number, raw.strip(), folder)[1]
                     total = (total + line_hash(number, ident)) % (1 << 64)
                     count += 1
-    except OSError as exc:
-        raise InputError(f"MANIFEST: cannot read {display_path(manifest)}: "
-                         f"{exc.strerror or exc}", option="MANIFEST", path=manifest) from exc
+    except OSError as exc:  # a read error (the open's is already an InputError)
+        raise _unreadable(manifest, exc) from exc
     if count != len(results.done) or total != results.fingerprint:
         raise UsageError(
             f"--out {display_path(results.path)} holds results for another manifest (the "
