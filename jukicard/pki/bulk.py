@@ -236,14 +236,10 @@ class BulkVerifier:
                     executor: str = "process", chunk_size: int = 256) -> list[ItemResult]:
         """Verify every item; one result per item, in order (see :meth:`iter_verify`; with
         worker processes a list or tuple is read as it is when the call starts)."""
-        if isinstance(workers, int) and workers > 1 and executor == "process" and \
-                isinstance(chunk_size, int) and chunk_size > 0:
-            out: list[ItemResult] = []
-            for chunk in self._process_chunks(items, workers, chunk_size):
-                out.extend(chunk)  # whole chunks: no generator step per item
-            return out
-        return list(self.iter_verify(items, workers=workers, executor=executor,
-                                     chunk_size=chunk_size))
+        out: list[ItemResult] = []
+        for chunk in self._result_chunks(items, workers, executor, chunk_size):
+            out.extend(chunk)  # whole chunks: no generator step per item
+        return out
 
     def iter_verify(self, items: Iterable[BulkItem], *, workers: int = 1,
                     executor: str = "process", chunk_size: int = 256) -> Iterator[ItemResult]:
@@ -256,6 +252,13 @@ class BulkVerifier:
         :param chunk_size: items per task.
         :raises UsageError: a bad ``workers``, ``executor`` or ``chunk_size``.
         """
+        for chunk in self._result_chunks(items, workers, executor, chunk_size):
+            yield from chunk
+
+    def _result_chunks(self, items: Iterable[BulkItem], workers: int, executor: str,
+                       chunk_size: int) -> Iterator[list[ItemResult]]:
+        """The results in input order, a list at a time (one item's with one worker, a
+        chunk's with a pool); the arguments as :meth:`iter_verify` checks them."""
         if not isinstance(workers, int) or workers < 1:
             raise UsageError("workers must be a positive int")
         if executor not in ("process", "thread"):
@@ -264,15 +267,13 @@ class BulkVerifier:
             raise UsageError("chunk_size must be a positive int")
         if workers == 1:
             for item in items:
-                yield self.verify(item)
-            return
-        if executor == "thread":
+                yield [self.verify(item)]
+        elif executor == "thread":
             with ThreadPoolExecutor(workers) as threads:
-                yield from ordered_chunks(threads, self._verify_chunk, items, chunk_size,
-                                          2 * workers)
-            return
-        for chunk in self._process_chunks(items, workers, chunk_size):
-            yield from chunk
+                yield from ordered_chunk_outputs(threads, self._verify_chunk, items,
+                                                 chunk_size, 2 * workers)
+        else:
+            yield from self._process_chunks(items, workers, chunk_size)
 
     def _process_chunks(self, items: Iterable[BulkItem], workers: int, chunk_size: int
                         ) -> Iterator[list[ItemResult]]:

@@ -424,17 +424,12 @@ def _run_local_parts(verifier: Any, tasks: Iterable[Task], workers: int
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    from jukicard.pki.bulk import ordered_chunks
+    from jukicard.pki.bulk import ordered_chunk_outputs
 
     with ProcessPoolExecutor(workers, initializer=_init_process,
                              initargs=(verifier,)) as pool:
-        # one partition per task; ordered_chunks yields each partition's results list
-        yield from ordered_chunks(pool, _process_parts, _partitions(tasks, PARTITION), 1,
-                                  2 * workers)
-
-
-def _process_parts(parts: list[list[Task]]) -> list[list[tuple[int, dict[str, Any]]]]:
-    return [_process_tasks(p) for p in parts]
+        # one partition of PARTITION tasks per pool task, its results list yielded whole
+        yield from ordered_chunk_outputs(pool, _process_tasks, tasks, PARTITION, 2 * workers)
 
 
 # --------------------------------------------------------------------------- Dask
