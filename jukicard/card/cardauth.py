@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.card.codec import (
     container,
+    rsa_key_tlvs,
     rsa_numbers,
     rsa_public_key,
     rsa_sign,
@@ -211,9 +212,7 @@ class SignedCardKey:
         """The signed bytes: the ``DF 51`` TLV (as read if parsed)."""
         if self.signed:
             return self.signed
-        e = self.exponent.to_bytes(max(1, (self.exponent.bit_length() + 7) // 8), "big")
-        n = self.modulus.to_bytes((self.modulus.bit_length() + 7) // 8, "big")
-        return tlv(0xDF51, tlv(0x90, e) + tlv(0x91, n, long_form=True), long_form=True)
+        return tlv(0xDF51, rsa_key_tlvs(self.exponent, self.modulus), long_form=True)
 
     def public_key(self) -> rsa.RSAPublicKey:
         """The card's public key.

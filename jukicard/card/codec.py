@@ -164,6 +164,14 @@ def rsa_numbers(value: bytes, what: str) -> tuple[int, int]:
     return e, n
 
 
+def rsa_key_tlvs(exponent: int, modulus: int) -> bytes:
+    """An RSA key as the card writes it, ``90 e`` then ``91 n`` (the inverse of
+    :func:`rsa_numbers`)."""
+    e = exponent.to_bytes(max(1, (exponent.bit_length() + 7) // 8), "big")
+    n = modulus.to_bytes((modulus.bit_length() + 7) // 8, "big")
+    return tlv(0x90, e) + tlv(0x91, n, long_form=True)
+
+
 def rsa_public_key(exponent: int, modulus: int, what: str) -> rsa.RSAPublicKey:
     """The RSA public key of card-supplied numbers.
 

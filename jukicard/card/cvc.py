@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.card.codec import (
     container,
+    rsa_key_tlvs,
     rsa_numbers,
     rsa_public_key,
     rsa_sign,
@@ -88,9 +89,7 @@ class CvCertificate:
         """The signed ``5F 4E`` value (as read if parsed)."""
         if self.tbs:
             return self.tbs
-        e = self.exponent.to_bytes(max(1, (self.exponent.bit_length() + 7) // 8), "big")
-        n = self.modulus.to_bytes((self.modulus.bit_length() + 7) // 8, "big")
-        return self.car + self.chr + tlv(0x90, e) + tlv(0x91, n, long_form=True)
+        return self.car + self.chr + rsa_key_tlvs(self.exponent, self.modulus)
 
     @property
     def is_self_issued(self) -> bool:
