@@ -928,7 +928,7 @@ def test_digest_info_signed_by_cryptography_equals_the_raw_pkcs1_block(
     from asn1crypto.algos import DigestInfo
     from asn1crypto.core import Null
 
-    from jukicard.emulator.cardos import (
+    from jukicard.emulator.securitycmds import (
         _DIGEST_INFO_PREFIXES,
         _pow_pkcs1_sign,
         _raw_rsa_pkcs1_sign,

@@ -1,0 +1,189 @@
+"""Security commands of the emulated card: GET CHALLENGE, VERIFY, CHANGE REFERENCE DATA and
+COMPUTE DIGITAL SIGNATURE.
+
+======================  ===============================================================
+``00 84`` GET CHALLENGE Le 1..256 random bytes (deterministic with a seed).
+``00 20`` VERIFY        P2 = 80 (current PIN IEF) or 80|SFI; no data = status ``63 Cx``.
+``00 24`` CHANGE REF.   P1=01: new value, PIN must be verified; P1=00: old ‖ new
+                        (fixed-length PINs); the new value must fit the PIN's format.
+``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1P2 = 00 80 on the current key IEF,
+                        00 00 on the application's default key (``defaultkey``).
+======================  ===============================================================
+
+SIGN pads what the client sends with PKCS#1 v1.5 type 01, as the card does.  When that is a
+DER DigestInfo (what OpenSC and jukicard send), ``cryptography`` signs it: the padded block is
+byte-identical.  Only for other data (clients that have the card sign arbitrary bytes) does the
+emulator compute ``m^d mod n`` itself with Python's ``pow`` — ``cryptography`` offers no raw
+RSA private operation.  That path is NOT constant time and is for tests only.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import ClassVar
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from jukicard.apdu.command import CommandApdu
+from jukicard.apdu.sw import SW
+from jukicard.emulator.defaultkey import default_signing_key
+from jukicard.emulator.fs import KeyIEF, PinCheck
+from jukicard.emulator.state import CardState, SwError, tries_sw
+from jukicard.errors import tries_left_text
+
+__all__ = ["SecurityCommands"]
+
+log = logging.getLogger("jukicard.emulator.cardos")
+
+
+class SecurityCommands(CardState):
+    """GET CHALLENGE / VERIFY / CHANGE REFERENCE DATA / COMPUTE DIGITAL SIGNATURE."""
+
+    COMMANDS: ClassVar[dict[tuple[int, int], str]] = {
+        (0x00, 0x84): "_get_challenge",
+        (0x00, 0x20): "_verify",
+        (0x00, 0x24): "_change_reference_data",
+        (0x80, 0x2A): "_compute_signature",
+    }
+
+    # ------------------------------------------------------------------ GET CHALLENGE
+    def _get_challenge(self, cmd: CommandApdu) -> bytes:
+        if cmd.p1 or cmd.p2:
+            raise SwError(SW.INCORRECT_P1P2)
+        if cmd.data or cmd.le is None or cmd.le > 256:
+            raise SwError(SW.WRONG_LENGTH)
+        if self._rng is not None:
+            return self._rng.randbytes(cmd.le)
+        return secrets.token_bytes(cmd.le)
+
+    # ------------------------------------------------------------------ VERIFY
+    def _verify(self, cmd: CommandApdu) -> bytes:
+        if cmd.p1 != 0x00:
+            raise SwError(SW.INCORRECT_P1P2)
+        pin = self._pin_reference(cmd.p2)  # a stray Le is ignored
+        if not cmd.data:
+            # status query: ALWAYS 63 Cx, even when verified (x = max) or blocked (x = 0);
+            # OpenSC's pkcs15 bind aborts on anything else.
+            raise SwError(tries_sw(pin.tries_left))
+        result = pin.check(cmd.data)
+        if result == PinCheck.OK:
+            self._verified.add(pin.fid)
+            log.debug("PIN %04X verified", pin.fid)
+            return b""
+        if result == PinCheck.BLOCKED:
+            raise SwError(SW.REFERENCE_DATA_NOT_USABLE)
+        if result == PinCheck.BAD_LENGTH:
+            raise SwError(SW.WRONG_LENGTH, "PIN length outside the allowed range")
+        self._verified.discard(pin.fid)
+        log.debug("PIN %04X wrong, %s", pin.fid, tries_left_text(pin.tries_left))
+        raise SwError(tries_sw(pin.tries_left))
+
+    # ------------------------------------------------------------------ CHANGE REFERENCE DATA
+    def _change_reference_data(self, cmd: CommandApdu) -> bytes:
+        """``00 24 01 80 <new>`` (after VERIFY) or ``00 24 00 80 <old ‖ new>``.
+
+        The new value must fit the PIN's format (its facts, or printable ASCII within the
+        length limits): ``67 00`` for a wrong length, ``6A 80`` for anything else, and
+        nothing changes.  ``old ‖ new`` is split at the PIN's *public* fixed length; for a
+        PIN whose length varies it is refused (``6A 86``) whatever the data, so the answer
+        never depends on the length of the stored value.
+        """
+        if cmd.p1 not in (0x00, 0x01):
+            raise SwError(SW.INCORRECT_P1P2)
+        if not cmd.data:
+            raise SwError(SW.WRONG_LENGTH)
+        pin = self._pin_reference(cmd.p2)
+        if pin.blocked:
+            raise SwError(SW.REFERENCE_DATA_NOT_USABLE)
+        if cmd.p1 == 0x01:
+            if pin.fid not in self._verified:
+                raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
+            new = cmd.data
+        else:  # old ‖ new: the old value is checked like a VERIFY
+            n = pin.fixed_length
+            if n is None:
+                raise SwError(SW.INCORRECT_P1P2, "old ‖ new needs a fixed-length PIN")
+            if len(cmd.data) <= n:
+                raise SwError(SW.WRONG_LENGTH)
+            old, new = cmd.data[:n], cmd.data[n:]
+            result = pin.check(old)
+            if result == PinCheck.BLOCKED:
+                raise SwError(SW.REFERENCE_DATA_NOT_USABLE)
+            if result != PinCheck.OK:
+                self._verified.discard(pin.fid)
+                raise SwError(tries_sw(pin.tries_left))
+            self._verified.add(pin.fid)
+        problem = pin.new_value_problem(new)
+        if problem is not None:
+            length_ok = pin.length_ok(new)
+            raise SwError(SW.WRONG_DATA if length_ok else SW.WRONG_LENGTH,
+                          "new PIN does not fit the PIN's format")
+        pin.set_value(new)
+        log.info("PIN %04X changed", pin.fid)
+        return b""
+
+    # ------------------------------------------------------------------ SIGN
+    def _compute_signature(self, cmd: CommandApdu) -> bytes:
+        # P2 00: the AP's default key where it has one (defaultkey.py)
+        ef = default_signing_key(self._df) if (cmd.p1, cmd.p2) == (0x00, 0x00) else None
+        if ef is None:
+            if (cmd.p1, cmd.p2) != (0x00, 0x80):
+                raise SwError(SW.INCORRECT_P1P2)
+            ef = self._ef
+        if ef is None:
+            raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
+        if not isinstance(ef, KeyIEF):
+            raise SwError(SW.COMMAND_INCOMPATIBLE_WITH_FILE)
+        if not ef.use.satisfied_by(self._verified):
+            raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
+        k = ef.spec.key_bytes
+        if not 1 <= len(cmd.data) <= k - 11:
+            raise SwError(SW.WRONG_LENGTH)
+        signature = _raw_rsa_pkcs1_sign(ef, cmd.data)
+        self.stats.signatures += 1
+        return signature  # returned even without Le (lenient, like real cards)
+
+
+#: DigestInfo prefixes (RFC 8017 §9.2 note 1): SEQUENCE { AlgorithmIdentifier with NULL
+#: parameters, OCTET STRING } up to the digest, per hash, with the digest length.
+_DIGEST_INFO_PREFIXES: dict[bytes, tuple[Callable[[], hashes.HashAlgorithm], int]] = {
+    bytes.fromhex("3021300906052b0e03021a05000414"): (hashes.SHA1, 20),
+    bytes.fromhex("302d300d06096086480165030402040500041c"): (hashes.SHA224, 28),
+    bytes.fromhex("3031300d060960864801650304020105000420"): (hashes.SHA256, 32),
+    bytes.fromhex("3041300d060960864801650304020205000430"): (hashes.SHA384, 48),
+    bytes.fromhex("3051300d060960864801650304020305000440"): (hashes.SHA512, 64),
+}
+
+
+def _raw_rsa_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
+    """PKCS#1 v1.5 type-01 padding over ``data`` as given, then the RSA private operation.
+
+    A canonical DigestInfo is signed by ``cryptography`` (same padded block); anything else
+    takes the test-only ``pow`` path (NOT constant time).
+    """
+    for prefix, (hash_cls, size) in _DIGEST_INFO_PREFIXES.items():
+        if len(data) == len(prefix) + size and data.startswith(prefix):
+            return key.spec.key.sign(data[len(prefix):], padding.PKCS1v15(),
+                                     Prehashed(hash_cls()))
+    return _pow_pkcs1_sign(key, data)
+
+
+def _pow_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
+    """Type-01 padding and ``m^d mod n`` by CRT with Python's ``pow`` (test-only, NOT
+    constant time; checked with the public exponent before it is returned)."""
+    k = key.spec.key_bytes
+    em = b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
+    priv = key.spec.key.private_numbers()
+    pub = priv.public_numbers
+    m = int.from_bytes(em, "big")
+    m1 = pow(m, priv.dmp1, priv.p)
+    m2 = pow(m, priv.dmq1, priv.q)
+    h = (priv.iqmp * (m1 - m2)) % priv.p
+    s = m2 + h * priv.q
+    if pow(s, pub.e, pub.n) != m:  # fault check, cheap with e = 65537
+        raise SwError(SW.NO_PRECISE_DIAGNOSIS, "RSA self-check failed")
+    return s.to_bytes(k, "big")
