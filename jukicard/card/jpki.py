@@ -38,6 +38,7 @@ from jukicard.apdu.apps.jpki import (
 from jukicard.apdu.command import CommandApdu
 from jukicard.card import crypto
 from jukicard.card.channel import CardChannel
+from jukicard.card.identity_data import TOKEN_INFO_LEN, CertificateAvailability, TokenInfoFull
 from jukicard.card.jpki_data import TokenInfo
 from jukicard.card.session import ApplicationSession, Ins, der_certificate_total
 from jukicard.errors import BadResponse, DataIntegrityError, SecurityStatusError, UsageError
@@ -50,6 +51,8 @@ PinRef = JpkiPin | JukiJpkiPin
 CertRef = JpkiCert | JukiJpkiCert
 KeyRef = JpkiKey | JukiJpkiKey
 
+#: JPKI EF of the certificate availability bytes (``8F 8F 00``, ``card-security.md`` §4).
+CERT_AVAILABILITY_EF = 0x0008
 #: Bytes read from the token EF (32-byte EF on the cards seen).
 TOKEN_READ_LEN = TOKEN_EF_SIZE
 
@@ -125,6 +128,29 @@ class JpkiSession(ApplicationSession[PinRef]):
         if not data:
             raise BadResponse("token EF is empty")
         return TokenInfo.parse(data)
+
+    def token_info_full(self) -> TokenInfoFull:
+        """Read the whole token EF (``0006``, 160-byte ``CK_TOKEN_INFO``; no PIN).
+
+        :raises BadResponse: the EF is shorter than 160 bytes (an older 32-byte token EF).
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        with self._operation():
+            self._select_ef(TOKEN_EF, "token EF")
+            data = self._read_binary(0, TOKEN_INFO_LEN)
+        return TokenInfoFull.parse(data or b"")
+
+    def certificate_availability(self) -> CertificateAvailability:
+        """Read EF ``0008`` (3 bytes, no PIN): which certificates the card holds.
+
+        :raises FileNotFoundOnCard: the card has no such EF.
+        :raises BadResponse: not 3 bytes.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        with self._operation():
+            self._select_ef(CERT_AVAILABILITY_EF, "certificate availability EF")
+            data = self._read_binary(0, 3)
+        return CertificateAvailability.parse(data or b"")
 
     # ------------------------------------------------------------------ PINs
     def change_pin(self, pin: PinRef, old: str, new: str) -> None:

@@ -16,13 +16,27 @@ NOTE: personal data; nothing read here is logged.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from typing import ClassVar
 
+from jukicard.apdu import sw as _sw
 from jukicard.apdu.apps import Application
+from jukicard.apdu.apps.text import CARD_AUTH_CHALLENGE_LEN
 from jukicard.apdu.apps.visual import VISUAL, VisualEf, VisualPin
-from jukicard.card.session import ApplicationSession
+from jukicard.apdu.command import CommandApdu
+from jukicard.card.cardauth import (
+    HOST_NONCE_LEN,
+    CardAuthPolicy,
+    CardAuthResult,
+    challenge_digest_info,
+    challenge_message,
+)
+from jukicard.card.session import ApplicationSession, Ins
 from jukicard.card.text_data import MyNumber
 from jukicard.card.visual_data import VisualBirth, VisualEntries
+from jukicard.card.visualauth import verify_visual_authentication
+from jukicard.errors import BadResponse, UsageError
 
 __all__ = ["VisualSession"]
 
@@ -85,3 +99,84 @@ class VisualSession(ApplicationSession[VisualPin]):
                 self._verify(*unlock)
             ef = self._read_tlv_ef(VisualEf.BIRTH, "visual birth EF")
         return VisualBirth.parse(ef)
+
+    def authenticate_card(
+        self,
+        *,
+        match_a: MyNumber | str | None = None,
+        match_b: str | None = None,
+        birth_pin: str | None = None,
+        policy: CardAuthPolicy | None = None,
+        rng: Callable[[int], bytes] = os.urandom,
+    ) -> CardAuthResult:
+        """Have the card prove it holds the key its signed records carry (券面AP card
+        authentication, :mod:`jukicard.card.visualauth`), all in one transaction.
+
+        Reads the CV certificate (EF ``0004``) and the signed records the credential opens
+        (VIS-3: 照合番号A ``0002`` + ``0005``, 照合番号B ``0002``, the birth-date PIN
+        ``0001``), asks for a 16-byte GET CHALLENGE and has key ``001A`` sign
+        ``DigestInfo(SHA-256(challenge ‖ host nonce))`` with ``80 2A 00 00``; then checks
+        CA → CV certificate → records → card key → signature offline.
+
+        :param match_a: / :param match_b: / :param birth_pin: exactly one credential (the
+            records need one); VERIFY is sent once, only with the value given here.
+        :param policy: the trusted J-LIS CV CA keys (e.g. :func:`jukicard.card.cvca.policy`);
+            ``None`` gives ``self-consistent-only`` at best.
+        :param rng: the host's CSPRNG for the nonce.
+        :raises UsageError: no credential or more than one; ``rng`` gave no 16 bytes.
+        :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
+        :raises UntrustedIssuerError: the card's CV CA is not in ``policy``.
+        :raises IssuerKeyMismatchError: the CV certificate does not verify under that CA.
+        :raises DataIntegrityError: a damaged or tampered record or CV certificate.
+        :raises CardAuthenticationError: a cloned card or a replayed signature.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        value_a = match_a.digits if isinstance(match_a, MyNumber) else match_a
+        unlock = self._unlock([(VisualPin.MATCH_A, value_a), (VisualPin.MATCH_B, match_b),
+                               (VisualPin.BIRTH, birth_pin)])
+        if unlock is None:
+            raise UsageError("visual-AP card authentication needs 照合番号A, 照合番号B or the "
+                             "birth-date PIN (the signed records are behind one)")
+        fids = _RECORDS_OPENED_BY[unlock[0].ef]
+        nonce = rng(HOST_NONCE_LEN)
+        if not isinstance(nonce, bytes) or len(nonce) != HOST_NONCE_LEN:
+            raise UsageError(f"rng must return {HOST_NONCE_LEN} bytes")
+        with self._operation(fresh=True):
+            self._verify(*unlock)
+            cv_ef = self._read_tlv_ef(VisualEf.CV_CERTIFICATE, "CV certificate EF")
+            records = {fid: self._read_tlv_ef(fid, f"visual EF {fid:04X}") for fid in fids}
+            challenge = card_challenge(self, CARD_AUTH_CHALLENGE_LEN)
+            signature = sign_with_default_key(self, challenge_message(challenge, nonce))
+        result = verify_visual_authentication(
+            cv_ef=cv_ef, records=records, card_challenge=challenge, host_nonce=nonce,
+            signature=signature, policy=policy)
+        log.info("visual AP card authentication: %s", result.level.value)
+        return result
+
+
+#: PIN IEF → the signed records it opens (VIS-3).
+_RECORDS_OPENED_BY: dict[int, tuple[int, ...]] = {
+    VisualPin.MATCH_A.spec.ef: (VisualEf.ENTRIES, VisualEf.MY_NUMBER_IMAGE),
+    VisualPin.MATCH_B.spec.ef: (VisualEf.ENTRIES,),
+    VisualPin.BIRTH.spec.ef: (VisualEf.BIRTH,),
+}
+
+
+def card_challenge(session: ApplicationSession[VisualPin], length: int) -> bytes:
+    """GET CHALLENGE ``length`` bytes inside ``session``'s operation.
+
+    :raises BadResponse: the card answered another length.
+    """
+    resp = session._send(CommandApdu(0x00, Ins.GET_CHALLENGE, 0x00, 0x00, le=length,
+                                     extended=False))
+    data = _sw.check(resp)
+    if len(data) != length:
+        raise BadResponse(f"GET CHALLENGE returned {len(data)} bytes, not {length}")
+    return data
+
+
+def sign_with_default_key(session: ApplicationSession[VisualPin], message: bytes) -> bytes:
+    """``80 2A 00 00 <DigestInfo(SHA-256(message))>``: the AP's default key, no SELECT."""
+    resp = session._send(CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x00,
+                                     challenge_digest_info(message), le=256, extended=False))
+    return _sw.check(resp)

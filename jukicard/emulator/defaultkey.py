@@ -4,7 +4,7 @@ On the real card the 券面事項入力補助AP answers ``80 2A 00 00 <DigestInf
 IEF ``0013`` — no SELECT, no credential (``card-security.md`` §2, §8).  The table is keyed
 by AID from the facts in :mod:`jukicard.apdu.apps`; the key itself (and its access
 condition) comes from the card profile like every other key IEF.  The 券面事項確認AP's key
-(``001A``) joins the table when its records are emulated.
+(``001A``) is in the table too (issue 11, part C).
 
 NOTE: the card signs whatever it is given; challenge freshness is the host's check
 (:mod:`jukicard.card.cardauth`, CARDAUTH-1).  The card half of freshness is that GET
@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from jukicard.apdu.apps.text import AID as TEXT_AID
 from jukicard.apdu.apps.text import CARD_AUTH_KEY
+from jukicard.apdu.apps.visual import AID as VISUAL_AID
+from jukicard.apdu.apps.visual import CARD_AUTH_KEY as VISUAL_CARD_AUTH_KEY
 from jukicard.emulator.fs import DedicatedFile, ElementaryFile
 
 __all__ = ["DEFAULT_SIGNING_KEYS", "default_signing_key"]
 
 #: AID → fid of the application's default signing key.
-DEFAULT_SIGNING_KEYS: dict[bytes, int] = {TEXT_AID: CARD_AUTH_KEY}
+DEFAULT_SIGNING_KEYS: dict[bytes, int] = {TEXT_AID: CARD_AUTH_KEY,
+                                          VISUAL_AID: VISUAL_CARD_AUTH_KEY}
 
 
 def default_signing_key(df: DedicatedFile | None) -> ElementaryFile | None:

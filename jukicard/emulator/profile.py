@@ -198,6 +198,9 @@ class CardProfile:
     atr: bytes = DEFAULT_ATR
     extended_length: bool = True
     challenge_seed: int | None = None
+    #: MF-level GET DATA objects (tag → value; issue 11 card identity, ``identitycmds``)
+    mf_data: Mapping[int, bytes] = dataclasses.field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     def __post_init__(self) -> None:
         if self.card_type not in CARD_TYPES:
@@ -256,6 +259,7 @@ class CardProfile:
         seed = obj.get("challenge_seed")
         if seed is not None:
             seed = json_int(seed, "profile.challenge_seed", 0, 2**64 - 1)
+        mf_data = _mf_data(obj.get("mf_data", {}))
         apps = json_require(obj, "applications", "profile")
         if not isinstance(apps, list):
             raise ProfileError("profile.applications: expected a list")
@@ -268,6 +272,7 @@ class CardProfile:
             atr=atr,
             extended_length=ext,
             challenge_seed=seed,
+            mf_data=mf_data,
         )
 
     @classmethod
@@ -300,6 +305,8 @@ class CardProfile:
         }
         if self.challenge_seed is not None:
             out["challenge_seed"] = self.challenge_seed
+        if self.mf_data:
+            out["mf_data"] = {f"{t:04X}": v.hex().upper() for t, v in sorted(self.mf_data.items())}
         out["applications"] = [a.to_json() for a in self.applications]
         return out
 
@@ -309,6 +316,23 @@ class CardProfile:
     def replace(self, **changes: Any) -> CardProfile:
         """A copy with some top-level fields changed (e.g. ``atr=``, ``extended_length=``)."""
         return dataclasses.replace(self, **changes)
+
+
+def _mf_data(obj: Any) -> dict[int, bytes]:
+    """Optional ``"mf_data": {"0045": "<hex>", ...}``: the MF-level GET DATA objects
+    (tag = P1P2, value without the template wrapper).
+
+    :raises ProfileError: not an object of 4-hex-digit tags to hex values.
+    """
+    if not isinstance(obj, Mapping):
+        raise ProfileError("profile.mf_data: expected an object")
+    out: dict[int, bytes] = {}
+    for key, value in obj.items():
+        tag = json_hex(key, "profile.mf_data key")
+        if len(tag) != 2:
+            raise ProfileError("profile.mf_data: a tag is 2 bytes (4 hex digits)")
+        out[int.from_bytes(tag, "big")] = json_hex(value, f"profile.mf_data[{key}]")
+    return out
 
 
 # --------------------------------------------------------------------------- loading

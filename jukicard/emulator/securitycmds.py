@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from jukicard.apdu.command import CommandApdu
@@ -35,7 +35,7 @@ from jukicard.emulator.fs import KeyIEF, PinCheck
 from jukicard.emulator.state import CardState, SwError, tries_sw
 from jukicard.errors import tries_left_text
 
-__all__ = ["SecurityCommands"]
+__all__ = ["SecurityCommands", "raw_pkcs1_sign"]
 
 log = logging.getLogger("jukicard.emulator.cardos")
 
@@ -173,11 +173,20 @@ def _raw_rsa_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
 
 
 def _pow_pkcs1_sign(key: KeyIEF, data: bytes) -> bytes:
-    """Type-01 padding and ``m^d mod n`` by CRT with Python's ``pow`` (test-only, NOT
-    constant time; checked with the public exponent before it is returned)."""
-    k = key.spec.key_bytes
+    """Type-01 padding and ``m^d mod n`` (:func:`raw_pkcs1_sign`) with the key of ``key``."""
+    return raw_pkcs1_sign(key.spec.key, data)
+
+
+def raw_pkcs1_sign(private_key: rsa.RSAPrivateKey, data: bytes) -> bytes:
+    """Type-01 padding over ``data`` as given and ``m^d mod n`` by CRT with Python's ``pow``
+    (test-only, NOT constant time; checked with the public exponent before it is returned).
+    Also what the test-vector generator signs the 券面AP's three-digest DigestInfo with
+    (``cryptography`` signs only a DigestInfo of one hash)."""
+    k = (private_key.key_size + 7) // 8
+    if len(data) > k - 11:
+        raise SwError(SW.WRONG_LENGTH)
     em = b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
-    priv = key.spec.key.private_numbers()
+    priv = private_key.private_numbers()
     pub = priv.public_numbers
     m = int.from_bytes(em, "big")
     m1 = pow(m, priv.dmp1, priv.p)

@@ -12,7 +12,7 @@ import enum
 from jukicard.apdu.apps.spec import Application, Charset, PinEnum, PinSpec
 from jukicard.apdu.apps.text import MATCH_A_LABELS, MATCH_B_LABELS
 
-__all__ = ["AID", "VISUAL", "VisualPin", "VisualEf"]
+__all__ = ["AID", "VISUAL", "VisualPin", "VisualEf", "CARD_AUTH_KEY"]
 
 #: DF name of the visual AP.
 AID = bytes.fromhex("D3921000310001010402")
@@ -31,6 +31,12 @@ class VisualEf(enum.IntEnum):
     AP_BASIC_INFO = 0x0003
     CV_CERTIFICATE = 0x0004
     MY_NUMBER_IMAGE = 0x0005
+
+
+#: The AP's own signing key (IEF ``001A``), the application's default key: ``80 2A 00 00``
+#: signs with it, no SELECT, no credential (``card-security.md`` §2).  Its public half is
+#: the card key EF ``0001``/``0002``/``0005`` carry (``DF 12``/``DF 24``/``DF 42``).
+CARD_AUTH_KEY = 0x001A
 
 
 #: The 券面事項確認AP.  Nothing it holds is logged (the AP basic info names the city).
