@@ -112,7 +112,11 @@ class TextSession(ApplicationSession[TextPin]):
         return BasicInfo.parse(ef)
 
     def read_verified(
-        self, pin: str, *, issuer_key: rsa.RSAPublicKey | CvCertificate | None = None
+        self,
+        pin: str,
+        *,
+        issuer_key: rsa.RSAPublicKey | CvCertificate | None = None,
+        policy: CardAuthPolicy | None = None,
     ) -> VerifiedTextData:
         """Read the My Number and the 基本4情報 and check them against the AP's signature EF
         (``0003``) with the key of its CV certificate (``0004``), all in one transaction.
@@ -129,9 +133,15 @@ class TextSession(ApplicationSession[TextPin]):
             issuer): its RSA public key, or the issuer's own :class:`CvCertificate` (e.g.
             the J-LIS root CV certificate; its public key is used).  Checked before anything
             is sent.
-        :returns: the data and what was checked; unpacks as ``(my_number, basic_info)``.
-        :raises UsageError: ``issuer_key`` is of another type (a private key, an EC key...)
-            — nothing was sent, the PIN is not spent.
+        :param policy: instead of ``issuer_key``: the trusted CV CA keys (e.g.
+            :func:`jukicard.card.cvca.policy`); the key the card's CV certificate names
+            (CAR) is taken from it — never a key the card supplies.
+        :returns: the data and what was checked; unpacks as ``(my_number, basic_info)``;
+            :attr:`VerifiedTextData.trust_level` says ``verified-to-jlis-ca`` or
+            ``self-consistent-only``.
+        :raises UsageError: ``issuer_key`` is of another type (a private key, an EC key...),
+            or both ``issuer_key`` and ``policy`` — nothing was sent, the PIN is not spent.
+        :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` lacks.
         :raises IssuerKeyMismatchError: (a :class:`DataIntegrityError`) the card's CV
             certificate does not verify under ``issuer_key``.
         :raises DataIntegrityError: the data does not match the signature (tampered), the
@@ -141,6 +151,8 @@ class TextSession(ApplicationSession[TextPin]):
         :raises TransportError: (or a subclass) the card went away.
         """
         trusted_key = issuer_public_key(issuer_key)
+        if policy is not None and trusted_key is not None:
+            raise UsageError("give issuer_key or policy, not both")
         spec = self._pin(TextPin.PIN)
         raw = self._encode_pin(spec, pin)
         with self._operation(fresh=True):
@@ -154,6 +166,8 @@ class TextSession(ApplicationSession[TextPin]):
                 raise
             except BadResponse as exc:  # a signed EF that cannot even be read whole
                 raise DataIntegrityError(f"{exc}: the signed data is damaged") from exc
+        if policy is not None:
+            trusted_key = _policy_key(cv_ef, policy)
         check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key)
         result = VerifiedTextData(MyNumber.parse(my_number_ef), BasicInfo.parse(basic_ef),
                                   check)
@@ -271,6 +285,19 @@ def issuer_public_key(issuer_key: object) -> rsa.RSAPublicKey | None:
                          "(or its CV certificate)")
     raise UsageError("issuer_key must be an RSA public key or the issuer's CvCertificate, "
                      f"got a {type(issuer_key).__name__}")
+
+
+def _policy_key(cv_ef: bytes, policy: CardAuthPolicy) -> rsa.RSAPublicKey:
+    """The key of ``policy`` the CV certificate names (CAR).
+
+    :raises DataIntegrityError: a damaged CV certificate EF.
+    :raises UntrustedIssuerError: no such key in ``policy``.
+    """
+    try:
+        car = CvCertificate.parse(cv_ef).car
+    except BadResponse as exc:
+        raise DataIntegrityError("CV certificate EF is damaged") from exc
+    return policy.anchor_for(car).public_key
 
 
 def _check_signature(

@@ -412,6 +412,15 @@ class VerifiedTextData:
         """True if the signing key was checked against a trusted issuer key."""
         return self.signature_check is SignatureCheck.TRUSTED_ISSUER
 
+    @property
+    def trust_level(self) -> str:
+        """The issue-11 wording of :attr:`signature_check`: ``"verified-to-jlis-ca"`` (the
+        CV certificate verified under a CV CA key the caller trusts: bundled J-LIS, or
+        given) or ``"self-consistent-only"`` (only the card's own key)."""
+        if self.signature_check is SignatureCheck.TRUSTED_ISSUER:
+            return "verified-to-jlis-ca"
+        return "self-consistent-only"
+
     def __iter__(self) -> Iterator[Any]:
         """``(my_number, basic_info)``, for callers that unpacked the former tuple (typed
         ``Any``: use the attributes for typed access)."""
