@@ -149,11 +149,12 @@ class TokenInfoFull:
         raw = ef_bytes(data, "token info EF")
         if len(raw) < TOKEN_INFO_LEN:
             raise BadResponse(f"token info EF: {len(raw)} bytes, expected {TOKEN_INFO_LEN}")
-        text = {name: ascii_text(raw[a:b].rstrip(b" \x00") or b" ", f"token info {name}").strip()
-                for name, a, b in _TEXT_FIELDS}
-        ulongs = dict(zip(_ULONGS, struct.unpack(_ULONG_FMT, raw[96:140]), strict=True))
+        label, manufacturer, model, serial = (
+            ascii_text(raw[a:b].rstrip(b" \x00") or b" ", f"token info {name}").strip()
+            for name, a, b in _TEXT_FIELDS)
+        u = struct.unpack(_ULONG_FMT, raw[96:140])
         utc = ascii_text(raw[144:160].rstrip(b" \x00") or b" ", "token info time").strip()
-        return cls(**text, **ulongs, hardware_version=raw[140:142],
+        return cls(label, manufacturer, model, serial, *u, hardware_version=raw[140:142],
                    firmware_version=raw[142:144], utc_time=utc)
 
     def __bytes__(self) -> bytes:

@@ -99,3 +99,13 @@ def info(card: CardSelection, as_json: bool) -> int:
     else:
         out().text(format_info(result, state().card_source))
     return 0
+
+
+def _register() -> None:
+    """``card authenticate`` (issue 11, part C) lives in :mod:`jukicard.cli.cardauth`."""
+    from jukicard.cli.cardauth import authenticate
+
+    card.add_command(authenticate)
+
+
+_register()

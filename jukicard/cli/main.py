@@ -40,6 +40,7 @@ from jukicard.cli._text import LogFormatter, escape
 from jukicard.errors import (
     ApplicationNotFound,
     BadResponse,
+    CardAuthenticationError,
     CardError,
     CardRemovedError,
     CardResetError,
@@ -54,6 +55,7 @@ from jukicard.errors import (
     SecurityStatusError,
     SharingViolationError,
     TransportError,
+    UntrustedIssuerError,
     UsageError,
     ValidationError,
     tries_left_text,
@@ -76,6 +78,11 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     # be right — damaged or tampered card data, a failed check, not a refusal
     (IssuerKeyMismatchError, 5, "the key given with --issuer-key did not certify this "
      "card's data-signing key: a wrong key file, or a card that issuer did not certify"),
+    # issue 11, part C: the card failed to prove itself (card authentication)
+    (UntrustedIssuerError, 5, "the card is certified by a CV CA the policy does not trust "
+     "(a test card under the production policy needs --allow-test-keys)"),
+    (CardAuthenticationError, 5, "the card did not prove it holds the key its signed "
+     "records carry: a cloned card or a replayed answer"),
     (DataIntegrityError, 5, "the card's data does not match its signature: it may have "
      "been tampered with"),
     (BadResponse, 5, "the card answered with data that cannot be right: the card's data is "

@@ -114,7 +114,6 @@ def _mf_data(res: Resident, profile: CardProfile, keys: PublishedKeys, serial: s
                               root_key)
     lower = CvCertificate.create(MF_IDS["mf-intermediate"], MF_IDS["mf-card"],
                                  card_mf.public_key(), mf_key)
-    inner = (lambda c: bytes(c)[5:])  # responses leave out the 7F21 82 hh ll wrapper
     return {
         0x0042: root_id,
         0x0045: serial.encode("ascii"),
@@ -122,8 +121,8 @@ def _mf_data(res: Resident, profile: CardProfile, keys: PublishedKeys, serial: s
         0x00F0: municipality.encode("ascii"),
         0x00F2: res.card_expiry.strftime("%Y%m%d").encode("ascii"),
         0x00F7: MF_IDS["mf-intermediate"],
-        0x00F8: inner(f8),
-        0x7F21: inner(lower),
+        0x00F8: bytes(f8)[5:],  # responses leave out the 7F21 82 hh ll wrapper
+        0x7F21: bytes(lower)[5:],
         0x5F51: profile.atr[1:],
     }
 
