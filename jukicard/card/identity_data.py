@@ -152,10 +152,10 @@ class TokenInfoFull:
         label, manufacturer, model, serial = (
             ascii_text(raw[a:b].rstrip(b" \x00") or b" ", f"token info {name}").strip()
             for name, a, b in _TEXT_FIELDS)
-        u = struct.unpack(_ULONG_FMT, raw[96:140])
+        u: tuple[int, ...] = struct.unpack(_ULONG_FMT, raw[96:140])
         utc = ascii_text(raw[144:160].rstrip(b" \x00") or b" ", "token info time").strip()
-        return cls(label, manufacturer, model, serial, *u, hardware_version=raw[140:142],
-                   firmware_version=raw[142:144], utc_time=utc)
+        return cls(label, manufacturer, model, serial, u[0], u[1], u[2], u[3], u[4], u[5],
+                   u[6], u[7], u[8], u[9], u[10], raw[140:142], raw[142:144], utc)
 
     def __bytes__(self) -> bytes:
         out = b"".join(getattr(self, name).encode("ascii").ljust(b - a, b" ")[: b - a]
