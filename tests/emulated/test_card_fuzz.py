@@ -125,6 +125,9 @@ OPS: list[Op] = [
     Op("open_card[juki]", JK, lambda t, _: open_card(t)),
     # JpkiSession (and the base class)
     Op("JpkiSession.token_info", MN, lambda t, _: _jpki(t).token_info()),
+    Op("JpkiSession.token_info_full", MN, lambda t, _: _jpki(t).token_info_full()),
+    Op("JpkiSession.certificate_availability", MN,
+       lambda t, _: _jpki(t).certificate_availability()),
     Op("JpkiSession.pin_status", MN, lambda t, _: _jpki(t).pin_status(JpkiPin.SIGN)),
     Op("JpkiSession.verify", MN, lambda t, _: _jpki(t).verify(JpkiPin.AUTH, PINS["auth"]), 1),
     Op("JpkiSession.reselect", MN, lambda t, _: _jpki(t).reselect()),
@@ -170,6 +173,8 @@ OPS: list[Op] = [
     Op("VisualSession.read_entries[match_b]", MN,
        lambda t, _: VisualSession(t).read_entries(match_b=VISUAL_B), 1),
     Op("VisualSession.read_birth", MN, lambda t, _: VisualSession(t).read_birth(BIRTH_PIN), 1),
+    Op("VisualSession.authenticate_card", MN,
+       lambda t, _: VisualSession(t).authenticate_card(match_a=MATCH_A), 1),
     # JukiSession
     Op("JukiSession.pin_status", JK, lambda t, _: JukiSession(t).pin_status()),
     Op("JukiSession.verify", JK, lambda t, _: JukiSession(t).verify(JukiPin.PIN, PINS["juki"]), 1),

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 from asn1crypto import core as asn1core
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from jukicard.card.dataobjects import (
     BasicInfo,
-    CommonCardId,
     CvCertificate,
     MyNumber,
     TextApSignature,
@@ -28,6 +27,8 @@ from jukicard.card.dataobjects import (
     VisualEntries,
     is_valid_my_number,
 )
+from jukicard.card.identity_data import CardInfoRecord, TokenInfoFull
+from jukicard.card.visualauth import VisualRecord
 from jukicard.testing import pkigen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -399,7 +400,9 @@ def test_mynumber_profile_contents(generated) -> None:
         5,
     )
     token = bytes.fromhex(jpki["0006"]["data"])
-    assert len(token) == 32 and TokenInfo.parse(token).kind is TokenKind.MYNUMBER_CARD
+    # issue 11: the whole 160-byte CK_TOKEN_INFO; its first 32 bytes are the token string
+    assert len(token) == 160 and TokenInfo.parse(token[:32]).kind is TokenKind.MYNUMBER_CARD
+    assert TokenInfoFull.parse(token).label == "JPKIAPICCTOKEN2"
     for cert_fid, key_fid, pin in (("000A", "0017", "0018"), ("0001", "001A", "001B")):
         cert = x509.load_der_x509_certificate(bytes.fromhex(jpki[cert_fid]["data"]))
         key = serialization.load_pem_private_key(jpki[key_fid]["private_key_pem"].encode(), None)
@@ -436,13 +439,16 @@ def test_mynumber_profile_contents(generated) -> None:
     assert ve.photo.startswith(b"\x00\x00\x00\x0cjP  ")
     assert ve.name_png.startswith(b"\x89PNG\r\n\x1a\n")
     vkey = CvCertificate.parse(bytes.fromhex(visual["0004"]["data"])).public_key()
-    vkey.verify(ve.signature, ve.signed_part(), padding.PKCS1v15(), hashes.SHA256())
+    # issue 11: DF 28 follows the real rule (three group digests, VIS-1) and DF 24 is the card key
+    assert VisualRecord.parse(0x0002, bytes.fromhex(visual["0002"]["data"])).verify_issuer(vkey)
     assert visual["0011"]["value"] == r1["pins"]["visual_birth_0011"]
     assert len(visual["0011"]["value"]) == 6 and visual["0011"]["max_tries"] == 3
     assert visual["0002"]["read"] == {"any_of": ["0013", "0012"]}
 
     common = _files(prof, "common")
-    assert CommonCardId.parse(bytes.fromhex(common["0001"]["records"][0])).number == r1["card_id"]
+    # issue 11: record 1 is the real card-information record (01 1C + 28 digits)
+    info = CardInfoRecord.parse(bytes.fromhex(common["0001"]["records"][0]))
+    assert info.serial == "99" + r1["card_id"][2:].rjust(11, "0") + "00"
 
 
 def test_short_and_juki_profiles(generated) -> None:

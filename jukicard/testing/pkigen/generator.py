@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jukicard.testing.pkigen.cardid import with_card_identity
 from jukicard.testing.pkigen.carddata import card_key_name, make_cv
+from jukicard.testing.pkigen.cardid import with_card_identity
 from jukicard.testing.pkigen.crlgen import make_crls
 from jukicard.testing.pkigen.keys import KeyStore, PublishedKeys
 from jukicard.testing.pkigen.manifest import build_manifest
