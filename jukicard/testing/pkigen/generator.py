@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jukicard.testing.pkigen.carddata import card_key_name, make_cv
+from jukicard.testing.pkigen.carddata import card_key_name, make_cv, sm_key_name
 from jukicard.testing.pkigen.crlgen import make_crls
 from jukicard.testing.pkigen.keys import KeyStore, PublishedKeys
 from jukicard.testing.pkigen.manifest import build_manifest
@@ -88,7 +88,8 @@ def generate(
         res = by_id[pp.resident]
         own = {ee.kind: ee for ee in issued if ee.resident.id == res.id}
         card_key = None if res.plan.is_juki else keys.get(card_key_name(res))
-        profile = card_profile(res, own, cv, pp, card_key)
+        sm_key = None if res.plan.is_juki else keys.get(sm_key_name(res))
+        profile = card_profile(res, own, cv, pp, card_key, sm_key)
         write_profile(tree, profile)
         profiles.append(profile)
 
