@@ -522,3 +522,50 @@ def test_no_secret_in_logs_reprs_or_errors(
                    repr(SEED), repr(KEY)):
         assert secret not in texts
     assert logging.getLogger("jukicard").isEnabledFor(1)
+
+
+# --------------------------------------------------------------------------- CLI
+from test_cli_card import Cli, cli  # noqa: E402, F401 - the CLI runner fixture
+
+
+def test_cli_mynumber_sm_json(cli: Cli, pins: PinLedger) -> None:
+    card = cli.use()
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 0, res.err
+    out = res.json()
+    assert out["secure_messaging"] is True and out["signature_check"] == "card-key-only"
+    assert out["my_number"] == MY_NUMBER_EF[3:15].decode()
+    assert card.secure_channel is not None and card.secure_channel.counter == 8  # type: ignore[attr-defined]
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
+                  "--no-check-signature", stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 0 and res.json()["secure_messaging"] is True
+
+
+def test_cli_basic_info_sm(cli: Cli, pins: PinLedger) -> None:
+    cli.use()
+    res = cli.run("basic-info", "--emulated", "--pin-stdin", "--json", "--sm",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 0, res.err
+    assert res.json()["secure_messaging"] is True and res.json()["name"]
+    res = cli.run("basic-info", "--emulated", "--pin-stdin", "--sm", "--match-b",
+                  stdin=MATCH_B + "\n")
+    assert res.rc == 2  # usage: --sm needs the 4-digit PIN; nothing sent
+
+
+def test_cli_plain_json_unchanged(cli: Cli, pins: PinLedger) -> None:
+    cli.use()
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 0 and "secure_messaging" not in res.json()
+
+
+def test_cli_sm_wrong_key_exit_4(cli: Cli, pins: PinLedger) -> None:
+    data = profile_json("mynumber-01")
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    find_file(data, "text", "0006")["data"] = bytes(
+        SessionKeyPublicKey.of(other.public_key())).hex().upper()
+    cli.use(data=data)
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    assert res.rc == 4 and res.json()["error"]["type"] == "TextSmKeyRejectedError"
