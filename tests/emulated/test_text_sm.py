@@ -530,13 +530,15 @@ from test_cli_card import Cli, cli  # noqa: E402, F401 - the CLI runner fixture
 
 def test_cli_mynumber_sm_json(cli: Cli, pins: PinLedger) -> None:
     card = cli.use()
+    seen: list[bytes] = []
+    card.command_log = lambda c, r: seen.append(c)
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
                   stdin=pins.submit(PINS["text"]) + "\n")
     assert res.rc == 0, res.err
     out = res.json()
     assert out["secure_messaging"] is True and out["signature_check"] == "card-key-only"
     assert out["my_number"] == MY_NUMBER_EF[3:15].decode()
-    assert card.secure_channel is not None and card.secure_channel.counter == 8  # type: ignore[attr-defined]
+    assert [c[1] for c in seen if c[0] == 0x08] == [0xA4, 0xB0] * 4  # 4 EFs under SM
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
                   "--no-check-signature", stdin=pins.submit(PINS["text"]) + "\n")
     assert res.rc == 0 and res.json()["secure_messaging"] is True
