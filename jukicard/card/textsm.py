@@ -62,13 +62,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
+
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from jukicard.apdu import sw as _sw
-from jukicard.apdu.apps.spec import PinEnum
+from jukicard.apdu.apps.spec import PinEnum, PinSpec
 from jukicard.apdu.apps.text import (
     INS_SET_SESSION_KEY,
     SM_CLA,
@@ -96,9 +97,6 @@ from jukicard.errors import (
     TransportError,
     UsageError,
 )
-
-if TYPE_CHECKING:
-    from jukicard.card.text import TextSession
 
 __all__ = [
     "TextSecureSession",
@@ -374,6 +372,16 @@ def _do(tag: int, value: bytes) -> bytes:
     return bytes((tag,)) + encode_length(len(value)) + value
 
 
+class TextSessionOps(Protocol):
+    """What :class:`TextSecureSession` uses of its text-AP session
+    (:class:`~jukicard.card.text.TextSession`)."""
+
+    def _pin(self, pin: object) -> PinSpec: ...
+    def _encode_pin(self, pin: PinSpec, value: object, *, new: bool = False) -> bytes: ...
+    def _note_verify(self, pin: PinSpec, resp: ResponseApdu) -> None: ...
+    def _check_read(self, resp: ResponseApdu) -> bytes | None: ...
+
+
 class TextSecureSession:
     """The operations of an open secure session on the text AP (handed out by
     :meth:`TextSession.secure_messaging <jukicard.card.text.TextSession.secure_messaging>`;
@@ -386,7 +394,7 @@ class TextSecureSession:
     :param sm: the open processor.
     """
 
-    def __init__(self, session: TextSession, sm: TextSecureMessaging) -> None:
+    def __init__(self, session: TextSessionOps, sm: TextSecureMessaging) -> None:
         self._session = session
         self._sm = sm
 

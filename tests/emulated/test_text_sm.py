@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from emulated_support import PINS, Emulated, MakeCard, PinLedger, find_file, profile_json
+from test_cli_card import Cli
 
 from jukicard.apdu.apps import TextEf, TextPin
 from jukicard.apdu.command import CommandApdu, ResponseApdu
@@ -525,7 +526,10 @@ def test_no_secret_in_logs_reprs_or_errors(
 
 
 # --------------------------------------------------------------------------- CLI
-from test_cli_card import Cli, cli  # noqa: E402, F401 - the CLI runner fixture
+@pytest.fixture(name="cli")
+def _cli(monkeypatch: pytest.MonkeyPatch, make_card: MakeCard,
+         capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(monkeypatch, make_card, capsys)
 
 
 def test_cli_mynumber_sm_json(cli: Cli, pins: PinLedger) -> None:

@@ -34,7 +34,6 @@ from jukicard.apdu.apps.jpki import TOKEN_EF
 from jukicard.apdu.apps.juki import RESIDENT_CODE_LEN
 from jukicard.apdu.apps.text import CARD_AUTH_KEY
 from jukicard.card.textsm import SessionKeyPublicKey
-from jukicard.emulator.textsm import SESSION_KEY_IEF
 from jukicard.emulator.profile import (
     AccessCondition,
     ApplicationSpec,
@@ -45,6 +44,7 @@ from jukicard.emulator.profile import (
     RecordFileSpec,
     RsaKeySpec,
 )
+from jukicard.emulator.textsm import SESSION_KEY_IEF
 from jukicard.testing.pkigen.carddata import (
     CvSet,
     card_id_record,
