@@ -928,13 +928,13 @@ def test_digest_info_signed_by_cryptography_equals_the_raw_pkcs1_block(
     from asn1crypto.algos import DigestInfo
     from asn1crypto.core import Null
 
+    from jukicard.emulator.fs import KeyIEF
+    from jukicard.emulator.profile import AccessCondition, RsaKeySpec
     from jukicard.emulator.securitycmds import (
         _DIGEST_INFO_PREFIXES,
         _pow_pkcs1_sign,
         _raw_rsa_pkcs1_sign,
     )
-    from jukicard.emulator.fs import KeyIEF
-    from jukicard.emulator.profile import AccessCondition, RsaKeySpec
 
     key = KeyIEF(0x17, RsaKeySpec(0x17, keys[0], AccessCondition.ALWAYS))
     # canonical form (RFC 8017 §9.2): NULL parameters present, as OpenSC and jukicard send
