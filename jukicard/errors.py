@@ -23,6 +23,11 @@ terminal application can decide what to tell the counter staff.
     │   ├── SecurityStatusError    a PIN / key condition is not satisfied
     │   ├── ApplicationNotFound
     │   ├── FileNotFoundOnCard
+    │   ├── TextSmError            text-AP secure messaging failed; the session is gone
+    │   │   ├── TextSmKeyRejectedError  SET SESSION KEY refused (6A80 / 6F00)
+    │   │   ├── TextSmDestroyedError    the card destroyed the session (6988, 69FC...)
+    │   │   ├── TextSmResponseError     a response that does not decrypt / fit
+    │   │   └── TextSmClosedError       used after it broke or closed (nothing sent)
     │   └── BadResponse            the card answered 9000 with data we cannot accept
     │       └── DataIntegrityError card data does not match its signature (tampered)
     │           ├── IssuerKeyMismatchError  the card's CV certificate does not verify
@@ -79,6 +84,11 @@ __all__ = [
     "IssuerKeyMismatchError",
     "UntrustedIssuerError",
     "CardAuthenticationError",
+    "TextSmError",
+    "TextSmKeyRejectedError",
+    "TextSmDestroyedError",
+    "TextSmResponseError",
+    "TextSmClosedError",
     "ValidationError",
     "RevokedError",
     "ExpiredError",
@@ -266,6 +276,33 @@ class CardAuthenticationError(DataIntegrityError):
     challenge signature does not verify (a cloned card with the right data but another key,
     a replayed signature over an old challenge) or the card key record is not signed by
     the certified issuer key."""
+
+
+# ----------------------------------------------- issue 11 part A: text-AP secure messaging
+class TextSmError(CardError):
+    """Secure messaging on the 券面事項入力補助AP failed; the secure session is gone (the
+    host object refuses every later use).  ``sw`` is the card's status word, or ``9000``
+    when the card answered success but the host could not accept the answer."""
+
+
+class TextSmKeyRejectedError(TextSmError):
+    """SET SESSION KEY was refused: the seed was not encrypted to this card's key (``6A80``:
+    it decrypts to something else; ``6F00``: the cryptogram is not below the modulus)."""
+
+
+class TextSmDestroyedError(TextSmError):
+    """The card destroyed the session (``6988``: it could not unwrap a command — wrong
+    counter, tag, data object or padding) or has none any more (``69FC``, ``6987``,
+    ``6882``)."""
+
+
+class TextSmResponseError(TextSmError):
+    """A secure-messaging response did not decrypt, unpad or have the expected shape
+    (tampered, replayed or from another counter value); the host destroyed the session."""
+
+
+class TextSmClosedError(TextSmError):
+    """The secure session was already broken or closed: nothing was sent."""
 
 
 # --------------------------------------------------------------------------- validation

@@ -95,6 +95,11 @@ class SW(enum.IntEnum):
     INS_NOT_SUPPORTED = 0x6D00
     CLA_NOT_SUPPORTED = 0x6E00
     NO_PRECISE_DIAGNOSIS = 0x6F00
+    # issue 11 part A (text-AP secure messaging, card-security.md §1)
+    #: the AP has no session-key function (共通カードAP, 券面事項確認AP on SET SESSION KEY)
+    SESSION_KEY_NOT_SUPPORTED = 0x66F1
+    #: the secure-messaging session was destroyed (after 6988)
+    SM_SESSION_DESTROYED = 0x69FC
 
 
 _DESCRIPTIONS: dict[int, str] = {
@@ -133,6 +138,8 @@ _DESCRIPTIONS: dict[int, str] = {
     SW.FILE_ALREADY_EXISTS: "file already exists",
     SW.DF_NAME_ALREADY_EXISTS: "DF name already exists",
     SW.WRONG_P1P2: "wrong parameters P1-P2 (offset outside the EF)",
+    SW.SESSION_KEY_NOT_SUPPORTED: "no session-key function in this application",
+    SW.SM_SESSION_DESTROYED: "secure-messaging session destroyed",
     SW.INS_NOT_SUPPORTED: "instruction not supported",
     SW.CLA_NOT_SUPPORTED: "class not supported",
     SW.NO_PRECISE_DIAGNOSIS: "no precise diagnosis",

@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu import sw as _sw
 from jukicard.apdu.apps import Application
-from jukicard.apdu.apps.text import CARD_AUTH_CHALLENGE_LEN, TEXT, TextEf, TextPin
-from jukicard.apdu.command import CommandApdu
+from jukicard.apdu.apps.spec import PinSpec
+from jukicard.apdu.apps.text import (
+    CARD_AUTH_CHALLENGE_LEN,
+    SM_SEED_LEN,
+    TEXT,
+    TextEf,
+    TextPin,
+)
+from jukicard.apdu.command import CommandApdu, ResponseApdu
 from jukicard.card.cardauth import (
     HOST_NONCE_LEN,
     CardAuthPolicy,
@@ -40,6 +48,7 @@ from jukicard.card.text_data import (
     TextApSignature,
     VerifiedTextData,
 )
+from jukicard.card.textsm import SessionKeyPublicKey, TextSecureMessaging, TextSecureSession
 from jukicard.errors import BadResponse, DataIntegrityError, UsageError
 
 __all__ = ["TextSession", "DataIntegrityError", "MY_NUMBER_READ_LIMIT", "issuer_public_key"]
@@ -49,6 +58,11 @@ log = logging.getLogger(__name__)
 #: Largest My Number EF read (17 bytes on the cards; read to EOF so the signed digest,
 #: which covers the padding too, can be checked).
 MY_NUMBER_READ_LIMIT = 256
+#: First tags of the EFs read under secure messaging (a wrong one = a bad response).
+_MY_NUMBER_TAG = 0xFF10
+_BASIC_INFO_TAG = 0xFF20
+_SIGNATURE_TAG = 0xFF30
+_CV_TAG = 0x7F21
 
 
 def _match_a_value(value: MyNumber | str | None) -> str | None:
@@ -245,6 +259,108 @@ class TextSession(ApplicationSession[TextPin]):
             card_challenge=challenge, host_nonce=nonce, signature=signature, policy=policy)
         log.info("text AP card authentication: %s", result.level.value)
         return result
+
+    # ------------------------------------------------------------------ secure messaging
+    @contextmanager
+    def secure_messaging(
+        self, pin: str, *, rng: Callable[[int], bytes] = os.urandom
+    ) -> Iterator[TextSecureSession]:
+        """Open a secure-messaging session (:mod:`jukicard.card.textsm`) for the ``with``
+        block, in one transaction (SM-1)::
+
+            with text.secure_messaging(pin) as sm:
+                number = MyNumber.parse(sm.read_ef(TextEf.MY_NUMBER, 0xFF10))
+
+        VERIFY of the 4-digit PIN in plaintext (the card requires it; sent once), EF
+        ``0006`` read, a fresh 32-byte seed from ``rng`` delivered with SET SESSION KEY.
+        When the block ends — or anything fails — the host half is closed and this session
+        forgets its verified PINs, so the next operation selects the AP again (which also
+        ends the card's half): no session is left half open.
+
+        :param pin: the 4-digit text-AP PIN the user gave for this call.
+        :param rng: the CSPRNG for the seed (tests pass a fixed one).
+        :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
+        :raises UsageError: ``rng`` gave no 32 bytes (nothing sent).
+        :raises SecurityStatusError: the card refused SET SESSION KEY with ``6982``.
+        :raises TextSmKeyRejectedError: the card refused the seed (not its key).
+        :raises TextSmError: (a subclass) the session broke.
+        :raises BadResponse: a malformed EF ``0006``.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        spec = self._pin(TextPin.PIN)
+        raw = self._encode_pin(spec, pin)
+        seed = rng(SM_SEED_LEN)
+        if not isinstance(seed, bytes) or len(seed) != SM_SEED_LEN:
+            raise UsageError(f"rng must return {SM_SEED_LEN} bytes")
+        with self._operation(fresh=True):
+            sm: TextSecureMessaging | None = None
+            try:
+                self._verify(spec, raw)
+                key_ef = self._read_tlv_ef(TextEf.SESSION_KEY_PUBLIC, "session-key key EF")
+                public = SessionKeyPublicKey.parse(key_ef).public_key()
+                sm = TextSecureMessaging.establish(self._send, public, seed)
+                del seed
+                yield TextSecureSession(self, sm)
+            finally:
+                if sm is not None:
+                    sm.close()
+                self._channel.note_selecting()  # the next operation selects the AP afresh
+                self.forget()
+
+    def read_my_number_sm(
+        self, pin: str, *, rng: Callable[[int], bytes] = os.urandom
+    ) -> MyNumber:
+        """Read the My Number over secure messaging (:meth:`secure_messaging`).
+
+        :raises: as :meth:`secure_messaging`; :class:`BadResponse` for a malformed EF.
+        """
+        with self.secure_messaging(pin, rng=rng) as sm:
+            ef = sm.read_ef(TextEf.MY_NUMBER, _MY_NUMBER_TAG, "My Number EF")
+        return MyNumber.parse(ef)
+
+    def read_basic_info_sm(
+        self, pin: str, *, rng: Callable[[int], bytes] = os.urandom
+    ) -> BasicInfo:
+        """Read the 基本4情報 over secure messaging (:meth:`secure_messaging`).
+
+        :raises: as :meth:`secure_messaging`; :class:`BadResponse` for a malformed EF.
+        """
+        with self.secure_messaging(pin, rng=rng) as sm:
+            ef = sm.read_tlv_ef(TextEf.BASIC_INFO, _BASIC_INFO_TAG, "basic info EF")
+        return BasicInfo.parse(ef)
+
+    def read_verified_sm(
+        self,
+        pin: str,
+        *,
+        issuer_key: rsa.RSAPublicKey | CvCertificate | None = None,
+        rng: Callable[[int], bytes] = os.urandom,
+    ) -> VerifiedTextData:
+        """:meth:`read_verified` over secure messaging: the My Number, the 基本4情報 and the
+        signature EF (its digests would betray the My Number) are read under SM, the
+        public CV certificate too (one session); then the same offline check.
+
+        :raises: as :meth:`read_verified` and :meth:`secure_messaging`.
+        """
+        trusted_key = issuer_public_key(issuer_key)
+        with self.secure_messaging(pin, rng=rng) as sm:
+            my_number_ef = sm.read_ef(TextEf.MY_NUMBER, _MY_NUMBER_TAG, "My Number EF")
+            basic_ef = sm.read_tlv_ef(TextEf.BASIC_INFO, _BASIC_INFO_TAG, "basic info EF")
+            sig_ef = sm.read_tlv_ef(TextEf.SIGNATURE, _SIGNATURE_TAG, "signature EF")
+            cv_ef = sm.read_tlv_ef(TextEf.CV_CERTIFICATE, _CV_TAG, "CV certificate EF")
+        check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key)
+        result = VerifiedTextData(MyNumber.parse(my_number_ef), BasicInfo.parse(basic_ef),
+                                  check)
+        log.info("text AP data read over secure messaging, signature verified (%s)",
+                 check.value)
+        return result
+
+    def _note_verify(self, pin: PinSpec, resp: ResponseApdu) -> None:
+        """Translate the answer to a VERIFY sent under SM (:class:`TextSecureSession`)."""
+        self._verified.discard(pin)
+        self._translate_pin_sw(pin, resp)
+        self._verified.add(pin)
+        log.info("%s verified under secure messaging", pin.id)
 
     def _get_challenge(self, length: int) -> bytes:
         resp = self._send(CommandApdu(0x00, Ins.GET_CHALLENGE, 0x00, 0x00, le=length,

@@ -60,6 +60,14 @@ TRUSTED_ISSUER = ("the data was signed by a key the issuer (--issuer-key) certif
                   "copy of a genuine card's data passes too)")
 
 
+def _sm_option(f: Any) -> Any:
+    return click.option(
+        "--sm", "secure", is_flag=True,
+        help="read over the card's secure messaging (SET SESSION KEY, AES; the data is "
+        "encrypted on the wire, the 4-digit PIN is not; no integrity protection): the JSON "
+        "says \"secure_messaging\": true")(f)
+
+
 def _issuer_key_option(f: Any) -> Any:
     return click.option(
         "--issuer-key", metavar="FILE",
@@ -96,8 +104,9 @@ def _basic_json(info: BasicInfo) -> dict[str, object]:
               help="also read the 基本4情報 and check both against the card's signature, so "
               "tampered data is reported (default: on)")
 @_issuer_key_option
+@_sm_option
 def mynumber(card: CardSelection, as_json: bool, pin_stdin: bool,
-             check_signature: bool, issuer_key: str | None) -> int:
+             check_signature: bool, issuer_key: str | None, secure: bool) -> int:
     from jukicard.services.data import read_my_number, read_verified
 
     if issuer_key is not None and not check_signature:
@@ -107,17 +116,24 @@ def mynumber(card: CardSelection, as_json: bool, pin_stdin: bool,
     check = "not-checked"
     with card.open() as transport:
         if check_signature:
-            verified = read_verified(transport, asker, issuer_key=trusted)
+            verified = read_verified(transport, asker, issuer_key=trusted, secure=secure)
             number, check = verified.my_number, str(verified.signature_check)
         else:
-            number = read_my_number(transport, asker)
+            number = read_my_number(transport, asker, secure=secure)
     if as_json:
         out().json({"my_number": number.digits, "signature_checked": check_signature,
-                    "signature_check": check, "card_source": card.source_json()})
+                    "signature_check": check, **_sm_json(secure),
+                    "card_source": card.source_json()})
     else:
         out().text(escape(number.digits))
         _tell_check(check)
     return 0
+
+
+def _sm_json(secure: bool) -> dict[str, bool]:
+    """``{"secure_messaging": true}`` after an ``--sm`` read (nothing otherwise: the
+    output of plain reads is unchanged)."""
+    return {"secure_messaging": True} if secure else {}
 
 
 def _tell_check(check: str) -> None:
@@ -142,12 +158,15 @@ def _tell_check(check: str) -> None:
               "PIN; not possible with 照合番号B, which does not unlock the My Number the "
               "signature also covers)")
 @_issuer_key_option
+@_sm_option
 def basic_info(card: CardSelection, as_json: bool, pin_stdin: bool, match_b: bool,
-               check_signature: bool | None, issuer_key: str | None) -> int:
+               check_signature: bool | None, issuer_key: str | None, secure: bool) -> int:
     from jukicard.services.data import read_basic_info, read_verified
 
     if check_signature and match_b:
         raise UsageError("--check-signature needs the 4-digit PIN, not 照合番号B")
+    if secure and match_b:
+        raise UsageError("--sm needs the 4-digit PIN, not 照合番号B")
     checked = not match_b if check_signature is None else check_signature
     if issuer_key is not None and not checked:
         raise UsageError("--issuer-key needs the signature check (the 4-digit PIN, not "
@@ -157,14 +176,14 @@ def basic_info(card: CardSelection, as_json: bool, pin_stdin: bool, match_b: boo
     check = "not-checked"
     with card.open() as transport:
         if checked:
-            verified = read_verified(transport, asker, issuer_key=trusted)
+            verified = read_verified(transport, asker, issuer_key=trusted, secure=secure)
             info, check = verified.basic_info, str(verified.signature_check)
         else:
-            info = read_basic_info(transport, asker, match_b=match_b)
+            info = read_basic_info(transport, asker, match_b=match_b, secure=secure)
     data = _basic_json(info)
     if as_json:
         out().json({**data, "signature_checked": checked, "signature_check": check,
-                    "card_source": card.source_json()})
+                    **_sm_json(secure), "card_source": card.source_json()})
     else:
         for key in ("name", "address", "birth", "sex"):
             out().text(escape(f"{key + ':':<8} {data[key]}"))

@@ -36,6 +36,7 @@ from jukicard.emulator.identitycmds import IdentityCommands
 from jukicard.emulator.profile import CardProfile, load_profile
 from jukicard.emulator.securitycmds import SecurityCommands
 from jukicard.emulator.state import CardStats, Handler, SwError
+from jukicard.emulator.textsm import TextSmCommands
 from jukicard.errors import MalformedApduError
 
 __all__ = ["SW", "SwError", "CardStats", "CardOS", "CommandLog"]
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 CommandLog = Callable[[bytes, bytes], None]
 
 
-class CardOS(FileCommands, SecurityCommands, IdentityCommands):
+class CardOS(FileCommands, SecurityCommands, IdentityCommands, TextSmCommands):
     """An emulated JPKI / My Number / Juki card.
 
     :param profile: a :class:`CardProfile`, or a profile path / bare name for

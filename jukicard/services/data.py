@@ -94,8 +94,12 @@ def to_pem(der: bytes) -> bytes:
     return pem
 
 
-def read_my_number(transport: Transport, interaction: UserInteraction) -> MyNumber:
+def read_my_number(
+    transport: Transport, interaction: UserInteraction, *, secure: bool = False
+) -> MyNumber:
     """Read the My Number (asks the 4-digit text-AP PIN).
+
+    :param secure: read it over secure messaging (:meth:`TextSession.read_my_number_sm`).
 
     :raises ApplicationNotFound: no text AP (e.g. a 住基カード).
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
@@ -103,21 +107,32 @@ def read_my_number(transport: Transport, interaction: UserInteraction) -> MyNumb
     """
     text = open_card(transport).text()
     pin = ask_pin(text, TextPin.PIN, interaction)
+    if secure:
+        return text.read_my_number_sm(pin)
     return text.read_my_number(pin=pin)
 
 
 def read_basic_info(
-    transport: Transport, interaction: UserInteraction, *, match_b: bool = False
+    transport: Transport, interaction: UserInteraction, *, match_b: bool = False,
+    secure: bool = False,
 ) -> BasicInfo:
     """Read the 基本4情報 (asks the text-AP PIN, or 照合番号B with ``match_b=True``).
+
+    :param secure: read it over secure messaging (the 4-digit PIN only:
+        :meth:`TextSession.read_basic_info_sm`).
+    :raises UsageError: ``secure`` with ``match_b`` (nothing asked, nothing sent).
 
     :raises ApplicationNotFound: no text AP.
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
     :raises TransportError: (or a subclass) the card went away.
     """
+    if secure and match_b:
+        raise UsageError("secure messaging needs the 4-digit PIN, not 照合番号B")
     text = open_card(transport).text()
     ref = TextPin.MATCH_B if match_b else TextPin.PIN
     value = ask_pin(text, ref, interaction)
+    if secure:
+        return text.read_basic_info_sm(value)
     if match_b:
         return text.read_basic_info(match_b=value)
     return text.read_basic_info(pin=value)
@@ -128,6 +143,7 @@ def read_verified(
     interaction: UserInteraction,
     *,
     issuer_key: rsa.RSAPublicKey | CvCertificate | None = None,
+    secure: bool = False,
 ) -> VerifiedTextData:
     """Read the My Number and the 基本4情報 and check them against the text AP's signature
     (asks the text-AP PIN once).
@@ -142,6 +158,7 @@ def read_verified(
     as ``(my_number, basic_info)``.
 
     :param issuer_key: the trusted CV-certificate issuer key (J-LIS, or the test issuer).
+    :param secure: read over secure messaging (:meth:`TextSession.read_verified_sm`).
     :raises IssuerKeyMismatchError: the card's CV certificate does not verify under
         ``issuer_key`` (a wrong key, or a card that issuer did not certify).
     :raises DataIntegrityError: the data does not match the signature, or a signed EF is
@@ -153,6 +170,8 @@ def read_verified(
     if key is not None:
         _check_issuer_first(text, key)  # a wrong key file fails before the PIN is spent
     pin = ask_pin(text, TextPin.PIN, interaction)
+    if secure:
+        return text.read_verified_sm(pin, issuer_key=key)
     return text.read_verified(pin, issuer_key=key)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from emulated_support import PINS, MakeCard, PinLedger, profile_json
 
+from jukicard.apdu.apps import TextEf
 from jukicard.card import (
     JpkiCert,
     JpkiKey,
@@ -92,6 +93,11 @@ def _status(cls: type, pin: Any) -> Callable[[LoopbackTransport], int]:
     return lambda t: cls(t, select=False).pin_status(pin).retries_left
 
 
+def _sm_block(s: TextSession, pin: str) -> None:
+    """issue 11 part A: one SM session, 照合番号-less: SELECT + READ under SM."""
+    with s.secure_messaging(pin) as sm:
+        sm.read_ef(TextEf.MY_NUMBER, 0xFF10)
+
 DIGEST = hashlib.sha256(b"fault").digest()
 
 OPS: list[Op] = [
@@ -128,6 +134,18 @@ OPS: list[Op] = [
        _match_b("mynumber-01"), _status(TextSession, TextPin.MATCH_B), 10),
     Op("text-read_verified", "mynumber-01", lambda t: TextSession(t, select=False),
        lambda t, s, p: s.read_verified(p),
+       PINS["text"], _status(TextSession, TextPin.PIN), 3),
+    Op("text-read_my_number_sm", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.read_my_number_sm(p),
+       PINS["text"], _status(TextSession, TextPin.PIN), 3),
+    Op("text-read_basic_info_sm", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.read_basic_info_sm(p),
+       PINS["text"], _status(TextSession, TextPin.PIN), 3),
+    Op("text-read_verified_sm", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: s.read_verified_sm(p),
+       PINS["text"], _status(TextSession, TextPin.PIN), 3),
+    Op("text-secure_messaging", "mynumber-01", lambda t: TextSession(t, select=False),
+       lambda t, s, p: _sm_block(s, str(p)),
        PINS["text"], _status(TextSession, TextPin.PIN), 3),
     Op("text-authenticate_card", "mynumber-01", lambda t: TextSession(t, select=False),
        lambda t, s, p: s.authenticate_card(pin=p),

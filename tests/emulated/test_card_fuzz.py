@@ -34,6 +34,7 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from emulated_support import PINS, PinLedger, find_file, profile_json
 
+from jukicard.apdu.apps import TextEf
 from jukicard.card import (
     DETECTION,
     ApplicationSession,
@@ -118,6 +119,12 @@ def _doc(tmp: Path) -> Path:
     return path
 
 
+
+def _sm_block(text: TextSession) -> None:
+    """issue 11 part A: one SM session: SELECT + READ under SM."""
+    with text.secure_messaging(PINS["text"]) as sm:
+        sm.read_ef(TextEf.MY_NUMBER, 0xFF10)
+
 MN, JK = "mynumber-01", "juki-01"
 OPS: list[Op] = [
     # detection
@@ -162,6 +169,14 @@ OPS: list[Op] = [
     Op("TextSession.read_verified", MN, lambda t, _: TextSession(t).read_verified(PINS["text"]), 1),
     Op("TextSession.authenticate_card", MN,
        lambda t, _: TextSession(t).authenticate_card(pin=PINS["text"]), 1),
+    Op("TextSession.read_my_number_sm", MN,
+       lambda t, _: TextSession(t).read_my_number_sm(PINS["text"]), 1),
+    Op("TextSession.read_basic_info_sm", MN,
+       lambda t, _: TextSession(t).read_basic_info_sm(PINS["text"]), 1),
+    Op("TextSession.read_verified_sm", MN,
+       lambda t, _: TextSession(t).read_verified_sm(PINS["text"]), 1),
+    Op("TextSession.secure_messaging", MN,
+       lambda t, _: _sm_block(TextSession(t)), 1),
     Op("TextSession.read_cv_certificate", MN, lambda t, _: TextSession(t).read_cv_certificate()),
     Op("TextSession.read_ap_basic_info", MN, lambda t, _: TextSession(t).read_ap_basic_info()),
     # VisualSession

@@ -14,7 +14,10 @@ from jukicard.apdu.apps.spec import Application, Charset, PinEnum, PinSpec
 from jukicard.errors import PinFormatError
 
 __all__ = ["AID", "TEXT", "TextPin", "TextEf", "MATCH_A_LABELS", "MATCH_B_LABELS",
-           "make_match_b", "CARD_AUTH_KEY", "CARD_AUTH_CHALLENGE_LEN"]
+           "make_match_b", "CARD_AUTH_KEY", "CARD_AUTH_CHALLENGE_LEN", "SM_CLA",
+           "SM_CLA_WITH_INTEGRITY", "INS_SET_SESSION_KEY", "SM_SEED_LEN", "SM_KEY_LEN",
+           "TAG_KEY_DELIVERY", "TAG_ENCRYPTION_KEY", "TAG_SM_CRYPTOGRAM", "TAG_SM_LE",
+           "SM_PADDING_INDICATOR", "TAG_SESSION_KEY_PUBLIC"]
 
 #: DF name of the text AP.
 AID = bytes.fromhex("D3921000310001010408")
@@ -41,6 +44,9 @@ class TextEf(enum.IntEnum):
     #: ``FF 50 { DF 51 card public key, DF 52 issuer signature }``: the public half of
     #: :data:`CARD_AUTH_KEY`, signed by the EF ``0004`` key (PIN or either 照合番号).
     SIGNED_CARD_KEY = 0x0007
+    #: ``A1 { 90 e, 91 n }``: the bare RSA-2048 key SET SESSION KEY encrypts the session
+    #: seed to (PIN or either 照合番号; ``card-security.md`` §1).
+    SESSION_KEY_PUBLIC = 0x0006
 
 
 #: The AP's own signing key (IEF), the application's default key: ``80 2A 00 00`` signs
@@ -48,6 +54,28 @@ class TextEf(enum.IntEnum):
 CARD_AUTH_KEY = 0x0013
 #: Length of the card's GET CHALLENGE answer the 券面 protocol uses (§2).
 CARD_AUTH_CHALLENGE_LEN = 16
+
+# Secure messaging (``card-security.md`` §1): the only AP with it; confidentiality only.
+#: CLA of a secure-messaging command (SM, no integrity).
+SM_CLA = 0x08
+#: CLA with the integrity bit: refused (``6987``), the card has no CCS key.
+SM_CLA_WITH_INTEGRITY = 0x0C
+#: ``80 AE 00 00``: SET SESSION KEY, an RSA-OAEP-SHA256 cryptogram of the key delivery.
+INS_SET_SESSION_KEY = 0xAE
+#: The key-delivery seed: always 32 bytes; the AES-128 session key is its first 16.
+SM_SEED_LEN = 32
+SM_KEY_LEN = 16
+#: Key delivery ``A0 22 { 80 20 <seed> }`` (only the encryption-key form is accepted).
+TAG_KEY_DELIVERY = 0xA0
+TAG_ENCRYPTION_KEY = 0x80
+#: ``86 L 01 ‖ ciphertext``: encrypted command data and response data.
+TAG_SM_CRYPTOGRAM = 0x86
+#: ``96 03 00 <Le hi> <Le lo>``: the Le of READ BINARY under SM (0 = the whole file).
+TAG_SM_LE = 0x96
+#: The padding-content indicator of ``86``: ISO/IEC 7816-4 padding.
+SM_PADDING_INDICATOR = 0x01
+#: Outer tag of EF ``0006``.
+TAG_SESSION_KEY_PUBLIC = 0xA1
 
 
 #: The 券面事項入力補助AP.

@@ -43,6 +43,7 @@ __all__ = [
     "make_cv",
     "text_ap_data",
     "card_key_name",
+    "sm_key_name",
     "visual_ap_data",
     "token_ef",
     "card_id_record",
@@ -142,6 +143,12 @@ class TextApData:
 def card_key_name(res: Resident) -> str:
     """The key store's name of ``res``'s text-AP card key (IEF ``0013``)."""
     return f"card-{res.id}-text"
+
+
+def sm_key_name(res: Resident) -> str:
+    """The key store's name of ``res``'s text-AP session-key encryption key (EF ``0006``;
+    issue 11 part A)."""
+    return f"sm-{res.id}-text"
 
 
 def text_ap_data(

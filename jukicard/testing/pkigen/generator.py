@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jukicard.testing.pkigen.carddata import card_key_name, make_cv
+from jukicard.testing.pkigen.carddata import card_key_name, make_cv, sm_key_name
 from jukicard.testing.pkigen.cardid import with_card_identity
 from jukicard.testing.pkigen.crlgen import make_crls
 from jukicard.testing.pkigen.keys import KeyStore, PublishedKeys
@@ -89,7 +89,9 @@ def generate(
         res = by_id[pp.resident]
         own = {ee.kind: ee for ee in issued if ee.resident.id == res.id}
         card_key = None if res.plan.is_juki else keys.get(card_key_name(res))
-        profile = with_card_identity(card_profile(res, own, cv, pp, card_key), res, cv, keys)
+        sm_key = None if res.plan.is_juki else keys.get(sm_key_name(res))
+        profile = with_card_identity(card_profile(res, own, cv, pp, card_key, sm_key), res, cv,
+                                     keys)
         write_profile(tree, profile)
         profiles.append(profile)
 

@@ -33,6 +33,7 @@ from jukicard.apdu.apps import (
 from jukicard.apdu.apps.jpki import TOKEN_EF
 from jukicard.apdu.apps.juki import RESIDENT_CODE_LEN
 from jukicard.apdu.apps.text import CARD_AUTH_KEY
+from jukicard.card.textsm import SessionKeyPublicKey
 from jukicard.emulator.profile import (
     AccessCondition,
     ApplicationSpec,
@@ -43,6 +44,7 @@ from jukicard.emulator.profile import (
     RecordFileSpec,
     RsaKeySpec,
 )
+from jukicard.emulator.textsm import SESSION_KEY_IEF
 from jukicard.testing.pkigen.carddata import (
     CvSet,
     card_id_record,
@@ -64,6 +66,7 @@ __all__ = [
     "any_of",
     "pin_file",
     "key_file",
+    "text_sm_files",
     "card_profile",
     "juki_layout_text",
     "write_profile",
@@ -162,7 +165,21 @@ def _jpki(res: Resident, issued: Mapping[str, IssuedCert]) -> ApplicationSpec:
     return ApplicationSpec(app.name, app.aid, tuple(files))
 
 
-def _text(res: Resident, cv: CvSet, card_key: rsa.RSAPrivateKey | None) -> ApplicationSpec:
+def text_sm_files(sm_key: rsa.RSAPrivateKey | None) -> tuple[FileSpec, ...]:
+    """Issue 11 part A (text-AP secure messaging): EF ``0006`` (``A1 { 90 e, 91 n }``,
+    readable with the PIN or either 照合番号) and its private half, the key IEF SET SESSION
+    KEY decrypts with (usable after the 4-digit PIN); none without a key."""
+    if sm_key is None:
+        return ()
+    public = bytes(SessionKeyPublicKey.of(sm_key.public_key()))
+    return (
+        BinaryFileSpec(TextEf.SESSION_KEY_PUBLIC, public, any_of(*TextPin)),
+        RsaKeySpec(SESSION_KEY_IEF, pem(sm_key).decode("ascii"), any_of(TextPin.PIN)),
+    )
+
+
+def _text(res: Resident, cv: CvSet, card_key: rsa.RSAPrivateKey | None,
+          sm_key: rsa.RSAPrivateKey | None = None) -> ApplicationSpec:
     data = text_ap_data(res, cv, card_key)
     app = App.TEXT.application
     auth: tuple[FileSpec, ...] = () if card_key is None else (
@@ -176,6 +193,7 @@ def _text(res: Resident, cv: CvSet, card_key: rsa.RSAPrivateKey | None) -> Appli
         BinaryFileSpec(TextEf.CV_CERTIFICATE, data.cv_certificate),
         BinaryFileSpec(TextEf.AP_BASIC_INFO, data.ap_basic_info),
         *auth,
+        *text_sm_files(sm_key),
         *_pins(res, TextPin.PIN, TextPin.MATCH_A, TextPin.MATCH_B),
     ))
 
@@ -241,6 +259,7 @@ def card_profile(
     cv: CvSet,
     plan: ProfilePlan,
     card_key: rsa.RSAPrivateKey | None = None,
+    sm_key: rsa.RSAPrivateKey | None = None,
 ) -> CardProfile:
     """The card profile ``plan`` of ``res``'s card.
 
@@ -248,13 +267,15 @@ def card_profile(
     :param cv: the CV certificates and keys that sign the text/visual-AP data.
     :param card_key: the text AP's card-authentication key (IEF ``0013``, EF ``0007``);
         None leaves both out.
+    :param sm_key: the text AP's session-key encryption key (EF ``0006``,
+        :func:`text_sm_files`); None leaves it out.
     :raises jukicard.emulator.profile.ProfileError: the profile does not fit the facts.
     """
     apps = [_jpki(res, issued)]
     if res.plan.is_juki:
         apps.append(_juki(res))
     else:
-        apps += [_text(res, cv, card_key), _visual(res, cv), _common(res)]
+        apps += [_text(res, cv, card_key, sm_key), _visual(res, cv), _common(res)]
     return CardProfile(
         name=plan.name,
         description=_description(res, plan.extended_length),
