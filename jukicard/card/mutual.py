@@ -275,6 +275,7 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         self._app = application if application is not None else self.APPLICATION
         self._sm: SecureMessagingProcessor | None = None
         self._state = "new"
+        self._card_id = ""
         super().__init__(channel, extended=extended, select=True)
 
     def __repr__(self) -> str:
@@ -290,6 +291,11 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         if self._state == "authenticated" and not self._channel.selected_by(self._owner):
             self._fail("the card was reset or another application was selected")
         return self._state
+
+    @property
+    def card_id(self) -> str:
+        """The card identification number the session authenticated with (``""`` before)."""
+        return self._card_id
 
     @property
     def authenticated(self) -> bool:
@@ -365,6 +371,7 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
             self._fail("authentication failed")
             raise
         self._sm = SecureMessagingProcessor(self._channel, cipher)
+        self._card_id = card_id
         self._state = "authenticated"
         log.info("jukicard protocol: mutual authentication with %s succeeded", self._app.name)
         return keys

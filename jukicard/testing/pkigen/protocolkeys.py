@@ -24,7 +24,7 @@ __all__ = [
     "PROTOCOL_KEY_IEF",
     "PROTOCOL_TRIES",
     "PROTOCOL_CARD_IDS",
-    "test_card_key",
+    "diversified_test_key",
     "protocol_files",
 ]
 
@@ -39,7 +39,7 @@ PROTOCOL_TRIES = 3
 PROTOCOL_CARD_IDS = {"juki1": "TESTJUKI00000001"}
 
 
-def test_card_key(card_id: str, purpose: str,
+def diversified_test_key(card_id: str, purpose: str,
                   master: bytes = TEST_PROTOCOL_MASTER_KEY) -> bytes:
     """``AES-ECB(master, D(card_id, purpose))``: a per-card key computed OUTSIDE a token
     (test material only)."""
@@ -50,7 +50,7 @@ def test_card_key(card_id: str, purpose: str,
 def protocol_files(card_id: str, *, master: bytes = TEST_PROTOCOL_MASTER_KEY,
                    tries: int = PROTOCOL_TRIES) -> tuple[FileSpec, ...]:
     """The key-information EF and the protocol key IEF of a card with *card_id*."""
-    enc, mac, kdf = (test_card_key(card_id, p, master) for p in PURPOSES)
+    enc, mac, kdf = (diversified_test_key(card_id, p, master) for p in PURPOSES)
     return (
         BinaryFileSpec(KEY_INFO_EF, bytes(KeyInfo(PROTOCOL_VERSION, card_id))),
         ProtocolKeySpec(PROTOCOL_KEY_IEF, enc, mac, kdf, tries, tries),
