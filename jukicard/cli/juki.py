@@ -32,18 +32,25 @@ def juki() -> None:
 
 def _token_settings(module: Path | None, label: str | None, pin_env: str | None,
                     pin_file: Path | None) -> TokenSettings:
+    """The options over the environment's settings (:meth:`TokenSettings.from_environ`)."""
+    import os
+
     from jukicard.errors import UsageError
     from jukicard.keys import DEFAULT_MODULE, PinSource, TokenSettings
 
     if pin_env is not None and pin_file is not None:
         raise UsageError("--token-pin-env and --token-pin-file exclude each other")
-    base = TokenSettings.from_environ() if label is None else None
+    if label is None:
+        base = TokenSettings.from_environ()
+    else:
+        env_module = os.environ.get("JUKICARD_PKCS11_MODULE")
+        env_pin_file = os.environ.get("JUKICARD_PKCS11_PIN_FILE")
+        base = TokenSettings(label, PinSource(file=Path(env_pin_file)) if env_pin_file
+                             else PinSource(env="JUKICARD_PKCS11_PIN"),
+                             Path(env_module) if env_module else DEFAULT_MODULE)
     pin = (PinSource(env=pin_env) if pin_env is not None
-           else PinSource(file=pin_file) if pin_file is not None
-           else base.pin if base is not None else PinSource(env="JUKICARD_PKCS11_PIN"))
-    chosen = module or (base.module if base is not None else DEFAULT_MODULE)
-    return TokenSettings(label if label is not None else base.token_label,  # type: ignore[union-attr]
-                         pin, chosen)
+           else PinSource(file=pin_file) if pin_file is not None else base.pin)
+    return TokenSettings(base.token_label, pin, module or base.module)
 
 
 @juki.command("authenticate", short_help="mutual authentication of card and system "

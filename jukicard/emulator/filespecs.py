@@ -351,10 +351,10 @@ class ProtocolKeySpec:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], where: str) -> ProtocolKeySpec:
-        keys = [json_hex(json_require(obj, k, where), f"{where}.{k}")
-                for k in ("enc_key", "mac_key", "kdf_key")]
+        enc, mac, kdf = (json_hex(json_require(obj, k, where), f"{where}.{k}")
+                         for k in ("enc_key", "mac_key", "kdf_key"))
         max_tries = json_int(obj.get("max_tries", 3), f"{where}.max_tries", 1, _MAX_TRIES_LIMIT)
-        return cls(json_fid(json_require(obj, "fid", where), f"{where}.fid"), *keys,
+        return cls(json_fid(json_require(obj, "fid", where), f"{where}.fid"), enc, mac, kdf,
                    max_tries=max_tries,
                    tries_left=json_int(obj.get("tries_left", max_tries), f"{where}.tries_left",
                                        0, _MAX_TRIES_LIMIT))

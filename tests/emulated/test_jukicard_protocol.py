@@ -34,8 +34,8 @@ from jukicard.services.mutual import ProtocolSettings, mutual_authenticate
 from jukicard.testing.pkigen.protocolkeys import (
     PROTOCOL_CARD_IDS,
     TEST_PROTOCOL_MASTER_KEY,
-    protocol_files,
     diversified_test_key,
+    protocol_files,
 )
 from jukicard.transport.loopback import LoopbackTransport
 
