@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from jukicard.keys import TokenSettings
+    from jukicard.keys import KeySession, TokenSettings
 
 TESTS = Path(__file__).resolve().parent
 
@@ -90,3 +90,12 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenSet
     from softhsm_support import build_token
 
     yield from build_token(tmp_path_factory)
+
+
+@pytest.fixture
+def softhsm_keys(softhsm_token: TokenSettings) -> Iterator[KeySession]:
+    """A logged-in session on the run's SoftHSM2 token (closed after the test)."""
+    from jukicard.keys import KeyStore
+
+    with KeyStore.open(softhsm_token) as ks:
+        yield ks

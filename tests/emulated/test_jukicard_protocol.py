@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from jukicard.errors import (
     MutualAuthenticationBlockedError,
     MutualAuthenticationError,
 )
-from jukicard.keys import KeySession, KeyStore, TokenKey, TokenSettings
+from jukicard.keys import KeySession, TokenKey, TokenSettings
 from jukicard.services.mutual import ProtocolSettings, mutual_authenticate
 from jukicard.testing.pkigen.protocolkeys import (
     PROTOCOL_CARD_IDS,
@@ -45,14 +45,13 @@ RESIDENT_CODE = "10565175097"
 
 
 @pytest.fixture
-def keys(softhsm_token: TokenSettings) -> Iterator[KeySession]:
-    with KeyStore.open(softhsm_token) as ks:
-        yield ks
+def keys(softhsm_keys: KeySession) -> KeySession:
+    return softhsm_keys
 
 
 @pytest.fixture
-def master(keys: KeySession) -> TokenKey:
-    return keys.key(PROTOCOL_MASTER_LABEL)
+def master(softhsm_keys: KeySession) -> TokenKey:
+    return softhsm_keys.key(PROTOCOL_MASTER_LABEL)
 
 
 def _key_ief(card: CardOS) -> Any:
@@ -435,3 +434,24 @@ def test_card_layer_never_imports_the_key_store() -> None:
         mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not any(m and m.startswith("jukicard.keys") for m in mods), name
+
+
+# --------------------------------------------------------------------------- the card's rules
+def test_card_answers_of_mutual_authenticate(juki: Emulated) -> None:
+    """JP-5: the card's status words, none of which touches the counter."""
+    card = juki.card
+    x = card.execute
+    assert x(bytes.fromhex("00A4040C0AD3921000310001010401"))[-2:] == b"\x90\x00"
+    assert x(b"\x00\x82\x00\x00\x40" + bytes(64))[-2:] == b"\x69\x85"  # no challenge
+    assert len(x(bytes.fromhex("0084000010"))) == 18
+    assert x(b"\x00\x82\x00\x00\x10" + bytes(16))[-2:] == b"\x67\x00"  # wrong length ...
+    assert x(b"\x00\x82\x00\x00\x40" + bytes(64))[-2:] == b"\x69\x85"  # ... used it up
+    assert x(b"\x00\x82\x00\x01\x40" + bytes(64))[-2:] == b"\x6a\x86"
+    assert x(bytes.fromhex("0CB000000D9701208E080000000000000000"))[-2:] == b"\x68\x82"
+    assert _key_ief(card).tries_left == 3
+    x(bytes.fromhex("0084000010"))
+    assert x(b"\x00\x82\x00\x00\x40" + bytes(64))[-2:] == b"\x63\xc2"  # a real attempt
+    card.reset()
+    assert x(bytes.fromhex("00A4040C0AD3921000310001010401"))[-2:] == b"\x90\x00"
+    assert x(b"\x00\x82\x00\x00\x40" + bytes(64))[-2:] == b"\x69\x85"
+    assert _key_ief(card).tries_left == 2

@@ -21,7 +21,7 @@ from jukicard.errors import (
     MutualAuthenticationError,
     TransportError,
 )
-from jukicard.keys import KeySession, KeyStore, TokenKey, TokenSettings
+from jukicard.keys import KeySession, TokenKey, TokenSettings
 from jukicard.services.mutual import ProtocolSettings, mutual_authenticate
 from jukicard.transport import pcsc
 from jukicard.transport.base import DelegatingTransport
@@ -52,14 +52,13 @@ def _flip(data: bytes, i: int) -> bytes:
 
 
 @pytest.fixture
-def keys(softhsm_token: TokenSettings) -> Iterator[KeySession]:
-    with KeyStore.open(softhsm_token) as ks:
-        yield ks
+def keys(softhsm_keys: KeySession) -> KeySession:
+    return softhsm_keys
 
 
 @pytest.fixture
-def master(keys: KeySession) -> TokenKey:
-    return keys.key(PROTOCOL_MASTER_LABEL)
+def master(softhsm_keys: KeySession) -> TokenKey:
+    return softhsm_keys.key(PROTOCOL_MASTER_LABEL)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """jukicard.keys against a real SoftHSM2 token the fixture creates (no mocks).
 
-The fixture makes one throwaway token per test session in a temporary ``SOFTHSM2_CONF``
+The shared fixture (``softhsm_token``, tests/softhsm_support.py) makes one throwaway token per
+test session in a temporary ``SOFTHSM2_CONF``
 directory (SoftHSM2 reads its configuration once per process, when the module loads), with
 
 * ``demo-master``: a master key with a KNOWN value (``import_demo_master_key``), so the
