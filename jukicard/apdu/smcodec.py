@@ -3,7 +3,10 @@ shared by the host half (:mod:`jukicard.card.iso_sm`) and the emulated card
 (:mod:`jukicard.emulator.mutualauth`).
 
 The jukicard protocol is our own (``docs/jukicard-protocol.md``); it is NOT 住基ネット's,
-whose card-system protocol is not public.  Pure: no I/O.  AES-128 with ``cryptography``:
+whose card-system protocol is not public.  Pure framing, no I/O and no cryptography of its own:
+the AES-128 operations come from an :class:`SmCrypto` (the host's in
+:mod:`jukicard.card.iso_sm`, the emulated card's in :mod:`jukicard.emulator.mutualauth`,
+both over ``cryptography``; the ``apdu`` layer imports no third-party package).
 
 * **SSC** — the send sequence counter, a 16-byte big-endian integer; 0 after mutual
   authentication, incremented before every protected command and before every protected
@@ -24,10 +27,7 @@ Order is fixed: a command holds ``[87] [97] 8E``, a response ``[87] 99 8E``; any
 
 from __future__ import annotations
 
-import hmac
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.cmac import CMAC
+from typing import Protocol
 
 from jukicard.apdu.tlv import Tlv
 from jukicard.errors import JukicardSecureMessagingError, TlvError
@@ -41,7 +41,9 @@ __all__ = [
     "pad",
     "unpad",
     "kdf_input",
-    "SmCipher",
+    "ssc_block",
+    "SmCrypto",
+    "SmCodec",
 ]
 
 BLOCK = 16
@@ -83,7 +85,11 @@ def kdf_input(counter: int, context: bytes) -> bytes:
             + KDF_BITS.to_bytes(2, "big"))
 
 
-def _ssc_bytes(ssc: int) -> bytes:
+def ssc_block(ssc: int) -> bytes:
+    """The send sequence counter as the 16-byte block the IV and MAC use.
+
+    :raises JukicardSecureMessagingError: the counter is exhausted (2^128).
+    """
     if not 0 <= ssc < 1 << 128:
         raise _fail("secure messaging: send sequence counter exhausted")
     return ssc.to_bytes(BLOCK, "big")
@@ -117,32 +123,42 @@ def _raw(dos: dict[int, Tlv], tag: int) -> bytes:
     return dos[tag].encode() if tag in dos else b""
 
 
-class SmCipher:
-    """The session keys of one secure channel and the operations over them.
+class SmCrypto(Protocol):
+    """The AES-128 operations of one secure channel (session keys ``S_enc``, ``S_mac``)."""
 
-    :param enc: ``S_enc`` (16 bytes).  :param mac: ``S_mac`` (16 bytes).
+    def encrypt(self, iv_block: bytes, padded: bytes) -> bytes:
+        """``AES-CBC(S_enc, IV = AES-ECB(S_enc, iv_block), padded)``."""
+        ...
 
-    NOTE: holds session keys; ``repr`` never shows them.
+    def decrypt(self, iv_block: bytes, ciphertext: bytes) -> bytes:
+        """The inverse of :meth:`encrypt` (padding left on)."""
+        ...
+
+    def cmac(self, data: bytes) -> bytes:
+        """``AES-CMAC(S_mac, data)`` (16 bytes)."""
+        ...
+
+    def same(self, a: bytes, b: bytes) -> bool:
+        """Constant-time comparison."""
+        ...
+
+
+class SmCodec:
+    """The framing of one secure channel over its :class:`SmCrypto`.
+
+    NOTE: the crypto object holds session keys; ``repr`` never shows them.
     """
 
-    def __init__(self, enc: bytes, mac: bytes) -> None:
-        if len(enc) != BLOCK or len(mac) != BLOCK:
-            raise _fail("secure messaging: session keys are 16 bytes each")
-        self._enc = algorithms.AES(bytes(enc))
-        self._mac = bytes(mac)
+    def __init__(self, crypto: SmCrypto) -> None:
+        self._crypto = crypto
 
     def __repr__(self) -> str:
-        return "SmCipher(<session keys hidden>)"
+        return f"{type(self).__name__}(<session keys hidden>)"
 
     # ------------------------------------------------------------------ primitives
-    def _iv(self, ssc: int) -> bytes:
-        enc = Cipher(self._enc, modes.ECB()).encryptor()
-        return enc.update(_ssc_bytes(ssc)) + enc.finalize()
-
     def encrypt(self, ssc: int, data: bytes) -> bytes:
         """``AES-CBC(S_enc, IV(ssc), pad(data))``."""
-        enc = Cipher(self._enc, modes.CBC(self._iv(ssc))).encryptor()
-        return enc.update(pad(data)) + enc.finalize()
+        return self._crypto.encrypt(ssc_block(ssc), pad(data))
 
     def decrypt(self, ssc: int, ciphertext: bytes) -> bytes:
         """Inverse of :meth:`encrypt`.
@@ -151,17 +167,14 @@ class SmCipher:
         """
         if not ciphertext or len(ciphertext) % BLOCK:
             raise _fail("secure messaging: ciphertext is not whole blocks")
-        dec = Cipher(self._enc, modes.CBC(self._iv(ssc))).decryptor()
-        return unpad(dec.update(bytes(ciphertext)) + dec.finalize())
+        return unpad(self._crypto.decrypt(ssc_block(ssc), bytes(ciphertext)))
 
     def mac(self, ssc: int, message: bytes) -> bytes:
         """``AES-CMAC(S_mac, pad(SSC ‖ message))[:8]``."""
-        c = CMAC(algorithms.AES(self._mac))
-        c.update(pad(_ssc_bytes(ssc) + bytes(message)))
-        return c.finalize()[:MAC_LEN]
+        return self._crypto.cmac(pad(ssc_block(ssc) + bytes(message)))[:MAC_LEN]
 
     def _check_mac(self, ssc: int, message: bytes, mac: bytes, what: str) -> None:
-        if not hmac.compare_digest(self.mac(ssc, message), mac):
+        if not self._crypto.same(self.mac(ssc, message), mac):
             raise _fail(f"secure messaging: wrong MAC on the {what}")
 
     # ------------------------------------------------------------------ command

@@ -15,18 +15,22 @@ A closed processor refuses every command with
 
 from __future__ import annotations
 
+import hmac
 import logging
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
 
 from jukicard.apdu.command import CommandApdu, ResponseApdu
 from jukicard.apdu.processor import Processor
-from jukicard.apdu.smcodec import SM_INCORRECT, SM_MISSING, SmCipher
+from jukicard.apdu.smcodec import BLOCK, SM_INCORRECT, SM_MISSING, SmCodec
 from jukicard.errors import (
     JukicardSecureMessagingError,
     JukicardSessionClosedError,
     UsageError,
 )
 
-__all__ = ["SM_CLA", "SM_OVERHEAD", "SecureMessagingProcessor"]
+__all__ = ["SM_CLA", "SM_OVERHEAD", "SmCipher", "SecureMessagingProcessor"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,49 @@ SM_CLA = 0x0C
 #: Bytes a protected response adds at most to the plain data (padding block, ``87 82 xx xx
 #: 01``, ``99 02 SW``, ``8E 08 MAC``).
 SM_OVERHEAD = 16 + 5 + 4 + 10
+
+
+class _AesSm:
+    """:class:`~jukicard.apdu.smcodec.SmCrypto` with ``cryptography`` (host side)."""
+
+    def __init__(self, enc: bytes, mac: bytes) -> None:
+        if len(enc) != BLOCK or len(mac) != BLOCK:
+            raise JukicardSecureMessagingError("session keys are 16 bytes each")
+        self._enc = algorithms.AES(bytes(enc))
+        self._mac = algorithms.AES(bytes(mac))
+
+    def __repr__(self) -> str:
+        return "_AesSm(<session keys hidden>)"
+
+    def _cbc(self, iv_block: bytes) -> Cipher[modes.CBC]:
+        ecb = Cipher(self._enc, modes.ECB()).encryptor()
+        return Cipher(self._enc, modes.CBC(ecb.update(iv_block) + ecb.finalize()))
+
+    def encrypt(self, iv_block: bytes, padded: bytes) -> bytes:
+        op = self._cbc(iv_block).encryptor()
+        return op.update(padded) + op.finalize()
+
+    def decrypt(self, iv_block: bytes, ciphertext: bytes) -> bytes:
+        op = self._cbc(iv_block).decryptor()
+        return op.update(ciphertext) + op.finalize()
+
+    def cmac(self, data: bytes) -> bytes:
+        c = CMAC(self._mac)
+        c.update(data)
+        return c.finalize()
+
+    def same(self, a: bytes, b: bytes) -> bool:
+        return hmac.compare_digest(a, b)
+
+
+class SmCipher(SmCodec):
+    """The host's secure-messaging codec over session keys *enc*, *mac* (16 bytes each).
+
+    :raises JukicardSecureMessagingError: a key is not 16 bytes.
+    """
+
+    def __init__(self, enc: bytes, mac: bytes) -> None:
+        super().__init__(_AesSm(enc, mac))
 
 
 class SecureMessagingProcessor:

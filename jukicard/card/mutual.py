@@ -66,11 +66,11 @@ from jukicard.apdu import sw as _sw
 from jukicard.apdu.apps import Application, PinSpec
 from jukicard.apdu.apps.juki import JUKI, JukiEf, JukiPin
 from jukicard.apdu.command import CommandApdu, ResponseApdu
-from jukicard.apdu.smcodec import BLOCK, SmCipher, kdf_input
+from jukicard.apdu.smcodec import BLOCK, kdf_input
 from jukicard.apdu.tlv import Tlv
 from jukicard.card.channel import CardChannel
 from jukicard.card.codec import first_tlv
-from jukicard.card.iso_sm import SecureMessagingProcessor
+from jukicard.card.iso_sm import SecureMessagingProcessor, SmCipher
 from jukicard.card.juki_data import ResidentCode
 from jukicard.card.session import ApplicationSession, Ins
 from jukicard.errors import (

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
 from jukicard.apdu.command import CommandApdu
-from jukicard.apdu.smcodec import SmCipher, kdf_input
+from jukicard.apdu.smcodec import SmCodec, kdf_input
 from jukicard.apdu.sw import SW
 from jukicard.emulator.fs import DedicatedFile, ProtocolKeyIEF
 from jukicard.emulator.securitycmds import SecurityCommands
@@ -54,10 +54,36 @@ def _cmac(key: bytes, data: bytes) -> bytes:
     return c.finalize()
 
 
-def _cbc(key: bytes, data: bytes, *, encrypt: bool) -> bytes:
-    cipher = Cipher(algorithms.AES(key), modes.CBC(_ZERO_IV))
+def _cbc(key: bytes, data: bytes, *, encrypt: bool, iv: bytes = _ZERO_IV) -> bytes:
+    cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
     op = cipher.encryptor() if encrypt else cipher.decryptor()
     return op.update(data) + op.finalize()
+
+
+class _CardAes:
+    """The card's :class:`~jukicard.apdu.smcodec.SmCrypto` (session keys in card RAM)."""
+
+    def __init__(self, enc: bytes, mac: bytes) -> None:
+        self._enc, self._mac = enc, mac
+
+    def __repr__(self) -> str:
+        return "_CardAes(<session keys hidden>)"
+
+    def _iv(self, block: bytes) -> bytes:
+        ecb = Cipher(algorithms.AES(self._enc), modes.ECB()).encryptor()
+        return ecb.update(block) + ecb.finalize()
+
+    def encrypt(self, iv_block: bytes, padded: bytes) -> bytes:
+        return _cbc(self._enc, padded, encrypt=True, iv=self._iv(iv_block))
+
+    def decrypt(self, iv_block: bytes, ciphertext: bytes) -> bytes:
+        return _cbc(self._enc, ciphertext, encrypt=False, iv=self._iv(iv_block))
+
+    def cmac(self, data: bytes) -> bytes:
+        return _cmac(self._mac, data)
+
+    def same(self, a: bytes, b: bytes) -> bool:
+        return hmac.compare_digest(a, b)
 
 
 class PendingChallenge:
@@ -83,7 +109,7 @@ class JukicardSecureChannel:
         destroys the channel (the card then answers protected commands ``68 82``).
     """
 
-    def __init__(self, cipher: SmCipher, on_break: Callable[[JukicardSecureChannel], None]) -> None:
+    def __init__(self, cipher: SmCodec, on_break: Callable[[JukicardSecureChannel], None]) -> None:
         self._cipher = cipher
         self._on_break = on_break
         self.ssc = 0
@@ -170,8 +196,8 @@ class MutualAuthCommands(SecurityCommands):
         e_icc = _cbc(spec.enc_key, pending.challenge + rnd_ifd + k_icc, encrypt=True)
         context = pending.challenge + rnd_ifd + bytes(a ^ b for a, b in zip(k_ifd, k_icc,
                                                                             strict=True))
-        cipher = SmCipher(_cmac(spec.kdf_key, kdf_input(1, context)),
-                          _cmac(spec.kdf_key, kdf_input(2, context)))
+        cipher = SmCodec(_CardAes(_cmac(spec.kdf_key, kdf_input(1, context)),
+                                  _cmac(spec.kdf_key, kdf_input(2, context))))
         self.secure_channel = JukicardSecureChannel(cipher, self._break_channel)
         log.debug("jukicard protocol: mutual authentication succeeded")
         return e_icc + _cmac(spec.mac_key, e_icc)

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
 from jukicard.apdu.command import CommandApdu
-from jukicard.apdu.smcodec import SmCipher, kdf_input
-from jukicard.card.iso_sm import SM_CLA
+from jukicard.apdu.smcodec import kdf_input
+from jukicard.card.iso_sm import SM_CLA, SmCipher
 from jukicard.card.mutual import (
     PURPOSES,
     KeyInfo,

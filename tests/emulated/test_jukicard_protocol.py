@@ -420,7 +420,8 @@ def test_no_secret_in_logs_reprs_or_errors(juki: Emulated, keys: KeySession, mas
     texts.append(str(err.value))
     secrets = [TEST_PROTOCOL_MASTER_KEY.hex()] + [
         diversified_test_key(CARD_ID, p).hex() for p in ("jp1-enc", "jp1-mac", "jp1-kdf")] + [
-        s._sm._cipher._mac.hex()]
+        bytes(s._sm._cipher._crypto._mac.key).hex(),  # type: ignore[attr-defined]
+        bytes(s._sm._cipher._crypto._enc.key).hex()]  # type: ignore[attr-defined]
     blob = "\n".join(texts).lower()
     for secret in secrets:
         assert secret not in blob

@@ -112,7 +112,7 @@ def test_cla_handling(card: CardOS, cla: int, sw: int) -> None:
     assert tx(card, bytes((cla, 0xA4, 0x04, 0x0C, 0x0A)) + bytes.fromhex(JPKI_AID))[1] == sw
 
 
-@pytest.mark.parametrize("apdu", ["00CA004200", "00880080010100", "00820000", "00C0000000",
+@pytest.mark.parametrize("apdu", ["00CA004200", "00880080010100", "00860000", "00C0000000",
                                   "80B0000004", "002A9E9A0101", "00B1000000"])
 def test_unknown_instructions_get_6d00(card: CardOS, apdu: str) -> None:
     assert tx(card, apdu)[1] == 0x6D00
@@ -928,13 +928,13 @@ def test_digest_info_signed_by_cryptography_equals_the_raw_pkcs1_block(
     from asn1crypto.algos import DigestInfo
     from asn1crypto.core import Null
 
+    from jukicard.emulator.fs import KeyIEF
+    from jukicard.emulator.profile import AccessCondition, RsaKeySpec
     from jukicard.emulator.securitycmds import (
         _DIGEST_INFO_PREFIXES,
         _pow_pkcs1_sign,
         _raw_rsa_pkcs1_sign,
     )
-    from jukicard.emulator.fs import KeyIEF
-    from jukicard.emulator.profile import AccessCondition, RsaKeySpec
 
     key = KeyIEF(0x17, RsaKeySpec(0x17, keys[0], AccessCondition.ALWAYS))
     # canonical form (RFC 8017 §9.2): NULL parameters present, as OpenSC and jukicard send

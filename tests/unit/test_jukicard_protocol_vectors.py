@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 from softhsm_support import PROTOCOL_MASTER_LABEL
 
-from jukicard.apdu.smcodec import SmCipher, pad, unpad
+from jukicard.apdu.smcodec import pad, unpad
+from jukicard.card.iso_sm import SmCipher
 from jukicard.card.mutual import card_keys, derive_session_keys, host_cryptogram, kdf_context
 from jukicard.errors import JukicardSecureMessagingError
 from jukicard.keys import KeyStore, TokenSettings
@@ -169,3 +170,26 @@ def test_padding_indicator_must_be_01() -> None:
 
 def test_cipher_repr_hides_keys() -> None:
     assert bytes(range(16)).hex() not in repr(CIPHER).lower() and "hidden" in repr(CIPHER)
+
+
+def test_key_information_ef_hostile_data_gives_bad_response_only() -> None:
+    """The key-information EF (juki 0030) under mutation: BadResponse or a value, nothing
+    else (the card-data fuzz of tests/emulated/test_card_fuzz.py skips it)."""
+    import random
+
+    from jukicard.card.mutual import KeyInfo
+    from jukicard.errors import BadResponse
+
+    good = H(VECTORS["key_info_ef"])
+    rng = random.Random(11)
+    cases = [b"", good[:1], good[:5], good + b"\xff" * 8, b"\xe0\x00", b"\xe0\x03\x80\x01\x01"]
+    for _ in range(300):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        cases.append(bytes(data[: rng.randint(0, len(data))]))
+    for data in cases:
+        try:
+            KeyInfo.parse(data)
+        except BadResponse:
+            pass
