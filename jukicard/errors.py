@@ -431,3 +431,52 @@ class MechanismUnsupportedError(KeyStoreError):
 
 class KeyOperationError(KeyStoreError):
     """Any other token failure during a key operation (the PKCS#11 error class is named)."""
+
+
+# --------------------------------------------------------------------------- jukicard protocol
+# Issue 11, part B ("the system proves itself"): the jukicard protocol — our own ISO/IEC
+# 9798-2 mutual authentication + ISO 7816-4 secure messaging (jukicard.card.mutual,
+# jukicard.card.iso_sm).  NOT 住基ネット's protocol.  Named ``Jukicard...`` so the text AP's
+# real secure messaging (part A) can keep its own ``SecureMessagingError`` family.
+class JukicardProtocolError(CardError):
+    """The jukicard protocol failed.  The protocol session it belonged to is closed: it
+    authenticates nothing and refuses every later use (nothing is left half-authenticated).
+
+    NOTE: messages never carry keys, cryptograms' plaintexts or card data.
+    """
+
+    def __init__(self, message: str, sw: int = 0x9000, data: bytes = b"") -> None:
+        super().__init__(sw, data, message)
+
+
+class MutualAuthenticationError(JukicardProtocolError):
+    """Mutual authentication failed: the card rejected the terminal's cryptogram (wrong key:
+    ``63Cx``, :attr:`retries_left` set), or the card's answer did not prove the card holds
+    its per-card key (a cloned card, another card's key, a tampered or replayed answer).
+
+    :ivar retries_left: authentication attempts the card has left (``63Cx``), else ``None``.
+    """
+
+    def __init__(self, message: str, sw: int = 0x9000, *,
+                 retries_left: int | None = None) -> None:
+        super().__init__(message, sw)
+        self.retries_left = retries_left
+
+
+class MutualAuthenticationBlockedError(MutualAuthenticationError):
+    """The card's failed-authentication counter is exhausted (``6983``): the card refuses
+    every further mutual authentication of this application."""
+
+    def __init__(self, message: str, sw: int = 0x6983) -> None:
+        super().__init__(message, sw, retries_left=0)
+
+
+class JukicardSecureMessagingError(JukicardProtocolError):
+    """A protected command or response failed its checks (wrong MAC, send sequence counter
+    replayed or skipped, missing or malformed data objects, ``6987``/``6988`` from the
+    card).  The secure channel is destroyed on both sides."""
+
+
+class JukicardSessionClosedError(JukicardProtocolError):
+    """The protocol session is not (or no longer) authenticated: never authenticated, closed,
+    broken by an earlier failure, or the card was reset / another application selected."""

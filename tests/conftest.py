@@ -17,9 +17,14 @@ forgetting its mark.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from jukicard.keys import KeySession, TokenSettings
 
 TESTS = Path(__file__).resolve().parent
 
@@ -76,3 +81,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_device)
         if "destructive" in item.keywords and not destructive:
             item.add_marker(skip_destructive)
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenSettings]:
+    """The run's one SoftHSM2 token (``tests/softhsm_support.py``: SoftHSM2 sees one token
+    directory per process)."""
+    from softhsm_support import build_token
+
+    yield from build_token(tmp_path_factory)
+
+
+@pytest.fixture
+def softhsm_keys(softhsm_token: TokenSettings) -> Iterator[KeySession]:
+    """A logged-in session on the run's SoftHSM2 token (closed after the test)."""
+    from jukicard.keys import KeyStore
+
+    with KeyStore.open(softhsm_token) as ks:
+        yield ks

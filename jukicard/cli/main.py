@@ -27,7 +27,7 @@ import click
 from click.exceptions import NoSuchCommand
 
 from jukicard import __version__
-from jukicard.cli import bulk, card, cert, data, emulator, pin, reader, sign, signature
+from jukicard.cli import bulk, card, cert, data, emulator, juki, pin, reader, sign, signature
 from jukicard.cli._common import (
     CONTEXT_SETTINGS,
     NOT_REPEATED,
@@ -47,6 +47,7 @@ from jukicard.errors import (
     DataIntegrityError,
     IssuerKeyMismatchError,
     JukiError,
+    KeyStoreError,
     NoReaderError,
     OutputError,
     PinBlockedError,
@@ -99,6 +100,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (SharingViolationError, 6, "another program is using the card: close it and try again"),
     (TransportError, 6, "reader or card problem: check the card is placed on the reader"),
     (OutputError, 1, "the output could not be written"),
+    (KeyStoreError, 6, "the key token could not be used: check the PKCS#11 module, token "
+     "label and PIN source"),
 )
 #: The hint of an unexpected error (the option goes before the command).
 UNEXPECTED_HINT = ("unexpected error: run again as 'jukicard --log-level DEBUG <command> ...' "
@@ -216,7 +219,7 @@ def cli(log_level: str) -> None:
 
 for _command in (reader.readers, reader.watch, card.card, pin.pin, cert.cert,
                  signature.signature, data.mynumber, data.basic_info, sign.sign,
-                 emulator.emulator, bulk.bulk_verify):
+                 emulator.emulator, bulk.bulk_verify, juki.juki):
     cli.add_command(_command)
 
 

@@ -33,6 +33,7 @@ from jukicard.apdu.sw import SW
 from jukicard.emulator.filecmds import FileCommands
 from jukicard.emulator.fs import DedicatedFile, ElementaryFile, FileSystem, PinIEF
 from jukicard.emulator.identitycmds import IdentityCommands
+from jukicard.emulator.mutualauth import MutualAuthCommands
 from jukicard.emulator.profile import CardProfile, load_profile
 from jukicard.emulator.securitycmds import SecurityCommands
 from jukicard.emulator.state import CardStats, Handler, SwError
@@ -48,7 +49,8 @@ log = logging.getLogger(__name__)
 CommandLog = Callable[[bytes, bytes], None]
 
 
-class CardOS(FileCommands, SecurityCommands, IdentityCommands, TextSmCommands):
+class CardOS(FileCommands, MutualAuthCommands, SecurityCommands, IdentityCommands,
+             TextSmCommands):
     """An emulated JPKI / My Number / Juki card.
 
     :param profile: a :class:`CardProfile`, or a profile path / bare name for

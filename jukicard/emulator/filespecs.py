@@ -34,6 +34,7 @@ __all__ = [
     "RecordFileSpec",
     "PinFileSpec",
     "RsaKeySpec",
+    "ProtocolKeySpec",
     "FileSpec",
     "KINDS",
     "json_require",
@@ -320,8 +321,54 @@ class RsaKeySpec:
                 "private_key_pem": self.private_key_pem, "use": self.use.to_json()}
 
 
-FileSpec = BinaryFileSpec | RecordFileSpec | PinFileSpec | RsaKeySpec
+# Issue 11, part B: the jukicard protocol's key IEF (jukicard.emulator.mutualauth).
+@dataclass(frozen=True)
+class ProtocolKeySpec:
+    """The per-card keys of the **jukicard protocol** (our own mutual authentication; not
+    住基ネット's) with the card's failed-authentication counter.  An application holding one
+    speaks the protocol.  JSON: ``enc_key``, ``mac_key``, ``kdf_key`` (16 bytes hex each),
+    ``max_tries``, optional ``tries_left``.
+
+    NOTE: the keys are hidden from ``repr`` (synthetic test keys only, from pkigen).
+    """
+
+    kind: ClassVar[str] = "jukicard_protocol_key"
+    fid: int
+    enc_key: bytes = field(repr=False)
+    mac_key: bytes = field(repr=False)
+    kdf_key: bytes = field(repr=False)
+    max_tries: int = 3
+    tries_left: int = 3
+
+    def __post_init__(self) -> None:
+        if any(len(k) != 16 for k in (self.enc_key, self.mac_key, self.kdf_key)):
+            raise ProfileError(f"protocol key {self.fid:04X}: keys are 16 bytes (AES-128)")
+        if not 1 <= self.max_tries <= _MAX_TRIES_LIMIT:
+            raise ProfileError(f"protocol key {self.fid:04X}: max_tries must be "
+                               f"1..{_MAX_TRIES_LIMIT}")
+        if not 0 <= self.tries_left <= self.max_tries:
+            raise ProfileError(f"protocol key {self.fid:04X}: tries_left must be 0..max_tries")
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], where: str) -> ProtocolKeySpec:
+        enc, mac, kdf = (json_hex(json_require(obj, k, where), f"{where}.{k}")
+                         for k in ("enc_key", "mac_key", "kdf_key"))
+        max_tries = json_int(obj.get("max_tries", 3), f"{where}.max_tries", 1, _MAX_TRIES_LIMIT)
+        return cls(json_fid(json_require(obj, "fid", where), f"{where}.fid"), enc, mac, kdf,
+                   max_tries=max_tries,
+                   tries_left=json_int(obj.get("tries_left", max_tries), f"{where}.tries_left",
+                                       0, _MAX_TRIES_LIMIT))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fid": f"{self.fid:04X}", "kind": self.kind,
+                "enc_key": self.enc_key.hex().upper(), "mac_key": self.mac_key.hex().upper(),
+                "kdf_key": self.kdf_key.hex().upper(), "max_tries": self.max_tries,
+                "tries_left": self.tries_left}
+
+
+FileSpec = BinaryFileSpec | RecordFileSpec | PinFileSpec | RsaKeySpec | ProtocolKeySpec
 #: file kind (JSON ``"kind"``) → spec class.
 KINDS: dict[str, Any] = {
-    c.kind: c for c in (BinaryFileSpec, RecordFileSpec, PinFileSpec, RsaKeySpec)
+    c.kind: c for c in (BinaryFileSpec, RecordFileSpec, PinFileSpec, RsaKeySpec,
+                        ProtocolKeySpec)
 }

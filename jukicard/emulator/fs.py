@@ -8,6 +8,7 @@ verified PINs) lives in :class:`~jukicard.emulator.cardos.CardOS`, not here.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from jukicard.emulator.filespecs import (
     BinaryFileSpec,
     FileSpec,
     PinFileSpec,
+    ProtocolKeySpec,
     RecordFileSpec,
     RsaKeySpec,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "DedicatedFile",
     "FileSystem",
     "PinCheck",
+    "ProtocolKeyIEF",
 ]
 
 
@@ -162,7 +165,41 @@ class PinIEF:
                            format=self.format)
 
 
-ElementaryFile = BinaryEF | RecordEF | PinIEF | KeyIEF
+class ProtocolKeyIEF:
+    """The jukicard protocol's per-card keys with the failed-authentication counter
+    ("EEPROM" state, like a PIN's).  NOTE: key bytes never in ``repr`` or a log."""
+
+    def __init__(self, spec: ProtocolKeySpec) -> None:
+        self.spec = spec
+        self.fid = spec.fid
+        self.max_tries = spec.max_tries
+        self.tries_left = spec.tries_left
+
+    def __repr__(self) -> str:
+        return f"ProtocolKeyIEF({self.fid:04X}, tries_left={self.tries_left}/{self.max_tries})"
+
+    @property
+    def size(self) -> int:
+        return 48
+
+    @property
+    def blocked(self) -> bool:
+        return self.tries_left == 0
+
+    def failed(self) -> int:
+        """Count one failed authentication; returns the tries left."""
+        self.tries_left = max(0, self.tries_left - 1)
+        return self.tries_left
+
+    def succeeded(self) -> None:
+        """A successful authentication resets the counter to its maximum."""
+        self.tries_left = self.max_tries
+
+    def to_spec(self) -> ProtocolKeySpec:
+        return dataclasses.replace(self.spec, tries_left=self.tries_left)
+
+
+ElementaryFile = BinaryEF | RecordEF | PinIEF | KeyIEF | ProtocolKeyIEF
 
 
 class DedicatedFile:
@@ -181,6 +218,8 @@ class DedicatedFile:
                 ef = RecordEF(f.fid, f.records, f.read)
             elif isinstance(f, PinFileSpec):
                 ef = PinIEF(f)
+            elif isinstance(f, ProtocolKeySpec):
+                ef = ProtocolKeyIEF(f)
             else:
                 ef = KeyIEF(f.fid, f)
             self.files[f.fid] = ef
@@ -205,7 +244,7 @@ class DedicatedFile:
         files: list[FileSpec] = []
         for f in self.spec.files:
             live = self.files[f.fid]
-            files.append(live.to_spec() if isinstance(live, PinIEF) else f)
+            files.append(live.to_spec() if isinstance(live, (PinIEF, ProtocolKeyIEF)) else f)
         return ApplicationSpec(self.spec.name, self.spec.aid, tuple(files))
 
 

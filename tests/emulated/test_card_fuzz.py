@@ -384,7 +384,8 @@ def test_hostile_card_data_gives_typed_errors_only(
 def test_the_fuzz_reaches_every_data_ef(pins: PinLedger, tmp_path: Path) -> None:
     """The ops together read every binary EF of both test cards except the ones no
     operation reads (visual 0003/0004: AP info and CV certificate; common 0001: a record
-    EF)."""
+    EF; juki 0030: the jukicard protocol's key information, fuzzed by
+    tests/unit/test_jukicard_protocol_vectors.py, as reading it needs a key token)."""
     touched: set[tuple[str, bytes, int]] = set()
     for op in OPS:
         targets, sent = _touched(op, tmp_path)
@@ -394,6 +395,6 @@ def test_the_fuzz_reaches_every_data_ef(pins: PinLedger, tmp_path: Path) -> None
         for app in _profile(name).applications:
             for f in app.files:
                 if isinstance(f, BinaryFileSpec) and (app.name, f.fid) not in (
-                    ("visual", 0x0003), ("visual", 0x0004)
+                    ("visual", 0x0003), ("visual", 0x0004), ("juki", 0x0030)
                 ):
                     assert (name, app.aid, f.fid) in touched, (name, app.name, hex(f.fid))

@@ -156,8 +156,14 @@ def test_card_access_condition_before_decryption(mynumber: Emulated, pins: PinLe
     assert _sw(mynumber.card.execute(_apdu(0, 0x20, 0, 0x94, MATCH_A.encode()))) == 0x9000
     assert _set_session_key(mynumber, _cryptogram(mynumber)) == 0x6982
     _plain_pin(mynumber, pins)
+    # a cryptogram for another key, below this card's modulus (one at or above it is 6F00,
+    # tested below): was flaky while any cryptogram for a random key was accepted here
+    n = mynumber.card.fs.df("text").get(SESSION_KEY_IEF).spec.key.public_key().public_numbers().n
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    assert _set_session_key(mynumber, session_key_cryptogram(other, SEED)) == 0x6A80
+    wrong = session_key_cryptogram(other, SEED)
+    while int.from_bytes(wrong, "big") >= n:
+        wrong = session_key_cryptogram(other, SEED)  # OAEP is randomised: a new value
+    assert _set_session_key(mynumber, wrong) == 0x6A80
     assert mynumber.card.secure_channel is None
 
 
@@ -444,7 +450,11 @@ def test_wrong_key_is_6a80(make_card: MakeCard, pins: PinLedger) -> None:
     """EF 0006 carrying another key (the card decrypts with its own): 6A80, typed; no SM
     command follows."""
     data = profile_json("mynumber-01")
+    card_n = make_card(data=data).card.fs.df("text").get(SESSION_KEY_IEF).spec.key \
+        .public_key().public_numbers().n
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    while other.public_key().public_numbers().n >= card_n:  # else the answer may be 6F00
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     find_file(data, "text", "0006")["data"] = bytes(
         SessionKeyPublicKey.of(other.public_key())).hex().upper()
     card = make_card(data=data)

@@ -112,7 +112,7 @@ def test_cla_handling(card: CardOS, cla: int, sw: int) -> None:
     assert tx(card, bytes((cla, 0xA4, 0x04, 0x0C, 0x0A)) + bytes.fromhex(JPKI_AID))[1] == sw
 
 
-@pytest.mark.parametrize("apdu", ["00CB004200", "00860080010100", "00820000", "00C0000000",
+@pytest.mark.parametrize("apdu", ["00CB004200", "00860080010100", "00E2000000", "00C0000000",
                                   "80B0000004", "002A9E9A0101", "00B1000000"])
 def test_unknown_instructions_get_6d00(card: CardOS, apdu: str) -> None:
     assert tx(card, apdu)[1] == 0x6D00

@@ -1,6 +1,7 @@
 """jukicard.keys against a real SoftHSM2 token the fixture creates (no mocks).
 
-The fixture makes one throwaway token per test session in a temporary ``SOFTHSM2_CONF``
+The shared fixture (``softhsm_token``, tests/softhsm_support.py) makes one throwaway token per
+test session in a temporary ``SOFTHSM2_CONF``
 directory (SoftHSM2 reads its configuration once per process, when the module loads), with
 
 * ``demo-master``: a master key with a KNOWN value (``import_demo_master_key``), so the
@@ -15,7 +16,6 @@ Skipped where SoftHSM2 is not installed, except in CI (``CI`` set), where that f
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -25,8 +25,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
-from pkcs11 import Attribute, KeyType, ObjectClass
+from pkcs11 import Attribute
 from pkcs11 import exceptions as p11e
+from softhsm_support import DEMO_MASTER, LABEL, PIN, PIN_ENV, SO_PIN, need_softhsm
 
 from jukicard.errors import (
     KeyNotFoundError,
@@ -38,56 +39,24 @@ from jukicard.errors import (
     UsageError,
 )
 from jukicard.keys import (
-    DEFAULT_MODULE,
     KeySession,
     KeyStore,
     PinSource,
     TokenSettings,
     diversification_data,
 )
-from jukicard.keys.init import import_demo_master_key, init_softhsm_token, write_softhsm_conf
 
 ROOT = Path(__file__).resolve().parents[2]
-LABEL = "jukicard-unit"
-PIN = "735160"
-SO_PIN = "91827364"
-PIN_ENV = "JUKICARD_TEST_KEYS_PIN"
-DEMO_MASTER = bytes.fromhex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
-NIST_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
 NIST_MSG = bytes.fromhex(
     "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
     "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
 )
 
 
-def _need_softhsm() -> None:
-    if shutil.which("softhsm2-util") is None or not DEFAULT_MODULE.is_file():
-        if os.environ.get("CI"):
-            pytest.fail("SoftHSM2 is not installed (.ci/install)")
-        pytest.skip("SoftHSM2 is not installed")
-
-
 @pytest.fixture(scope="session")
-def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenSettings]:
-    _need_softhsm()
-    conf = write_softhsm_conf(tmp_path_factory.mktemp("softhsm"))
-    init_softhsm_token(conf, LABEL, user_pin=PIN, so_pin=SO_PIN)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOFTHSM2_CONF", str(conf))
-        mp.setenv(PIN_ENV, PIN)
-        settings = TokenSettings(LABEL, PinSource(env=PIN_ENV))
-        with KeyStore.open(settings, rw=True) as s:
-            import_demo_master_key(s, "demo-master", DEMO_MASTER)
-            from jukicard.keys.init import generate_master_key
-
-            generate_master_key(s, "gen-master")
-            s._live().create_object({
-                Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES,
-                Attribute.LABEL: "nist-sp800-38b", Attribute.VALUE: NIST_KEY,
-                Attribute.TOKEN: True, Attribute.SIGN: True, Attribute.ENCRYPT: True,
-                Attribute.DECRYPT: True,
-            })
-        yield settings
+def token(softhsm_token: TokenSettings) -> TokenSettings:
+    """The run's shared token (``tests/softhsm_support.py``, which documents its keys)."""
+    return softhsm_token
 
 
 @pytest.fixture
@@ -265,7 +234,7 @@ def test_init_command_creates_a_token_with_generated_master_keys(tmp_path: Path)
     """``python -m jukicard.keys.init`` in a fresh directory, then a second process opens the
     token with the printed SOFTHSM2_CONF and derives from each master; a second init in the
     same directory is refused.  The PINs appear in no output."""
-    _need_softhsm()
+    need_softhsm()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JUKICARD_PKCS11_PIN": PIN,
            "JUKICARD_PKCS11_SO_PIN": SO_PIN}
     env.pop("SOFTHSM2_CONF", None)

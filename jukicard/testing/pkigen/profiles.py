@@ -56,6 +56,7 @@ from jukicard.testing.pkigen.carddata import (
 from jukicard.testing.pkigen.keys import pem
 from jukicard.testing.pkigen.output import OutputTree, dumps
 from jukicard.testing.pkigen.personas import ATR_DEFAULT, CARD_PLANS, CardPlan, Resident
+from jukicard.testing.pkigen.protocolkeys import PROTOCOL_CARD_IDS, protocol_files
 from jukicard.testing.pkigen.x509gen import IssuedCert, der
 
 __all__ = [
@@ -219,9 +220,11 @@ def _common(res: Resident) -> ApplicationSpec:
 
 def _juki(res: Resident) -> ApplicationSpec:
     app = App.JUKI.application
+    card_id = PROTOCOL_CARD_IDS.get(res.id)
     return ApplicationSpec(app.name, app.aid, (
         *_pins(res, JukiPin.PIN),
         BinaryFileSpec(JukiEf.RESIDENT_CODE, resident_code_ef(res), any_of(JukiPin.PIN)),
+        *(protocol_files(card_id) if card_id is not None else ()),
     ))
 
 
