@@ -138,9 +138,16 @@ def main(argv: Sequence[str] | None = None, *,
     args = build_parser().parse_args(argv)
     shown = render or str
 
+    said = threading.RLock()  # re-entrant: a signal handler may interrupt a say()
+
     def say(line: str, *, error: bool = False) -> None:
-        print(shown(f"jukicard-emulator: {line}"), file=sys.stderr if error else sys.stdout,
-              flush=True)
+        # one write per line under a lock: the signal handler ("inserted") and the serving
+        # thread ("connected") emit at once, and print() writes the text and the newline
+        # separately, so two lines could run together
+        stream = sys.stderr if error else sys.stdout
+        with said:
+            stream.write(shown(f"jukicard-emulator: {line}") + "\n")
+            stream.flush()
     logging.basicConfig(level=args.log_level or "WARNING", stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.log_level is not None:  # also under 'jukicard emulator serve' (logging set up)

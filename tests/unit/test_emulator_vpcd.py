@@ -479,3 +479,27 @@ def test_cli_exits_0_when_vpcd_goes_away(vpcd: FakeVpcd, profile_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_operator_lines_are_written_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each operator line is ONE write, newline included.  Fails on the old code: print()
+    wrote the text and the newline separately, so 'inserted' (signal handler) and
+    'connected' (serving thread) could run together on one line (seen in a suite run)."""
+    import io
+
+    from jukicard.emulator.__main__ import main
+
+    class Writes(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def write(self, s: str) -> int:
+            self.calls.append(s)
+            return super().write(s)
+
+    err = Writes()
+    monkeypatch.setattr("sys.stderr", err)
+    assert main(["--profile", str(tmp_path / "absent.json"), "--port", "1"]) == 2
+    lines = [c for c in err.calls if "jukicard-emulator:" in c]
+    assert lines and all(c.endswith("\n") and c.count("\n") == 1 for c in lines), err.calls
