@@ -25,6 +25,9 @@ presented.  What it does NOT protect (there is no MAC — CLA ``0C`` is refused 
 * integrity: AES-CBC without a MAC is malleable.  Flipping a ciphertext bit garbles one
   plaintext block and flips the same bit of the next one; the host notices only when the
   padding or the structure it expects breaks (tested, and the limit is shown by a test);
+* status words: they are not wrapped, so a ``9000`` to a VERIFY under SM (which carries no
+  data) can be forged by a man in the middle — the host then believes a wrong 照合番号 was
+  accepted (the card does not; tested as a limit);
 * replay in general: an old response fed back decrypts under the current counter's IV,
   which garbles its FIRST block only.  The host detects it because every response it
   accepts must unpad and, for READ BINARY, start with the EF's known tag — a check on
@@ -40,10 +43,13 @@ Decisions where the reference is silent (``SM-n``; revisit against a card):
   and closes the host half when the ``with`` block ends.  The card's half dies with the
   next SELECT by DF name or reset anyway.
 * SM-2 — the host object is single-use and fail-closed: any failure (a ``6988`` /
-  ``69FC`` / ``6987`` / ``6882`` answer, a response that does not unwrap, a transport error
-  whose effect on the card's counter is unknown) breaks it; later use raises
+  ``69FC`` / ``6987`` / ``6882`` answer, a response that does not unwrap, a status word
+  that says the card did not take the APDU as sent — ``61xx``, ``67xx``, ``68xx``,
+  ``6Cxx``, ``6Exx``, ``6Fxx`` —, a transport error whose effect on the card's counter is
+  unknown) breaks it; later use raises
   :class:`~jukicard.errors.TextSmClosedError` without sending.  Nothing is ever re-sent
-  (a re-send would desynchronise the counter; a VERIFY is never retried).
+  (a re-send would desynchronise the counter; a VERIFY is never retried): the processors
+  below never re-send an SM command either (:func:`~jukicard.apdu.processors.never_resent`).
 * SM-3 — application errors (``6982``, ``6A82``, ``63Cx``...) come back without data and
   leave the session open: the card advanced its counter, so does the host.
 * SM-4 — READ BINARY under SM asks for the whole file (Le 0 in ``96``) in one command, so
@@ -122,6 +128,10 @@ _DEAD_SWS = frozenset({
     int(_sw.SW.SM_DATA_OBJECTS_MISSING),  # 6987: integrity asked, no CCS key
     int(_sw.SW.SECURE_MESSAGING_NOT_SUPPORTED),  # 6882: no session (reset, reselected)
 })
+#: First status bytes that say the card did not take the wrapped APDU as sent (``61``/``6C``
+#: reach this layer only from a hostile or broken card: the processors below never re-send
+#: an SM command), so whether it counted it is unknown: the session ends (SM-2).
+_UNKNOWN_STEP_SW1 = frozenset({0x61, 0x67, 0x68, 0x6C, 0x6E, 0x6F})
 
 
 @dataclass(frozen=True)
@@ -312,7 +322,8 @@ class TextSecureMessaging:
         :raises UsageError: ``cmd`` is not a plain command with exactly one of data / Le.
         :raises TextSmClosedError: the session is broken or closed (nothing sent).
         :raises TextSmDestroyedError: the card answered ``6988``/``69FC``/``6987``/``6882``.
-        :raises TextSmResponseError: the answer does not unwrap.
+        :raises TextSmResponseError: the answer does not unwrap, or its status word says the
+            card did not take the command as sent (``61``/``67``/``68``/``6C``/``6E``/``6F``).
         :raises TransportError: (or a subclass) the card went away (the session breaks).
         """
         cipher = self._cipher
@@ -347,6 +358,10 @@ class TextSecureMessaging:
         if resp.sw in _DEAD_SWS:
             raise self.fail(TextSmDestroyedError(resp.sw, b"", "the card destroyed the "
                                                  f"secure-messaging session (SW {resp.sw:04X})"))
+        if resp.sw1 in _UNKNOWN_STEP_SW1:
+            raise self.fail(TextSmResponseError(resp.sw, b"", "the card did not take the "
+                                                f"secure-messaging command (SW {resp.sw:04X}): "
+                                                "its counter may be out of step"))
         if not resp.data:
             return ResponseApdu(b"", resp.sw)
         if not expect_data:
