@@ -92,6 +92,7 @@ from jukicard.apdu.command import EXTENDED_MAX_LE, CommandApdu, ResponseApdu
 from jukicard.apdu.tlv import Tlv, encode_length
 from jukicard.card.codec import container, rsa_key_tlvs, rsa_numbers, rsa_public_key, tlv
 from jukicard.errors import (
+    BadResponse,
     FileNotFoundOnCard,
     SecurityStatusError,
     TextSmClosedError,
@@ -112,6 +113,7 @@ __all__ = [
     "session_key_cryptogram",
     "sm_iv",
     "SendApdu",
+    "MIN_SESSION_KEY_BITS",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,8 @@ log = logging.getLogger(__name__)
 SendApdu = Callable[[CommandApdu], ResponseApdu]
 
 _BLOCK = 16
+#: The smallest EF ``0006`` modulus the seed is sent under (the card's key is RSA-2048).
+MIN_SESSION_KEY_BITS = 2048
 _WHAT_KEY = "session-key public key EF (0006)"
 #: The card's answers that mean "no session any more" (``card-security.md`` §1).
 _DEAD_SWS = frozenset({
@@ -159,7 +163,15 @@ class SessionKeyPublicKey:
         return cls(nums.e, nums.n)
 
     def public_key(self) -> rsa.RSAPublicKey:
-        """The RSA key.  :raises BadResponse: numbers that form no RSA key."""
+        """The RSA key.
+
+        :raises BadResponse: numbers that form no RSA key, or a modulus below
+            :data:`MIN_SESSION_KEY_BITS` (the card's key is RSA-2048: a smaller one is not
+            this card's, and the seed is not sent under it).
+        """
+        if self.modulus.bit_length() < MIN_SESSION_KEY_BITS:
+            raise BadResponse(f"{_WHAT_KEY}: a {self.modulus.bit_length()}-bit modulus, "
+                              f"below {MIN_SESSION_KEY_BITS} bits")
         return rsa_public_key(self.exponent, self.modulus, _WHAT_KEY)
 
     def __bytes__(self) -> bytes:
@@ -262,7 +274,12 @@ class TextSecureMessaging:
         :raises TextSmError: the path cannot carry the extended-length command (SM-5), or
             another refusal.
         :raises TransportError: (or a subclass) the card went away.
+        :raises UsageError: ``public_key`` is below :data:`MIN_SESSION_KEY_BITS` or ``seed``
+            is not 32 bytes (nothing sent).
         """
+        if public_key.key_size < MIN_SESSION_KEY_BITS:
+            raise UsageError(f"the session-key key must have at least {MIN_SESSION_KEY_BITS} "
+                             "bits")
         cryptogram = session_key_cryptogram(public_key, seed)
         resp = send(CommandApdu(0x80, INS_SET_SESSION_KEY, 0x00, 0x00, cryptogram,
                                 extended=True))

@@ -760,3 +760,55 @@ def test_limit_a_forged_9000_to_an_sm_verify_is_believed(
         assert sm.usable
     assert mynumber.card.pin("text", 0x0014).tries_left == tries - 1
     mynumber.card.pin("text", 0x0014).tries_left = tries
+
+
+@pytest.mark.parametrize("bits", [512, 1024, 2047])
+def test_weak_session_key_in_ef_0006_is_refused_before_sending(
+    make_card: MakeCard, pins: PinLedger, bits: int
+) -> None:
+    """A hostile card whose EF ``0006`` holds a modulus below 2048 bits: ``BadResponse``
+    (typed) and no SET SESSION KEY — the seed is never sent under a weak key.  Fails on the
+    old code: a 512-bit modulus let cryptography's ``ValueError`` escape the public
+    operation, and a 1024-bit one had the seed sent under it."""
+    data = profile_json("mynumber-01")
+    modulus = (1 << (bits - 1)) | 0x10001  # odd, the given size (no private half needed)
+    find_file(data, "text", "0006")["data"] = bytes(
+        SessionKeyPublicKey(65537, modulus)).hex().upper()
+    card = make_card(data=data)
+    with pytest.raises(BadResponse, match="0006"):
+        TextSession(card.transport).read_my_number_sm(pins.submit(PINS["text"]))
+    assert not [c for c in card.sent if c[:2] == b"\x80\xae" or c[0] == 0x08]
+
+
+def test_establish_refuses_a_weak_key_given_by_the_caller() -> None:
+    """The public :meth:`TextSecureMessaging.establish` with a 512-bit key: ``UsageError``,
+    nothing sent.  Fails on the old code (cryptography's ``ValueError`` escaped)."""
+    weak = rsa.RSAPublicNumbers(65537, (1 << 511) | 0x10001).public_key()
+
+    def send(cmd: CommandApdu) -> ResponseApdu:
+        pytest.fail("nothing may be sent")
+
+    with pytest.raises(UsageError):
+        TextSecureMessaging.establish(send, weak, SEED)
+
+
+def test_cli_sm_failure_hint_says_what_happened(cli: Cli, pins: PinLedger) -> None:
+    """A tampered SM answer on the CLI: exit 4, type ``TextSmResponseError``, and a hint
+    that says the session ended on a failure that may be tampering — not "the card refused
+    the operation", which the old code printed (the card refused nothing)."""
+    card = cli.use()
+    real = card.execute
+
+    def execute(apdu: bytes) -> bytes:
+        resp = real(apdu)
+        if apdu[:2] == b"\x08\xb0" and len(resp) > 4:
+            resp = resp[:-3] + bytes((resp[-3] ^ 1,)) + resp[-2:]  # last padding byte
+        return resp
+
+    card.execute = execute  # type: ignore[method-assign]
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    err = res.json()["error"]
+    assert res.rc == 4 and err["type"] == "TextSmResponseError"
+    assert "tampered" in err["hint"] and "refused the operation" not in err["hint"]
+    assert MY_NUMBER_EF[3:15].decode() not in res.out + res.err
