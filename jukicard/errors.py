@@ -298,7 +298,9 @@ class TextSmDestroyedError(TextSmError):
 
 class TextSmResponseError(TextSmError):
     """A secure-messaging response did not decrypt, unpad or have the expected shape
-    (tampered, replayed or from another counter value); the host destroyed the session."""
+    (tampered, replayed or from another counter value), or its status word says the card did
+    not take the command as sent (its counter may be out of step); the host destroyed the
+    session."""
 
 
 class TextSmClosedError(TextSmError):

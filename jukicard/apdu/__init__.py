@@ -29,6 +29,8 @@ from jukicard.apdu.processors import (
     WrongLengthReissueProcessor,
     build_stack,
     is_pin_command,
+    is_secure_messaging,
+    never_resent,
 )
 from jukicard.apdu.sw import (
     SW,
@@ -54,6 +56,8 @@ __all__ = [
     "TransmitProcessor",
     "PIN_INS",
     "is_pin_command",
+    "is_secure_messaging",
+    "never_resent",
     "GetResponseProcessor",
     "WrongLengthReissueProcessor",
     "CommandChainingProcessor",

@@ -16,6 +16,12 @@ RESET RETRY COUNTER, ENABLE/DISABLE VERIFICATION REQUIREMENT: see :data:`PIN_INS
 **never re-sent** by any processor here, whatever the status word: a re-sent wrong PIN costs
 a try, and on the JPKI sign password a blocked PIN means a trip to the municipal counter.
 Fetching the rest of a response with GET RESPONSE is not a re-send and stays allowed.
+
+NOTE: nor is a secure-messaging command (CLA with SM bits: :func:`is_secure_messaging`)
+re-sent: the card counts every SM command it receives (the text AP's counter,
+``card-security.md`` §1), so a re-sent one would throw the host's counter out of step with
+the card's — and a VERIFY under SM carries a 照合番号.  Its answer (``6Cxx``, ``6700``) goes
+up unchanged to the SM layer, which decides (it ends the session).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from jukicard.errors import BadResponse, MalformedApduError, UsageError
 __all__ = [
     "PIN_INS",
     "is_pin_command",
+    "is_secure_messaging",
+    "never_resent",
     "GetResponseProcessor",
     "WrongLengthReissueProcessor",
     "CommandChainingProcessor",
@@ -53,6 +61,24 @@ MAX_SHORT_OFFSET = 0x7FFF
 def is_pin_command(cmd: CommandApdu) -> bool:
     """True if ``cmd`` must never be re-sent (its INS is in :data:`PIN_INS`)."""
     return cmd.ins in PIN_INS
+
+
+def is_secure_messaging(cmd: CommandApdu) -> bool:
+    """True if ``cmd``'s CLA has secure-messaging bits (ISO/IEC 7816-4 §5.4.1: b4-b3 of a
+    first inter-industry or proprietary CLA, b6 of a further inter-industry one).  Errs on
+    the side of True: such a command is never re-sent."""
+    cla = cmd.cla
+    if cla == 0xFF:
+        return False
+    if cla & 0xC0 == 0x40:  # further inter-industry class
+        return bool(cla & 0x20)
+    return bool(cla & 0x0C)
+
+
+def never_resent(cmd: CommandApdu) -> bool:
+    """True if no processor may send ``cmd`` a second time: a PIN command
+    (:func:`is_pin_command`) or a secure-messaging one (:func:`is_secure_messaging`)."""
+    return is_pin_command(cmd) or is_secure_messaging(cmd)
 
 
 def _get_response_cla(cla: int) -> int:
@@ -120,8 +146,9 @@ class GetResponseProcessor:
 class WrongLengthReissueProcessor:
     """On ``6Cxx`` re-send the same command once with ``Le = xx`` (``00`` = 256).
 
-    Never for PIN commands (:data:`PIN_INS`) nor for blocks inside a chain (CLA bit
-    ``10``): their ``6Cxx`` is returned unchanged.  A second ``6Cxx`` is returned as is.
+    Never for PIN commands (:data:`PIN_INS`), secure-messaging commands
+    (:func:`is_secure_messaging`) nor blocks inside a chain (CLA bit ``10``): their
+    ``6Cxx`` is returned unchanged.  A second ``6Cxx`` is returned as is.
     """
 
     def __init__(self, inner: Processor) -> None:
@@ -132,9 +159,10 @@ class WrongLengthReissueProcessor:
         resp = self.inner.send(cmd)
         if not is_wrong_le(resp.sw):
             return resp
-        if is_pin_command(cmd):
+        if never_resent(cmd):
             # INFO: a card can answer so at will; the session reports the status word
-            logger.info("%s answered %04X; PIN commands are never re-sent", _hdr(cmd), resp.sw)
+            logger.info("%s answered %04X; PIN and secure-messaging commands are never "
+                        "re-sent", _hdr(cmd), resp.sw)
             return resp
         if cmd.cla & CLA_CHAINING:
             return resp
@@ -208,8 +236,9 @@ class ExtendedLengthFallbackProcessor:
     What was learnt belongs to one card: :meth:`forget` goes back to the configured value
     (the session channel calls it when the card is removed, reset or replaced).
 
-    NOTE: a PIN command (:data:`PIN_INS`) answered ``6700`` is returned as is and never
-    re-sent (PIN counters are sacred).
+    NOTE: a PIN command (:data:`PIN_INS`) or a secure-messaging command
+    (:func:`is_secure_messaging`) answered ``6700`` is returned as is and never re-sent (PIN
+    counters are sacred; an SM command re-sent puts the SM counter out of step).
 
     :param inner: the processor below (normally a GET RESPONSE processor).
     :param extended_supported: see above.
@@ -244,10 +273,10 @@ class ExtendedLengthFallbackProcessor:
         if resp.sw != SW.WRONG_LENGTH:
             self.extended_supported = True
             return resp
-        if is_pin_command(cmd):
+        if never_resent(cmd):
             # INFO: a card can answer so at will; the session reports the status word
-            logger.info("%s (extended) answered 6700; PIN commands are never re-sent",
-                        _hdr(cmd))
+            logger.info("%s (extended) answered 6700; PIN and secure-messaging commands are "
+                        "never re-sent", _hdr(cmd))
             return resp
         logger.info("extended-length APDU refused (6700): falling back to short APDUs")
         self.extended_supported = False

@@ -25,6 +25,9 @@ presented.  What it does NOT protect (there is no MAC — CLA ``0C`` is refused 
 * integrity: AES-CBC without a MAC is malleable.  Flipping a ciphertext bit garbles one
   plaintext block and flips the same bit of the next one; the host notices only when the
   padding or the structure it expects breaks (tested, and the limit is shown by a test);
+* status words: they are not wrapped, so a ``9000`` to a VERIFY under SM (which carries no
+  data) can be forged by a man in the middle — the host then believes a wrong 照合番号 was
+  accepted (the card does not; tested as a limit);
 * replay in general: an old response fed back decrypts under the current counter's IV,
   which garbles its FIRST block only.  The host detects it because every response it
   accepts must unpad and, for READ BINARY, start with the EF's known tag — a check on
@@ -40,10 +43,13 @@ Decisions where the reference is silent (``SM-n``; revisit against a card):
   and closes the host half when the ``with`` block ends.  The card's half dies with the
   next SELECT by DF name or reset anyway.
 * SM-2 — the host object is single-use and fail-closed: any failure (a ``6988`` /
-  ``69FC`` / ``6987`` / ``6882`` answer, a response that does not unwrap, a transport error
-  whose effect on the card's counter is unknown) breaks it; later use raises
+  ``69FC`` / ``6987`` / ``6882`` answer, a response that does not unwrap, a status word
+  that says the card did not take the APDU as sent — ``61xx``, ``67xx``, ``68xx``,
+  ``6Cxx``, ``6Exx``, ``6Fxx`` —, a transport error whose effect on the card's counter is
+  unknown) breaks it; later use raises
   :class:`~jukicard.errors.TextSmClosedError` without sending.  Nothing is ever re-sent
-  (a re-send would desynchronise the counter; a VERIFY is never retried).
+  (a re-send would desynchronise the counter; a VERIFY is never retried): the processors
+  below never re-send an SM command either (:func:`~jukicard.apdu.processors.never_resent`).
 * SM-3 — application errors (``6982``, ``6A82``, ``63Cx``...) come back without data and
   leave the session open: the card advanced its counter, so does the host.
 * SM-4 — READ BINARY under SM asks for the whole file (Le 0 in ``96``) in one command, so
@@ -86,6 +92,7 @@ from jukicard.apdu.command import EXTENDED_MAX_LE, CommandApdu, ResponseApdu
 from jukicard.apdu.tlv import Tlv, encode_length
 from jukicard.card.codec import container, rsa_key_tlvs, rsa_numbers, rsa_public_key, tlv
 from jukicard.errors import (
+    BadResponse,
     FileNotFoundOnCard,
     SecurityStatusError,
     TextSmClosedError,
@@ -106,6 +113,7 @@ __all__ = [
     "session_key_cryptogram",
     "sm_iv",
     "SendApdu",
+    "MIN_SESSION_KEY_BITS",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,6 +122,8 @@ log = logging.getLogger(__name__)
 SendApdu = Callable[[CommandApdu], ResponseApdu]
 
 _BLOCK = 16
+#: The smallest EF ``0006`` modulus the seed is sent under (the card's key is RSA-2048).
+MIN_SESSION_KEY_BITS = 2048
 _WHAT_KEY = "session-key public key EF (0006)"
 #: The card's answers that mean "no session any more" (``card-security.md`` §1).
 _DEAD_SWS = frozenset({
@@ -122,6 +132,10 @@ _DEAD_SWS = frozenset({
     int(_sw.SW.SM_DATA_OBJECTS_MISSING),  # 6987: integrity asked, no CCS key
     int(_sw.SW.SECURE_MESSAGING_NOT_SUPPORTED),  # 6882: no session (reset, reselected)
 })
+#: First status bytes that say the card did not take the wrapped APDU as sent (``61``/``6C``
+#: reach this layer only from a hostile or broken card: the processors below never re-send
+#: an SM command), so whether it counted it is unknown: the session ends (SM-2).
+_UNKNOWN_STEP_SW1 = frozenset({0x61, 0x67, 0x68, 0x6C, 0x6E, 0x6F})
 
 
 @dataclass(frozen=True)
@@ -149,7 +163,15 @@ class SessionKeyPublicKey:
         return cls(nums.e, nums.n)
 
     def public_key(self) -> rsa.RSAPublicKey:
-        """The RSA key.  :raises BadResponse: numbers that form no RSA key."""
+        """The RSA key.
+
+        :raises BadResponse: numbers that form no RSA key, or a modulus below
+            :data:`MIN_SESSION_KEY_BITS` (the card's key is RSA-2048: a smaller one is not
+            this card's, and the seed is not sent under it).
+        """
+        if self.modulus.bit_length() < MIN_SESSION_KEY_BITS:
+            raise BadResponse(f"{_WHAT_KEY}: a {self.modulus.bit_length()}-bit modulus, "
+                              f"below {MIN_SESSION_KEY_BITS} bits")
         return rsa_public_key(self.exponent, self.modulus, _WHAT_KEY)
 
     def __bytes__(self) -> bytes:
@@ -252,7 +274,12 @@ class TextSecureMessaging:
         :raises TextSmError: the path cannot carry the extended-length command (SM-5), or
             another refusal.
         :raises TransportError: (or a subclass) the card went away.
+        :raises UsageError: ``public_key`` is below :data:`MIN_SESSION_KEY_BITS` or ``seed``
+            is not 32 bytes (nothing sent).
         """
+        if public_key.key_size < MIN_SESSION_KEY_BITS:
+            raise UsageError(f"the session-key key must have at least {MIN_SESSION_KEY_BITS} "
+                             "bits")
         cryptogram = session_key_cryptogram(public_key, seed)
         resp = send(CommandApdu(0x80, INS_SET_SESSION_KEY, 0x00, 0x00, cryptogram,
                                 extended=True))
@@ -312,7 +339,8 @@ class TextSecureMessaging:
         :raises UsageError: ``cmd`` is not a plain command with exactly one of data / Le.
         :raises TextSmClosedError: the session is broken or closed (nothing sent).
         :raises TextSmDestroyedError: the card answered ``6988``/``69FC``/``6987``/``6882``.
-        :raises TextSmResponseError: the answer does not unwrap.
+        :raises TextSmResponseError: the answer does not unwrap, or its status word says the
+            card did not take the command as sent (``61``/``67``/``68``/``6C``/``6E``/``6F``).
         :raises TransportError: (or a subclass) the card went away (the session breaks).
         """
         cipher = self._cipher
@@ -347,6 +375,10 @@ class TextSecureMessaging:
         if resp.sw in _DEAD_SWS:
             raise self.fail(TextSmDestroyedError(resp.sw, b"", "the card destroyed the "
                                                  f"secure-messaging session (SW {resp.sw:04X})"))
+        if resp.sw1 in _UNKNOWN_STEP_SW1:
+            raise self.fail(TextSmResponseError(resp.sw, b"", "the card did not take the "
+                                                f"secure-messaging command (SW {resp.sw:04X}): "
+                                                "its counter may be out of step"))
         if not resp.data:
             return ResponseApdu(b"", resp.sw)
         if not expect_data:

@@ -55,6 +55,7 @@ from jukicard.errors import (
     ReaderUnavailableError,
     SecurityStatusError,
     SharingViolationError,
+    TextSmError,
     TransportError,
     UntrustedIssuerError,
     UsageError,
@@ -91,6 +92,10 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (ApplicationNotFound, 4, "this card does not have the application the command needs "
      "(a 住基カード has no 券面事項入力補助AP (text AP) and no 券面AP)"),
     (SecurityStatusError, 4, "the card refused: a PIN or key condition is not satisfied"),
+    # issue 11, part A (review): not always a refusal — a tampered answer ends it too
+    (TextSmError, 4, "secure messaging failed and its session is closed (the card refused "
+     "it, or an answer was tampered with or out of step on the way); nothing was re-sent: "
+     "run the command again"),
     (CardError, 4, "the card refused the operation"),
     (ValidationError, 5, "validation failed"),
     (NoReaderError, 6, _NO_READER),

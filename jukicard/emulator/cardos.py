@@ -15,7 +15,8 @@ A command with secure-messaging bits in its CLA goes to the open
 :class:`~jukicard.emulator.state.SecureChannel` (installed by the command that opens a
 session, cleared by reset, power events and SELECT by DF name), which unwraps it, runs the
 plain command through the same table and wraps the answer.  With no session open such a
-command is answered ``68 82``.
+command is answered ``69 FC`` (READ BINARY, VERIFY) or ``68 82``
+(:func:`~jukicard.emulator.textsm.no_session_error`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from jukicard.emulator.mutualauth import MutualAuthCommands
 from jukicard.emulator.profile import CardProfile, load_profile
 from jukicard.emulator.securitycmds import SecurityCommands
 from jukicard.emulator.state import CardStats, Handler, SwError
-from jukicard.emulator.textsm import TextSmCommands
+from jukicard.emulator.textsm import TextSmCommands, no_session_error
 from jukicard.errors import MalformedApduError
 
 __all__ = ["SW", "SwError", "CardStats", "CardOS", "CommandLog"]
@@ -211,7 +212,7 @@ class CardOS(FileCommands, MutualAuthCommands, SecurityCommands, IdentityCommand
         if secured:
             channel = self.secure_channel
             if channel is None:
-                raise SwError(SW.SECURE_MESSAGING_NOT_SUPPORTED, "no secure-messaging session")
+                raise no_session_error(cmd)
             return channel.process(cmd, self._run_plain)
         return self._run_plain(cmd)
 

@@ -31,6 +31,11 @@ Emulator decisions (labelled, revisit against a card):
   session; application errors are answered with the plain status word and no data.
 * SM-E3 — a READ BINARY Le of 0 means the whole file from the offset (the reference:
   "0 = whole file, filler included").
+* SM-E4 — an SM CLA with no session open (:func:`no_session_error`), on every application
+  and at the MF alike: READ BINARY and VERIFY under CLA ``08``/``0C`` get ``69FC``, anything
+  else (SELECT first) ``6882``.  The reference measured JPKI ``08`` READ → ``69FC``; the
+  older README gives SELECT → ``6882`` and READ/VERIFY under ``08``/``0C`` → ``69FC``
+  without naming an application, and no application is reported to answer otherwise.
 
 NOTE: the seed and the session key are never logged; the channel's repr shows the counter
 only.
@@ -64,7 +69,7 @@ from jukicard.emulator.fs import KeyIEF
 from jukicard.emulator.state import CardState, Handler, SwError
 from jukicard.errors import TlvError
 
-__all__ = ["SESSION_KEY_IEF", "TextSmCommands", "TextSecureChannel"]
+__all__ = ["SESSION_KEY_IEF", "TextSmCommands", "TextSecureChannel", "no_session_error"]
 
 log = logging.getLogger("jukicard.emulator.cardos")
 
@@ -73,7 +78,16 @@ SESSION_KEY_IEF = 0x0016
 #: Applications answering SET SESSION KEY with ``66F1`` (the others: ``6982``).
 _NO_SESSION_KEY_FUNCTION = frozenset({App.COMMON.aid, App.VISUAL.aid})
 _READ_BINARY = 0xB0
+_VERIFY = 0x20
 _AES_BLOCK = 16
+
+
+def no_session_error(cmd: CommandApdu) -> SwError:
+    """The answer to a command with SM bits in its CLA when no session is open (SM-E4):
+    ``69FC`` for READ BINARY / VERIFY under CLA ``08`` or ``0C``, ``6882`` otherwise."""
+    if cmd.cla in (SM_CLA, SM_CLA_WITH_INTEGRITY) and cmd.ins in (_READ_BINARY, _VERIFY):
+        return SwError(SW.SM_SESSION_DESTROYED, "no secure-messaging session")
+    return SwError(SW.SECURE_MESSAGING_NOT_SUPPORTED, "no secure-messaging session")
 
 
 def _aes_cbc(key: bytes, counter: int, data: bytes, *, decrypt: bool) -> bytes:

@@ -34,6 +34,7 @@ from jukicard.card.textsm import (
 )
 from jukicard.emulator.textsm import SESSION_KEY_IEF
 from jukicard.errors import (
+    BadResponse,
     CardRemovedError,
     CardResetError,
     DataIntegrityError,
@@ -585,3 +586,239 @@ def test_cli_sm_wrong_key_exit_4(cli: Cli, pins: PinLedger) -> None:
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
                   stdin=pins.submit(PINS["text"]) + "\n")
     assert res.rc == 4 and res.json()["error"]["type"] == "TextSmKeyRejectedError"
+
+
+# --------------------------------------------------------------------------- review (rv-sm)
+def _hostile(card: Emulated, answer: Callable[[bytes, Callable[[bytes], bytes]], bytes]
+             ) -> list[bytes]:
+    """Put ``answer(apdu, real_execute)`` between the transport and the card (a hostile or
+    broken card, below every processor); returns the list of what the card was sent."""
+    real = card.card.execute
+    received: list[bytes] = []
+
+    def execute(apdu: bytes) -> bytes:
+        received.append(bytes(apdu))
+        return answer(bytes(apdu), real)
+
+    card.card.execute = execute  # type: ignore[method-assign]
+    return received
+
+
+@pytest.mark.parametrize("ins", [0xA4, 0xB0, 0x20])
+@pytest.mark.parametrize("forward", [True, False], ids=["card-counted", "card-never-saw"])
+def test_hostile_6cxx_to_an_sm_command_is_never_resent(
+    mynumber: Emulated, pins: PinLedger, ins: int, forward: bool
+) -> None:
+    """A card answering ``6C10`` to an SM command: the command reaches the card ONCE (no
+    processor re-issues it with Le = 10) and the host ends the session with a typed error,
+    sending nothing more.  Fails on the old code: the 6Cxx processor re-sent the SM SELECT
+    and READ (a second command under the same counter value), and a 6Cxx to an SM VERIFY
+    left the session open."""
+    hit: list[bytes] = []
+
+    def answer(apdu: bytes, real: Callable[[bytes], bytes]) -> bytes:
+        if apdu[0] == 0x08 and apdu[1] == ins and not hit:
+            hit.append(apdu)
+            if forward:
+                real(apdu)  # the card counted it; the answer is replaced
+            return b"\x6c\x10"
+        return real(apdu)
+
+    received = _hostile(mynumber, answer)
+    text = TextSession(mynumber.transport)
+    with text.secure_messaging(pins.submit(PINS["text"]), rng=fixed_rng) as sm:
+        with pytest.raises(TextSmResponseError) as err:
+            if ins == 0x20:
+                # sent once; counted on the card only when the hostile card forwarded it
+                sm.verify(TextPin.MATCH_A, pins.submit(MATCH_A) if forward else MATCH_A)
+            else:
+                sm.read_ef(TextEf.MY_NUMBER, 0xFF10, "My Number EF")
+        assert err.value.sw == 0x6C10 and not sm.usable
+        assert [c for c in received if c[0] == 0x08 and c[1] == ins] == hit
+        assert [c for c in received if c[0] == 0x08][-1] == hit[0]  # nothing after it
+        with pytest.raises(TextSmClosedError):
+            sm.select_ef(TextEf.MY_NUMBER)
+    assert text.verified == frozenset()
+    assert TextPin.MATCH_A not in text.verified
+
+
+@pytest.mark.parametrize("sw", [0x6700, 0x6881, 0x6E00, 0x6F00])
+def test_transport_level_sw_to_an_sm_command_ends_the_session(
+    mynumber: Emulated, pins: PinLedger, sw: int
+) -> None:
+    """``6700``/``68xx``/``6Exx``/``6Fxx`` to an SM SELECT: the card did not take the APDU
+    as sent, so whether it counted it is unknown — the host ends the session (typed), it
+    does not carry on with a guessed counter.  Fails on the old code (the answer came back
+    as an application error and the session stayed open)."""
+    def answer(apdu: bytes, real: Callable[[bytes], bytes]) -> bytes:
+        return sw.to_bytes(2, "big") if apdu[0] == 0x08 else real(apdu)
+
+    received = _hostile(mynumber, answer)
+    text = TextSession(mynumber.transport)
+    with text.secure_messaging(pins.submit(PINS["text"]), rng=fixed_rng) as sm:
+        with pytest.raises(TextSmResponseError) as err:
+            sm.select_ef(TextEf.MY_NUMBER)
+        assert err.value.sw == sw and sm.processor.state == "broken"
+    assert len([c for c in received if c[0] == 0x08]) == 1
+
+
+def test_hostile_61xx_to_an_sm_read_is_fetched_not_resent(
+    mynumber: Emulated, pins: PinLedger
+) -> None:
+    """``61xx`` to the SM READ: the rest comes with GET RESPONSE (a plain command, not a
+    re-send: the SM READ reaches the card once) and decrypts as usual; a card that answers
+    ``61xx`` forever ends in a typed error after a bounded number of rounds, session broken.
+    (Held on the old code too: a guard for the rule.)"""
+    held: list[bytes] = []
+
+    def answer(apdu: bytes, real: Callable[[bytes], bytes]) -> bytes:
+        if apdu[0] == 0x08 and apdu[1] == 0xB0:
+            held.append(real(apdu))
+            return b"\x61\x00"
+        if apdu[:2] == b"\x00\xc0" and held:
+            return held.pop()
+        return real(apdu)
+
+    received = _hostile(mynumber, answer)
+    text = TextSession(mynumber.transport)
+    number = text.read_my_number_sm(pins.submit(PINS["text"]), rng=fixed_rng)
+    assert number.digits == MY_NUMBER_EF[3:15].decode()
+    assert len([c for c in received if c[:2] == b"\x08\xb0"]) == 1
+    assert len([c for c in received if c[:2] == b"\x00\xc0"]) == 1
+
+    def forever(apdu: bytes, real: Callable[[bytes], bytes]) -> bytes:
+        if apdu[:2] in (b"\x08\xb0", b"\x00\xc0"):
+            return b"\x00" * 16 + b"\x61\x00"
+        return real(apdu)
+
+    mynumber.card.execute = type(mynumber.card).execute.__get__(mynumber.card)
+    received = _hostile(mynumber, forever)
+    with text.secure_messaging(pins.submit(PINS["text"]), rng=fixed_rng) as sm:
+        with pytest.raises(BadResponse):
+            sm.read_ef(TextEf.MY_NUMBER, 0xFF10)
+        assert not sm.usable
+    assert len([c for c in received if c[:2] == b"\x08\xb0"]) == 1
+
+
+@pytest.mark.parametrize(("app", "cla", "ins", "sw"), [
+    ("jpki", 0x08, 0xB0, 0x69FC),   # measured (card-security.md §1)
+    ("jpki", 0x08, 0xA4, 0x6882),
+    ("jpki", 0x0C, 0x20, 0x69FC),
+    ("text", 0x08, 0xB0, 0x69FC),
+    ("text", 0x0C, 0xB0, 0x69FC),
+    ("text", 0x08, 0x20, 0x69FC),
+    ("text", 0x08, 0xA4, 0x6882),
+    ("common", 0x08, 0xB0, 0x69FC),
+    ("visual", 0x0C, 0xA4, 0x6882),
+    (None, 0x08, 0xB0, 0x69FC),     # the MF: nothing selected
+    ("text", 0x04, 0xB0, 0x6882),   # another SM CLA
+])
+def test_sm_cla_with_no_session(
+    mynumber: Emulated, pins: PinLedger, app: str | None, cla: int, ins: int, sw: int
+) -> None:
+    """SM CLA with no session (decision SM-E4): READ BINARY / VERIFY under ``08``/``0C``
+    get ``69FC``, SELECT (and other SM CLAs) ``6882``.  Fails on the old code, which
+    answered ``6882`` to all of them (the reference: JPKI ``08`` READ → ``69FC``)."""
+    mynumber.card.power_on()
+    if app is not None:
+        aid = mynumber.card.fs.df(app).aid
+        assert _sw(mynumber.card.execute(_apdu(0, 0xA4, 4, 0x0C, aid))) == 0x9000
+    if ins == 0xB0:
+        cmd = _apdu(cla, ins, 0, 0, b"\x96\x03\x00\x00\x00", le_ext=True)
+    else:
+        cmd = _apdu(cla, ins, 0, 0x94 if ins == 0x20 else 0x0C, b"\x86\x11\x01" + bytes(16))
+        if ins == 0x20:
+            pins.submit("(an SM object)")  # a VERIFY with data reaches the card, once
+    assert _sw(mynumber.card.execute(cmd)) == sw
+    assert mynumber.card.secure_channel is None
+
+
+def test_sm_read_with_no_session_is_typed_on_the_host(mynumber: Emulated, pins: PinLedger
+                                                       ) -> None:
+    """The host treats the ``69FC`` answer like ``6882``: typed, session broken."""
+    text = TextSession(mynumber.transport)
+    with text.secure_messaging(pins.submit(PINS["text"]), rng=fixed_rng) as sm:
+        sm.select_ef(TextEf.MY_NUMBER)
+        mynumber.card.secure_channel = None  # the card lost it (e.g. an unseen SELECT)
+        with pytest.raises(TextSmDestroyedError) as err:
+            sm.processor.send(CommandApdu(0, 0xB0, 0, 0, le=65536, extended=True))
+        assert err.value.sw == 0x69FC and not sm.usable
+
+
+def test_limit_a_forged_9000_to_an_sm_verify_is_believed(
+    mynumber: Emulated, pins: PinLedger
+) -> None:
+    """No MAC, and a VERIFY answer carries no data: a man in the middle who turns the
+    card's ``63Cx`` into ``9000`` makes the host believe a wrong 照合番号A was accepted (the
+    card counted the try; the counters stay in step).  The card is not fooled: what the
+    照合番号 would unlock is still refused (``6982``).  A documented limit
+    (docs/text-secure-messaging.md), shown here so nobody relies on ``verify`` under SM as
+    a check of the holder's number."""
+    wrong = ("1" if MATCH_A[0] != "1" else "2") + MATCH_A[1:]
+
+    def answer(apdu: bytes, real: Callable[[bytes], bytes]) -> bytes:
+        resp = real(apdu)
+        if apdu[:2] == b"\x08\x20" and resp[-2] == 0x63:
+            return b"\x90\x00"
+        return resp
+
+    _hostile(mynumber, answer)
+    text = TextSession(mynumber.transport)
+    tries = mynumber.card.pin("text", 0x0014).tries_left
+    with text.secure_messaging(pins.submit(PINS["text"]), rng=fixed_rng) as sm:
+        sm.verify(TextPin.MATCH_A, pins.submit(wrong))  # no error: the host was fooled
+        assert sm.usable
+    assert mynumber.card.pin("text", 0x0014).tries_left == tries - 1
+    mynumber.card.pin("text", 0x0014).tries_left = tries
+
+
+@pytest.mark.parametrize("bits", [512, 1024, 2047])
+def test_weak_session_key_in_ef_0006_is_refused_before_sending(
+    make_card: MakeCard, pins: PinLedger, bits: int
+) -> None:
+    """A hostile card whose EF ``0006`` holds a modulus below 2048 bits: ``BadResponse``
+    (typed) and no SET SESSION KEY — the seed is never sent under a weak key.  Fails on the
+    old code: a 512-bit modulus let cryptography's ``ValueError`` escape the public
+    operation, and a 1024-bit one had the seed sent under it."""
+    data = profile_json("mynumber-01")
+    modulus = (1 << (bits - 1)) | 0x10001  # odd, the given size (no private half needed)
+    find_file(data, "text", "0006")["data"] = bytes(
+        SessionKeyPublicKey(65537, modulus)).hex().upper()
+    card = make_card(data=data)
+    with pytest.raises(BadResponse, match="0006"):
+        TextSession(card.transport).read_my_number_sm(pins.submit(PINS["text"]))
+    assert not [c for c in card.sent if c[:2] == b"\x80\xae" or c[0] == 0x08]
+
+
+def test_establish_refuses_a_weak_key_given_by_the_caller() -> None:
+    """The public :meth:`TextSecureMessaging.establish` with a 512-bit key: ``UsageError``,
+    nothing sent.  Fails on the old code (cryptography's ``ValueError`` escaped)."""
+    weak = rsa.RSAPublicNumbers(65537, (1 << 511) | 0x10001).public_key()
+
+    def send(cmd: CommandApdu) -> ResponseApdu:
+        pytest.fail("nothing may be sent")
+
+    with pytest.raises(UsageError):
+        TextSecureMessaging.establish(send, weak, SEED)
+
+
+def test_cli_sm_failure_hint_says_what_happened(cli: Cli, pins: PinLedger) -> None:
+    """A tampered SM answer on the CLI: exit 4, type ``TextSmResponseError``, and a hint
+    that says the session ended on a failure that may be tampering — not "the card refused
+    the operation", which the old code printed (the card refused nothing)."""
+    card = cli.use()
+    real = card.execute
+
+    def execute(apdu: bytes) -> bytes:
+        resp = real(apdu)
+        if apdu[:2] == b"\x08\xb0" and len(resp) > 4:
+            resp = resp[:-3] + bytes((resp[-3] ^ 1,)) + resp[-2:]  # last padding byte
+        return resp
+
+    card.execute = execute  # type: ignore[method-assign]
+    res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--sm",
+                  stdin=pins.submit(PINS["text"]) + "\n")
+    err = res.json()["error"]
+    assert res.rc == 4 and err["type"] == "TextSmResponseError"
+    assert "tampered" in err["hint"] and "refused the operation" not in err["hint"]
+    assert MY_NUMBER_EF[3:15].decode() not in res.out + res.err

@@ -20,6 +20,8 @@ from jukicard.apdu import (
     WrongLengthReissueProcessor,
     build_stack,
     is_pin_command,
+    is_secure_messaging,
+    never_resent,
 )
 from jukicard.errors import (
     BadResponse,
@@ -640,3 +642,68 @@ def test_stack_terminates_and_raises_only_typed_errors(
     if extended is True or not cmd.is_extended:
         # nothing but the command itself, its 6Cxx re-issue and GET RESPONSEs
         assert all(c.ins in (ins, 0xC0) for c in card.sent)
+
+
+# --------------------------------------------------------------------------- secure messaging
+@pytest.mark.parametrize(("cla", "sm"), [
+    (0x00, False), (0x80, False), (0x10, False), (0x01, False), (0xFF, False), (0x40, False),
+    (0x08, True), (0x0C, True), (0x04, True), (0x88, True), (0x8C, True), (0x0B, True),
+    (0x60, True), (0x1C, True),
+])
+def test_is_secure_messaging(cla: int, sm: bool) -> None:
+    cmd = CommandApdu(cla, 0xB0, 0, 0, le=4)
+    assert is_secure_messaging(cmd) is sm and never_resent(cmd) is sm
+
+
+def _sm_read() -> CommandApdu:
+    return CommandApdu(0x08, 0xB0, 0, 0, H("9603000000"), le=65536, extended=True)
+
+
+@pytest.mark.parametrize("cmd", [
+    CommandApdu(0x08, 0xA4, 2, 0x0C, H("8611") + bytes(17)),
+    CommandApdu(0x08, 0xB0, 0, 0, H("9603000000"), le=256),
+    CommandApdu(0x0C, 0xB0, 0, 0, H("9603000000"), le=16),
+], ids=["select", "read", "cla-0c"])
+def test_wrong_le_never_resends_secure_messaging(cmd: CommandApdu) -> None:
+    """Fails on the old code, which re-issued an SM command answered 6Cxx (a second command
+    under the same SM counter value: the card and the host fall out of step)."""
+    fake = Scripted([(cmd.encode(), "6C10")])
+    assert WrongLengthReissueProcessor(fake).send(cmd).sw == 0x6C10
+    fake.done()
+
+
+def test_unknown_never_resends_secure_messaging_on_6700() -> None:
+    """Fails on the old code, which re-sent the SM READ in short form after 6700."""
+    cmd = _sm_read()
+    fake = Scripted([(cmd.encode(), "6700")])
+    proc = ExtendedLengthFallbackProcessor(fake)
+    assert proc.send(cmd).sw == 0x6700
+    fake.done()
+
+
+@given(
+    RESPONSES,
+    st.sampled_from([None, True, False]),
+    st.sampled_from([0x08, 0x0C]),
+    st.sampled_from([0x20, 0xA4, 0xB0, 0xB2, 0xCA]),
+    st.binary(min_size=1, max_size=200),
+    st.sampled_from([None, 256, 65536]),
+)
+@example([(b"", 0x6C10)], True, 0x08, 0xA4, b"\x86" * 19, None)
+@example([(b"", 0x6700)], None, 0x08, 0xB0, b"\x96\x03\x00\x00\x00", 65536)
+@settings(max_examples=300)
+def test_secure_messaging_commands_reach_the_card_exactly_once(
+    responses: list[tuple[bytes, int]], extended: bool | None, cla: int, ins: int,
+    data: bytes, le: int | None,
+) -> None:
+    """Whatever the card answers, an SM command is sent once (GET RESPONSE may follow: it
+    is not a re-send).  Fails on the old code (6Cxx re-issue, 6700 short re-send)."""
+    card = RandomCard(responses)
+    cmd = CommandApdu(cla, ins, 0, 0, data, le=le)
+    try:
+        build_stack(card, extended=extended).send(cmd)
+    except JukiError:
+        pass
+    sm_cmds = [c for c in card.sent if c.cla == cla]
+    assert len(sm_cmds) == 1 and sm_cmds[0].data == data
+    assert all(c.cla == cla or c.ins == 0xC0 for c in card.sent)
