@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 OUT = Path(__file__).resolve().parent
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DER = serialization.Encoding.DER
 NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=UTC)
 NOT_AFTER = dt.datetime(2030, 1, 1, tzinfo=UTC)
