@@ -56,7 +56,9 @@ from jukicard.card.cvc import CV_ID_LEN, CvCertificate
 from jukicard.errors import (
     BadResponse,
     CardAuthenticationError,
+    CvCaSignatureError,
     DataIntegrityError,
+    IssuerKeyMismatchError,
     UntrustedIssuerError,
     UsageError,
 )
@@ -178,6 +180,22 @@ class CardAuthPolicy:
                                    f"{_id_text(car)}, which the {kind} policy does not trust",
                                    car)
 
+    def check_cv_certificate(self, cv: CvCertificate) -> CvCaKey:
+        """The trusted key the card's CV certificate names (CAR), once the certificate
+        verifies under it.
+
+        :raises UntrustedIssuerError: no trusted key has that id.
+        :raises CvCaSignatureError: (an :class:`IssuerKeyMismatchError`) the certificate
+            does not verify under it: forged or altered.
+        """
+        anchor = self.anchor_for(cv.car)
+        try:
+            cv.verify_issuer(anchor.public_key)
+        except IssuerKeyMismatchError:
+            raise CvCaSignatureError(f"the card's CV certificate names CV CA "
+                                     f"{_id_text(cv.car)} but is not signed by it") from None
+        return anchor
+
 
 @dataclass(frozen=True)
 class SignedCardKey:
@@ -296,7 +314,8 @@ def verify_card_authentication(
 
     :param policy: the trusted CV CA keys; ``None`` checks self-consistency only.
     :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` does not trust.
-    :raises IssuerKeyMismatchError: the CV certificate does not verify under that CA key.
+    :raises CvCaSignatureError: (an :class:`IssuerKeyMismatchError`) the CV certificate
+        does not verify under that CA key.
     :raises CardAuthenticationError: EF ``0007`` is not signed by the certified key, or the
         challenge signature does not verify under the card key (clone, replay).
     :raises DataIntegrityError: a damaged CV certificate or card key EF.
@@ -310,9 +329,7 @@ def verify_card_authentication(
         raise
     except BadResponse as exc:
         raise DataIntegrityError(f"{exc}: card authentication data is damaged") from exc
-    anchor = policy.anchor_for(cv.car) if policy is not None else None
-    if anchor is not None:
-        cv.verify_issuer(anchor.public_key)
+    anchor = policy.check_cv_certificate(cv) if policy is not None else None
     card_key.verify_issuer(issuer_key)
     message = challenge_message(card_challenge, host_nonce)
     if not rsa_verify(card_public, signature, message):

@@ -408,12 +408,13 @@ def _policy_key(cv_ef: bytes, policy: CardAuthPolicy) -> rsa.RSAPublicKey:
 
     :raises DataIntegrityError: a damaged CV certificate EF.
     :raises UntrustedIssuerError: no such key in ``policy``.
+    :raises CvCaSignatureError: the CV certificate does not verify under it.
     """
     try:
-        car = CvCertificate.parse(cv_ef).car
+        cv = CvCertificate.parse(cv_ef)
     except BadResponse as exc:
         raise DataIntegrityError("CV certificate EF is damaged") from exc
-    return policy.anchor_for(car).public_key
+    return policy.check_cv_certificate(cv).public_key
 
 
 def _check_signature(
