@@ -32,6 +32,9 @@ Decisions where the reference is silent (labelled ``CARDAUTH-n``; revisit agains
 * CARDAUTH-4 — no PIN is needed for the signature (§8: "the ``0013`` key needs no PIN"),
   but EF ``0007`` needs the PIN or either 照合番号; the session VERIFYs only with a value the
   caller gave for that call.
+* CARDAUTH-5 (review of issue 11) — a policy holding two different keys under one id is
+  refused when it is built: the CAR names the key, so a caller's extra key with a bundled
+  key's id would otherwise be ignored without a word (the first match wins).
 """
 
 from __future__ import annotations
@@ -149,7 +152,8 @@ class CardAuthPolicy:
 
     :param anchors: the trusted CV CA keys.
     :param production: the production policy (default) refuses every test key.
-    :raises UsageError: no anchors, or a test key under the production policy.
+    :raises UsageError: no anchors, a test key under the production policy, or two
+        different keys with one id (CARDAUTH-5).
     """
 
     anchors: tuple[CvCaKey, ...]
@@ -164,6 +168,11 @@ class CardAuthPolicy:
                 if not a.production:
                     raise UsageError(f"CV CA key {_id_text(a.key_id)} is a test key: refused "
                                      "under the production policy")
+        seen: dict[bytes, rsa.RSAPublicNumbers] = {}
+        for a in anchors:  # CARDAUTH-5
+            numbers = a.public_key.public_numbers()
+            if seen.setdefault(a.key_id, numbers) != numbers:
+                raise UsageError(f"two different CV CA keys have the id {_id_text(a.key_id)}")
         object.__setattr__(self, "anchors", anchors)
 
     def anchor_for(self, car: bytes) -> CvCaKey:

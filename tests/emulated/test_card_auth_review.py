@@ -274,3 +274,22 @@ def test_card_info_identity_not_logged(cli: Cli, caplog: pytest.LogCaptureFixtur
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+# --------------------------------------------------------------------------- trust set
+def test_extra_key_with_a_bundled_id_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """Old code: a --ca-key whose id is a bundled key's (here test 6000023) but whose key
+    differs was silently ignored (the bundled key matched first).  Now a usage error, before
+    any PIN is asked."""
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_id = b"6000023" + VISUAL_PRODUCTION_ID[7:]
+    path = tmp_path / "clash.cvc"
+    path.write_bytes(bytes(CvCertificate.create(key_id, key_id, other.public_key(), other)))
+    res = cli.run("card", "authenticate", "--emulated", "--pin-stdin", "--json",
+                  "--allow-test-keys", "--ca-key", str(path), stdin="")
+    assert res.rc == 2, res.out
+    assert "6000023" in res.json()["error"]["message"]
+    from jukicard.card import cvca
+    same = cvca.key_for(key_id)
+    assert same is not None
+    assert cvca.policy(allow_test_keys=True, extra=(same,)).anchor_for(key_id) is not None
