@@ -40,6 +40,7 @@ Decisions where the reference is silent (labelled ``CARDAUTH-n``; revisit agains
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,8 @@ __all__ = [
     "SignedCardKey",
     "CardAuthResult",
     "HOST_NONCE_LEN",
+    "checked_policy",
+    "host_nonce",
     "challenge_message",
     "challenge_digest_info",
     "verify_card_authentication",
@@ -160,7 +163,10 @@ class CardAuthPolicy:
     production: bool = True
 
     def __post_init__(self) -> None:
-        anchors = tuple(self.anchors)
+        try:
+            anchors = tuple(self.anchors)
+        except TypeError:
+            raise UsageError("anchors must be a sequence of CvCaKey") from None
         if not anchors or not all(isinstance(a, CvCaKey) for a in anchors):
             raise UsageError("a card-authentication policy needs at least one CvCaKey")
         if self.production:
@@ -262,6 +268,28 @@ class SignedCardKey:
                    long_form=True)
 
 
+def checked_policy(policy: object) -> CardAuthPolicy | None:
+    """``policy`` if it is a :class:`CardAuthPolicy` or ``None`` (checked before anything
+    is sent, so a wrong argument costs no VERIFY).
+
+    :raises UsageError: anything else.
+    """
+    if policy is None or isinstance(policy, CardAuthPolicy):
+        return policy
+    raise UsageError(f"policy must be a CardAuthPolicy, got a {type(policy).__name__}")
+
+
+def host_nonce(rng: Callable[[int], bytes]) -> bytes:
+    """The host half of the signed message (CARDAUTH-1), from ``rng``.
+
+    :raises UsageError: ``rng`` is not callable or gave no :data:`HOST_NONCE_LEN` bytes.
+    """
+    nonce = rng(HOST_NONCE_LEN) if callable(rng) else None
+    if not isinstance(nonce, bytes) or len(nonce) != HOST_NONCE_LEN:
+        raise UsageError(f"rng must return {HOST_NONCE_LEN} bytes")
+    return nonce
+
+
 def challenge_message(card_challenge: bytes, host_nonce: bytes) -> bytes:
     """The message the card signs (CARDAUTH-1): card challenge ‖ host nonce."""
     return bytes(card_challenge) + bytes(host_nonce)
@@ -329,6 +357,7 @@ def verify_card_authentication(
         challenge signature does not verify under the card key (clone, replay).
     :raises DataIntegrityError: a damaged CV certificate or card key EF.
     """
+    policy = checked_policy(policy)
     try:
         cv = CvCertificate.parse(cv_ef)
         issuer_key = cv.public_key()

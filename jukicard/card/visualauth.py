@@ -48,11 +48,17 @@ from jukicard.card.cardauth import (
     CardAuthResult,
     TrustLevel,
     challenge_message,
+    checked_policy,
 )
 from jukicard.card.codec import container, rsa_numbers, rsa_public_key, rsa_verify
 from jukicard.card.crypto import HashAlg, digest_message
 from jukicard.card.cvc import CvCertificate
-from jukicard.errors import BadResponse, CardAuthenticationError, DataIntegrityError
+from jukicard.errors import (
+    BadResponse,
+    CardAuthenticationError,
+    DataIntegrityError,
+    UsageError,
+)
 
 __all__ = [
     "VisualRecord",
@@ -109,8 +115,11 @@ class VisualRecord:
     def parse(cls, fid: int, data: bytes) -> VisualRecord:
         """Parse EF ``fid`` (``0001``, ``0002`` or ``0005``).
 
+        :raises UsageError: ``fid`` is not one of :data:`RECORD_LAYOUTS`.
         :raises BadResponse: malformed, or no card key / signature.
         """
+        if fid not in RECORD_LAYOUTS:
+            raise UsageError(f"no signed visual-AP record in EF {fid!r}")
         outer_tag, key_tag, sig_tag = RECORD_LAYOUTS[fid]
         what = f"visual EF {fid:04X}"
         outer, kids = container(data, outer_tag, what)
@@ -155,6 +164,7 @@ def verify_visual_records(
     :raises DataIntegrityError: a damaged or tampered record, no record, or records
         carrying different card keys.
     """
+    policy = checked_policy(policy)
     if not records:
         raise DataIntegrityError("no signed visual-AP record was read (VIS-3)")
     try:

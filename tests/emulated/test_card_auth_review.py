@@ -27,6 +27,7 @@ from jukicard.errors import (
     CvCaSignatureError,
     DataIntegrityError,
     IssuerKeyMismatchError,
+    UsageError,
 )
 from jukicard.services.info import card_info
 
@@ -293,3 +294,43 @@ def test_extra_key_with_a_bundled_id_is_refused(cli: Cli, tmp_path: Path) -> Non
     same = cvca.key_for(key_id)
     assert same is not None
     assert cvca.policy(allow_test_keys=True, extra=(same,)).anchor_for(key_id) is not None
+
+
+# --------------------------------------------------------------------------- wrong callers
+def test_wrong_policy_argument_costs_no_verify(mynumber: Emulated) -> None:
+    """Old code: ``policy="…"`` (or any non-policy) raised AttributeError — after the
+    session had already VERIFYed the PIN and read the EFs.  Now a UsageError, nothing sent."""
+    from jukicard.card.text import TextSession
+    text = TextSession(mynumber.transport)
+    visual = VisualSession(mynumber.transport)
+    before = mynumber.card.stats.apdus
+    for call in (lambda: text.authenticate_card(pin="1234", policy="production"),
+                 lambda: text.read_verified("1234", policy=object()),
+                 lambda: visual.authenticate_card(match_b="07030220358304", policy=[]),
+                 lambda: visual.authenticate_card(match_b="07030220358304", rng=None)):
+        with pytest.raises(UsageError):
+            call()
+    assert mynumber.card.stats.apdus == before and mynumber.card.stats.verify_with_data == 0
+
+
+def test_wrong_arguments_are_usage_errors(mynumber: Emulated) -> None:
+    """Old code: TypeError (a str challenge, an rng giving None, tags=5, CardAuthPolicy(None),
+    str GET DATA values), KeyError (VisualRecord of another EF), AttributeError (a str policy
+    to the offline checks) — and ``internal_authenticate(123)`` sent 123 zero bytes."""
+    from jukicard.card.identity import CommonSession, read_card_identity
+    from jukicard.card.identity_data import CardIdentity
+    from jukicard.card.visualauth import verify_visual_records
+    common = CommonSession(mynumber.transport)
+    before = mynumber.card.stats.apdus
+    calls = [lambda: common.internal_authenticate("abc"),  # type: ignore[arg-type]
+             lambda: common.internal_authenticate(123),  # type: ignore[arg-type]
+             lambda: common.internal_authenticate(rng=lambda n: None),  # type: ignore
+             lambda: read_card_identity(mynumber.transport, 5),  # type: ignore[arg-type]
+             lambda: CardAuthPolicy(None),  # type: ignore[arg-type]
+             lambda: CardIdentity.from_objects({0x0045: "x"}),  # type: ignore[dict-item]
+             lambda: VisualRecord.parse(7, b""),
+             lambda: verify_visual_records(b"", {2: b""}, "production")]  # type: ignore
+    for call in calls:
+        with pytest.raises(UsageError):
+            call()
+    assert mynumber.card.stats.apdus == before
