@@ -32,6 +32,8 @@ terminal application can decide what to tell the counter staff.
     │       └── DataIntegrityError card data does not match its signature (tampered)
     │           ├── IssuerKeyMismatchError  the card's CV certificate does not verify
     │           │                           under the trusted issuer key given
+    │           │   └── CvCaSignatureError  it names a CV CA the policy trusts but
+    │           │                           is not signed by it (forged, altered)
     │           ├── UntrustedIssuerError    the CV certificate names a CA the policy
     │           │                           does not trust (a test CA in production)
     │           └── CardAuthenticationError the card did not prove it holds the key
@@ -83,6 +85,7 @@ __all__ = [
     "DataIntegrityError",
     "IssuerKeyMismatchError",
     "UntrustedIssuerError",
+    "CvCaSignatureError",
     "CardAuthenticationError",
     "TextSmError",
     "TextSmKeyRejectedError",
@@ -269,6 +272,12 @@ class UntrustedIssuerError(DataIntegrityError):
     def __init__(self, message: str, ca_key_id: bytes = b"") -> None:
         super().__init__(message)
         self.ca_key_id = bytes(ca_key_id)
+
+
+class CvCaSignatureError(IssuerKeyMismatchError):
+    """The card's CV certificate names a CV CA key the card-authentication policy trusts,
+    but does not verify under that key: a forged or altered CV certificate.  Unlike its
+    base, never a wrong key file of the caller's (review of issue 11)."""
 
 
 class CardAuthenticationError(DataIntegrityError):

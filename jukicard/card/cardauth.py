@@ -32,11 +32,15 @@ Decisions where the reference is silent (labelled ``CARDAUTH-n``; revisit agains
 * CARDAUTH-4 — no PIN is needed for the signature (§8: "the ``0013`` key needs no PIN"),
   but EF ``0007`` needs the PIN or either 照合番号; the session VERIFYs only with a value the
   caller gave for that call.
+* CARDAUTH-5 (review of issue 11) — a policy holding two different keys under one id is
+  refused when it is built: the CAR names the key, so a caller's extra key with a bundled
+  key's id would otherwise be ignored without a word (the first match wins).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +60,9 @@ from jukicard.card.cvc import CV_ID_LEN, CvCertificate
 from jukicard.errors import (
     BadResponse,
     CardAuthenticationError,
+    CvCaSignatureError,
     DataIntegrityError,
+    IssuerKeyMismatchError,
     UntrustedIssuerError,
     UsageError,
 )
@@ -68,6 +74,8 @@ __all__ = [
     "SignedCardKey",
     "CardAuthResult",
     "HOST_NONCE_LEN",
+    "checked_policy",
+    "host_nonce",
     "challenge_message",
     "challenge_digest_info",
     "verify_card_authentication",
@@ -147,14 +155,18 @@ class CardAuthPolicy:
 
     :param anchors: the trusted CV CA keys.
     :param production: the production policy (default) refuses every test key.
-    :raises UsageError: no anchors, or a test key under the production policy.
+    :raises UsageError: no anchors, a test key under the production policy, or two
+        different keys with one id (CARDAUTH-5).
     """
 
     anchors: tuple[CvCaKey, ...]
     production: bool = True
 
     def __post_init__(self) -> None:
-        anchors = tuple(self.anchors)
+        try:
+            anchors = tuple(self.anchors)
+        except TypeError:
+            raise UsageError("anchors must be a sequence of CvCaKey") from None
         if not anchors or not all(isinstance(a, CvCaKey) for a in anchors):
             raise UsageError("a card-authentication policy needs at least one CvCaKey")
         if self.production:
@@ -162,6 +174,11 @@ class CardAuthPolicy:
                 if not a.production:
                     raise UsageError(f"CV CA key {_id_text(a.key_id)} is a test key: refused "
                                      "under the production policy")
+        seen: dict[bytes, rsa.RSAPublicNumbers] = {}
+        for a in anchors:  # CARDAUTH-5
+            numbers = a.public_key.public_numbers()
+            if seen.setdefault(a.key_id, numbers) != numbers:
+                raise UsageError(f"two different CV CA keys have the id {_id_text(a.key_id)}")
         object.__setattr__(self, "anchors", anchors)
 
     def anchor_for(self, car: bytes) -> CvCaKey:
@@ -177,6 +194,22 @@ class CardAuthPolicy:
         raise UntrustedIssuerError(f"the card's CV certificate names CV CA "
                                    f"{_id_text(car)}, which the {kind} policy does not trust",
                                    car)
+
+    def check_cv_certificate(self, cv: CvCertificate) -> CvCaKey:
+        """The trusted key the card's CV certificate names (CAR), once the certificate
+        verifies under it.
+
+        :raises UntrustedIssuerError: no trusted key has that id.
+        :raises CvCaSignatureError: (an :class:`IssuerKeyMismatchError`) the certificate
+            does not verify under it: forged or altered.
+        """
+        anchor = self.anchor_for(cv.car)
+        try:
+            cv.verify_issuer(anchor.public_key)
+        except IssuerKeyMismatchError:
+            raise CvCaSignatureError(f"the card's CV certificate names CV CA "
+                                     f"{_id_text(cv.car)} but is not signed by it") from None
+        return anchor
 
 
 @dataclass(frozen=True)
@@ -233,6 +266,28 @@ class SignedCardKey:
     def __bytes__(self) -> bytes:
         return tlv(0xFF50, self.key_tlv + tlv(0xDF52, self.signature, long_form=True),
                    long_form=True)
+
+
+def checked_policy(policy: object) -> CardAuthPolicy | None:
+    """``policy`` if it is a :class:`CardAuthPolicy` or ``None`` (checked before anything
+    is sent, so a wrong argument costs no VERIFY).
+
+    :raises UsageError: anything else.
+    """
+    if policy is None or isinstance(policy, CardAuthPolicy):
+        return policy
+    raise UsageError(f"policy must be a CardAuthPolicy, got a {type(policy).__name__}")
+
+
+def host_nonce(rng: Callable[[int], bytes]) -> bytes:
+    """The host half of the signed message (CARDAUTH-1), from ``rng``.
+
+    :raises UsageError: ``rng`` is not callable or gave no :data:`HOST_NONCE_LEN` bytes.
+    """
+    nonce = rng(HOST_NONCE_LEN) if callable(rng) else None
+    if not isinstance(nonce, bytes) or len(nonce) != HOST_NONCE_LEN:
+        raise UsageError(f"rng must return {HOST_NONCE_LEN} bytes")
+    return nonce
 
 
 def challenge_message(card_challenge: bytes, host_nonce: bytes) -> bytes:
@@ -296,11 +351,13 @@ def verify_card_authentication(
 
     :param policy: the trusted CV CA keys; ``None`` checks self-consistency only.
     :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` does not trust.
-    :raises IssuerKeyMismatchError: the CV certificate does not verify under that CA key.
+    :raises CvCaSignatureError: (an :class:`IssuerKeyMismatchError`) the CV certificate
+        does not verify under that CA key.
     :raises CardAuthenticationError: EF ``0007`` is not signed by the certified key, or the
         challenge signature does not verify under the card key (clone, replay).
     :raises DataIntegrityError: a damaged CV certificate or card key EF.
     """
+    policy = checked_policy(policy)
     try:
         cv = CvCertificate.parse(cv_ef)
         issuer_key = cv.public_key()
@@ -310,9 +367,7 @@ def verify_card_authentication(
         raise
     except BadResponse as exc:
         raise DataIntegrityError(f"{exc}: card authentication data is damaged") from exc
-    anchor = policy.anchor_for(cv.car) if policy is not None else None
-    if anchor is not None:
-        cv.verify_issuer(anchor.public_key)
+    anchor = policy.check_cv_certificate(cv) if policy is not None else None
     card_key.verify_issuer(issuer_key)
     message = challenge_message(card_challenge, host_nonce)
     if not rsa_verify(card_public, signature, message):

@@ -94,7 +94,10 @@ def read_card_identity(
     :raises CardError: a status word other than ``9000``/``6A88``.
     :raises TransportError: (or a subclass) the card went away.
     """
-    wanted = tuple(tags)
+    try:
+        wanted = tuple(tags)
+    except TypeError:
+        raise UsageError("tags must be an iterable of GET DATA tags") from None
     if not all(isinstance(t, int) and 0 <= t <= 0xFFFF for t in wanted):
         raise UsageError("a GET DATA tag is 0000..FFFF")
     channel = CardChannel.of(card)
@@ -171,7 +174,8 @@ class CommonSession(ApplicationSession[_NoPin]):
         """``00 88 00 99 Lc <challenge> 00`` with key ``0019``: the card signs the challenge
         (sha256WithRSAEncryption).
 
-        :param challenge: 1..255 bytes (default: 32 fresh bytes from ``rng``).
+        :param challenge: 1..255 bytes (default: 32 fresh bytes from ``rng``); anything
+            but bytes (an ``int`` once became that many zero bytes) is a usage error.
         :param public_key: the card's key as the caller knows it (not on the card): the
             signature must verify under it (ID-8).
         :raises UsageError: a challenge of another length, or a key that is not RSA public.
@@ -183,9 +187,11 @@ class CommonSession(ApplicationSession[_NoPin]):
         """
         if public_key is not None and not isinstance(public_key, rsa.RSAPublicKey):
             raise UsageError("public_key must be an RSA public key")
-        chal = rng(INTERNAL_AUTH_CHALLENGE_LEN) if challenge is None else bytes(challenge)
-        if not 1 <= len(chal) <= 255:
+        chal = (rng(INTERNAL_AUTH_CHALLENGE_LEN) if callable(rng) else None) \
+            if challenge is None else challenge
+        if not isinstance(chal, bytes | bytearray | memoryview) or not 1 <= len(chal) <= 255:
             raise UsageError("an INTERNAL AUTHENTICATE challenge is 1..255 bytes")
+        chal = bytes(chal)
         with self._operation():
             resp = self._send(CommandApdu(0x00, _INS_INTERNAL_AUTHENTICATE, 0x00,
                                           INTERNAL_AUTH_P2, chal, le=256, extended=False))

@@ -183,7 +183,11 @@ class CardIdentity:
 
     @classmethod
     def from_objects(cls, objects: dict[int, bytes]) -> CardIdentity:
-        """:raises BadResponse: a text object that is not ASCII."""
+        """:raises BadResponse: a text object that is not ASCII.
+        :raises UsageError: a value that is not bytes."""
+        if not all(isinstance(v, bytes) for v in objects.values()):
+            raise UsageError("GET DATA objects are bytes")
+
         def text(tag: int) -> str | None:
             value = objects.get(tag)
             return None if value is None else ascii_text(value, MF_TAGS[tag])

@@ -31,11 +31,12 @@ from jukicard.apdu.apps.text import (
 )
 from jukicard.apdu.command import CommandApdu, ResponseApdu
 from jukicard.card.cardauth import (
-    HOST_NONCE_LEN,
     CardAuthPolicy,
     CardAuthResult,
     challenge_digest_info,
     challenge_message,
+    checked_policy,
+    host_nonce,
     verify_card_authentication,
 )
 from jukicard.card.cvc import CvCertificate
@@ -165,6 +166,7 @@ class TextSession(ApplicationSession[TextPin]):
         :raises TransportError: (or a subclass) the card went away.
         """
         trusted_key = issuer_public_key(issuer_key)
+        policy = checked_policy(policy)
         if policy is not None and trusted_key is not None:
             raise UsageError("give issuer_key or policy, not both")
         spec = self._pin(TextPin.PIN)
@@ -244,9 +246,8 @@ class TextSession(ApplicationSession[TextPin]):
         """
         unlock = self._unlock([(TextPin.PIN, pin), (TextPin.MATCH_A, _match_a_value(match_a)),
                                (TextPin.MATCH_B, match_b)])
-        nonce = rng(HOST_NONCE_LEN)
-        if not isinstance(nonce, bytes) or len(nonce) != HOST_NONCE_LEN:
-            raise UsageError(f"rng must return {HOST_NONCE_LEN} bytes")
+        policy = checked_policy(policy)
+        nonce = host_nonce(rng)
         with self._operation(fresh=unlock is not None):
             if unlock is not None:
                 self._verify(*unlock)
@@ -408,12 +409,13 @@ def _policy_key(cv_ef: bytes, policy: CardAuthPolicy) -> rsa.RSAPublicKey:
 
     :raises DataIntegrityError: a damaged CV certificate EF.
     :raises UntrustedIssuerError: no such key in ``policy``.
+    :raises CvCaSignatureError: the CV certificate does not verify under it.
     """
     try:
-        car = CvCertificate.parse(cv_ef).car
+        cv = CvCertificate.parse(cv_ef)
     except BadResponse as exc:
         raise DataIntegrityError("CV certificate EF is damaged") from exc
-    return policy.anchor_for(car).public_key
+    return policy.check_cv_certificate(cv).public_key
 
 
 def _check_signature(

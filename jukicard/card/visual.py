@@ -26,11 +26,12 @@ from jukicard.apdu.apps.text import CARD_AUTH_CHALLENGE_LEN
 from jukicard.apdu.apps.visual import VISUAL, VisualEf, VisualPin
 from jukicard.apdu.command import CommandApdu
 from jukicard.card.cardauth import (
-    HOST_NONCE_LEN,
     CardAuthPolicy,
     CardAuthResult,
     challenge_digest_info,
     challenge_message,
+    checked_policy,
+    host_nonce,
 )
 from jukicard.card.session import ApplicationSession, Ins
 from jukicard.card.text_data import MyNumber
@@ -138,9 +139,8 @@ class VisualSession(ApplicationSession[VisualPin]):
             raise UsageError("visual-AP card authentication needs 照合番号A, 照合番号B or the "
                              "birth-date PIN (the signed records are behind one)")
         fids = _RECORDS_OPENED_BY[unlock[0].ef]
-        nonce = rng(HOST_NONCE_LEN)
-        if not isinstance(nonce, bytes) or len(nonce) != HOST_NONCE_LEN:
-            raise UsageError(f"rng must return {HOST_NONCE_LEN} bytes")
+        policy = checked_policy(policy)
+        nonce = host_nonce(rng)
         with self._operation(fresh=True):
             self._verify(*unlock)
             cv_ef = self._read_tlv_ef(VisualEf.CV_CERTIFICATE, "CV certificate EF")

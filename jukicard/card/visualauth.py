@@ -26,6 +26,11 @@ Decisions (``VIS-n``; where the reference is silent):
 * VIS-3 — which records are read depends on the credential the caller gives: 照合番号A
   opens ``0002`` and ``0005``, 照合番号B ``0002``, the birth-date PIN ``0001``.  At least
   one record must be read: the card key comes from a signed record, never from nowhere.
+* VIS-4 (review of issue 11) — a record whose items repeat a tag, or whose card key comes
+  after its signature, is refused (:class:`~jukicard.errors.DataIntegrityError`): for
+  ``0001``/``0005`` the signature covers only the bytes before it, so a second ``DF 12``
+  appended after ``DF 13`` would carry an unsigned key — a clone with a genuine card's
+  records and its own key would have passed.
 """
 
 from __future__ import annotations
@@ -43,11 +48,17 @@ from jukicard.card.cardauth import (
     CardAuthResult,
     TrustLevel,
     challenge_message,
+    checked_policy,
 )
 from jukicard.card.codec import container, rsa_numbers, rsa_public_key, rsa_verify
 from jukicard.card.crypto import HashAlg, digest_message
 from jukicard.card.cvc import CvCertificate
-from jukicard.errors import BadResponse, CardAuthenticationError, DataIntegrityError
+from jukicard.errors import (
+    BadResponse,
+    CardAuthenticationError,
+    DataIntegrityError,
+    UsageError,
+)
 
 __all__ = [
     "VisualRecord",
@@ -104,17 +115,25 @@ class VisualRecord:
     def parse(cls, fid: int, data: bytes) -> VisualRecord:
         """Parse EF ``fid`` (``0001``, ``0002`` or ``0005``).
 
+        :raises UsageError: ``fid`` is not one of :data:`RECORD_LAYOUTS`.
         :raises BadResponse: malformed, or no card key / signature.
         """
+        if fid not in RECORD_LAYOUTS:
+            raise UsageError(f"no signed visual-AP record in EF {fid!r}")
         outer_tag, key_tag, sig_tag = RECORD_LAYOUTS[fid]
         what = f"visual EF {fid:04X}"
         outer, kids = container(data, outer_tag, what)
+        tags = [k.tag for _p, k in kids]
+        if len(set(tags)) != len(tags):  # VIS-4
+            raise BadResponse(f"{what}: an item appears twice")
+        if key_tag not in tags or sig_tag not in tags:
+            raise BadResponse(f"{what}: no card key or no signature")
+        if tags.index(key_tag) > tags.index(sig_tag):  # VIS-4: the key must be signed
+            raise BadResponse(f"{what}: the card key follows the signature (not signed)")
         end = len(outer.header) + len(outer.value)
         starts = [pos for pos, _k in kids] + [end]
         spans = {k.tag: bytes(data[starts[i]:starts[i + 1]]) for i, (_p, k) in enumerate(kids)}
         values = {k.tag: k.value for _p, k in kids}
-        if key_tag not in values or sig_tag not in values:
-            raise BadResponse(f"{what}: no card key or no signature")
         e, n = rsa_numbers(values[key_tag], what)
         if fid == 0x0002:
             return cls(fid, e, n, values[sig_tag], entries_digest_info(spans), True)
@@ -140,10 +159,12 @@ def verify_visual_records(
 
     :returns: ``(cv certificate, card key, level, ca production flag)``.
     :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` does not trust.
-    :raises IssuerKeyMismatchError: the CV certificate does not verify under that CA key.
+    :raises CvCaSignatureError: (an :class:`IssuerKeyMismatchError`) the CV certificate
+        does not verify under that CA key.
     :raises DataIntegrityError: a damaged or tampered record, no record, or records
         carrying different card keys.
     """
+    policy = checked_policy(policy)
     if not records:
         raise DataIntegrityError("no signed visual-AP record was read (VIS-3)")
     try:
@@ -153,9 +174,7 @@ def verify_visual_records(
         card_key = rsa_public_key(parsed[0].exponent, parsed[0].modulus, "visual card key")
     except BadResponse as exc:
         raise DataIntegrityError(f"{exc}: visual-AP authentication data is damaged") from exc
-    anchor = policy.anchor_for(cv.car) if policy is not None else None
-    if anchor is not None:
-        cv.verify_issuer(anchor.public_key)
+    anchor = policy.check_cv_certificate(cv) if policy is not None else None
     for rec in parsed:
         if (rec.exponent, rec.modulus) != (parsed[0].exponent, parsed[0].modulus):
             raise DataIntegrityError("the visual-AP records carry different card keys")

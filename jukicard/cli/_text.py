@@ -28,8 +28,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-__all__ = ["escape", "lines", "LogFormatter"]
+if TYPE_CHECKING:
+    from jukicard.services.connect import CardSource
+
+__all__ = ["escape", "lines", "LogFormatter", "TEST_CARD", "source_text"]
+
+#: Said of the emulated card wherever a card is named in text.
+TEST_CARD = "TEST card: synthetic data, not a resident's card"
 
 
 def _table() -> dict[int, str]:
@@ -51,6 +58,16 @@ def escape(text: object) -> str:
     printable text, Japanese included, is unchanged.  Escape a value once, where it is
     printed."""
     return str(text).translate(_ESCAPES)
+
+
+def source_text(source: CardSource | None, fallback: str = "") -> str:
+    """Where the card is, in words: ``reader 'NAME'``, or the emulated card marked as the
+    TEST card it is (``card info``, ``card authenticate``, ``pin`` notices)."""
+    if source is None:
+        return fallback
+    if source.kind == "emulated":
+        return f"{source} — {TEST_CARD}"
+    return str(source)
 
 
 def lines(rows: Iterable[object]) -> str:

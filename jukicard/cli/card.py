@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from jukicard.cli._common import JukiGroup, card_options, out, state
-from jukicard.cli._text import lines
+from jukicard.cli._text import TEST_CARD, lines, source_text
 
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
     from jukicard.services.info import CardInfo, CertificateSummary
 
 __all__ = ["card", "info", "format_info", "source_text", "TEST_CARD"]
-
-#: Said of the emulated card wherever a card is named in text.
-TEST_CARD = "TEST card: synthetic data, not a resident's card"
-
 
 @click.group("card", cls=JukiGroup, help="card information",
              short_help="card information")
@@ -49,16 +45,6 @@ def _cert_lines(cert: CertificateSummary, info: CardInfo) -> list[str]:
     ]
 
 
-def source_text(source: CardSource | None, fallback: str = "") -> str:
-    """Where the card is, in words: ``reader 'NAME'``, or the emulated card marked as the
-    TEST card it is."""
-    if source is None:
-        return fallback
-    if source.kind == "emulated":
-        return f"{source} — {TEST_CARD}"
-    return str(source)
-
-
 def format_info(info: CardInfo, source: CardSource | None = None) -> str:
     """Human-readable ``card info`` output; every line escaped (card data may carry
     terminal control sequences).
@@ -73,6 +59,11 @@ def format_info(info: CardInfo, source: CardSource | None = None) -> str:
         f"JPKI token:   {info.token or '-'}",
         "applications:",
     ]
+    ident = info.identity
+    if ident is not None:
+        rows[3:3] = [f"card ID:      {ident.card_id or '-'} (card identification number)",
+                     f"municipality: {ident.municipality or '-'}",
+                     f"expiry:       {ident.expiry or '-'}"]
     width = max((len(app.aid) * 2 for app in info.applications), default=0)
     for app in info.applications:
         flag = "" if app.verified_layout else "  (unverified layout)"
@@ -87,7 +78,9 @@ def format_info(info: CardInfo, source: CardSource | None = None) -> str:
 @card.command("info", short_help="card type, applications, token, certificate subjects and "
               "validity",
               help="Identify the card (by SELECTing its applications) and show its public "
-              "JPKI certificates.  Asks no PIN and shows no personal data.")
+              "JPKI certificates and, on a My Number card, its card identification number, "
+              "municipality code and expiry (JSON \"identity\", null when not read).  Asks "
+              "no PIN and shows no personal data.")
 @card_options(fallback=True)
 def info(card: CardSelection, as_json: bool) -> int:
     from jukicard.services.info import card_info

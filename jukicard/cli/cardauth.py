@@ -15,11 +15,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from jukicard.cli._common import JukiCommand, card_options, interaction, out, pin_stdin_option
-from jukicard.cli._text import lines
+from jukicard.cli._common import (
+    JukiCommand,
+    card_options,
+    interaction,
+    out,
+    pin_stdin_option,
+    state,
+)
+from jukicard.cli._text import lines, source_text
 
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
+    from jukicard.services.connect import CardSource
     from jukicard.services.genuineness import GenuinenessReport
 
 __all__ = ["authenticate", "format_report"]
@@ -28,16 +36,23 @@ _AP_NAMES = {"visual": "券面事項確認AP", "text": "券面事項入力補助
 _DEFAULT_CREDENTIAL = {"visual": "match-b", "text": "pin"}
 
 
-def format_report(report: GenuinenessReport) -> str:
-    """The text output (no personal data; the card id number is not a secret, ID-5)."""
+def format_report(report: GenuinenessReport, source: CardSource | None = None) -> str:
+    """The text output (no personal data; the card id number is not a secret, ID-5).
+
+    :param source: where the card came from (marks the emulated TEST card).
+    """
     data = report.to_json()
     verdict = "genuine" if data["genuine"] else "NOT verified to a J-LIS CV CA"
+    if data["genuine"] and data["ca_kind"] != "production":
+        verdict = "genuine TEST card: certified by a test CV CA, not a resident's card"
     rows = [
         f"card authentication: {data['result']} ({verdict})",
         f"application: {_AP_NAMES.get(data['application'], data['application'])}",
         f"CV CA key: {data['ca_key_name']} ({data['ca_kind'] or 'unchecked'})",
         f"policy: {data['policy']}",
     ]
+    if source is not None:
+        rows.append(f"card: {source_text(source)}")
     ident = data["identity"]
     if ident is not None:
         rows += [f"card identification number: {ident['card_id'] or '-'}",
@@ -81,5 +96,5 @@ def authenticate(card: CardSelection, as_json: bool, pin_stdin: bool, applicatio
     if as_json:
         out().json({**report.to_json(), "card_source": card.source_json()})
     else:
-        out().text(format_report(report))
+        out().text(format_report(report, state().card_source))
     return 0

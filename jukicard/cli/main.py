@@ -44,6 +44,7 @@ from jukicard.errors import (
     CardError,
     CardRemovedError,
     CardResetError,
+    CvCaSignatureError,
     DataIntegrityError,
     IssuerKeyMismatchError,
     JukiError,
@@ -78,11 +79,14 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (PinError, 3, "each wrong entry uses up a try; with none left the PIN is blocked"),
     # before CardError (both are BadResponse): the card answered 9000 with data that cannot
     # be right — damaged or tampered card data, a failed check, not a refusal
+    # issue 11 review: before its base — a forged CV certificate, not the caller's key file
+    (CvCaSignatureError, 5, "a forged or altered card: it did not prove itself"),
     (IssuerKeyMismatchError, 5, "the key given with --issuer-key did not certify this "
      "card's data-signing key: a wrong key file, or a card that issuer did not certify"),
     # issue 11, part C: the card failed to prove itself (card authentication)
-    (UntrustedIssuerError, 5, "the card is certified by a CV CA the policy does not trust "
-     "(a test card under the production policy needs --allow-test-keys)"),
+    (UntrustedIssuerError, 5, "the card is certified by a CV CA the policy does not trust: "
+     "a card of the J-LIS test hierarchy needs --allow-test-keys, an emulated card also "
+     "its CV CA with --ca-key"),
     (CardAuthenticationError, 5, "the card did not prove it holds the key its signed "
      "records carry: a cloned card or a replayed answer"),
     (DataIntegrityError, 5, "the card's data does not match its signature: it may have "
@@ -163,7 +167,7 @@ def error_json(exc: BaseException, code: int, hint: str,
         err["revoked_at"] = revoked_at.isoformat()
     if getattr(exc, "counter_implausible", False) is True:
         err["counter_implausible"] = True
-    if isinstance(exc, IssuerKeyMismatchError):
+    if isinstance(exc, IssuerKeyMismatchError) and not isinstance(exc, CvCaSignatureError):
         err.setdefault("option", "--issuer-key")
     return {"error": err}
 

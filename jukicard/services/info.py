@@ -18,8 +18,16 @@ from jukicard.apdu.apps.jpki import JPKI
 from jukicard.card.channel import CardChannel
 from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
 from jukicard.card.detect import Card, applications, open_card
+from jukicard.card.identity import read_card_identity
+from jukicard.card.identity_data import CardIdentity
 from jukicard.deprecations import contained_deprecations
-from jukicard.errors import BadResponse, FileNotFoundOnCard, SecurityStatusError, UsageError
+from jukicard.errors import (
+    BadResponse,
+    CardError,
+    FileNotFoundOnCard,
+    SecurityStatusError,
+    UsageError,
+)
 from jukicard.services.connect import describe_transport
 from jukicard.transport.base import Transport
 
@@ -156,6 +164,8 @@ class CardInfo:
     :ivar card_type: ``"mynumber"``, ``"juki"``, ``"smartphone"`` or ``"unknown"``.
     :ivar token: the JPKI token string, if read.
     :ivar at: the time certificate validity was judged at.
+    :ivar identity: the card identification number, municipality code and expiry (MF GET
+        DATA, a My Number card only; not secrets, ID-5), or ``None`` when not read.
     """
 
     source: str
@@ -165,6 +175,7 @@ class CardInfo:
     token: str | None
     certificates: tuple[CertificateSummary, ...]
     at: _dt.datetime
+    identity: CardIdentity | None = None
 
     @property
     def card_label(self) -> str:
@@ -181,6 +192,7 @@ class CardInfo:
             "applications": [a.to_json() for a in self.applications],
             "certificates": [c.to_json(self.at) for c in self.certificates],
             "checked_at": self.at.isoformat(),
+            "identity": None if self.identity is None else self.identity.to_dict(),
         }
 
 
@@ -214,6 +226,21 @@ def _certificates(card: Card) -> list[CertificateSummary]:
     return out
 
 
+#: The MF GET DATA objects ``card info`` shows (card number, municipality, expiry).
+_IDENTITY_TAGS = (0x0045, 0x00F0, 0x00F2)
+
+
+def _identity(channel: CardChannel) -> CardIdentity | None:
+    """The card's MF identity objects, or ``None`` when the card has none of them, refuses
+    GET DATA or answers something that is not text (``card info`` shows what it can)."""
+    try:
+        identity = read_card_identity(channel, _IDENTITY_TAGS)
+    except CardError as exc:
+        log.debug("card identity not read: %s", type(exc).__name__)
+        return None
+    return identity if identity.objects else None
+
+
 def _validity_time(at: object) -> _dt.datetime:
     """``at`` checked (now, UTC, for ``None``).
 
@@ -245,6 +272,7 @@ def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardIn
     with channel.operation():
         card = open_card(channel)
         certs = _certificates(card) if card.has(JPKI) else []
+        identity = _identity(channel) if card.card_type.value == "mynumber" else None
     apps = tuple(
         ApplicationSummary(a.name, a.label, a.aid, a.verified_layout)
         for a in applications()  # the detection table, in probing order
@@ -258,6 +286,7 @@ def card_info(transport: Transport, *, at: _dt.datetime | None = None) -> CardIn
         token=card.token.token if card.token is not None else None,
         certificates=tuple(certs),
         at=when,
+        identity=identity,
     )
     log.info("card info: %s with %d application(s)", info.card_type, len(apps))
     return info
