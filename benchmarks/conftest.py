@@ -178,18 +178,27 @@ def cardos(profile_path: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def vpcd_bridge(profile_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """pcscd + vpcd + emulator bridge; pcscd is started (and later stopped) only if needed."""
+def vpcd_stack() -> Iterator[None]:
+    """pcscd + vpcd for the whole run, started (and later stopped) only if needed.  One
+    fixture for every benchmark module: a module that stopped pcscd when it finished took
+    the stack away from the modules after it."""
     try:
         claimed, _names = stack.ensure_stack()
     except stack.StackUnavailable as exc:
         pytest.skip(f"vpcd stack unavailable: {exc}")
     try:
-        bridge = stack.start_bridge(profile_path, tmp_path_factory.mktemp("bridge") / "log")
-        try:
-            yield bridge
-        finally:
-            bridge.stop()
+        yield
     finally:
         if claimed:
             stack.stop_stack()
+
+
+@pytest.fixture(scope="session")
+def vpcd_bridge(vpcd_stack: None, profile_path: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The emulator bridge serving :data:`PROFILE` on the shared stack."""
+    bridge = stack.start_bridge(profile_path, tmp_path_factory.mktemp("bridge") / "log")
+    try:
+        yield bridge
+    finally:
+        bridge.stop()

@@ -54,7 +54,7 @@ def _load(name: str, path: Path) -> Any:
     return module
 
 
-stack = _load("jukicard_it_stack", ROOT / "tests" / "integration" / "stack.py")
+stack = _load("jukicard_it_stack", ROOT / "tests" / "integration" / "stack.py")  # = conftest's
 softhsm = _load("softhsm_support", ROOT / "tests" / "softhsm_support.py")
 
 
@@ -85,24 +85,16 @@ def in_process() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def vpcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def vpcd(vpcd_stack: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from jukicard.transport import pcsc
 
+    bridge = stack.start_bridge(PROFILE, tmp_path_factory.mktemp("jp-bridge") / "log")
     try:
-        claimed, _names = stack.ensure_stack()
-    except stack.StackUnavailable as exc:
-        pytest.skip(f"vpcd stack unavailable: {exc}")
-    try:
-        bridge = stack.start_bridge(PROFILE, tmp_path_factory.mktemp("jp-bridge") / "log")
-        try:
-            t = pcsc.PcscTransport(bridge.reader, share="exclusive")
-            yield t
-            t.close()
-        finally:
-            bridge.stop()
+        t = pcsc.PcscTransport(bridge.reader, share="exclusive")
+        yield t
+        t.close()
     finally:
-        if claimed:
-            stack.stop_stack()
+        bridge.stop()
 
 
 def _measure(benchmark: Any, transport: str, what: str, fn: Callable[[], Any]) -> Any:
