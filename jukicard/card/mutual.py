@@ -51,6 +51,9 @@ Decisions (labelled ``JP-n``):
   refuses every later use (:class:`~jukicard.errors.JukicardSessionClosedError`); so does a
   card reset or another application's SELECT seen on the channel.
 * JP-9 — randoms ``RND.IFD`` and ``K.IFD`` come from the token's generator (tests inject).
+* JP-10 — (review) the card's security status gained under the secure channel (a PIN
+  VERIFYed under SM) ends with the channel, and a plain command ends an open channel: a man
+  in the middle cannot let the host VERIFY under SM and then read in plain.
 """
 
 from __future__ import annotations

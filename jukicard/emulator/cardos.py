@@ -213,6 +213,7 @@ class CardOS(FileCommands, MutualAuthCommands, SecurityCommands, IdentityCommand
             if channel is None:
                 raise SwError(SW.SECURE_MESSAGING_NOT_SUPPORTED, "no secure-messaging session")
             return channel.process(cmd, self._run_plain)
+        self._plain_command()
         return self._run_plain(cmd)
 
     def _run_plain(self, cmd: CommandApdu) -> bytes:
