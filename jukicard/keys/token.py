@@ -232,12 +232,16 @@ class KeyStore:
         pin = settings.pin.read(environ)
         lib = _load(settings.module)
         label = settings.token_label
-        try:
-            token = lib.get_token(token_label=label)
-        except p11e.NoSuchToken:
-            raise KeyStoreUnavailableError(f"no token labelled {label!r}") from None
-        except p11e.MultipleTokensReturned:
-            raise KeyStoreUnavailableError(f"more than one token labelled {label!r}") from None
+        with _token_errors(f"looking up token {label!r}"):
+            try:
+                token = lib.get_token(token_label=label)
+            except p11e.NoSuchToken:
+                hint = (" (SoftHSM2 finds its tokens through $SOFTHSM2_CONF: is it exported?)"
+                        if "softhsm" in settings.module.name.lower() else "")
+                raise KeyStoreUnavailableError(f"no token labelled {label!r}{hint}") from None
+            except p11e.MultipleTokensReturned:
+                raise KeyStoreUnavailableError(
+                    f"more than one token labelled {label!r}") from None
         with _token_errors(f"token {label!r}"):
             offered = {m.name for m in token.slot.get_mechanisms() if hasattr(m, "name")}
             missing = tuple(name for name in required if name not in offered)

@@ -5,17 +5,26 @@ Each test here failed on the code before the review's fix (its docstring says ho
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from emulated_support import PINS, Emulated, PinLedger
+from softhsm_support import PIN, PROTOCOL_MASTER_LABEL, SO_PIN, need_softhsm
 
 from jukicard.apdu.apps.juki import JukiEf, JukiPin
 from jukicard.card.mutual import KEY_INFO_EF, JukicardProtocolSession
 from jukicard.emulator.cardos import CardOS
-from jukicard.errors import JukicardSecureMessagingError
-from jukicard.keys import KeySession, TokenKey
-from softhsm_support import PROTOCOL_MASTER_LABEL
+from jukicard.errors import JukicardSecureMessagingError, KeyStoreError, KeyStoreUnavailableError
+from jukicard.keys import KeySession, KeyStore, TokenKey, TokenSettings
+from jukicard.services.mutual import DEFAULT_MASTER_LABEL
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RESIDENT_CODE = b"10565175097"
 _SELECT_CODE = bytes.fromhex("00A4020C02") + int(JukiEf.RESIDENT_CODE).to_bytes(2, "big")
@@ -66,3 +75,77 @@ def test_security_status_gained_under_sm_does_not_survive_the_channel(
     with pytest.raises(JukicardSecureMessagingError):
         s.read_ef(KEY_INFO_EF)
     assert s.state == "closed"
+
+
+# --------------------------------------------------------------------------- the new user's token
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *argv], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _token_env(tmp_path: Path) -> dict[str, str]:
+    need_softhsm()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUKICARD_PKCS11")}
+    env.pop("SOFTHSM2_CONF", None)
+    env.update({"PYTHONPATH": str(ROOT), "JUKICARD_PKCS11_PIN": PIN,
+                "JUKICARD_PKCS11_SO_PIN": SO_PIN})
+    return env
+
+
+def _authenticate(env: dict[str, str], init_stdout: str, label: str) -> Any:
+    env = {**env, "SOFTHSM2_CONF": init_stdout.strip().splitlines()[-1].split("=", 1)[1],
+           "JUKICARD_PKCS11_TOKEN": label}
+    done = _run(["jukicard", "juki", "authenticate", "--profile", "juki-01", "--json"], env)
+    assert PIN not in done.stdout + done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_documented_test_token_command_authenticates_the_emulated_card(tmp_path: Path) -> None:
+    """README: ``python -m jukicard.testing.jptoken`` then ``jukicard juki authenticate
+    --profile juki-01``.  Failed before the review: no command made a token the emulated
+    cards accept (the README sent the user to ``import_demo_master_key`` from Python)."""
+    env = _token_env(tmp_path)
+    made = _run(["jukicard.testing.jptoken", "--dir", str(tmp_path / "hsm"), "--label",
+                 "jukicard-test"], env)
+    assert made.returncode == 0, made.stderr
+    assert "TEST" in made.stdout and PIN not in made.stdout + made.stderr
+    rc, out = _authenticate(env, made.stdout, "jukicard-test")
+    assert rc == 0 and out["result"] == "mutually-authenticated"
+    assert out["card_id"] == "TESTJUKI00000001"
+    assert out["master_label"] == DEFAULT_MASTER_LABEL
+
+
+def test_init_command_default_master_is_the_protocols(tmp_path: Path) -> None:
+    """``python -m jukicard.keys.init`` without ``--master`` makes the key ``jukicard juki
+    authenticate`` looks for (a generated one: the emulated card refuses it, 63C2).  Failed
+    before the review: the default label was ``master`` and the command said "no key
+    labelled 'jukicard-protocol-master'"."""
+    env = _token_env(tmp_path)
+    made = _run(["jukicard.keys.init", "--dir", str(tmp_path / "hsm"), "--label", "prod"], env)
+    assert made.returncode == 0, made.stderr
+    rc, out = _authenticate(env, made.stdout, "prod")
+    assert rc == 4 and out["error"]["type"] == "MutualAuthenticationError", out
+    assert out["error"]["sw"] == "63C2"
+
+
+def test_token_lookup_failures_are_typed_and_name_softhsm2_conf(
+        monkeypatch: pytest.MonkeyPatch, softhsm_token: TokenSettings) -> None:
+    """A module whose token listing fails (python-pkcs11's ``GeneralError``) ends in a
+    ``KeyStoreError``; a missing SoftHSM2 token names ``$SOFTHSM2_CONF``.  Failed before the
+    review: ``lib.get_token`` was outside the error translation (the python-pkcs11 exception
+    escaped untyped) and the message did not say where SoftHSM2 looks."""
+    from pkcs11 import exceptions as p11e
+
+    from jukicard.keys import token as token_mod
+
+    with pytest.raises(KeyStoreUnavailableError, match="SOFTHSM2_CONF"):
+        KeyStore.open(TokenSettings("no-such-token", softhsm_token.pin))
+
+    class BrokenLib:
+        def get_token(self, **_kw: Any) -> Any:
+            raise p11e.GeneralError()
+
+    monkeypatch.setattr(token_mod, "_load", lambda _module: BrokenLib())
+    with pytest.raises(KeyStoreError) as err:
+        KeyStore.open(softhsm_token)
+    assert "GeneralError" in str(err.value) and PIN not in str(err.value)
