@@ -23,8 +23,9 @@ Decisions (labelled ``JP-n``):
   A card that lies about its id gets a key it does not hold and fails: the id needs no trust.
 * JP-3 — per-card keys: ``K_enc``, ``K_mac``, ``K_kdf`` = ``AES-ECB(K_master, D(card id,
   purpose))`` with purposes :data:`PURPOSES` (:func:`jukicard.keys.diversification_data`),
-  derived INSIDE the token (``CKM_AES_ECB_ENCRYPT_DATA``) as non-extractable session objects;
-  one card's keys open no other card.
+  derived INSIDE the token (``CKM_AES_ECB_ENCRYPT_DATA``) as non-extractable session objects,
+  destroyed again when the authentication ends (success or not); one card's keys open no
+  other card.
 * JP-4 — messages (BAC-shaped, AES, full 16-byte CMACs): ``00 84 00 00 10`` → ``RND.ICC``;
   ``00 82 00 00 40 ‖ E.IFD ‖ M.IFD ‖ 40`` with ``E.IFD = AES-CBC(K_enc, 0, RND.IFD ‖ RND.ICC
   ‖ K.IFD)``, ``M.IFD = CMAC(K_mac, E.IFD)``; the card answers ``E.ICC ‖ M.ICC`` with
@@ -80,6 +81,7 @@ from jukicard.errors import (
     BadResponse,
     JukicardProtocolError,
     JukicardSessionClosedError,
+    KeyStoreError,
     MutualAuthenticationBlockedError,
     MutualAuthenticationError,
     TlvError,
@@ -149,6 +151,10 @@ class KeyOps(Protocol[K]):
         """*n* random bytes."""
         ...
 
+    def destroy(self, key: K) -> None:
+        """Forget a per-card key from :meth:`diversify` (in the token: destroy the object)."""
+        ...
+
 
 @dataclass(frozen=True)
 class KeyInfo:
@@ -196,6 +202,21 @@ def card_keys(ops: KeyOps[K], master: K, card_id: str) -> CardKeys[K]:
     """
     enc, mac, kdf = (ops.diversify(master, card_id, purpose=p) for p in PURPOSES)
     return CardKeys(card_id, enc, mac, kdf)
+
+
+@contextmanager
+def _card_keys_for(ops: KeyOps[K], master: K, card_id: str) -> Iterator[CardKeys[K]]:
+    """:func:`card_keys` for one block, destroyed after it (JP-3: a long-lived key session
+    does not collect three token objects per authentication)."""
+    keys = card_keys(ops, master, card_id)
+    try:
+        yield keys
+    finally:
+        for key in (keys.enc, keys.mac, keys.kdf):
+            try:
+                ops.destroy(key)
+            except KeyStoreError:  # never hides the outcome; the object dies with the session
+                log.info("jukicard protocol: a per-card key could not be destroyed")
 
 
 def host_cryptogram(ops: KeyOps[K], keys: CardKeys[K], rnd_icc: bytes, rnd_ifd: bytes,
@@ -331,14 +352,15 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         return KeyInfo.parse(data)
 
     def authenticate(self, ops: KeyOps[K], master: K, *, card_id: str | None = None,
-                     rng: Callable[[int], bytes] | None = None) -> CardKeys[K]:
+                     rng: Callable[[int], bytes] | None = None) -> str:
         """Run the three-pass mutual authentication (JP-4) and open secure messaging.
 
         :param ops: the key operations (a :class:`jukicard.keys.KeySession`).
         :param master: the master key's handle in *ops*.
         :param card_id: the card identification number; ``None`` reads :meth:`read_key_info`.
         :param rng: source of ``RND.IFD`` and ``K.IFD`` (default: ``ops.random``).
-        :returns: the per-card key handles used.
+        :returns: the card identification number authenticated (the per-card keys are
+            destroyed in the token once the session keys are derived, success or not).
         :raises JukicardSessionClosedError: the session is not new (it authenticates once).
         :raises MutualAuthenticationBlockedError: the card's counter is exhausted.
         :raises MutualAuthenticationError: either side failed to prove itself.
@@ -351,12 +373,11 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         try:
             if card_id is None:
                 card_id = self.read_key_info().card_id
-            keys = card_keys(ops, master, card_id)
             draw = ops.random if rng is None else rng
             rnd_ifd, k_ifd = draw(CHALLENGE_LEN), draw(CHALLENGE_LEN)
             if len(rnd_ifd) != CHALLENGE_LEN or len(k_ifd) != CHALLENGE_LEN:
                 raise UsageError(f"rng must return {CHALLENGE_LEN} bytes")
-            with self._operation(fresh=True):
+            with _card_keys_for(ops, master, card_id) as keys, self._operation(fresh=True):
                 resp = self._send(CommandApdu(0x00, Ins.GET_CHALLENGE, le=CHALLENGE_LEN))
                 _sw.check(resp)
                 rnd_icc = resp.data
@@ -377,7 +398,7 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         self._card_id = card_id
         self._state = "authenticated"
         log.info("jukicard protocol: mutual authentication with %s succeeded", self._app.name)
-        return keys
+        return card_id
 
     # ------------------------------------------------------------------ protected operations
     def _send(self, cmd: CommandApdu) -> ResponseApdu:

@@ -342,6 +342,23 @@ class KeySession:
             )
         return TokenKey(f"{master.label}/{purpose}", True, derived)
 
+    def destroy(self, key: TokenKey) -> None:
+        """Destroy a per-card key derived in this session (a session object), so that a
+        long-lived session does not accumulate one object per derivation.  A no-op once the
+        session is closed (its session objects are gone with it).
+
+        :raises UsageError: *key* is not a derived key (a token object is never destroyed
+            here).
+        :raises KeyOperationError: the token failed.
+        """
+        if not key.derived:
+            raise UsageError(f"key {key.label!r} is a token object; only derived keys are "
+                             "destroyed")
+        if self._closed:
+            return
+        with _token_errors(f"destroying {key.label!r}"):
+            key._key.destroy()
+
     # ------------------------------------------------------------------------ operations
     def cmac(self, key: TokenKey, data: bytes) -> bytes:
         """AES-CMAC (NIST SP 800-38B) of *data* under *key*, 16 bytes, computed in the token.
