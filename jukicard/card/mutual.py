@@ -83,6 +83,7 @@ from jukicard.errors import (
     JukicardSessionClosedError,
     KeyStoreError,
     MutualAuthenticationBlockedError,
+    MutualAuthenticationCardError,
     MutualAuthenticationError,
     TlvError,
     UsageError,
@@ -230,20 +231,21 @@ def open_card_cryptogram(ops: KeyOps[K], keys: CardKeys[K], answer: bytes, rnd_i
                          rnd_ifd: bytes) -> bytes:
     """Check the card's ``E.ICC ‖ M.ICC`` and return ``K.ICC`` (JP-4).
 
-    :raises MutualAuthenticationError: wrong length, wrong MAC (another key: a cloned card,
-        another card's key, a tampered answer) or the wrong challenges (a replayed answer).
+    :raises MutualAuthenticationCardError: wrong length, wrong MAC (another key: a cloned
+        card, another card's key, a tampered answer) or the wrong challenges (a replayed
+        answer).
     """
     if len(answer) != CRYPTOGRAM_LEN:
-        raise MutualAuthenticationError("the card's authentication answer is not 64 bytes")
+        raise MutualAuthenticationCardError("the card's authentication answer is not 64 bytes")
     e_icc, m_icc = answer[:48], answer[48:]
     if not hmac.compare_digest(ops.cmac(keys.mac, e_icc), m_icc):
-        raise MutualAuthenticationError(
+        raise MutualAuthenticationCardError(
             "the card did not prove it holds this card's key (wrong MAC): a cloned or "
             "foreign card, or a tampered answer")
     plain = ops.decrypt_cbc(keys.enc, _ZERO_IV, e_icc)
     if not (hmac.compare_digest(plain[:16], rnd_icc) and hmac.compare_digest(plain[16:32],
                                                                              rnd_ifd)):
-        raise MutualAuthenticationError(
+        raise MutualAuthenticationCardError(
             "the card's answer does not carry this run's challenges (a replayed answer)")
     return plain[32:48]
 
@@ -363,7 +365,9 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
             destroyed in the token once the session keys are derived, success or not).
         :raises JukicardSessionClosedError: the session is not new (it authenticates once).
         :raises MutualAuthenticationBlockedError: the card's counter is exhausted.
-        :raises MutualAuthenticationError: either side failed to prove itself.
+        :raises MutualAuthenticationError: the card refused the terminal's cryptogram
+            (``retries_left``), or (:class:`~jukicard.errors.MutualAuthenticationCardError`)
+            the card failed to prove itself.
         :raises KeyStoreError: (or a subclass) the token failed.
         :raises TransportError: (or a subclass) the card went away.
         Every failure closes the session.
@@ -382,7 +386,7 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
                 _sw.check(resp)
                 rnd_icc = resp.data
                 if len(rnd_icc) != CHALLENGE_LEN:
-                    raise MutualAuthenticationError("the card's challenge is not 16 bytes")
+                    raise MutualAuthenticationCardError("the card's challenge is not 16 bytes")
                 data = host_cryptogram(ops, keys, rnd_icc, rnd_ifd, k_ifd)
                 resp = self._send(CommandApdu(0x00, _INS_MUTUAL_AUTH, 0x00, 0x00, data,
                                               le=CRYPTOGRAM_LEN))

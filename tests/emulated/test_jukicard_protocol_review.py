@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 from emulated_support import PINS, Emulated, PinLedger
-from softhsm_support import PIN, PROTOCOL_MASTER_LABEL, SO_PIN, need_softhsm
+from softhsm_support import (
+    LABEL,
+    PIN,
+    PIN_ENV,
+    PROTOCOL_MASTER_LABEL,
+    SO_PIN,
+    WRONG_MASTER_LABEL,
+    need_softhsm,
+)
 
 from jukicard.apdu.apps.juki import JukiEf, JukiPin
 from jukicard.card.mutual import KEY_INFO_EF, JukicardProtocolSession
@@ -188,3 +196,42 @@ def test_destroy_refuses_token_objects(softhsm_keys: KeySession, master: TokenKe
     with pytest.raises(UsageError):
         softhsm_keys.destroy(master)
     assert softhsm_keys.key(PROTOCOL_MASTER_LABEL).label == PROTOCOL_MASTER_LABEL
+
+
+# --------------------------------------------------------------------------- the CLI's verdicts
+_CLI = ["juki", "authenticate", "--profile", "juki-01", "--json", "--token-label", LABEL,
+        "--token-pin-env", PIN_ENV]
+
+
+def test_cli_tells_a_card_that_fails_to_prove_itself_from_a_refusal(
+        softhsm_token: TokenSettings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A man in the middle changes the card's MUTUAL AUTHENTICATE answer (as a clone's
+    would look): the terminal refuses the CARD, so the CLI says so with exit 5 (like
+    ``jukicard card authenticate`` for a card that fails to prove itself), not exit 4 "the
+    card refused the operation".  Failed before the review (exit 4, that hint)."""
+    from jukicard.cli.main import main
+    from jukicard.emulator.mutualauth import MutualAuthCommands
+
+    genuine = MutualAuthCommands._mutual_authenticate
+
+    def tampered(self: MutualAuthCommands, cmd: Any) -> bytes:
+        answer = genuine(self, cmd)
+        return answer[:-1] + bytes((answer[-1] ^ 1,))
+
+    monkeypatch.setattr(CardOS, "_mutual_authenticate", tampered)
+    rc = main(_CLI)
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert rc == 5 and err["type"] == "MutualAuthenticationCardError"
+    assert "did not prove" in err["hint"] and "refused the operation" not in err["hint"]
+
+
+def test_cli_wrong_master_hint_names_the_terminal_key(
+        softhsm_token: TokenSettings, capsys: pytest.CaptureFixture[str]) -> None:
+    """The card refuses the terminal's key: exit 4 with a hint that says what to check."""
+    from jukicard.cli.main import main
+
+    rc = main([*_CLI, "--master-label", WRONG_MASTER_LABEL])
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert rc == 4 and err["type"] == "MutualAuthenticationError"
+    assert "terminal's key" in err["hint"]
