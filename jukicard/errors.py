@@ -474,6 +474,13 @@ class MutualAuthenticationError(JukicardProtocolError):
         self.retries_left = retries_left
 
 
+class MutualAuthenticationCardError(MutualAuthenticationError):
+    """The CARD failed to prove itself (the terminal refused the card): its answer to MUTUAL
+    AUTHENTICATE is not a cryptogram under this card's key with this run's challenges — a
+    cloned card, another card's key, a tampered or replayed answer.  (Review of issue 11: the
+    CLI reports it like a card that fails card authentication, exit 5.)"""
+
+
 class MutualAuthenticationBlockedError(MutualAuthenticationError):
     """The card's failed-authentication counter is exhausted (``6983``): the card refuses
     every further mutual authentication of this application."""

@@ -23,8 +23,9 @@ Decisions (labelled ``JP-n``):
   A card that lies about its id gets a key it does not hold and fails: the id needs no trust.
 * JP-3 — per-card keys: ``K_enc``, ``K_mac``, ``K_kdf`` = ``AES-ECB(K_master, D(card id,
   purpose))`` with purposes :data:`PURPOSES` (:func:`jukicard.keys.diversification_data`),
-  derived INSIDE the token (``CKM_AES_ECB_ENCRYPT_DATA``) as non-extractable session objects;
-  one card's keys open no other card.
+  derived INSIDE the token (``CKM_AES_ECB_ENCRYPT_DATA``) as non-extractable session objects,
+  destroyed again when the authentication ends (success or not); one card's keys open no
+  other card.
 * JP-4 — messages (BAC-shaped, AES, full 16-byte CMACs): ``00 84 00 00 10`` → ``RND.ICC``;
   ``00 82 00 00 40 ‖ E.IFD ‖ M.IFD ‖ 40`` with ``E.IFD = AES-CBC(K_enc, 0, RND.IFD ‖ RND.ICC
   ‖ K.IFD)``, ``M.IFD = CMAC(K_mac, E.IFD)``; the card answers ``E.ICC ‖ M.ICC`` with
@@ -51,6 +52,9 @@ Decisions (labelled ``JP-n``):
   refuses every later use (:class:`~jukicard.errors.JukicardSessionClosedError`); so does a
   card reset or another application's SELECT seen on the channel.
 * JP-9 — randoms ``RND.IFD`` and ``K.IFD`` come from the token's generator (tests inject).
+* JP-10 — (review) the card's security status gained under the secure channel (a PIN
+  VERIFYed under SM) ends with the channel, and a plain command ends an open channel: a man
+  in the middle cannot let the host VERIFY under SM and then read in plain.
 """
 
 from __future__ import annotations
@@ -77,7 +81,9 @@ from jukicard.errors import (
     BadResponse,
     JukicardProtocolError,
     JukicardSessionClosedError,
+    KeyStoreError,
     MutualAuthenticationBlockedError,
+    MutualAuthenticationCardError,
     MutualAuthenticationError,
     TlvError,
     UsageError,
@@ -146,6 +152,10 @@ class KeyOps(Protocol[K]):
         """*n* random bytes."""
         ...
 
+    def destroy(self, key: K) -> None:
+        """Forget a per-card key from :meth:`diversify` (in the token: destroy the object)."""
+        ...
+
 
 @dataclass(frozen=True)
 class KeyInfo:
@@ -195,6 +205,21 @@ def card_keys(ops: KeyOps[K], master: K, card_id: str) -> CardKeys[K]:
     return CardKeys(card_id, enc, mac, kdf)
 
 
+@contextmanager
+def _card_keys_for(ops: KeyOps[K], master: K, card_id: str) -> Iterator[CardKeys[K]]:
+    """:func:`card_keys` for one block, destroyed after it (JP-3: a long-lived key session
+    does not collect three token objects per authentication)."""
+    keys = card_keys(ops, master, card_id)
+    try:
+        yield keys
+    finally:
+        for key in (keys.enc, keys.mac, keys.kdf):
+            try:
+                ops.destroy(key)
+            except KeyStoreError:  # never hides the outcome; the object dies with the session
+                log.info("jukicard protocol: a per-card key could not be destroyed")
+
+
 def host_cryptogram(ops: KeyOps[K], keys: CardKeys[K], rnd_icc: bytes, rnd_ifd: bytes,
                     k_ifd: bytes) -> bytes:
     """``E.IFD ‖ M.IFD`` (64 bytes), the data of MUTUAL AUTHENTICATE (JP-4)."""
@@ -206,20 +231,21 @@ def open_card_cryptogram(ops: KeyOps[K], keys: CardKeys[K], answer: bytes, rnd_i
                          rnd_ifd: bytes) -> bytes:
     """Check the card's ``E.ICC ‖ M.ICC`` and return ``K.ICC`` (JP-4).
 
-    :raises MutualAuthenticationError: wrong length, wrong MAC (another key: a cloned card,
-        another card's key, a tampered answer) or the wrong challenges (a replayed answer).
+    :raises MutualAuthenticationCardError: wrong length, wrong MAC (another key: a cloned
+        card, another card's key, a tampered answer) or the wrong challenges (a replayed
+        answer).
     """
     if len(answer) != CRYPTOGRAM_LEN:
-        raise MutualAuthenticationError("the card's authentication answer is not 64 bytes")
+        raise MutualAuthenticationCardError("the card's authentication answer is not 64 bytes")
     e_icc, m_icc = answer[:48], answer[48:]
     if not hmac.compare_digest(ops.cmac(keys.mac, e_icc), m_icc):
-        raise MutualAuthenticationError(
+        raise MutualAuthenticationCardError(
             "the card did not prove it holds this card's key (wrong MAC): a cloned or "
             "foreign card, or a tampered answer")
     plain = ops.decrypt_cbc(keys.enc, _ZERO_IV, e_icc)
     if not (hmac.compare_digest(plain[:16], rnd_icc) and hmac.compare_digest(plain[16:32],
                                                                              rnd_ifd)):
-        raise MutualAuthenticationError(
+        raise MutualAuthenticationCardError(
             "the card's answer does not carry this run's challenges (a replayed answer)")
     return plain[32:48]
 
@@ -328,17 +354,20 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         return KeyInfo.parse(data)
 
     def authenticate(self, ops: KeyOps[K], master: K, *, card_id: str | None = None,
-                     rng: Callable[[int], bytes] | None = None) -> CardKeys[K]:
+                     rng: Callable[[int], bytes] | None = None) -> str:
         """Run the three-pass mutual authentication (JP-4) and open secure messaging.
 
         :param ops: the key operations (a :class:`jukicard.keys.KeySession`).
         :param master: the master key's handle in *ops*.
         :param card_id: the card identification number; ``None`` reads :meth:`read_key_info`.
         :param rng: source of ``RND.IFD`` and ``K.IFD`` (default: ``ops.random``).
-        :returns: the per-card key handles used.
+        :returns: the card identification number authenticated (the per-card keys are
+            destroyed in the token once the session keys are derived, success or not).
         :raises JukicardSessionClosedError: the session is not new (it authenticates once).
         :raises MutualAuthenticationBlockedError: the card's counter is exhausted.
-        :raises MutualAuthenticationError: either side failed to prove itself.
+        :raises MutualAuthenticationError: the card refused the terminal's cryptogram
+            (``retries_left``), or (:class:`~jukicard.errors.MutualAuthenticationCardError`)
+            the card failed to prove itself.
         :raises KeyStoreError: (or a subclass) the token failed.
         :raises TransportError: (or a subclass) the card went away.
         Every failure closes the session.
@@ -348,17 +377,16 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         try:
             if card_id is None:
                 card_id = self.read_key_info().card_id
-            keys = card_keys(ops, master, card_id)
             draw = ops.random if rng is None else rng
             rnd_ifd, k_ifd = draw(CHALLENGE_LEN), draw(CHALLENGE_LEN)
             if len(rnd_ifd) != CHALLENGE_LEN or len(k_ifd) != CHALLENGE_LEN:
                 raise UsageError(f"rng must return {CHALLENGE_LEN} bytes")
-            with self._operation(fresh=True):
+            with _card_keys_for(ops, master, card_id) as keys, self._operation(fresh=True):
                 resp = self._send(CommandApdu(0x00, Ins.GET_CHALLENGE, le=CHALLENGE_LEN))
                 _sw.check(resp)
                 rnd_icc = resp.data
                 if len(rnd_icc) != CHALLENGE_LEN:
-                    raise MutualAuthenticationError("the card's challenge is not 16 bytes")
+                    raise MutualAuthenticationCardError("the card's challenge is not 16 bytes")
                 data = host_cryptogram(ops, keys, rnd_icc, rnd_ifd, k_ifd)
                 resp = self._send(CommandApdu(0x00, _INS_MUTUAL_AUTH, 0x00, 0x00, data,
                                               le=CRYPTOGRAM_LEN))
@@ -374,7 +402,7 @@ class JukicardProtocolSession(ApplicationSession[JukiPin]):
         self._card_id = card_id
         self._state = "authenticated"
         log.info("jukicard protocol: mutual authentication with %s succeeded", self._app.name)
-        return keys
+        return card_id
 
     # ------------------------------------------------------------------ protected operations
     def _send(self, cmd: CommandApdu) -> ResponseApdu:

@@ -49,6 +49,9 @@ from jukicard.errors import (
     IssuerKeyMismatchError,
     JukiError,
     KeyStoreError,
+    MutualAuthenticationBlockedError,
+    MutualAuthenticationCardError,
+    MutualAuthenticationError,
     NoReaderError,
     OutputError,
     PinBlockedError,
@@ -91,6 +94,13 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
      "records carry: a cloned card or a replayed answer"),
     (DataIntegrityError, 5, "the card's data does not match its signature: it may have "
      "been tampered with"),
+    # issue 11 (review): the jukicard protocol, each side's failure told apart
+    (MutualAuthenticationCardError, 5, "the card did not prove itself under the jukicard "
+     "protocol: a cloned or foreign card, or an answer changed on the way"),
+    (MutualAuthenticationBlockedError, 4, "the card's jukicard-protocol key is blocked after "
+     "too many failed authentications"),
+    (MutualAuthenticationError, 4, "the card refused this terminal's key (a wrong token or "
+     "master key?); the card counts each failure and blocks"),
     (BadResponse, 5, "the card answered with data that cannot be right: the card's data is "
      "damaged or has been tampered with"),
     (ApplicationNotFound, 4, "this card does not have the application the command needs "

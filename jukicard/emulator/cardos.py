@@ -214,6 +214,7 @@ class CardOS(FileCommands, MutualAuthCommands, SecurityCommands, IdentityCommand
             if channel is None:
                 raise no_session_error(cmd)
             return channel.process(cmd, self._run_plain)
+        self._plain_command()
         return self._run_plain(cmd)
 
     def _run_plain(self, cmd: CommandApdu) -> bytes:

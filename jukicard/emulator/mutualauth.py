@@ -15,7 +15,15 @@ profile holds a ``jukicard_protocol_key`` IEF (:class:`~jukicard.emulator.fs.Pro
 CLA ``0C``              :class:`JukicardSecureChannel`: checks the MAC with SSC+1, runs the
                         plain command, protects the answer with SSC+2; ``6987``/``6988``
                         destroy the channel (later protected commands get ``68 82``).
+plain command           While the channel is open, any command without SM bits ends it
+                        first (JP-10), then runs in plain.
 ======================  ===============================================================
+
+JP-10 (review): the security status gained under the secure channel (a PIN VERIFYed under
+SM) lives and dies with the channel.  The channel ends on a plain command, an SM error, a
+new GET CHALLENGE, reset, power or SELECT by DF name / MF; every one of those clears the
+PIN status, so a man in the middle cannot let the host VERIFY under SM and then read the
+protected data with plain commands.
 
 Uses ``cryptography`` directly with the keys of the profile (the host's keys live in a
 PKCS#11 token).  The check order is: blocked, challenge pending, length, MAC, challenge.
@@ -164,6 +172,7 @@ class MutualAuthCommands(SecurityCommands):
         if self._df is not None and self._protocol_key() is not None:
             # a new challenge ends any jukicard secure channel and is the one MUTUAL
             # AUTHENTICATE may use (only a 16-byte one can be)
+            self._end_protocol_channel()
             self.secure_channel = (PendingChallenge(self._df, challenge)
                                    if len(challenge) == _CHALLENGE_LEN else None)
         return challenge
@@ -204,4 +213,16 @@ class MutualAuthCommands(SecurityCommands):
 
     def _break_channel(self, channel: JukicardSecureChannel) -> None:
         if self.secure_channel is channel:
+            self._end_protocol_channel()
+
+    def _end_protocol_channel(self) -> None:
+        """End an open jukicard secure channel and the security status gained under it
+        (JP-10); nothing else is touched."""
+        if isinstance(self.secure_channel, JukicardSecureChannel):
             self.secure_channel = None
+            self._verified.clear()
+
+    def _plain_command(self) -> None:
+        """Called by the dispatcher before every command without SM bits: a plain command
+        ends an open jukicard secure channel (JP-10)."""
+        self._end_protocol_channel()

@@ -3,19 +3,22 @@
 ::
 
     JUKICARD_PKCS11_PIN=... JUKICARD_PKCS11_SO_PIN=... \\
-        python -m jukicard.keys.init --dir /tmp/jk-hsm --label jukicard-demo --master master
+        python -m jukicard.keys.init --dir /tmp/jk-hsm --label jukicard-demo
 
 writes ``DIR/softhsm2.conf`` and ``DIR/tokens/``, initialises a token labelled ``--label``
-(refused if the directory already holds a token), and generates each ``--master`` key INSIDE
-the token: AES-256, a token object, sensitive, never extractable, usable only to derive.
-Its value never exists outside the token.  The last line printed is the
+(refused if the directory already holds a token), and generates each ``--master`` key
+(default :data:`DEFAULT_MASTER_LABEL`, the jukicard protocol's) INSIDE the token: AES-256,
+a token object, sensitive, never extractable, usable only to derive.  Its value never
+exists outside the token.  The last line printed is the
 ``export SOFTHSM2_CONF=...`` the shell needs.  The PINs come from environment variables
 (``--pin-env``/``--so-pin-env``), never from the command line; they reach ``softhsm2-util``
 through a pseudo-terminal, not its argv.
 
 :func:`import_demo_master_key` (not reachable from the command) stores a *known* value as a
 master key: for tests and demos whose emulated cards must hold the matching per-card keys.
-A production token never gets one.
+A production token never gets one.  ``python -m jukicard.testing.jptoken`` is this command
+with the jukicard protocol's published TEST master imported (the emulated test cards hold
+the per-card keys it diversifies to).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +46,8 @@ from jukicard.keys.token import (
     _token_errors,
 )
 
-__all__ = ["check_label", "write_softhsm_conf", "init_softhsm_token", "generate_master_key",
-           "import_demo_master_key", "main"]
+__all__ = ["DEFAULT_MASTER_LABEL", "check_label", "write_softhsm_conf", "init_softhsm_token",
+           "generate_master_key", "import_demo_master_key", "main"]
 
 #: A master key: a token object that only derives; its value never leaves the token.
 _MASTER_TEMPLATE: dict[Any, Any] = {
@@ -61,6 +65,10 @@ _MASTER_TEMPLATE: dict[Any, Any] = {
     Attribute.MODIFIABLE: False,
 }
 
+
+#: The jukicard protocol's master key label (``jukicard juki authenticate --master-label``'s
+#: default, :data:`jukicard.services.mutual.DEFAULT_MASTER_LABEL`).
+DEFAULT_MASTER_LABEL = "jukicard-protocol-master"
 
 _LABEL = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
@@ -182,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default="jukicard-demo", help="token label")
     p.add_argument("--master", action="append", default=[],
                    help="label of a master key to generate in the token (repeatable; "
-                        "default: master)")
+                        f"default: {DEFAULT_MASTER_LABEL}, the jukicard protocol's)")
     p.add_argument("--pin-env", default="JUKICARD_PKCS11_PIN",
                    help="environment variable holding the user PIN")
     p.add_argument("--so-pin-env", default="JUKICARD_PKCS11_SO_PIN",
@@ -191,12 +199,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 ok, 2 usage, 3 key-store failure)."""
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, demo_keys: Mapping[str, bytes] | None = None,
+         prog: str | None = None) -> int:
+    """Run the command; returns the exit status (0 ok, 2 usage, 3 key-store failure).
+
+    :param demo_keys: KNOWN master values to import (label → 16 or 32 bytes) instead of the
+        generated default (:mod:`jukicard.testing.jptoken`: tests and demos only; not
+        reachable from this module's own command line).
+    :param prog: the program name in usage messages.
+    """
+    parser = _parser()
+    if prog is not None:
+        parser.prog = prog
+    args = parser.parse_args(argv)
+    demo = dict(demo_keys or {})
     try:
         check_label(args.label, "token label")
-        masters = [check_label(m) for m in (args.master or ["master"])]
+        masters = [check_label(m) for m in
+                   (args.master or ([] if demo else [DEFAULT_MASTER_LABEL]))]
+        for label in demo:
+            check_label(label)
         pin = PinSource(env=args.pin_env).read()
         so_pin = PinSource(env=args.so_pin_env).read()
         conf = write_softhsm_conf(args.dir)
@@ -207,10 +229,16 @@ def main(argv: list[str] | None = None) -> int:
         with KeyStore.open(settings, rw=True) as session:
             for label in masters:
                 generate_master_key(session, label)
+            for label, value in demo.items():
+                import_demo_master_key(session, label, value)
     except JukiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, UsageError) else 3
-    print(f"token {args.label!r}: master keys {', '.join(masters)} (generated in the token)")
+    if masters:
+        print(f"token {args.label!r}: master keys {', '.join(masters)} (generated in the token)")
+    if demo:
+        print(f"token {args.label!r}: KNOWN TEST master keys {', '.join(demo)} (imported; "
+              "tests and demos only)")
     print(f"export SOFTHSM2_CONF={conf}")
     return 0
 

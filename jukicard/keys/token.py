@@ -232,12 +232,16 @@ class KeyStore:
         pin = settings.pin.read(environ)
         lib = _load(settings.module)
         label = settings.token_label
-        try:
-            token = lib.get_token(token_label=label)
-        except p11e.NoSuchToken:
-            raise KeyStoreUnavailableError(f"no token labelled {label!r}") from None
-        except p11e.MultipleTokensReturned:
-            raise KeyStoreUnavailableError(f"more than one token labelled {label!r}") from None
+        with _token_errors(f"looking up token {label!r}"):
+            try:
+                token = lib.get_token(token_label=label)
+            except p11e.NoSuchToken:
+                hint = (" (SoftHSM2 finds its tokens through $SOFTHSM2_CONF: is it exported?)"
+                        if "softhsm" in settings.module.name.lower() else "")
+                raise KeyStoreUnavailableError(f"no token labelled {label!r}{hint}") from None
+            except p11e.MultipleTokensReturned:
+                raise KeyStoreUnavailableError(
+                    f"more than one token labelled {label!r}") from None
         with _token_errors(f"token {label!r}"):
             offered = {m.name for m in token.slot.get_mechanisms() if hasattr(m, "name")}
             missing = tuple(name for name in required if name not in offered)
@@ -337,6 +341,23 @@ class KeySession:
                 mechanism_param=data, template=_DERIVED_TEMPLATE,
             )
         return TokenKey(f"{master.label}/{purpose}", True, derived)
+
+    def destroy(self, key: TokenKey) -> None:
+        """Destroy a per-card key derived in this session (a session object), so that a
+        long-lived session does not accumulate one object per derivation.  A no-op once the
+        session is closed (its session objects are gone with it).
+
+        :raises UsageError: *key* is not a derived key (a token object is never destroyed
+            here).
+        :raises KeyOperationError: the token failed.
+        """
+        if not key.derived:
+            raise UsageError(f"key {key.label!r} is a token object; only derived keys are "
+                             "destroyed")
+        if self._closed:
+            return
+        with _token_errors(f"destroying {key.label!r}"):
+            key._key.destroy()
 
     # ------------------------------------------------------------------------ operations
     def cmac(self, key: TokenKey, data: bytes) -> bytes:

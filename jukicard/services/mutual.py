@@ -25,6 +25,7 @@ from jukicard.card.mutual import (
 )
 from jukicard.errors import JukicardSecureMessagingError, UsageError
 from jukicard.keys import KeySession, KeyStore, TokenSettings
+from jukicard.keys.init import DEFAULT_MASTER_LABEL  # the master key's label by default
 from jukicard.transport.base import Transport
 
 __all__ = [
@@ -37,9 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Label of the protocol's master key in the token, unless configured otherwise.
-DEFAULT_MASTER_LABEL = "jukicard-protocol-master"
 
 
 def protocol_application(name: str) -> Application:

@@ -87,6 +87,9 @@ class SoftwareKeyOps:
     def random(self, n: int) -> bytes:
         return self._rng(n)
 
+    def destroy(self, key: bytes) -> None:
+        """Nothing to destroy: the values are plain bytes."""
+
 
 def vector_card() -> CardOS:
     """The emulated card of the vectors: a 住基AP with the protocol key of :data:`CARD_ID`

@@ -107,7 +107,7 @@ def test_good_run_then_protected_pin_and_read(juki: Emulated, keys: KeySession,
     s = JukicardProtocolSession(juki.transport)
     assert s.state == "new"
     used = s.authenticate(keys, master)
-    assert used.card_id == CARD_ID and s.authenticated and s.card_id == CARD_ID
+    assert used == CARD_ID and s.authenticated and s.card_id == CARD_ID
     code = s.read_resident_code(pins.submit(PINS["juki"]))
     assert code.digits == RESIDENT_CODE
     # after authentication everything went protected, and the PIN never crossed in clear
