@@ -35,7 +35,9 @@ terminal application can decide what to tell the counter staff.
     │           │   └── CvCaSignatureError  it names a CV CA the policy trusts but
     │           │                           is not signed by it (forged, altered)
     │           ├── UntrustedIssuerError    the CV certificate names a CA the policy
-    │           │                           does not trust (a test CA in production)
+    │           │   │                       does not trust (a test CA in production)
+    │           │   └── CvCaApplicationError  it names a CA of another application
+    │           │                             (a visual-AP CA on the text AP...)
     │           └── CardAuthenticationError the card did not prove it holds the key
     │                                       its signed records carry (clone, replay)
     ├── ValidationError            certificate / CRL / signature checks (see jukicard.pki)
@@ -86,6 +88,7 @@ __all__ = [
     "IssuerKeyMismatchError",
     "UntrustedIssuerError",
     "CvCaSignatureError",
+    "CvCaApplicationError",
     "CardAuthenticationError",
     "TextSmError",
     "TextSmKeyRejectedError",
@@ -272,6 +275,24 @@ class UntrustedIssuerError(DataIntegrityError):
     def __init__(self, message: str, ca_key_id: bytes = b"") -> None:
         super().__init__(message)
         self.ca_key_id = bytes(ca_key_id)
+
+
+class CvCaApplicationError(UntrustedIssuerError):
+    """The card's CV certificate names a trusted CV CA of another application: the
+    visual-AP or MF CA on the 券面事項入力補助AP, the text-AP CA on the 券面事項確認AP
+    (CARDAUTH-6).  Refused before any signature is checked.
+
+    :ivar ca_key_id: the CA key id (CAR) the card named.
+    :ivar expected: the ids the policy trusts for this application (caller keys bound to
+        no application included).
+    :ivar application: the application whose certificate was checked.
+    """
+
+    def __init__(self, message: str, ca_key_id: bytes = b"",
+                 expected: tuple[bytes, ...] = (), application: str = "") -> None:
+        super().__init__(message, ca_key_id)
+        self.expected = tuple(bytes(e) for e in expected)
+        self.application = application
 
 
 class CvCaSignatureError(IssuerKeyMismatchError):

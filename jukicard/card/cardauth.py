@@ -35,6 +35,24 @@ Decisions where the reference is silent (labelled ``CARDAUTH-n``; revisit agains
 * CARDAUTH-5 (review of issue 11) — a policy holding two different keys under one id is
   refused when it is built: the CAR names the key, so a caller's extra key with a bundled
   key's id would otherwise be ignored without a word (the first match wins).
+* CARDAUTH-6 (review of issue 11) — a CV CA is bound to its application.  A bundled key
+  carries its manifest ``level`` as :attr:`CvCaKey.application` (``"MF"``, ``"visual"``,
+  ``"text"``): the text AP accepts only the text CA ids (``5000033``/``6000033``), the
+  visual AP only the visual ones (``5000023``/``6000023``), and the MF CA neither; a
+  mismatch is :class:`~jukicard.errors.CvCaApplicationError`, naming the expected and
+  found ids, raised before any signature is checked.  A caller-supplied key
+  (``--ca-key``, ``cvca.policy(extra=...)``) has no application unless the caller gives
+  one (``CvCaKey(..., application="text")``): then it is accepted for any AP — the caller
+  vouched for it, and the emulated cards' pkigen CA certifies both APs — but every result
+  says ``ca_source: "caller"`` (never ``"bundled"``), so a reader can tell J-LIS's keys
+  from the caller's.
+* CARDAUTH-7 (review of issue 11) — honest labels.  A result checked under a policy says
+  which key: ``ca_key_id``, ``ca_kind`` (``production``/``test``) and ``ca_source``
+  (``bundled``/``caller``).  A bare issuer key (``read_verified(issuer_key=...)``: no CV CA
+  id, no production flag) is labelled ``verified-to-jlis-ca`` only when its numbers are
+  those of a bundled J-LIS key (and then it reports that key); any other key gives
+  :attr:`TrustLevel.VERIFIED_TO_CALLER_KEY` (``"verified-to-caller-key"``): the chain
+  verified, but up to a key nobody identified as J-LIS's.
 """
 
 from __future__ import annotations
@@ -60,6 +78,7 @@ from jukicard.card.cvc import CV_ID_LEN, CvCertificate
 from jukicard.errors import (
     BadResponse,
     CardAuthenticationError,
+    CvCaApplicationError,
     CvCaSignatureError,
     DataIntegrityError,
     IssuerKeyMismatchError,
@@ -71,8 +90,13 @@ __all__ = [
     "TrustLevel",
     "CvCaKey",
     "CardAuthPolicy",
+    "check_ca_application",
     "SignedCardKey",
     "CardAuthResult",
+    "DataAuthenticity",
+    "NOT_CHECKED",
+    "CA_APPLICATIONS",
+    "CA_SOURCES",
     "HOST_NONCE_LEN",
     "checked_policy",
     "host_nonce",
@@ -99,6 +123,15 @@ class TrustLevel(enum.Enum):
     SELF_CONSISTENT_ONLY = "self-consistent-only"
     #: Genuineness was not checked (e.g. the card has no AP that can prove itself).
     NOT_CHECKED = "not-checked"
+    #: The CV certificate verified under a bare RSA key the caller passed, which is not a
+    #: bundled J-LIS key (CARDAUTH-7): as far as the caller's key goes, no further.
+    VERIFIED_TO_CALLER_KEY = "verified-to-caller-key"
+
+
+#: :attr:`CvCaKey.application` values (the manifest's ``level``).
+CA_APPLICATIONS = ("MF", "visual", "text")
+#: :attr:`CvCaKey.source` values.
+CA_SOURCES = ("bundled", "caller")
 
 
 def _id_text(key_id: bytes) -> str:
@@ -114,14 +147,20 @@ class CvCaKey:
     :ivar public_key: its RSA public key.
     :ivar production: True for a production J-LIS key, False for a test key (CARDAUTH-3).
     :ivar provenance: where the key came from (a file, a publication), for reports.
-    :raises UsageError: an id that is not 16 bytes, a key that is not an RSA public key, or
-        ``production=True`` for an id that does not start with ``5``.
+    :ivar application: the AP whose CV certificates this CA issues (``"MF"``,
+        ``"visual"``, ``"text"``) or ``None`` for any (a caller's key; CARDAUTH-6).
+    :ivar source: ``"bundled"`` (:mod:`jukicard.card.cvca`) or ``"caller"`` (default).
+    :raises UsageError: an id that is not 16 bytes, a key that is not an RSA public key,
+        ``production=True`` for an id that does not start with ``5``, or an unknown
+        application / source.
     """
 
     key_id: bytes
     public_key: rsa.RSAPublicKey = field(repr=False, compare=False)
     production: bool
     provenance: str = ""
+    application: str | None = None
+    source: str = "caller"
 
     def __post_init__(self) -> None:
         if not isinstance(self.key_id, bytes) or len(self.key_id) != CV_ID_LEN:
@@ -133,6 +172,20 @@ class CvCaKey:
             kind = "a test key id" if self.key_id[0] == _TEST_PREFIX else "not a production id"
             raise UsageError(f"CV CA key {_id_text(self.key_id)} is {kind}: it cannot be "
                              "flagged production")
+        if self.application is not None and self.application not in CA_APPLICATIONS:
+            raise UsageError(f"a CV CA key's application is one of {CA_APPLICATIONS}")
+        if self.source not in CA_SOURCES:
+            raise UsageError(f"a CV CA key's source is one of {CA_SOURCES}")
+
+    @property
+    def kind(self) -> str:
+        """``"production"`` or ``"test"``."""
+        return "production" if self.production else "test"
+
+    def serves(self, application: str | None) -> bool:
+        """True if this CA may certify ``application``'s keys (CARDAUTH-6): always for a key
+        bound to no application, or when no application is asked about."""
+        return application is None or self.application in (None, application)
 
     @classmethod
     def from_cv_certificate(
@@ -147,6 +200,26 @@ class CvCaKey:
         except BadResponse as exc:
             raise UsageError("the CV CA certificate holds no usable RSA key") from exc
         return cls(cert.chr, key, production, provenance)
+
+
+def check_ca_application(
+    anchor: CvCaKey, application: str | None, car: bytes, candidates: tuple[CvCaKey, ...]
+) -> None:
+    """Refuse ``anchor`` for ``application`` if it is another application's CA
+    (CARDAUTH-6).
+
+    :param car: the id the card's CV certificate names (for the message).
+    :param candidates: the keys that were on offer (the expected ids are theirs).
+    :raises CvCaApplicationError: ``anchor`` does not serve ``application``.
+    """
+    if anchor.serves(application):
+        return
+    expected = tuple(a.key_id for a in candidates if a.serves(application))
+    names = ", ".join(_id_text(k) for k in expected) or "none of the trusted keys"
+    raise CvCaApplicationError(
+        f"the card's {application}-AP CV certificate names CV CA {_id_text(car)}, the CA "
+        f"of the {anchor.application} AP; the {application} AP accepts {names}",
+        car, expected, str(application))
 
 
 @dataclass(frozen=True)
@@ -195,15 +268,22 @@ class CardAuthPolicy:
                                    f"{_id_text(car)}, which the {kind} policy does not trust",
                                    car)
 
-    def check_cv_certificate(self, cv: CvCertificate) -> CvCaKey:
+    def check_cv_certificate(self, cv: CvCertificate,
+                             application: str | None = None) -> CvCaKey:
         """The trusted key the card's CV certificate names (CAR), once the certificate
         verifies under it.
 
+        :param application: the AP the certificate was read from (``"text"``,
+            ``"visual"``): a CA bound to another application is refused (CARDAUTH-6).
+            ``None`` checks no binding.
         :raises UntrustedIssuerError: no trusted key has that id.
+        :raises CvCaApplicationError: (an :class:`UntrustedIssuerError`) the key with that
+            id is another application's CA.
         :raises CvCaSignatureError: (an :class:`IssuerKeyMismatchError`) the certificate
             does not verify under it: forged or altered.
         """
         anchor = self.anchor_for(cv.car)
+        check_ca_application(anchor, application, cv.car, self.anchors)
         try:
             cv.verify_issuer(anchor.public_key)
         except IssuerKeyMismatchError:
@@ -310,6 +390,8 @@ class CardAuthResult:
     :ivar ca_production: True/False when checked against a trusted key, else None.
     :ivar issuer_key_id: the id of the key EF ``0004`` certifies (CHR).
     :ivar card_challenge: / :ivar host_nonce: the two halves of the signed message.
+    :ivar ca_source: ``"bundled"`` / ``"caller"`` when checked against a trusted key
+        (CARDAUTH-6), else None.
     """
 
     application: str
@@ -320,6 +402,7 @@ class CardAuthResult:
     card_challenge: bytes = field(repr=False)
     host_nonce: bytes = field(repr=False)
     signature: bytes = field(repr=False)
+    ca_source: str | None = None
 
     @property
     def verified_to_jlis_ca(self) -> bool:
@@ -333,8 +416,80 @@ class CardAuthResult:
             "result": self.level.value,
             "ca_key_id": self.ca_key_id.hex().upper(),
             "ca_production": self.ca_production,
+            "ca_source": self.ca_source,
             "issuer_key_id": self.issuer_key_id.hex().upper(),
         }
+
+
+@dataclass(frozen=True)
+class DataAuthenticity:
+    """How far data read off the card is known to be the card issuer's (issue 11: "card
+    data authenticity").  Public data only.
+
+    :ivar level: ``not-checked``; ``self-consistent-only`` (the records verify under the
+        key of the card's own CV certificate, which no CA vouched for); ``verified-to-jlis-
+        ca`` (that certificate verified under a trusted CV CA key: :attr:`ca_source` says
+        whose); ``verified-to-caller-key`` (under a bare key the caller passed, CARDAUTH-7).
+    :ivar ca_key_id: the CV CA key id: the trusted key's when verified to a CA, else the
+        id the card's CV certificate names (unverified); None when not checked.
+    :ivar ca_production: True/False when verified to a CV CA key, else None.
+    :ivar ca_source: ``"bundled"`` / ``"caller"`` when a trusted key was used, else None.
+    :ivar records: the EFs whose signatures were checked.
+    :ivar unsigned_items: items returned that no signature covers (e.g. the visual AP's
+        expiry, VIS-1): never authentic, whatever :attr:`level` says.
+    """
+
+    level: TrustLevel = TrustLevel.NOT_CHECKED
+    ca_key_id: bytes | None = None
+    ca_production: bool | None = None
+    ca_source: str | None = None
+    records: tuple[int, ...] = ()
+    unsigned_items: tuple[str, ...] = ()
+
+    @classmethod
+    def checked(
+        cls,
+        cv: CvCertificate,
+        anchor: CvCaKey | None,
+        *,
+        level: TrustLevel = TrustLevel.SELF_CONSISTENT_ONLY,
+        records: tuple[int, ...] = (),
+        unsigned_items: tuple[str, ...] = (),
+    ) -> DataAuthenticity:
+        """The label of data whose signatures verified under ``cv``'s key: verified to
+        ``anchor`` when given, else ``level`` (self-consistent, or a bare caller key)."""
+        if anchor is not None:
+            return cls(TrustLevel.VERIFIED_TO_JLIS_CA, anchor.key_id, anchor.production,
+                       anchor.source, records, unsigned_items)
+        return cls(level, cv.car, None, "caller" if
+                   level is TrustLevel.VERIFIED_TO_CALLER_KEY else None,
+                   records, unsigned_items)
+
+    @property
+    def trust_level(self) -> str:
+        """:attr:`level` as its string (``"verified-to-jlis-ca"``...)."""
+        return self.level.value
+
+    @property
+    def ca_kind(self) -> str | None:
+        """``"production"`` / ``"test"`` when verified to a CV CA key, else None."""
+        return None if self.ca_production is None else \
+            ("production" if self.ca_production else "test")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (ids as hex)."""
+        return {
+            "trust_level": self.trust_level,
+            "ca_key_id": None if self.ca_key_id is None else self.ca_key_id.hex().upper(),
+            "ca_kind": self.ca_kind,
+            "ca_source": self.ca_source,
+            "signed_records": [f"{fid:04X}" for fid in self.records],
+            "unsigned_items": list(self.unsigned_items),
+        }
+
+
+#: The label of data read without any check.
+NOT_CHECKED = DataAuthenticity()
 
 
 def verify_card_authentication(
@@ -367,7 +522,7 @@ def verify_card_authentication(
         raise
     except BadResponse as exc:
         raise DataIntegrityError(f"{exc}: card authentication data is damaged") from exc
-    anchor = policy.check_cv_certificate(cv) if policy is not None else None
+    anchor = policy.check_cv_certificate(cv, application) if policy is not None else None
     card_key.verify_issuer(issuer_key)
     message = challenge_message(card_challenge, host_nonce)
     if not rsa_verify(card_public, signature, message):
@@ -384,4 +539,5 @@ def verify_card_authentication(
         card_challenge=bytes(card_challenge),
         host_nonce=bytes(host_nonce),
         signature=bytes(signature),
+        ca_source=anchor.source if anchor is not None else None,
     )

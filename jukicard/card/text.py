@@ -30,11 +30,16 @@ from jukicard.apdu.apps.text import (
     TextPin,
 )
 from jukicard.apdu.command import CommandApdu, ResponseApdu
+from jukicard.card import cvca
 from jukicard.card.cardauth import (
     CardAuthPolicy,
     CardAuthResult,
+    CvCaKey,
+    DataAuthenticity,
+    TrustLevel,
     challenge_digest_info,
     challenge_message,
+    check_ca_application,
     checked_policy,
     host_nonce,
     verify_card_authentication,
@@ -152,11 +157,14 @@ class TextSession(ApplicationSession[TextPin]):
             :func:`jukicard.card.cvca.policy`); the key the card's CV certificate names
             (CAR) is taken from it — never a key the card supplies.
         :returns: the data and what was checked; unpacks as ``(my_number, basic_info)``;
-            :attr:`VerifiedTextData.trust_level` says ``verified-to-jlis-ca`` or
-            ``self-consistent-only``.
+            :attr:`VerifiedTextData.trust_level` says ``verified-to-jlis-ca``,
+            ``verified-to-caller-key`` (a bare ``issuer_key`` that is no bundled J-LIS key,
+            CARDAUTH-7) or ``self-consistent-only``; ``ca_source`` / ``ca_kind`` say whose
+            key it reached.
         :raises UsageError: ``issuer_key`` is of another type (a private key, an EC key...),
             or both ``issuer_key`` and ``policy`` — nothing was sent, the PIN is not spent.
         :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` lacks.
+        :raises CvCaApplicationError: it names another application's CA (CARDAUTH-6).
         :raises IssuerKeyMismatchError: (a :class:`DataIntegrityError`) the card's CV
             certificate does not verify under ``issuer_key``.
         :raises DataIntegrityError: the data does not match the signature (tampered), the
@@ -182,12 +190,8 @@ class TextSession(ApplicationSession[TextPin]):
                 raise
             except BadResponse as exc:  # a signed EF that cannot even be read whole
                 raise DataIntegrityError(f"{exc}: the signed data is damaged") from exc
-        if policy is not None:
-            trusted_key = _policy_key(cv_ef, policy)
-        check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key)
-        result = VerifiedTextData(MyNumber.parse(my_number_ef), BasicInfo.parse(basic_ef),
-                                  check)
-        log.info("text AP data read and its signature verified (%s)", check.value)
+        result = _verified_data(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key, policy)
+        log.info("text AP data read and its signature verified (%s)", result.trust_level)
         return result
 
     def read_cv_certificate(self) -> CvCertificate:
@@ -335,6 +339,7 @@ class TextSession(ApplicationSession[TextPin]):
         pin: str,
         *,
         issuer_key: rsa.RSAPublicKey | CvCertificate | None = None,
+        policy: CardAuthPolicy | None = None,
         rng: Callable[[int], bytes] = os.urandom,
     ) -> VerifiedTextData:
         """:meth:`read_verified` over secure messaging: the My Number, the 基本4情報 and the
@@ -344,16 +349,17 @@ class TextSession(ApplicationSession[TextPin]):
         :raises: as :meth:`read_verified` and :meth:`secure_messaging`.
         """
         trusted_key = issuer_public_key(issuer_key)
+        policy = checked_policy(policy)
+        if policy is not None and trusted_key is not None:
+            raise UsageError("give issuer_key or policy, not both")
         with self.secure_messaging(pin, rng=rng) as sm:
             my_number_ef = sm.read_ef(TextEf.MY_NUMBER, _MY_NUMBER_TAG, "My Number EF")
             basic_ef = sm.read_tlv_ef(TextEf.BASIC_INFO, _BASIC_INFO_TAG, "basic info EF")
             sig_ef = sm.read_tlv_ef(TextEf.SIGNATURE, _SIGNATURE_TAG, "signature EF")
             cv_ef = sm.read_tlv_ef(TextEf.CV_CERTIFICATE, _CV_TAG, "CV certificate EF")
-        check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key)
-        result = VerifiedTextData(MyNumber.parse(my_number_ef), BasicInfo.parse(basic_ef),
-                                  check)
+        result = _verified_data(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key, policy)
         log.info("text AP data read over secure messaging, signature verified (%s)",
-                 check.value)
+                 result.trust_level)
         return result
 
     def _note_verify(self, pin: PinSpec, resp: ResponseApdu) -> None:
@@ -404,18 +410,39 @@ def issuer_public_key(issuer_key: object) -> rsa.RSAPublicKey | None:
                      f"got a {type(issuer_key).__name__}")
 
 
-def _policy_key(cv_ef: bytes, policy: CardAuthPolicy) -> rsa.RSAPublicKey:
-    """The key of ``policy`` the CV certificate names (CAR).
+def _verified_data(
+    my_number_ef: bytes,
+    basic_ef: bytes,
+    sig_ef: bytes,
+    cv_ef: bytes,
+    trusted_key: rsa.RSAPublicKey | None,
+    policy: CardAuthPolicy | None,
+) -> VerifiedTextData:
+    """Check the signed data (CA first) and label it (CARDAUTH-6, CARDAUTH-7).
 
-    :raises DataIntegrityError: a damaged CV certificate EF.
-    :raises UntrustedIssuerError: no such key in ``policy``.
-    :raises CvCaSignatureError: the CV certificate does not verify under it.
+    :raises DataIntegrityError: a damaged CV certificate EF; :func:`_check_signature`'s.
+    :raises UntrustedIssuerError: / :raises CvCaApplicationError: /
+        :raises CvCaSignatureError: as :meth:`CardAuthPolicy.check_cv_certificate`.
     """
     try:
         cv = CvCertificate.parse(cv_ef)
     except BadResponse as exc:
         raise DataIntegrityError("CV certificate EF is damaged") from exc
-    return policy.check_cv_certificate(cv).public_key
+    anchor: CvCaKey | None = None
+    if policy is not None:
+        anchor = policy.check_cv_certificate(cv, TEXT.name)
+        trusted_key = anchor.public_key
+    elif trusted_key is not None:  # a bare key: J-LIS's only if it is a bundled one
+        anchor = cvca.key_matching(trusted_key)
+        if anchor is not None:
+            check_ca_application(anchor, TEXT.name, cv.car, cvca.bundled_keys())
+    check = _check_signature(my_number_ef, basic_ef, sig_ef, cv_ef, trusted_key)
+    level = (TrustLevel.SELF_CONSISTENT_ONLY if trusted_key is None
+             else TrustLevel.VERIFIED_TO_CALLER_KEY)
+    records = (int(TextEf.MY_NUMBER), int(TextEf.BASIC_INFO))  # what EF 0003 signs
+    authenticity = DataAuthenticity.checked(cv, anchor, level=level, records=records)
+    return VerifiedTextData(MyNumber.parse(my_number_ef), BasicInfo.parse(basic_ef), check,
+                            authenticity)
 
 
 def _check_signature(

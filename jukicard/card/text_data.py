@@ -24,6 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jukicard.apdu.tlv import Tlv
+from jukicard.card.cardauth import DataAuthenticity
 from jukicard.card.codec import (
     Sex,
     ascii_text,
@@ -401,11 +402,14 @@ class VerifiedTextData:
     :ivar basic_info: the 基本4情報.
     :ivar signature_check: what the check proved (:class:`SignatureCheck`; a ``str``, ready
         for JSON).
+    :ivar authenticity: where the trust came from (CARDAUTH-7): trust level, CV CA key id,
+        ``ca_kind``, ``ca_source``; ``None`` only for objects built without it.
     """
 
     my_number: MyNumber
     basic_info: BasicInfo
     signature_check: SignatureCheck
+    authenticity: DataAuthenticity | None = field(default=None, compare=False)
 
     @property
     def trusted(self) -> bool:
@@ -414,12 +418,26 @@ class VerifiedTextData:
 
     @property
     def trust_level(self) -> str:
-        """The issue-11 wording of :attr:`signature_check`: ``"verified-to-jlis-ca"`` (the
-        CV certificate verified under a CV CA key the caller trusts: bundled J-LIS, or
-        given) or ``"self-consistent-only"`` (only the card's own key)."""
+        """The issue-11 wording: ``"verified-to-jlis-ca"`` (the CV certificate verified
+        under a CV CA key of a policy — :attr:`ca_source` says bundled or the caller's — or
+        under a bare key equal to a bundled J-LIS key), ``"verified-to-caller-key"`` (under
+        a bare key the caller passed that is no bundled J-LIS key, CARDAUTH-7) or
+        ``"self-consistent-only"`` (only the card's own key)."""
+        if self.authenticity is not None:
+            return self.authenticity.trust_level
         if self.signature_check is SignatureCheck.TRUSTED_ISSUER:
             return "verified-to-jlis-ca"
         return "self-consistent-only"
+
+    @property
+    def ca_source(self) -> str | None:
+        """``"bundled"`` / ``"caller"``: whose key the check reached; None without one."""
+        return None if self.authenticity is None else self.authenticity.ca_source
+
+    @property
+    def ca_kind(self) -> str | None:
+        """``"production"`` / ``"test"`` for a CV CA key; None otherwise."""
+        return None if self.authenticity is None else self.authenticity.ca_kind
 
     def __iter__(self) -> Iterator[Any]:
         """``(my_number, basic_info)``, for callers that unpacked the former tuple (typed

@@ -15,13 +15,15 @@ NOTE: personal data; nothing read here is logged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from jukicard.apdu import sw as _sw
 from jukicard.apdu.apps import Application
+from jukicard.apdu.apps.spec import PinSpec
 from jukicard.apdu.apps.text import CARD_AUTH_CHALLENGE_LEN
 from jukicard.apdu.apps.visual import VISUAL, VisualEf, VisualPin
 from jukicard.apdu.command import CommandApdu
@@ -36,12 +38,14 @@ from jukicard.card.cardauth import (
 from jukicard.card.session import ApplicationSession, Ins
 from jukicard.card.text_data import MyNumber
 from jukicard.card.visual_data import VisualBirth, VisualEntries
-from jukicard.card.visualauth import verify_visual_authentication
+from jukicard.card.visualauth import verify_visual_authentication, visual_data_authenticity
 from jukicard.errors import BadResponse, UsageError
 
 __all__ = ["VisualSession"]
 
 log = logging.getLogger(__name__)
+
+_Record = TypeVar("_Record", VisualEntries, VisualBirth)
 
 
 class VisualSession(ApplicationSession[VisualPin]):
@@ -61,14 +65,26 @@ class VisualSession(ApplicationSession[VisualPin]):
         *,
         match_a: MyNumber | str | None = None,
         match_b: str | None = None,
+        verify: bool = False,
+        policy: CardAuthPolicy | None = None,
     ) -> VisualEntries:
-        """Read the card-face items.
+        """Read the card-face items, and with ``verify`` or ``policy`` check the record's
+        signature (VIS-5; card authentication is :meth:`authenticate_card`).
 
         :param match_a: 照合番号A: the My Number (a :class:`MyNumber` or its 12 digits), or
         :param match_b: 照合番号B (14 digits).  With neither, an earlier :meth:`verify` in the
             current selection is relied on (the card decides).
-        :returns: the items as bytes with their types.
-        :raises UsageError: both given.
+        :param verify: check the record's signature under the card's CV certificate (EF
+            ``0004``) even without a policy (``self-consistent-only``).
+        :param policy: the trusted J-LIS CV CA keys (:func:`jukicard.card.cvca.policy`): the
+            CV certificate is checked up to one of them (``verified-to-jlis-ca``).
+        :returns: the items as bytes with their types; :attr:`VisualEntries.authenticity`
+            says what was checked (``not-checked`` by default, as before).
+        :raises UsageError: both given; ``policy`` is no :class:`CardAuthPolicy`.
+        :raises UntrustedIssuerError: / :raises CvCaApplicationError: /
+            :raises CvCaSignatureError: the CV certificate is not trusted (``policy``).
+        :raises DataIntegrityError: the record does not verify (tampered) or the CV
+            certificate is damaged (never a lower label, VIS-5).
         :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
         :raises SecurityStatusError: nothing verified.
         :raises BadResponse: malformed EF.
@@ -76,30 +92,55 @@ class VisualSession(ApplicationSession[VisualPin]):
         """
         value_a = match_a.digits if isinstance(match_a, MyNumber) else match_a
         unlock = self._unlock([(VisualPin.MATCH_A, value_a), (VisualPin.MATCH_B, match_b)])
-        with self._operation(fresh=unlock is not None):
-            if unlock is not None:
-                self._verify(*unlock)
-            ef = self._read_tlv_ef(VisualEf.ENTRIES, "visual entries EF")
-        return VisualEntries.parse(ef)
+        return self._read_record(unlock, VisualEf.ENTRIES, VisualEntries, verify, policy)
 
-    def read_birth(self, birth_pin: str | None = None) -> VisualBirth:
+    def read_birth(
+        self,
+        birth_pin: str | None = None,
+        *,
+        verify: bool = False,
+        policy: CardAuthPolicy | None = None,
+    ) -> VisualBirth:
         """Read the birth-date EF (``0001``: birth date, public key, signature), unlocked by
         the 6-digit 生年月日読出用暗証番号 (used for PIN-less age checks).
 
-        NOTE: layout from one public source; the signature rule is the test card's.
+        NOTE: layout from one public source; the signature rule is VIS-1's.
 
         :param birth_pin: the birth-date PIN; ``None`` relies on an earlier :meth:`verify`.
+        :param verify: / :param policy: as :meth:`read_entries`.
         :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: on VERIFY.
         :raises SecurityStatusError: nothing verified.
         :raises BadResponse: malformed EF.
+        :raises UntrustedIssuerError: / :raises DataIntegrityError: as :meth:`read_entries`.
         :raises TransportError: (or a subclass) the card went away.
         """
         unlock = self._unlock([(VisualPin.BIRTH, birth_pin)])
+        return self._read_record(unlock, VisualEf.BIRTH, VisualBirth, verify, policy)
+
+    def _read_record(
+        self,
+        unlock: tuple[PinSpec, bytes] | None,
+        fid: VisualEf,
+        kind: type[_Record],
+        verify: bool,
+        policy: object,
+    ) -> _Record:
+        """Read one signed record (VERIFY first if ``unlock``), the CV certificate too when
+        it is checked, in one transaction; the signature is checked before parsing."""
+        checked = checked_policy(policy)  # before anything is sent: no VERIFY wasted
+        check = bool(verify) or checked is not None
+        what = "visual entries EF" if fid == VisualEf.ENTRIES else "visual birth EF"
         with self._operation(fresh=unlock is not None):
             if unlock is not None:
                 self._verify(*unlock)
-            ef = self._read_tlv_ef(VisualEf.BIRTH, "visual birth EF")
-        return VisualBirth.parse(ef)
+            ef = self._read_tlv_ef(fid, what)
+            cv_ef = self._read_tlv_ef(VisualEf.CV_CERTIFICATE, "CV certificate EF") \
+                if check else b""
+        if not check:
+            return kind.parse(ef)
+        authenticity = visual_data_authenticity(cv_ef, {int(fid): ef}, checked)
+        log.info("visual EF %04X read, signature checked (%s)", fid, authenticity.trust_level)
+        return dataclasses.replace(kind.parse(ef), authenticity=authenticity)
 
     def authenticate_card(
         self,

@@ -1,12 +1,18 @@
 """Data objects of the 券面事項確認AP (visual AP): the birth-date EF and the card-face
 entries (``card-interface.md`` §3.3, §8.5).  Both hold personal data and mask themselves in
 ``repr()``.
+
+Each carries :attr:`authenticity` (issue 11, VIS-5): ``not-checked`` as parsed; the
+session sets it when the records' signatures were checked
+(:meth:`~jukicard.card.visual.VisualSession.read_entries` with ``verify``/``policy``).
+It takes no part in equality.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from jukicard.card.cardauth import NOT_CHECKED, DataAuthenticity
 from jukicard.card.codec import Sex, ascii_text, container, tlv
 from jukicard.errors import BadResponse
 
@@ -23,6 +29,13 @@ class VisualBirth:
     birth: str
     public_key: bytes
     signature: bytes
+    #: how far the record is known to be the issuer's (VIS-5)
+    authenticity: DataAuthenticity = field(default=NOT_CHECKED, compare=False)
+
+    @property
+    def trust_level(self) -> str:
+        """``not-checked``, ``self-consistent-only`` or ``verified-to-jlis-ca``."""
+        return self.authenticity.trust_level
 
     @classmethod
     def parse(cls, data: bytes) -> VisualBirth:
@@ -82,6 +95,14 @@ class VisualEntries:
     expiry: str
     security_code_png: bytes | None = None
     offsets: tuple[int, ...] = field(default=(), compare=False)
+    #: how far the signed items are known to be the issuer's (VIS-5; ``expiry``,
+    #: ``security_code_png`` and ``offsets`` are never signed, VIS-1)
+    authenticity: DataAuthenticity = field(default=NOT_CHECKED, compare=False)
+
+    @property
+    def trust_level(self) -> str:
+        """``not-checked``, ``self-consistent-only`` or ``verified-to-jlis-ca``."""
+        return self.authenticity.trust_level
 
     @classmethod
     def parse(cls, data: bytes) -> VisualEntries:

@@ -31,6 +31,15 @@ Decisions (``VIS-n``; where the reference is silent):
   ``0001``/``0005`` the signature covers only the bytes before it, so a second ``DF 12``
   appended after ``DF 13`` would carry an unsigned key — a clone with a genuine card's
   records and its own key would have passed.
+* VIS-5 (review of issue 11) — data authenticity of a plain read
+  (:meth:`~jukicard.card.visual.VisualSession.read_entries` /
+  :meth:`~jukicard.card.visual.VisualSession.read_birth` with ``verify=True`` or a
+  ``policy``) is this module's record check, without the challenge: a record that does not
+  verify (tampered, damaged, another card key) raises
+  :class:`~jukicard.errors.DataIntegrityError` — never a lower label, so tampered
+  personal data is never returned.  ``self-consistent-only`` means the records verify
+  under the card's own CV certificate and no CA was asked; the items no signature covers
+  are named in :attr:`~jukicard.card.cardauth.DataAuthenticity.unsigned_items`.
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jukicard.card.cardauth import (
     CardAuthPolicy,
     CardAuthResult,
+    CvCaKey,
+    DataAuthenticity,
     TrustLevel,
     challenge_message,
     checked_policy,
@@ -65,6 +76,8 @@ __all__ = [
     "RECORD_LAYOUTS",
     "entries_digest_info",
     "verify_visual_records",
+    "visual_data_authenticity",
+    "UNSIGNED_ITEMS",
     "verify_visual_authentication",
 ]
 
@@ -75,6 +88,13 @@ RECORD_LAYOUTS: dict[int, tuple[int, int, int]] = {
     0x0005: (0xFF40, 0xDF42, 0xDF43),
 }
 _GROUPS = ((0xDF22, 0xDF23, 0xDF24), (0xDF25, 0xDF26), (0xDF27,))
+#: EF → the items read from it that its signature does not cover (VIS-1), by their
+#: attribute names in :mod:`jukicard.card.visual_data`.
+UNSIGNED_ITEMS: dict[int, tuple[str, ...]] = {
+    0x0001: (),
+    0x0002: ("offsets", "expiry", "security_code_png"),
+    0x0005: (),
+}
 
 
 def entries_digest_info(spans: Mapping[int, bytes]) -> bytes:
@@ -158,6 +178,35 @@ def verify_visual_records(
     """Check the visual AP's records against the CV certificate (and the CA, with a policy).
 
     :returns: ``(cv certificate, card key, level, ca production flag)``.
+    :raises: as :func:`_check_records`.
+    """
+    cv, card_key, anchor = _check_records(cv_ef, records, policy)
+    level = TrustLevel.VERIFIED_TO_JLIS_CA if anchor is not None else \
+        TrustLevel.SELF_CONSISTENT_ONLY
+    return cv, card_key, level, (anchor.production if anchor is not None else None)
+
+
+def visual_data_authenticity(
+    cv_ef: bytes, records: Mapping[int, bytes], policy: CardAuthPolicy | None
+) -> DataAuthenticity:
+    """The authenticity label of visual-AP records read without card authentication
+    (VIS-5): the same record checks as :func:`verify_visual_authentication`.
+
+    :raises: as :func:`verify_visual_records`.
+    """
+    cv, _card_key, anchor = _check_records(cv_ef, records, policy)
+    fids = tuple(sorted(records))
+    unsigned = tuple(name for fid in fids for name in UNSIGNED_ITEMS[fid])
+    return DataAuthenticity.checked(cv, anchor, records=fids, unsigned_items=unsigned)
+
+
+def _check_records(
+    cv_ef: bytes, records: Mapping[int, bytes], policy: CardAuthPolicy | None
+) -> tuple[CvCertificate, rsa.RSAPublicKey, CvCaKey | None]:
+    """Check the records CA first; ``(cv certificate, card key, trusted CA or None)``.
+
+    :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` does not trust.
+    :raises CvCaApplicationError: it names another application's CA (CARDAUTH-6).
     :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` does not trust.
     :raises CvCaSignatureError: (an :class:`IssuerKeyMismatchError`) the CV certificate
         does not verify under that CA key.
@@ -174,16 +223,14 @@ def verify_visual_records(
         card_key = rsa_public_key(parsed[0].exponent, parsed[0].modulus, "visual card key")
     except BadResponse as exc:
         raise DataIntegrityError(f"{exc}: visual-AP authentication data is damaged") from exc
-    anchor = policy.check_cv_certificate(cv) if policy is not None else None
+    anchor = policy.check_cv_certificate(cv, "visual") if policy is not None else None
     for rec in parsed:
         if (rec.exponent, rec.modulus) != (parsed[0].exponent, parsed[0].modulus):
             raise DataIntegrityError("the visual-AP records carry different card keys")
         if not rec.verify_issuer(issuer_key):
             raise DataIntegrityError(f"visual EF {rec.fid:04X} is not signed by the key of "
                                      "the card's CV certificate (tampered)")
-    level = TrustLevel.VERIFIED_TO_JLIS_CA if anchor is not None else \
-        TrustLevel.SELF_CONSISTENT_ONLY
-    return cv, card_key, level, (anchor.production if anchor is not None else None)
+    return cv, card_key, anchor
 
 
 def verify_visual_authentication(
@@ -202,12 +249,16 @@ def verify_visual_authentication(
     :raises CardAuthenticationError: the challenge signature does not verify under the
         card key the records carry (a cloned card, a replayed signature).
     """
-    cv, card_key, level, production = verify_visual_records(cv_ef, records, policy)
+    cv, card_key, anchor = _check_records(cv_ef, records, policy)
     if not rsa_verify(card_key, signature, challenge_message(card_challenge, host_nonce)):
         raise CardAuthenticationError("the card's challenge signature does not verify under "
                                       "the card key its signed records carry (a cloned card "
                                       "or a replayed signature)")
     return CardAuthResult(
-        application="visual", level=level, ca_key_id=cv.car, ca_production=production,
+        application="visual",
+        level=(TrustLevel.VERIFIED_TO_JLIS_CA if anchor is not None
+               else TrustLevel.SELF_CONSISTENT_ONLY),
+        ca_key_id=cv.car, ca_production=anchor.production if anchor is not None else None,
         issuer_key_id=cv.chr, card_challenge=bytes(card_challenge),
-        host_nonce=bytes(host_nonce), signature=bytes(signature))
+        host_nonce=bytes(host_nonce), signature=bytes(signature),
+        ca_source=anchor.source if anchor is not None else None)

@@ -11,7 +11,7 @@ untrusted CV CA, a cloned card, tampered data), 6 reader problems.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,10 +30,22 @@ if TYPE_CHECKING:
     from jukicard.services.connect import CardSource
     from jukicard.services.genuineness import GenuinenessReport
 
-__all__ = ["authenticate", "format_report"]
+__all__ = ["authenticate", "format_report", "trust_options"]
 
 _AP_NAMES = {"visual": "券面事項確認AP", "text": "券面事項入力補助AP"}
 _DEFAULT_CREDENTIAL = {"visual": "match-b", "text": "pin"}
+
+
+def trust_options(f: Any) -> Any:
+    """``--allow-test-keys`` and ``--ca-key FILE`` (the J-LIS CV CA trust set), shared by
+    the commands that check a card's CV certificate (``card authenticate``,
+    ``card-face``)."""
+    f = click.option("--ca-key", "ca_keys", multiple=True, metavar="FILE",
+                     help="a further trusted CV CA: a self-issued CV certificate (.cvc); a "
+                     "test key needs --allow-test-keys")(f)
+    return click.option("--allow-test-keys", is_flag=True,
+                        help="also trust test CV CA keys (J-LIS test hierarchy, --ca-key "
+                        "test keys)")(f)
 
 
 def format_report(report: GenuinenessReport, source: CardSource | None = None) -> str:
@@ -68,6 +80,7 @@ def format_report(report: GenuinenessReport, source: CardSource | None = None) -
                "production policy a card certified by a test CV CA (every emulated card) "
                "fails with exit 5.  JSON: \"genuine\", \"result\" (verified-to-jlis-ca / "
                "self-consistent-only), \"application\", \"ca_key_id\", \"ca_kind\", "
+               "\"ca_source\" (bundled: a J-LIS key jukicard ships; caller: a --ca-key), "
                "\"policy\", \"identity\".")
 @card_options(fallback=True)
 @pin_stdin_option("the credential (照合番号B by default)")
@@ -76,11 +89,7 @@ def format_report(report: GenuinenessReport, source: CardSource | None = None) -
 @click.option("--credential", type=click.Choice(["match-a", "match-b", "birth", "pin"]),
               default=None, help="what opens the signed records (default: match-b on the "
               "visual AP, the PIN on the text AP)")
-@click.option("--allow-test-keys", is_flag=True,
-              help="also trust test CV CA keys (J-LIS test hierarchy, --ca-key test keys)")
-@click.option("--ca-key", "ca_keys", multiple=True, metavar="FILE",
-              help="a further trusted CV CA: a self-issued CV certificate (.cvc); a test "
-              "key needs --allow-test-keys")
+@trust_options
 def authenticate(card: CardSelection, as_json: bool, pin_stdin: bool, application: str,
                  credential: str | None, allow_test_keys: bool,
                  ca_keys: tuple[str, ...]) -> int:

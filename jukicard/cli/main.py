@@ -27,7 +27,19 @@ import click
 from click.exceptions import NoSuchCommand
 
 from jukicard import __version__
-from jukicard.cli import bulk, card, cert, data, emulator, juki, pin, reader, sign, signature
+from jukicard.cli import (
+    bulk,
+    card,
+    cardface,
+    cert,
+    data,
+    emulator,
+    juki,
+    pin,
+    reader,
+    sign,
+    signature,
+)
 from jukicard.cli._common import (
     CONTEXT_SETTINGS,
     NOT_REPEATED,
@@ -44,6 +56,7 @@ from jukicard.errors import (
     CardError,
     CardRemovedError,
     CardResetError,
+    CvCaApplicationError,
     CvCaSignatureError,
     DataIntegrityError,
     IssuerKeyMismatchError,
@@ -87,6 +100,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (IssuerKeyMismatchError, 5, "the key given with --issuer-key did not certify this "
      "card's data-signing key: a wrong key file, or a card that issuer did not certify"),
     # issue 11, part C: the card failed to prove itself (card authentication)
+    (CvCaApplicationError, 5, "the card's CV certificate names the CV CA of another "
+     "application: a forged or mis-issued card"),
     (UntrustedIssuerError, 5, "the card is certified by a CV CA the policy does not trust: "
      "a card of the J-LIS test hierarchy needs --allow-test-keys, an emulated card also "
      "its CV CA with --ca-key"),
@@ -237,8 +252,8 @@ def cli(log_level: str) -> None:
 
 
 for _command in (reader.readers, reader.watch, card.card, pin.pin, cert.cert,
-                 signature.signature, data.mynumber, data.basic_info, sign.sign,
-                 emulator.emulator, bulk.bulk_verify, juki.juki):
+                 signature.signature, data.mynumber, data.basic_info, cardface.card_face,
+                 sign.sign, emulator.emulator, bulk.bulk_verify, juki.juki):
     cli.add_command(_command)
 
 

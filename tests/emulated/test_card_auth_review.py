@@ -40,7 +40,8 @@ TEST_POLICY = CardAuthPolicy((CvCaKey.from_cv_certificate(TEST_ROOT, production=
 VISUAL_PRODUCTION_ID = bytes.fromhex("35303030303233080530303100000000")
 TEST_KEYS = ("--allow-test-keys", "--ca-key", CA_FILE)
 REPORT_KEYS = {"genuine", "application", "result", "ca_key_id", "ca_production",
-               "issuer_key_id", "ca_key_name", "ca_kind", "policy", "identity", "card_source"}
+               "issuer_key_id", "ca_key_name", "ca_kind", "policy", "identity", "card_source",
+               "ca_source"}
 
 
 @pytest.fixture
@@ -150,6 +151,7 @@ def test_cli_authenticate_json_shape(cli: Cli, pins: PinLedger) -> None:
     assert data["application"] == "visual" and data["ca_kind"] == "test"
     assert data["ca_key_id"] == TEST_ROOT.chr.hex().upper() and data["ca_production"] is False
     assert data["policy"] == "test-keys-allowed"
+    assert data["ca_source"] == "caller"  # the test CA came from --ca-key (CARDAUTH-6)
     assert data["identity"]["card_id"] == "991133906903400"
     assert data["card_source"]["kind"] == "emulated"
 

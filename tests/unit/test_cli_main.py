@@ -73,8 +73,8 @@ def test_no_registry_no_dynamic_import_no_argparse_internals() -> None:
 
 def test_one_group_per_module_in_help_order() -> None:
     assert list(cli.commands) == ["readers", "watch", "card", "pin", "cert", "signature",
-                                  "mynumber", "basic-info", "sign", "emulator", "bulk-verify",
-                                  "juki"]
+                                  "mynumber", "basic-info", "card-face", "sign", "emulator",
+                                  "bulk-verify", "juki"]
     modules = {name: cmd.callback.__module__ for name, cmd in cli.commands.items()
                if cmd.callback is not None}
     for group, module in (("card", card), ("pin", pin), ("cert", cert),

@@ -22,6 +22,9 @@ Decisions (``ID-n``, continued in :mod:`jukicard.card.identity`):
 * ID-2 — the production keys' only source is a third-party client library that gives no
   provenance for them; the manifest says so (``provenance_note``) and so does every
   :attr:`CvCaKey.provenance`.
+* ID-6 (review of issue 11, CARDAUTH-6) — each bundled key carries its manifest ``level``
+  as :attr:`CvCaKey.application` and ``source="bundled"``; a key passed in ``extra`` must
+  say ``source="caller"`` (the default): a caller's key never reports itself as bundled.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jukicard.card.cardauth import CardAuthPolicy, CvCaKey
 from jukicard.errors import DataIntegrityError, UsageError
 
-__all__ = ["bundled_keys", "policy", "key_for", "MANIFEST"]
+__all__ = ["bundled_keys", "policy", "key_for", "key_matching", "MANIFEST"]
 
 _DIRECTORY = Path(__file__).resolve().parent
 #: The manifest's file name (package data).
@@ -83,7 +86,8 @@ def _entry_key(entry: dict[str, Any]) -> CvCaKey:
                   f"({entry['provenance_note']})")
     return CvCaKey(bytes.fromhex(entry["key_id"]),
                    rsa.RSAPublicNumbers(int(entry["exponent"]), n).public_key(),
-                   bool(entry["production"]), provenance)
+                   bool(entry["production"]), provenance,
+                   application=str(entry["level"]), source="bundled")
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,14 +113,28 @@ def key_for(key_id: bytes) -> CvCaKey | None:
     return next((k for k in bundled_keys() if k.key_id == key_id), None)
 
 
+def key_matching(public_key: rsa.RSAPublicKey) -> CvCaKey | None:
+    """The bundled key with these public numbers (a bare key a caller passed, CARDAUTH-7),
+    or ``None``.
+
+    :raises DataIntegrityError: the bundled set is damaged.
+    """
+    numbers = public_key.public_numbers()
+    return next((k for k in bundled_keys() if k.public_key.public_numbers() == numbers), None)
+
+
 def policy(*, allow_test_keys: bool = False, extra: tuple[CvCaKey, ...] = ()) -> CardAuthPolicy:
     """A card-authentication policy over the bundled keys.
 
     :param allow_test_keys: also trust the J-LIS test keys (``6…``) and test keys in
         ``extra`` (a non-production policy); the default production policy refuses them.
     :param extra: caller-given keys (e.g. pkigen's test CV CA for the emulated card).
-    :raises UsageError: a test key in ``extra`` under the production policy.
+    :raises UsageError: a test key in ``extra`` under the production policy, or a key in
+        ``extra`` that says it is bundled (ID-6).
     :raises DataIntegrityError: the bundled set is damaged.
     """
+    for k in extra:  # ID-6 (a bundled key itself may be passed again: CARDAUTH-5 holds)
+        if isinstance(k, CvCaKey) and k.source != "caller" and k not in bundled_keys():
+            raise UsageError("a key in extra is the caller's: its source must be 'caller'")
     keys = tuple(k for k in bundled_keys() if allow_test_keys or k.production)
     return CardAuthPolicy(keys + tuple(extra), production=not allow_test_keys)
