@@ -66,6 +66,24 @@ from __future__ import annotations
 import datetime as _dt
 
 __all__ = [
+    "VeinError",
+    "VeinDeviceError",
+    "CaptureTimeout",
+    "CaptureCancelled",
+    "DeviceRemoved",
+    "LowQuality",
+    "PresentationAttackSuspected",
+    "DeviceFault",
+    "VeinMatcherError",
+    "TemplateFormatError",
+    "EnrolmentFailed",
+    "CalibrationError",
+    "TemplateStoreError",
+    "TemplateIntegrityError",
+    "TemplateNotFound",
+    "PluginError",
+    "PluginNotAllowed",
+    "PluginNotFound",
     "JukiError",
     "TransportError",
     "NoReaderError",
@@ -519,3 +537,89 @@ class JukicardSecureMessagingError(JukicardProtocolError):
 class JukicardSessionClosedError(JukicardProtocolError):
     """The protocol session is not (or no longer) authenticated: never authenticated, closed,
     broken by an earlier failure, or the card was reset / another application selected."""
+
+
+# ---------------------------------------------------------------- vein operator check (issue 12)
+class VeinError(JukiError):
+    """The 静脈認証 (vein) operator check failed to reach a decision.  Never carries image
+    data, templates or scores that identify a person; a mismatch is a decision, not this."""
+
+
+class VeinDeviceError(VeinError):
+    """The capture device could not deliver a usable capture."""
+
+
+class CaptureTimeout(VeinDeviceError):
+    """No finger was presented within the time allowed."""
+
+
+class CaptureCancelled(VeinDeviceError):
+    """The capture was cancelled (by the caller, from another thread)."""
+
+
+class DeviceRemoved(VeinDeviceError):
+    """The device, or the finger, went away during the capture."""
+
+
+class LowQuality(VeinDeviceError):
+    """The capture's quality is below the minimum (a failure to acquire, FTA): it is not a
+    mismatch and is counted separately."""
+
+    def __init__(self, message: str, *, quality: int | None = None) -> None:
+        super().__init__(message)
+        self.quality = quality
+
+
+class PresentationAttackSuspected(VeinDeviceError):
+    """The device's presentation-attack detection says "attack": the login policy locks the
+    vein factor at once."""
+
+    def __init__(self, message: str, *, score: float | None = None) -> None:
+        super().__init__(message)
+        self.score = score
+
+
+class DeviceFault(VeinDeviceError):
+    """The device or its driver failed (hardware, firmware, a helper process)."""
+
+
+class VeinMatcherError(VeinError):
+    """The matcher cannot decide."""
+
+
+class TemplateFormatError(VeinMatcherError):
+    """A template of another format or version than the matcher's: never compared."""
+
+
+class EnrolmentFailed(VeinMatcherError):
+    """The enrolment captures cannot make a reference (a failure to enrol, FTE)."""
+
+
+class CalibrationError(VeinMatcherError):
+    """The requested maximum false-match rate is below what the matcher's calibration table
+    can support (3 / impostor trials), or the table is missing or inconsistent."""
+
+
+class TemplateStoreError(VeinError):
+    """The template store cannot be used (file, schema, key)."""
+
+
+class TemplateIntegrityError(TemplateStoreError):
+    """A stored record failed its integrity check: it counts as "no reference", never as a
+    match."""
+
+
+class TemplateNotFound(TemplateStoreError):
+    """No (non-revoked) reference for that operator or record."""
+
+
+class PluginError(VeinError):
+    """A vein plugin could not be loaded."""
+
+
+class PluginNotAllowed(PluginError):
+    """A plugin exists but is not on the allow-list (name, distribution, version)."""
+
+
+class PluginNotFound(PluginError):
+    """No installed plugin has that name in its entry-point group."""
