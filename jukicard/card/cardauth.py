@@ -8,8 +8,10 @@ The chain (``card-security.md`` §2)::
            └─ signed card key, EF 0007 ``FF 50 { DF 51 key, DF 52 signature }``
                 └─ the card's answer to ``80 2A 00 00 <DigestInfo(SHA-256(message))>``
 
-The session half (GET CHALLENGE, the signature APDU) is
-:meth:`jukicard.card.text.TextSession.authenticate_card`; everything here is pure.
+The session half is :meth:`jukicard.card.text.TextSession.authenticate_card` (and the
+visual AP's); the two APDUs both APs answer (GET CHALLENGE, ``80 2A``) are
+:func:`exchange_challenge_signature`, which sends through the function it is given.
+Everything else here is pure.
 
 Decisions where the reference is silent (labelled ``CARDAUTH-n``; revisit against a card):
 
@@ -64,6 +66,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from jukicard.apdu import sw as _sw
+from jukicard.apdu.apps.text import CARD_AUTH_CHALLENGE_LEN
+from jukicard.apdu.command import CommandApdu, ResponseApdu
 from jukicard.card.codec import (
     container,
     rsa_key_tlvs,
@@ -75,6 +80,7 @@ from jukicard.card.codec import (
 )
 from jukicard.card.crypto import HashAlg, build_digest_info, digest_message
 from jukicard.card.cvc import CV_ID_LEN, CvCertificate
+from jukicard.card.session import Ins
 from jukicard.errors import (
     BadResponse,
     CardAuthenticationError,
@@ -102,6 +108,7 @@ __all__ = [
     "host_nonce",
     "challenge_message",
     "challenge_digest_info",
+    "exchange_challenge_signature",
     "verify_card_authentication",
 ]
 
@@ -378,6 +385,31 @@ def challenge_message(card_challenge: bytes, host_nonce: bytes) -> bytes:
 def challenge_digest_info(message: bytes) -> bytes:
     """``DigestInfo(SHA-256(message))``, the data of ``80 2A 00 00``."""
     return build_digest_info(HashAlg.SHA256, digest_message(HashAlg.SHA256, message))
+
+
+def exchange_challenge_signature(
+    send: Callable[[CommandApdu], ResponseApdu], nonce: bytes
+) -> tuple[bytes, bytes]:
+    """The card half of card authentication, inside the caller's operation: GET
+    CHALLENGE (16 bytes), then ``80 2A 00 00 <DigestInfo(SHA-256(challenge ‖ nonce))>``
+    for the AP's default key (no SELECT, no credential; text and visual AP alike).
+
+    :param send: the session's send (its SW translation stays the caller's).
+    :param nonce: the host half of the signed message (:func:`host_nonce`).
+    :returns: ``(card challenge, signature)``.
+    :raises BadResponse: the card gave a challenge of another length.
+    :raises CardError: (a subclass, :func:`jukicard.apdu.sw.check`) either APDU refused.
+    """
+    resp = send(CommandApdu(0x00, Ins.GET_CHALLENGE, 0x00, 0x00, le=CARD_AUTH_CHALLENGE_LEN,
+                            extended=False))
+    challenge = _sw.check(resp)
+    if len(challenge) != CARD_AUTH_CHALLENGE_LEN:
+        raise BadResponse(f"GET CHALLENGE returned {len(challenge)} bytes, not "
+                          f"{CARD_AUTH_CHALLENGE_LEN}")
+    digest_info = challenge_digest_info(challenge_message(challenge, nonce))
+    resp = send(CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x00, digest_info,
+                            le=256, extended=False))
+    return challenge, _sw.check(resp)
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,15 @@ from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jukicard.apdu import sw as _sw
 from jukicard.apdu.apps import Application
 from jukicard.apdu.apps.spec import PinSpec
 from jukicard.apdu.apps.text import (
-    CARD_AUTH_CHALLENGE_LEN,
     SM_SEED_LEN,
     TEXT,
     TextEf,
     TextPin,
 )
-from jukicard.apdu.command import CommandApdu, ResponseApdu
+from jukicard.apdu.command import ResponseApdu
 from jukicard.card import cvca
 from jukicard.card.cardauth import (
     CardAuthPolicy,
@@ -37,15 +35,14 @@ from jukicard.card.cardauth import (
     CvCaKey,
     DataAuthenticity,
     TrustLevel,
-    challenge_digest_info,
-    challenge_message,
     check_ca_application,
     checked_policy,
+    exchange_challenge_signature,
     host_nonce,
     verify_card_authentication,
 )
 from jukicard.card.cvc import CvCertificate
-from jukicard.card.session import ApplicationSession, Ins
+from jukicard.card.session import ApplicationSession
 from jukicard.card.text_data import (
     ApBasicInfo,
     BasicInfo,
@@ -257,8 +254,7 @@ class TextSession(ApplicationSession[TextPin]):
                 self._verify(*unlock)
             cv_ef = self._read_tlv_ef(TextEf.CV_CERTIFICATE, "CV certificate EF")
             key_ef = self._read_tlv_ef(TextEf.SIGNED_CARD_KEY, "signed card key EF")
-            challenge = self._get_challenge(CARD_AUTH_CHALLENGE_LEN)
-            signature = self._sign_with_card_key(challenge_message(challenge, nonce))
+            challenge, signature = exchange_challenge_signature(self._send, nonce)
         result = verify_card_authentication(
             application=self.application.name, cv_ef=cv_ef, card_key_ef=key_ef,
             card_challenge=challenge, host_nonce=nonce, signature=signature, policy=policy)
@@ -368,20 +364,6 @@ class TextSession(ApplicationSession[TextPin]):
         self._translate_pin_sw(pin, resp)
         self._verified.add(pin)
         log.info("%s verified under secure messaging", pin.id)
-
-    def _get_challenge(self, length: int) -> bytes:
-        resp = self._send(CommandApdu(0x00, Ins.GET_CHALLENGE, 0x00, 0x00, le=length,
-                                      extended=False))
-        data = _sw.check(resp)
-        if len(data) != length:
-            raise BadResponse(f"GET CHALLENGE returned {len(data)} bytes, not {length}")
-        return data
-
-    def _sign_with_card_key(self, message: bytes) -> bytes:
-        """``80 2A 00 00``: the AP's default key (EF ``0013``), no SELECT, no credential."""
-        resp = self._send(CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x00,
-                                      challenge_digest_info(message), le=256, extended=False))
-        return _sw.check(resp)
 
     def _read_my_number_ef(self) -> bytes:
         self._select_ef(TextEf.MY_NUMBER, "My Number EF")

@@ -21,25 +21,21 @@ import os
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
-from jukicard.apdu import sw as _sw
 from jukicard.apdu.apps import Application
 from jukicard.apdu.apps.spec import PinSpec
-from jukicard.apdu.apps.text import CARD_AUTH_CHALLENGE_LEN
 from jukicard.apdu.apps.visual import VISUAL, VisualEf, VisualPin
-from jukicard.apdu.command import CommandApdu
 from jukicard.card.cardauth import (
     CardAuthPolicy,
     CardAuthResult,
-    challenge_digest_info,
-    challenge_message,
     checked_policy,
+    exchange_challenge_signature,
     host_nonce,
 )
-from jukicard.card.session import ApplicationSession, Ins
+from jukicard.card.session import ApplicationSession
 from jukicard.card.text_data import MyNumber
 from jukicard.card.visual_data import VisualBirth, VisualEntries
 from jukicard.card.visualauth import verify_visual_authentication, visual_data_authenticity
-from jukicard.errors import BadResponse, UsageError
+from jukicard.errors import UsageError
 
 __all__ = ["VisualSession"]
 
@@ -186,8 +182,7 @@ class VisualSession(ApplicationSession[VisualPin]):
             self._verify(*unlock)
             cv_ef = self._read_tlv_ef(VisualEf.CV_CERTIFICATE, "CV certificate EF")
             records = {fid: self._read_tlv_ef(fid, f"visual EF {fid:04X}") for fid in fids}
-            challenge = card_challenge(self, CARD_AUTH_CHALLENGE_LEN)
-            signature = sign_with_default_key(self, challenge_message(challenge, nonce))
+            challenge, signature = exchange_challenge_signature(self._send, nonce)
         result = verify_visual_authentication(
             cv_ef=cv_ef, records=records, card_challenge=challenge, host_nonce=nonce,
             signature=signature, policy=policy)
@@ -202,22 +197,3 @@ _RECORDS_OPENED_BY: dict[int, tuple[int, ...]] = {
     VisualPin.BIRTH.spec.ef: (VisualEf.BIRTH,),
 }
 
-
-def card_challenge(session: ApplicationSession[VisualPin], length: int) -> bytes:
-    """GET CHALLENGE ``length`` bytes inside ``session``'s operation.
-
-    :raises BadResponse: the card answered another length.
-    """
-    resp = session._send(CommandApdu(0x00, Ins.GET_CHALLENGE, 0x00, 0x00, le=length,
-                                     extended=False))
-    data = _sw.check(resp)
-    if len(data) != length:
-        raise BadResponse(f"GET CHALLENGE returned {len(data)} bytes, not {length}")
-    return data
-
-
-def sign_with_default_key(session: ApplicationSession[VisualPin], message: bytes) -> bytes:
-    """``80 2A 00 00 <DigestInfo(SHA-256(message))>``: the AP's default key, no SELECT."""
-    resp = session._send(CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x00,
-                                     challenge_digest_info(message), le=256, extended=False))
-    return _sw.check(resp)

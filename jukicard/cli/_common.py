@@ -355,7 +355,13 @@ def card_options(*, fallback: bool, never_why: str = "") -> Callable[[F], F]:
 
 
 # --------------------------------------------------------------------------- choices
-class LazyChoice(click.Choice):
+if TYPE_CHECKING:
+    _StrChoice = click.Choice[str]
+else:  # click 8.1 (still supported) has no generic Choice: no subscript at run time
+    _StrChoice = click.Choice
+
+
+class LazyChoice(_StrChoice):
     """A :class:`click.Choice` whose values come from the library, read when needed.
 
     The lists of PIN, certificate and key ids live in the card facts and the services (one

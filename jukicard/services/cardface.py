@@ -21,6 +21,7 @@ from jukicard.card.cardauth import CvCaKey
 from jukicard.card.detect import open_card
 from jukicard.card.visual_data import VisualEntries
 from jukicard.errors import UsageError
+from jukicard.services.genuineness import CHECKS
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
 from jukicard.transport.base import Transport
@@ -29,9 +30,6 @@ __all__ = ["read_card_face", "CHECKS", "CREDENTIALS"]
 
 log = logging.getLogger(__name__)
 
-#: How the record is checked: up to a trusted CV CA, the card's own CV certificate only,
-#: or not at all.
-CHECKS = ("ca", "own-key", "none")
 #: The credentials that open the entries EF.
 CREDENTIALS = ("match-a", "match-b")
 

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukicard.apdu.apps import JpkiCert, TextPin
+from jukicard.card.cardauth import NOT_CHECKED, CardAuthPolicy, checked_policy
 from jukicard.card.crypto import CERTIFICATE_ERRORS, load_der_certificate
 from jukicard.card.cvc import CvCertificate
 from jukicard.card.detect import open_card
@@ -33,6 +34,8 @@ __all__ = [
     "read_my_number",
     "read_basic_info",
     "read_verified",
+    "trust_fields",
+    "TRUST_FIELDS",
     "SignatureCheck",
     "VerifiedTextData",
 ]
@@ -143,48 +146,91 @@ def read_verified(
     interaction: UserInteraction,
     *,
     issuer_key: rsa.RSAPublicKey | CvCertificate | None = None,
+    policy: CardAuthPolicy | None = None,
     secure: bool = False,
 ) -> VerifiedTextData:
     """Read the My Number and the 基本4情報 and check them against the text AP's signature
     (asks the text-AP PIN once).
 
-    The result says what the check proved in :attr:`VerifiedTextData.signature_check`, a
-    :class:`SignatureCheck` (a ``str``, ready for JSON): ``"card-key-only"`` — the data
-    matches the signature under the key in the card's own CV certificate (consistent, but a
-    forged card supplying its own key would pass) — or, with ``issuer_key``,
-    ``"trusted-issuer"`` — the CV certificate also verified under that trusted key: the
-    data was signed by a key the issuer certified (a copy of a genuine card's data passes
-    too: it does not prove that this physical card is that card).  The result still unpacks
-    as ``(my_number, basic_info)``.
+    Where the trust came from is :attr:`VerifiedTextData.trust_level` (with ``ca_key_id``,
+    ``ca_kind``, ``ca_source`` in :attr:`VerifiedTextData.authenticity`, CARDAUTH-7):
 
-    :param issuer_key: the trusted CV-certificate issuer key (J-LIS, or the test issuer).
+    * neither ``issuer_key`` nor ``policy`` — ``"self-consistent-only"``: the data matches
+      the signature under the key in the card's own CV certificate (not damaged or altered
+      since signing, but a forged card supplying its own key would pass);
+    * ``policy`` (e.g. :func:`jukicard.services.genuineness.trust_policy`) —
+      ``"verified-to-jlis-ca"``: the CV certificate verified under the policy's CV CA key
+      it names, a CA of the text AP (CARDAUTH-6); ``ca_source`` says ``bundled`` (a J-LIS
+      key jukicard ships) or ``caller``;
+    * ``issuer_key`` (a bare key) — ``"verified-to-jlis-ca"`` when it is a bundled J-LIS
+      key, else ``"verified-to-caller-key"``.
+
+    :attr:`VerifiedTextData.signature_check` keeps the older wording (``"card-key-only"`` /
+    ``"trusted-issuer"``).  No label proves that this physical card is the card the data
+    was written to: a copy of a genuine card's data passes too (card authentication,
+    :func:`jukicard.services.genuineness.authenticate_card`, proves that).  The result
+    still unpacks as ``(my_number, basic_info)``.
+
+    With ``issuer_key`` or ``policy`` the card's CV certificate (readable without a PIN) is
+    checked before anyone is asked for the PIN, so a card that fails costs no try.
+
+    :param issuer_key: a trusted CV-certificate issuer key (J-LIS, or the test issuer).
+    :param policy: the trusted CV CA keys, instead of ``issuer_key``.
     :param secure: read over secure messaging (:meth:`TextSession.read_verified_sm`).
+    :raises UsageError: both ``issuer_key`` and ``policy`` (nothing asked, nothing sent).
+    :raises UntrustedIssuerError: the CV certificate names a CA ``policy`` does not trust
+        (e.g. a test CA under the production policy); :raises CvCaApplicationError: the CA
+        of another application.
     :raises IssuerKeyMismatchError: the card's CV certificate does not verify under
-        ``issuer_key`` (a wrong key, or a card that issuer did not certify).
+        ``issuer_key`` (a wrong key, or a card that issuer did not certify) or under the
+        policy's key (:class:`~jukicard.errors.CvCaSignatureError`).
     :raises DataIntegrityError: the data does not match the signature, or a signed EF is
         damaged (tampered card data).
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN.
     """
-    text = open_card(transport).text()
+    policy = checked_policy(policy)
     key = issuer_public_key(issuer_key)  # a wrong key type fails before anyone is asked
-    if key is not None:
-        _check_issuer_first(text, key)  # a wrong key file fails before the PIN is spent
+    if key is not None and policy is not None:
+        raise UsageError("give issuer_key or policy, not both")
+    text = open_card(transport).text()
+    if key is not None or policy is not None:
+        _check_issuer_first(text, key, policy)  # a card that fails costs no PIN try
     pin = ask_pin(text, TextPin.PIN, interaction)
     if secure:
-        return text.read_verified_sm(pin, issuer_key=key)
-    return text.read_verified(pin, issuer_key=key)
+        return text.read_verified_sm(pin, issuer_key=key, policy=policy)
+    return text.read_verified(pin, issuer_key=key, policy=policy)
 
 
-def _check_issuer_first(text: TextSession, key: rsa.RSAPublicKey) -> None:
+#: The JSON fields that say where the trust in checked data came from (CARDAUTH-7), as
+#: ``card-face`` gives them.
+TRUST_FIELDS = ("trust_level", "ca_key_id", "ca_kind", "ca_source")
+
+
+def trust_fields(verified: VerifiedTextData | None) -> dict[str, Any]:
+    """:data:`TRUST_FIELDS` of a checked read (ids as hex), or of no check at all (``None``:
+    ``trust_level`` ``"not-checked"``, the rest ``None``)."""
+    auth = NOT_CHECKED if verified is None or verified.authenticity is None \
+        else verified.authenticity
+    data = auth.to_dict()
+    return {k: data[k] for k in TRUST_FIELDS}
+
+
+def _check_issuer_first(
+    text: TextSession, key: rsa.RSAPublicKey | None, policy: CardAuthPolicy | None
+) -> None:
     """Check the card's CV certificate (readable without a PIN) under the trusted issuer
-    key before anyone is asked for the PIN (:meth:`TextSession.read_verified` checks it
-    again, with the data).
+    key or up to the policy's CV CA before anyone is asked for the PIN
+    (:meth:`TextSession.read_verified` checks it again, with the data).
 
-    :raises IssuerKeyMismatchError: it does not verify under ``key``.
+    :raises IssuerKeyMismatchError: it does not verify under ``key`` / the CA's key.
+    :raises UntrustedIssuerError: ``policy`` does not trust the CA it names for the text AP.
     :raises DataIntegrityError: the CV certificate EF is damaged.
     """
     try:
         cv_cert = text.read_cv_certificate()
     except BadResponse as exc:
         raise DataIntegrityError("CV certificate EF is damaged") from exc
-    cv_cert.verify_issuer(key)
+    if policy is not None:
+        policy.check_cv_certificate(cv_cert, text.application.name)
+    elif key is not None:
+        cv_cert.verify_issuer(key)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from jukicard.apdu.apps.text import TextPin
 from jukicard.apdu.apps.visual import VisualPin
 from jukicard.card import cvca
-from jukicard.card.cardauth import CardAuthResult, CvCaKey
+from jukicard.card.cardauth import CardAuthPolicy, CardAuthResult, CvCaKey
 from jukicard.card.identity import read_card_identity
 from jukicard.card.identity_data import CardIdentity
 from jukicard.card.text import TextSession
@@ -25,12 +25,17 @@ from jukicard.errors import CardError, UsageError
 from jukicard.services.interaction import PinRequest, UserInteraction
 from jukicard.transport.base import Transport
 
-__all__ = ["GenuinenessReport", "authenticate_card", "load_cv_ca_key", "APPLICATIONS"]
+__all__ = ["GenuinenessReport", "authenticate_card", "load_cv_ca_key", "trust_policy",
+           "APPLICATIONS", "CHECKS"]
 
 log = logging.getLogger(__name__)
 
 #: Which AP proves the card, and the credential asked for it.
 APPLICATIONS = ("visual", "text")
+#: How signed card data is checked (``card-face``, ``mynumber``, ``basic-info``): up to a
+#: trusted CV CA (:func:`trust_policy`), under the card's own CV certificate only, or not
+#: at all.
+CHECKS = ("ca", "own-key", "none")
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def authenticate_card(
         :raises IssuerKeyMismatchError: the card failed to prove itself.
     :raises PinError: / :raises TransportError: as the sessions.
     """
-    policy = cvca.policy(allow_test_keys=allow_test_keys, extra=extra_keys)
+    policy = trust_policy(allow_test_keys=allow_test_keys, extra_keys=extra_keys)
     pins: dict[tuple[str, str], Any] = {
         ("visual", "match-a"): VisualPin.MATCH_A, ("visual", "match-b"): VisualPin.MATCH_B,
         ("visual", "birth"): VisualPin.BIRTH, ("text", "pin"): TextPin.PIN,
@@ -107,6 +112,19 @@ def authenticate_card(
         identity = None
     log.info("card genuineness: %s on the %s AP", result.level.value, application)
     return GenuinenessReport(result, identity, policy.production)
+
+
+def trust_policy(
+    *, allow_test_keys: bool = False, extra_keys: tuple[CvCaKey, ...] = ()
+) -> CardAuthPolicy:
+    """The J-LIS CV CA trust set of the commands that check a card's CV certificate (the
+    CLI's ``--allow-test-keys`` / ``--ca-key``): the bundled keys
+    (:func:`jukicard.card.cvca.policy`), production only unless ``allow_test_keys``, plus
+    the caller's ``extra_keys`` (labelled ``ca_source: "caller"``).
+
+    :raises UsageError: a test key in ``extra_keys`` under the production policy.
+    """
+    return cvca.policy(allow_test_keys=allow_test_keys, extra=extra_keys)
 
 
 def load_cv_ca_key(path: str, option: str = "--ca-key") -> CvCaKey:

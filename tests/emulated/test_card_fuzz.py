@@ -241,6 +241,7 @@ NOT_CARD_OPERATIONS = {
     "watch_cards",  # PC/SC events; identify_card for each card
     "pin_ids",  # the detection table's PIN ids: no card
     "changeable_pin_ids",  # the same, for pin change
+    "trust_fields",  # pure: the JSON of a checked read
 }
 SERVICE_MODULES = (info_service, pins_service, signing_service, data_service, readers_service)
 #: Session members that send nothing (or are called by ``open_card``: ``probe``).

@@ -33,6 +33,11 @@ NAME = "模擬　花子"
 ADDRESS_PART = "千代田区"
 EMULATED = {"kind": "emulated", "name": "mynumber-01", "fallback": False,
             "profile": "mynumber-01"}
+#: issue 11: the default check is said to be self-consistent-only (the id is the CV CA the
+#: card's CV certificate names, unverified; no kind or source: no CA vouched for it)
+OWN_KEY_TRUST = {"trust_level": "self-consistent-only",
+                 "ca_key_id": "39393930303030080530303000000000", "ca_kind": None,
+                 "ca_source": None}
 
 
 @dataclass
@@ -329,11 +334,14 @@ def test_mynumber(cli: Cli, pins: PinLedger) -> None:
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json",
                   stdin=pins.submit("1234") + "\n")
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
-                          "signature_check": "card-key-only", "card_source": EMULATED}
+                          "signature_check": "card-key-only", **OWN_KEY_TRUST,
+                          "card_source": EMULATED}
     res = cli.run("mynumber", "--emulated", "--pin-stdin", "--json", "--no-check-signature",
                   stdin=pins.submit("1234") + "\n")
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": False,
-                          "signature_check": "not-checked", "card_source": EMULATED}
+                          "signature_check": "not-checked", "trust_level": "not-checked",
+                          "ca_key_id": None, "ca_kind": None, "ca_source": None,
+                          "card_source": EMULATED}
 
 
 def test_mynumber_with_signature_check(cli: Cli, pins: PinLedger) -> None:
@@ -341,7 +349,8 @@ def test_mynumber_with_signature_check(cli: Cli, pins: PinLedger) -> None:
                   stdin=pins.submit("1234") + "\n")
     assert res.rc == 0
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
-                          "signature_check": "card-key-only", "card_source": EMULATED}
+                          "signature_check": "card-key-only", **OWN_KEY_TRUST,
+                          "card_source": EMULATED}
 
 
 def test_basic_info(cli: Cli, pins: PinLedger) -> None:

@@ -226,7 +226,9 @@ def test_mynumber(mn: Any, pins: PinLedger) -> None:
     assert res.rc == 0, res.err
     assert res.json() == {"my_number": MY_NUMBER, "signature_checked": True,
                           "signature_check": "card-key-only",
-                          "card_source": reader_source(mn.reader)}
+                          "trust_level": "self-consistent-only",  # issue 11: said
+                          "ca_key_id": "39393930303030080530303000000000", "ca_kind": None,
+                          "ca_source": None, "card_source": reader_source(mn.reader)}
     assert_not_logged(res.err, TEXT_PIN, MY_NUMBER, NAME)
 
 
