@@ -274,6 +274,11 @@ def _check(module: str, text: str, **kw: object) -> list[str]:
         ("drivers.acme", "from jukicard.card import jpki\n", ["jukicard.card.jpki"]),
         ("drivers.acme", "from jukicard.operator._impl import X\n",
          ["jukicard.operator._impl.X"]),
+        # a driver distribution's package, as iter_modules names it
+        ("drivers.jukicard-vein-sim.jukicard_vein_sim.device", "from jukicard.card import x\n",
+         ["jukicard.card.x"]),
+        ("drivers.jukicard-vein-sim.jukicard_vein_sim.device",
+         "from jukicard.operator.api import Capture\nimport jukicard.pki\n", ["jukicard.pki"]),
         # dynamic import with a literal
         ("jukicard.apdu.x", "import importlib\nimportlib.import_module('jukicard.cli.main')\n",
          ["jukicard.cli.main"]),
@@ -314,6 +319,16 @@ def test_checker_reports_violation(module: str, source: str, expected: list[str]
 def test_checker_accepts_allowed_imports(module: str, source: str) -> None:
     is_package = module in {"jukicard"}
     assert _check(module, source, is_package=is_package) == []
+
+
+def test_the_walk_sees_the_driver_distributions() -> None:
+    """The layering walk reads the files of drivers/jukicard-vein-sim (a distribution in a
+    sub-directory), its tests included: a driver module the walk missed could import
+    anything."""
+    names = {m for m, _, _ in iter_modules(ROOT)}
+    sim = "drivers.jukicard-vein-sim"
+    assert {f"{sim}.jukicard_vein_sim.device", f"{sim}.jukicard_vein_sim.render",
+            f"{sim}.jukicard_vein_sim", f"{sim}.tests.test_vein_sim_device"} <= names
 
 
 def test_checker_relative_import_in_package_init() -> None:
