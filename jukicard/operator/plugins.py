@@ -43,7 +43,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from jukicard.errors import PluginError, PluginNotAllowed, PluginNotFound, UsageError
+from jukicard.errors import (
+    JukiError,
+    PluginError,
+    PluginNotAllowed,
+    PluginNotFound,
+    UsageError,
+)
 from jukicard.operator.api import DEVICE_GROUP, MATCHER_GROUP, STORE_GROUP
 
 __all__ = [
@@ -54,6 +60,7 @@ __all__ = [
     "LoadedPlugin",
     "installed",
     "load_plugin",
+    "instantiate",
     "normalise_distribution",
     "default_allow_list",
     "DEFAULT_ALLOW_LIST",
@@ -259,3 +266,21 @@ def load_plugin(group: str, name: str, allow: AllowList) -> LoadedPlugin:
     log.info("loaded %s plugin %s from distribution %s %s (%s)", group, plugin.name,
              plugin.distribution, plugin.version, plugin.object)
     return LoadedPlugin(plugin, factory)
+
+
+def instantiate(plugin: LoadedPlugin, options: Mapping[str, object]) -> Any:
+    """Call the plugin's factory with ``options`` (keyword arguments).
+
+    :raises UsageError: the factory does not take these options.
+    :raises PluginError: it failed otherwise (the library's own errors pass through).
+    """
+    try:
+        return plugin.factory(**options)
+    except JukiError:
+        raise
+    except TypeError as exc:
+        raise UsageError(f"plugin {plugin.name!r} does not accept the options "
+                         f"{', '.join(sorted(options)) or '(none)'}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - arbitrary plugin code: one typed error
+        raise PluginError(f"plugin {plugin.name!r} could not be started "
+                          f"({type(exc).__name__})") from exc
