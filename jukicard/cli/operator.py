@@ -120,9 +120,8 @@ def _load_plugins(device: str, matcher: str, allow_list: Path | None,
     allow = default_allow_list() if allow_list is None else AllowList.load(allow_list)
     dev_plugin = load_plugin(DEVICE_GROUP, device, allow)
     match_plugin = load_plugin(MATCHER_GROUP, matcher, allow)
-    identity = {kind: {"name": p.identity.name, "distribution": p.identity.distribution,
-                       "version": p.identity.version}
-                for kind, p in (("device", dev_plugin), ("matcher", match_plugin))}
+    identity: dict[str, object] = {"device": dev_plugin.identity.to_json(),
+                                   "matcher": match_plugin.identity.to_json()}
     matcher_obj = instantiate(match_plugin, {})
     device_obj = instantiate(dev_plugin, _device_options(device_options))
     return device_obj, matcher_obj, identity

@@ -192,6 +192,11 @@ class InstalledPlugin:
     def describe(self) -> str:
         return f"{self.name} from {self.distribution} {self.version} ({self.object})"
 
+    def to_json(self) -> dict[str, str]:
+        """The identity an audit record or a ``--json`` output carries."""
+        return {"name": self.name, "distribution": self.distribution,
+                "version": self.version}
+
 
 @dataclass(frozen=True)
 class LoadedPlugin:
