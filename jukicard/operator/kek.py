@@ -10,7 +10,9 @@ crash in between leaves the old KEKs in place, so no record becomes unreadable.
 The default provider, :class:`KeyFile`, is a JSON file readable by its owner only (mode
 0600; a file readable by others is refused), created by
 ``jukicard operator vein keygen --key-file PATH`` (:meth:`KeyFile.create`) and replaced
-atomically (write a temporary file, ``fsync``, rename) when it changes.  Key bytes appear in
+atomically (write a temporary file, ``fsync``, rename; changes serialised by a sidecar
+lock file) when it changes.  **One key file serves one store**: rotating a store retires
+the KEKs its records used, which would strand another store's records.  Key bytes appear in
 no log line, exception message or ``repr``.
 """
 
@@ -18,10 +20,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -139,6 +144,22 @@ class KeyFile:
                                      f"({exc.strerror})") from None
         _fsync_dir(self.path.parent)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise read-modify-write of the file between processes (a sidecar lock file:
+        the key file itself is replaced by rename)."""
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise TemplateStoreError(f"key file {self.path}: cannot lock ({exc.strerror})"
+                                     ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     # ------------------------------------------------------------------ KeyProvider
     def current(self) -> tuple[str, bytes]:
         kek_id, keys = self._read()
@@ -152,17 +173,19 @@ class KeyFile:
             raise TemplateStoreError(f"key file {self.path}: has no key {kek_id!r}") from None
 
     def new_key(self) -> str:
-        _current, keys = self._read()
-        kek_id = _new_id()
-        keys[kek_id] = secrets.token_bytes(KEK_BYTES)
-        self._write(kek_id, keys)
+        with self._locked():
+            _current, keys = self._read()
+            kek_id = _new_id()
+            keys[kek_id] = secrets.token_bytes(KEK_BYTES)
+            self._write(kek_id, keys)
         return kek_id
 
     def retire(self, kek_ids: set[str]) -> None:
-        current, keys = self._read()
-        gone = (kek_ids & set(keys)) - {current}
-        if gone:
-            self._write(current, {k: v for k, v in keys.items() if k not in gone})
+        with self._locked():
+            current, keys = self._read()
+            gone = (kek_ids & set(keys)) - {current}
+            if gone:
+                self._write(current, {k: v for k, v in keys.items() if k not in gone})
 
     def key_ids(self) -> list[str]:
         """The ids of the KEKs in the file (the current one last)."""

@@ -362,9 +362,9 @@ class SqliteTemplateStore:
         :raises TemplateIntegrityError: a wrapped key does not unwrap (nothing changed:
             revoke that record first).
         """
-        new_id = self._keys.new_key()
-        new_kek = self._keys.get(new_id)
-        with self._transaction() as conn:
+        with self._transaction() as conn:  # the write lock first: one rotation at a time
+            new_id = self._keys.new_key()
+            new_kek = self._keys.get(new_id)
             rows = conn.execute("SELECT record_id, kek_id, wrapped_key FROM template WHERE "
                                 "revoked_at IS NULL AND kek_id != ?", (new_id,)).fetchall()
             old_ids = {str(kek_id) for _rid, kek_id, _w in rows}
