@@ -6,7 +6,11 @@ are entry points, loaded only if the allow-list admits them: ``--allow-list FILE
 JSON, see :mod:`jukicard.operator.plugins`), default the shipped one (the bundled simulated
 device from ``jukicard-vein-sim`` and the built-in matcher).  ``--device-option KEY=VALUE``
 (repeatable; the value is read as JSON when it parses, else as a string) is passed to the
-device's constructor (e.g. the simulated device's seed and subject).
+device's constructor (e.g. the simulated device's ``seed`` and ``preset``).  With a
+simulated device, ``--present SUBJECT[:FINGER]`` says whose finger is on the sensor and
+``--simulate-attack SPECIES`` makes it a presentation attack (refused for a real device).
+The matcher gets the deployment's template-protection key from the key file
+(``protection_key=``), so stored templates are the keyed, irreversible transform.
 
 Store: ``--store PATH`` (``$JUKICARD_VEIN_STORE``; SQLite, created on first use) and
 ``--key-file PATH`` (``$JUKICARD_VEIN_KEY_FILE``; created by ``keygen``, mode 0600).
@@ -32,6 +36,7 @@ from jukicard.errors import UsageError
 
 if TYPE_CHECKING:
     from jukicard.operator import VeinDevice, VeinMatcher
+    from jukicard.operator.kek import KeyFile
     from jukicard.operator.store import SqliteTemplateStore
 
 __all__ = ["operator", "vein", "EXIT_NO_MATCH"]
@@ -72,6 +77,11 @@ def _store_options(f: F) -> F:
 
 def _plugin_options(f: F) -> F:
     options = [
+        click.option("--simulate-attack", metavar="SPECIES", default=None,
+                     help="simulated device only: present an attack of this species "
+                     "(e.g. printed)"),
+        click.option("--present", metavar="SUBJECT[:FINGER]", default=None,
+                     help="simulated device only: whose finger is presented"),
         click.option("--device-option", "device_options", multiple=True, metavar="KEY=VALUE",
                      help="passed to the device's constructor (repeatable; JSON values)"),
         click.option("--allow-list", type=click.Path(path_type=Path, dir_okay=False),
@@ -100,7 +110,8 @@ def _device_options(pairs: tuple[str, ...]) -> dict[str, object]:
     return options
 
 
-def _open_store(store: Path | None, key_file: Path | None) -> SqliteTemplateStore:
+def _open_store(store: Path | None, key_file: Path | None
+                ) -> tuple[SqliteTemplateStore, KeyFile]:
     from jukicard.operator.kek import KeyFile
     from jukicard.operator.store import SqliteTemplateStore
 
@@ -108,11 +119,12 @@ def _open_store(store: Path | None, key_file: Path | None) -> SqliteTemplateStor
         raise UsageError("no template store: give --store PATH or set JUKICARD_VEIN_STORE")
     if key_file is None:
         raise UsageError("no key file: give --key-file PATH or set JUKICARD_VEIN_KEY_FILE")
-    return SqliteTemplateStore(store, KeyFile(key_file))
+    keys = KeyFile(key_file)
+    return SqliteTemplateStore(store, keys), keys
 
 
 def _load_plugins(device: str, matcher: str, allow_list: Path | None,
-                  device_options: tuple[str, ...]
+                  device_options: tuple[str, ...], protection_key: bytes
                   ) -> tuple[VeinDevice, VeinMatcher, dict[str, object]]:
     from jukicard.operator import DEVICE_GROUP, MATCHER_GROUP
     from jukicard.operator.plugins import AllowList, default_allow_list, instantiate, load_plugin
@@ -122,16 +134,31 @@ def _load_plugins(device: str, matcher: str, allow_list: Path | None,
     match_plugin = load_plugin(MATCHER_GROUP, matcher, allow)
     identity: dict[str, object] = {"device": dev_plugin.identity.to_json(),
                                    "matcher": match_plugin.identity.to_json()}
-    matcher_obj = instantiate(match_plugin, {})
+    matcher_obj = instantiate(match_plugin, {"protection_key": protection_key})
     device_obj = instantiate(dev_plugin, _device_options(device_options))
     return device_obj, matcher_obj, identity
 
 
-def _device_json(device: VeinDevice) -> dict[str, object]:
+def _device_json(device: VeinDevice, present: str | None,
+                 attack: str | None) -> dict[str, object]:
+    """Describe the device; with a simulated one, say so and script the presentation."""
     info = device.info()
     if info.simulated:
         notice(f"simulated device ({info.driver_name} {info.driver_version}): synthetic "
                "images, no real finger; every figure is simulated")
+    if present is not None or attack is not None:
+        scripted = getattr(device, "present", None)
+        if not info.simulated or not callable(scripted):
+            raise UsageError("--present and --simulate-attack need a simulated device")
+        if present is None:
+            raise UsageError("--simulate-attack needs --present")
+        subject, _sep, finger = present.partition(":")
+        if not subject.isdigit() or not (finger.isdigit() or finger == ""):
+            raise UsageError("--present must be SUBJECT[:FINGER] (numbers)")
+        try:
+            scripted(int(subject), int(finger or 0), attack=attack)
+        except ValueError as exc:
+            raise UsageError(f"--present/--simulate-attack: {exc}") from None
     return {"driver": info.driver_name, "driver_version": info.driver_version,
             "model": info.model, "simulated": info.simulated}
 
@@ -141,13 +168,14 @@ def _with_plugins(f: F) -> F:
     ``matcher``, ``store`` and ``identity`` (the plugins and device, for the JSON)."""
     @functools.wraps(f)
     def wrapper(*args: Any, device: str, matcher: str, allow_list: Path | None,
-                device_options: tuple[str, ...], store: Path | None, key_file: Path | None,
+                device_options: tuple[str, ...], present: str | None,
+                simulate_attack: str | None, store: Path | None, key_file: Path | None,
                 **kwargs: Any) -> Any:
-        template_store = _open_store(store, key_file)
-        device_obj, matcher_obj, identity = _load_plugins(device, matcher, allow_list,
-                                                          device_options)
+        template_store, keys = _open_store(store, key_file)
+        device_obj, matcher_obj, identity = _load_plugins(
+            device, matcher, allow_list, device_options, keys.protection_key())
         with device_obj:
-            identity["device_info"] = _device_json(device_obj)
+            identity["device_info"] = _device_json(device_obj, present, simulate_attack)
             return f(*args, device=device_obj, matcher=matcher_obj, store=template_store,
                      identity=identity, **kwargs)
     return _plugin_options(_store_options(wrapper))  # type: ignore[return-value]
@@ -244,7 +272,7 @@ def verify(device: VeinDevice, matcher: VeinMatcher, store: SqliteTemplateStore,
 @_store_options
 @json_option()
 def list_(store: Path | None, key_file: Path | None, as_json: bool) -> int:
-    records = _open_store(store, key_file).inventory()
+    records = _open_store(store, key_file)[0].inventory()
     if as_json:
         out().json({"records": [r.to_json() for r in records]})
         return 0
@@ -268,7 +296,7 @@ def list_(store: Path | None, key_file: Path | None, as_json: bool) -> int:
 @json_option()
 def revoke(target: str, approved_by: str, reason: str, store: Path | None,
            key_file: Path | None, as_json: bool) -> int:
-    count = _open_store(store, key_file).revoke(target, approved_by, reason)
+    count = _open_store(store, key_file)[0].revoke(target, approved_by, reason)
     if as_json:
         out().json({"revoked": count})
     else:
@@ -282,7 +310,7 @@ def revoke(target: str, approved_by: str, reason: str, store: Path | None,
 @_store_options
 @json_option()
 def rotate_keys(store: Path | None, key_file: Path | None, as_json: bool) -> int:
-    count = _open_store(store, key_file).rotate_keys()
+    count = _open_store(store, key_file)[0].rotate_keys()
     if as_json:
         out().json({"rewrapped": count})
     else:

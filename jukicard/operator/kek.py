@@ -7,6 +7,11 @@ the KEK the record names (``kek_id``).  Rotation adds a new current KEK
 transaction, then retires the KEKs nothing uses any more (:meth:`KeyProvider.retire`); a
 crash in between leaves the old KEKs in place, so no record becomes unreadable.
 
+The key file also holds the deployment's **template-protection key**
+(:meth:`KeyFile.protection_key`), which keys the matcher's irreversible transform; it is not
+a KEK and :meth:`~KeyFile.new_key` never changes it (a new one cancels every template: all
+operators re-enrol).
+
 The default provider, :class:`KeyFile`, is a JSON file readable by its owner only (mode
 0600; a file readable by others is refused), created by
 ``jukicard operator vein keygen --key-file PATH`` (:meth:`KeyFile.create`) and replaced
@@ -63,7 +68,7 @@ class KeyProvider(Protocol):
 
 class KeyFile:
     """The deployment key file (mode 0600): ``{"format": ..., "current": id, "keys":
-    {id: base64}}``.
+    {id: base64}, "protection": base64}``.
 
     :param path: the file; it must exist (see :meth:`create`) and be readable by its owner
         only.
@@ -84,7 +89,8 @@ class KeyFile:
         """
         target = Path(path)
         kek_id = _new_id()
-        body = _dump(kek_id, {kek_id: secrets.token_bytes(KEK_BYTES)})
+        body = _dump(kek_id, {kek_id: secrets.token_bytes(KEK_BYTES)},
+                     secrets.token_bytes(KEK_BYTES))
         try:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -100,6 +106,10 @@ class KeyFile:
         return cls(target)
 
     def _read(self) -> tuple[str, dict[str, bytes]]:
+        current, keys, _protection = self._read_all()
+        return current, keys
+
+    def _read_all(self) -> tuple[str, dict[str, bytes], bytes]:
         try:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError as exc:
@@ -122,19 +132,22 @@ class KeyFile:
             keys = {str(k): base64.b64decode(v, validate=True)
                     for k, v in dict(data["keys"]).items()}
             current = str(data["current"])
+            protection = base64.b64decode(data["protection"], validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise TemplateStoreError(f"key file {self.path}: not a jukicard vein key file"
                                      ) from None
-        if current not in keys or any(len(k) != KEK_BYTES for k in keys.values()):
+        if current not in keys or any(len(k) != KEK_BYTES for k in keys.values()) \
+                or len(protection) != KEK_BYTES:
             raise TemplateStoreError(f"key file {self.path}: inconsistent (damaged?)")
-        return current, keys
+        return current, keys, protection
 
     def _write(self, current: str, keys: dict[str, bytes]) -> None:
+        protection = self._read_all()[2]
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(_dump(current, keys))
+                fh.write(_dump(current, keys, protection))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
@@ -187,6 +200,11 @@ class KeyFile:
             if gone:
                 self._write(current, {k: v for k, v in keys.items() if k not in gone})
 
+    def protection_key(self) -> bytes:
+        """The deployment's template-protection key (32 bytes) for the matcher's
+        irreversible transform."""
+        return self._read_all()[2]
+
     def key_ids(self) -> list[str]:
         """The ids of the KEKs in the file (the current one last)."""
         current, keys = self._read()
@@ -197,10 +215,12 @@ def _new_id() -> str:
     return f"kek-{secrets.token_hex(8)}"
 
 
-def _dump(current: str, keys: dict[str, bytes]) -> bytes:
+def _dump(current: str, keys: dict[str, bytes], protection: bytes) -> bytes:
     return json.dumps({"format": _FORMAT, "current": current,
                        "keys": {k: base64.b64encode(v).decode("ascii")
-                                for k, v in keys.items()}}, indent=1).encode("utf-8")
+                                for k, v in keys.items()},
+                       "protection": base64.b64encode(protection).decode("ascii")},
+                      indent=1).encode("utf-8")
 
 
 def _fsync_dir(directory: Path) -> None:

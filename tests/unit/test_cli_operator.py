@@ -160,3 +160,25 @@ def test_bad_device_options_are_usage_errors(capsys: pytest.CaptureFixture[str],
         code, error, _err = _run(capsys, env, "enroll", "--operator-id", "op-1", "--finger",
                                  "1", "--approved-by", "admin", "--device-option", option)
         assert (code, error["error"]["type"]) == (2, "UsageError"), option  # type: ignore[index]
+
+
+def test_simulated_presentation_options(capsys: pytest.CaptureFixture[str],
+                                        env: dict[str, Path]) -> None:
+    _keygen(capsys, env)
+    code, enrolled, err = _run(capsys, env, "enroll", "--operator-id", "op-1", "--finger",
+                               "1", "--approved-by", "admin", "--present", "12:1")
+    assert code == 0, err
+    code, result, _err = _run(capsys, env, "verify", "--operator-id", "op-1", "--present",
+                              "12")
+    assert (code, result["decision"]) == (0, "match")
+    code, result, _err = _run(capsys, env, "verify", "--operator-id", "op-1", "--present",
+                              "13", "--attempts", "1")
+    assert (code, result["decision"]) == (5, "no-match")
+    code, error, _err = _run(capsys, env, "verify", "--operator-id", "op-1", "--present",
+                             "12", "--simulate-attack", "printed")
+    assert (code, error["error"]["type"]) == (5, "PresentationAttackSuspected")  # type: ignore[index]
+    for bad in (["--present", "x"], ["--simulate-attack", "printed"],
+                ["--present", "1", "--simulate-attack", "gummy"],
+                ["--present", "1", "--device-option", "simulated=false"]):
+        code, error, _err = _run(capsys, env, "verify", "--operator-id", "op-1", *bad)
+        assert (code, error["error"]["type"]) == (2, "UsageError"), bad  # type: ignore[index]

@@ -178,6 +178,18 @@ def test_rotate_keys_rewraps_and_retires(store: SqliteTemplateStore, keys: KeyFi
     assert [r.template for r in store.get("op-2")] == [_tpl("b")]
 
 
+def test_the_protection_key_is_separate_and_survives_rotation(
+        store: SqliteTemplateStore, keys: KeyFile, tmp_path: Path) -> None:
+    """The matcher's template-protection key is not a KEK: rotation keeps it (changing it
+    would cancel every template)."""
+    protection = keys.protection_key()
+    assert len(protection) == 32 and protection != keys.current()[1]
+    store.enrol("op-1", 1, "fake-standin", _tpl("a"), "admin")
+    store.rotate_keys()
+    assert keys.protection_key() == protection
+    assert KeyFile.create(tmp_path / "other.key").protection_key() != protection
+
+
 def test_rotation_refuses_a_damaged_key_and_changes_nothing(store: SqliteTemplateStore,
                                                             keys: KeyFile) -> None:
     store.enrol("op-1", 1, "fake-standin", _tpl("a"), "admin")
@@ -277,6 +289,7 @@ def test_no_key_or_template_bytes_in_reprs_logs_or_errors(
     caplog.set_level(logging.DEBUG)
     rec = store.enrol("op-1", 1, "fake-standin", _tpl("a"), "admin")
     _kid, kek = keys.current()
+    protection = keys.protection_key()
     texts = [repr(store), repr(keys), repr(rec), repr(store.get("op-1")),
              repr(store.inventory())]
     _raw(store.path, "UPDATE template SET ciphertext = zeroblob(40)")
@@ -286,5 +299,5 @@ def test_no_key_or_template_bytes_in_reprs_logs_or_errors(
     texts += [str(info.value), repr(info.value), caplog.text]
     for text in texts:
         assert "VEINSECRET" not in text
-        for secret in (kek, MARK):
+        for secret in (kek, protection, MARK):
             assert secret.hex() not in text and repr(secret)[2:-1] not in text

@@ -71,7 +71,8 @@ class FakeDeviceStandIn:
     """
 
     def __init__(self, subject: int = 1, script: Sequence[str] = (), pad: bool = True,
-                 quality: int = 80) -> None:
+                 quality: int = 80, simulated: bool = True) -> None:
+        self.simulated = simulated
         self.subject = subject
         self.script = list(script)
         self.pad = pad
@@ -83,6 +84,15 @@ class FakeDeviceStandIn:
 
     def __repr__(self) -> str:
         return f"FakeDeviceStandIn(subject={self.subject})"
+
+    def present(self, subject: int, finger: int = 0, *, attack: str | None = None) -> None:
+        """Like the simulated device's: whose finger; an attack species makes every
+        following capture an attack."""
+        if attack is not None and attack != "printed":
+            raise ValueError(f"unknown attack species {attack!r}")
+        self.subject = subject
+        if attack is not None:
+            self.script = ["attack"] * 10
 
     def open(self) -> None:
         self.opened += 1
@@ -100,7 +110,7 @@ class FakeDeviceStandIn:
     def info(self) -> DeviceInfo:
         return DeviceInfo("jukicard-test", "stand-in", "SN-1", "0", "fake-standin", "1.0",
                           Modality.FINGER, Imaging.TRANSMISSION, 850, (4, 16), None,
-                          quality_score=True, pad_score=self.pad, simulated=True)
+                          quality_score=True, pad_score=self.pad, simulated=self.simulated)
 
     def capture(self, purpose: CapturePurpose, timeout_s: float, *,
                 guidance: Guidance | None = None,
@@ -139,6 +149,9 @@ class FakeMatcherStandIn:
     matcher_id = "fake-standin"
     version = "1.0"
     template_format = STANDIN_FORMAT
+
+    def __init__(self, protection_key: bytes | None = None) -> None:
+        self.protection_key = protection_key  # taken as P3's matcher takes it; unused
 
     def __repr__(self) -> str:
         return "FakeMatcherStandIn()"
