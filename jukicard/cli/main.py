@@ -156,7 +156,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (TemplateStoreError, 6, "the vein template store or its key file could not be used"),
     (PluginError, 2, "a vein plugin could not be used: check --device, --matcher, "
      "--allow-list and what is installed"),
-    (CalibrationError, 2, "the matcher's calibration cannot support that --max-fmr"),
+    (CalibrationError, 2, "the matcher's calibration table is missing or cannot support "
+     "that --max-fmr"),
     (EnrolmentFailed, 6, "the captures could not make a reference (failure to enrol): try "
      "again or another finger"),
     (VeinDeviceError, 6, "the vein device gave no usable capture (timeout, finger removed, "
