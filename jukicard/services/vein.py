@@ -214,14 +214,17 @@ def _check_counts(name: str, value: int, low: int, high: int) -> None:
 
 
 def _wipe(features: Sequence[Any]) -> None:
-    """Zero feature arrays once the template is made (best effort: the matcher owns them)."""
+    """Clear features once used ("Clear Memory"; best effort, the matcher owns them): their
+    ``wipe()`` if they have one, else ``fill(0)`` for a bare array."""
     for item in features:
-        fill = getattr(item, "fill", None)
-        if callable(fill):
-            try:
+        clear = getattr(item, "wipe", None)
+        try:
+            if callable(clear):
+                clear()
+            elif callable(fill := getattr(item, "fill", None)):
                 fill(0)
-            except (TypeError, ValueError):
-                pass
+        except (TypeError, ValueError):
+            pass
 
 
 def enrol_operator(device: VeinDevice, matcher: VeinMatcher, store: TemplateStore,

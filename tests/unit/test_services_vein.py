@@ -28,7 +28,7 @@ from jukicard.errors import (
 from jukicard.operator import CancelToken, PadDecision, Template, TemplateFormat
 from jukicard.operator.kek import KeyFile
 from jukicard.operator.store import SqliteTemplateStore
-from jukicard.services.vein import VeinEvent, enrol_operator, verify_operator
+from jukicard.services.vein import VeinEvent, _wipe, enrol_operator, verify_operator
 
 
 class RecordingHooksStandIn:
@@ -240,3 +240,33 @@ def test_no_image_or_template_bytes_in_logs_reprs_errors(
              repr(hooks.events), *map(str, errors), *map(repr, errors)]
     for text in texts:
         assert "VEINSECRET" not in text and SECRET_MARK.hex() not in text
+
+
+class _WipeableStandIn:
+    def __init__(self) -> None:
+        self.wiped = False
+
+    def wipe(self) -> None:
+        self.wiped = True
+
+
+def test_features_are_wiped_after_use(store: SqliteTemplateStore,
+                                      matcher: FakeMatcherStandIn,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bare arrays are zeroed; feature objects with a ``wipe()`` (P3's VeinFeatures) have
+    it called — after enrolment and after each verification capture."""
+    seen: list[object] = []
+    real_extract = matcher.extract
+
+    def extract(capture: object) -> object:
+        features = real_extract(capture)  # type: ignore[arg-type]
+        seen.append(features)
+        return features
+
+    monkeypatch.setattr(matcher, "extract", extract)
+    _enrol(store, matcher)
+    verify_operator(FakeDeviceStandIn(1), matcher, store, "op-1")
+    assert len(seen) == 4 and all(not f.any() for f in seen)  # type: ignore[attr-defined]
+    item = _WipeableStandIn()
+    _wipe([item])
+    assert item.wiped
