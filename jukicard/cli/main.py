@@ -35,6 +35,7 @@ from jukicard.cli import (
     data,
     emulator,
     juki,
+    operator,
     pin,
     reader,
     sign,
@@ -52,6 +53,7 @@ from jukicard.cli._text import LogFormatter, escape
 from jukicard.errors import (
     ApplicationNotFound,
     BadResponse,
+    CalibrationError,
     CardAuthenticationError,
     CardError,
     CardRemovedError,
@@ -59,6 +61,7 @@ from jukicard.errors import (
     CvCaApplicationError,
     CvCaSignatureError,
     DataIntegrityError,
+    EnrolmentFailed,
     IssuerKeyMismatchError,
     JukiError,
     KeyStoreError,
@@ -69,14 +72,21 @@ from jukicard.errors import (
     OutputError,
     PinBlockedError,
     PinError,
+    PluginError,
+    PresentationAttackSuspected,
     ReaderUnavailableError,
     SecurityStatusError,
     SharingViolationError,
+    TemplateIntegrityError,
+    TemplateNotFound,
+    TemplateStoreError,
     TextSmError,
     TransportError,
     UntrustedIssuerError,
     UsageError,
     ValidationError,
+    VeinDeviceError,
+    VeinError,
     tries_left_text,
 )
 
@@ -136,6 +146,23 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (OutputError, 1, "the output could not be written"),
     (KeyStoreError, 6, "the key token could not be used: check the PKCS#11 module, token "
      "label and PIN source"),
+    # issue 12: the vein operator check (a "no match" is a result, exit 5, not an error)
+    (PresentationAttackSuspected, 5, "the vein device suspects a presentation attack: no "
+     "decision was made; an administrator must look into it"),
+    (TemplateIntegrityError, 5, "a stored vein reference failed its integrity check (a "
+     "damaged or tampered store): it counts as no reference"),
+    (TemplateNotFound, 4, "no active vein reference: enrol first, with an administrator's "
+     "approval"),
+    (TemplateStoreError, 6, "the vein template store or its key file could not be used"),
+    (PluginError, 2, "a vein plugin could not be used: check --device, --matcher, "
+     "--allow-list and what is installed"),
+    (CalibrationError, 2, "the matcher's calibration table is missing or cannot support "
+     "that --max-fmr"),
+    (EnrolmentFailed, 6, "the captures could not make a reference (failure to enrol): try "
+     "again or another finger"),
+    (VeinDeviceError, 6, "the vein device gave no usable capture (timeout, finger removed, "
+     "low quality, cancelled, fault): try again"),
+    (VeinError, 6, "the vein check could not reach a decision"),
 )
 #: The hint of an unexpected error (the option goes before the command).
 UNEXPECTED_HINT = ("unexpected error: run again as 'jukicard --log-level DEBUG <command> ...' "
@@ -253,7 +280,7 @@ def cli(log_level: str) -> None:
 
 for _command in (reader.readers, reader.watch, card.card, pin.pin, cert.cert,
                  signature.signature, data.mynumber, data.basic_info, cardface.card_face,
-                 sign.sign, emulator.emulator, bulk.bulk_verify, juki.juki):
+                 sign.sign, emulator.emulator, bulk.bulk_verify, juki.juki, operator.operator):
     cli.add_command(_command)
 
 

@@ -48,7 +48,8 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["-h"], ["cert", "--help"],
                                   ["cert", "verify", "--help"], ["mynumber", "-h"],
-                                  ["pin", "status", "--help"], ["signature", "verify", "-h"]],
+                                  ["pin", "status", "--help"], ["signature", "verify", "-h"],
+                                  ["operator", "vein", "verify", "--help"]],
                          ids=" ".join)
 def test_help_and_version_load_no_heavy_stack(argv: list[str], tmp_path: Path) -> None:
     """``--help``/``--version`` import neither the card, PC/SC, services, pki nor the
@@ -74,7 +75,7 @@ def test_no_registry_no_dynamic_import_no_argparse_internals() -> None:
 def test_one_group_per_module_in_help_order() -> None:
     assert list(cli.commands) == ["readers", "watch", "card", "pin", "cert", "signature",
                                   "mynumber", "basic-info", "card-face", "sign", "emulator",
-                                  "bulk-verify", "juki"]
+                                  "bulk-verify", "juki", "operator"]
     modules = {name: cmd.callback.__module__ for name, cmd in cli.commands.items()
                if cmd.callback is not None}
     for group, module in (("card", card), ("pin", pin), ("cert", cert),

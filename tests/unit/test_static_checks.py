@@ -1,6 +1,7 @@
 """The static checks issue 8 asks for, run by the test suite so CI keeps them true.
 
-* ``mypy --strict`` is clean on ``jukicard/apdu``, ``transport``, ``card``, ``pki`` and ``keys``;
+* ``mypy --strict`` is clean on ``jukicard/apdu``, ``transport``, ``card``, ``pki``, ``keys``
+  and ``operator`` (issue 12);
 * ``mypy`` (the project's settings in ``pyproject.toml``) is clean on the whole package;
 * ``ruff check`` is clean on ``jukicard``, ``tests`` and ``drivers``;
 * ``requires-python``, mypy's ``python_version`` and ruff's ``target-version`` agree, and
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STRICT_PACKAGES = ("apdu", "transport", "card", "pki", "keys")
+STRICT_PACKAGES = ("apdu", "transport", "card", "pki", "keys", "operator")
 
 
 def _tool(name: str) -> list[str]:
