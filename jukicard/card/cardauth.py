@@ -55,6 +55,12 @@ Decisions where the reference is silent (labelled ``CARDAUTH-n``; revisit agains
   those of a bundled J-LIS key (and then it reports that key); any other key gives
   :attr:`TrustLevel.VERIFIED_TO_CALLER_KEY` (``"verified-to-caller-key"``): the chain
   verified, but up to a key nobody identified as J-LIS's.
+* CARDAUTH-8 (verification review of issue 11) — a CV CA key read from a caller's file
+  (:func:`jukicard.services.genuineness.load_cv_ca_key`, ``--ca-key``) is production only
+  when it is a bundled J-LIS key (same id and numbers); an id starting with ``5`` is the
+  file's own claim, so any other file key is a test key.  The services check the AP's
+  public CV certificate against the policy before asking for a credential
+  (:func:`jukicard.services.genuineness.check_ca_first`).
 """
 
 from __future__ import annotations
@@ -251,6 +257,12 @@ class CardAuthPolicy:
             raise UsageError("a card-authentication policy needs at least one CvCaKey")
         if self.production:
             for a in anchors:
+                if not a.production and a.source == "caller":
+                    where = f" ({a.provenance})" if a.provenance else ""
+                    raise UsageError(f"the caller's CV CA key {_id_text(a.key_id)}{where} "
+                                     "is no bundled J-LIS production key, so it is trusted "
+                                     "as a test key only: refused under the production "
+                                     "policy")
                 if not a.production:
                     raise UsageError(f"CV CA key {_id_text(a.key_id)} is a test key: refused "
                                      "under the production policy")

@@ -31,6 +31,7 @@ from jukicard.card.cardauth import (
     exchange_challenge_signature,
     host_nonce,
 )
+from jukicard.card.cvc import CvCertificate
 from jukicard.card.session import ApplicationSession
 from jukicard.card.text_data import MyNumber
 from jukicard.card.visual_data import VisualBirth, VisualEntries
@@ -137,6 +138,19 @@ class VisualSession(ApplicationSession[VisualPin]):
         authenticity = visual_data_authenticity(cv_ef, {int(fid): ef}, checked)
         log.info("visual EF %04X read, signature checked (%s)", fid, authenticity.trust_level)
         return dataclasses.replace(kind.parse(ef), authenticity=authenticity)
+
+    def read_cv_certificate(self) -> CvCertificate:
+        """Read the CV certificate (EF ``0004``) of the AP's issuer key (no credential,
+        ``card-security.md`` §2): a caller can check it against a policy before asking
+        anyone for a credential.
+
+        :raises BadResponse: malformed EF.
+        :raises SecurityStatusError: the card wants a credential for it.
+        :raises TransportError: (or a subclass) the card went away.
+        """
+        with self._operation():
+            ef = self._read_tlv_ef(VisualEf.CV_CERTIFICATE, "CV certificate EF")
+        return CvCertificate.parse(ef)
 
     def authenticate_card(
         self,

@@ -34,6 +34,8 @@ __all__ = ["authenticate", "format_report", "trust_options"]
 
 _AP_NAMES = {"visual": "券面事項確認AP", "text": "券面事項入力補助AP"}
 _DEFAULT_CREDENTIAL = {"visual": "match-b", "text": "pin"}
+#: How the text output names ``ca_source`` (CARDAUTH-6).
+_SOURCES = {"bundled": ", bundled", "caller": ", from --ca-key"}
 
 
 def trust_options(f: Any) -> Any:
@@ -41,8 +43,9 @@ def trust_options(f: Any) -> Any:
     the commands that check a card's CV certificate (``card authenticate``,
     ``card-face``)."""
     f = click.option("--ca-key", "ca_keys", multiple=True, metavar="FILE",
-                     help="a further trusted CV CA: a self-issued CV certificate (.cvc); a "
-                     "test key needs --allow-test-keys")(f)
+                     help="a further trusted CV CA: a self-issued CV certificate (.cvc); "
+                     "trusted as a test key (needs --allow-test-keys) unless it is a "
+                     "bundled J-LIS key")(f)
     return click.option("--allow-test-keys", is_flag=True,
                         help="also trust test CV CA keys (J-LIS test hierarchy, --ca-key "
                         "test keys)")(f)
@@ -60,7 +63,8 @@ def format_report(report: GenuinenessReport, source: CardSource | None = None) -
     rows = [
         f"card authentication: {data['result']} ({verdict})",
         f"application: {_AP_NAMES.get(data['application'], data['application'])}",
-        f"CV CA key: {data['ca_key_name']} ({data['ca_kind'] or 'unchecked'})",
+        f"CV CA key: {data['ca_key_name']} ({data['ca_kind'] or 'unchecked'}"
+        f"{_SOURCES.get(data['ca_source'], '')})",
         f"policy: {data['policy']}",
     ]
     if source is not None:

@@ -133,7 +133,8 @@ def _resolve_check(check_signature: bool | None, check: str | None, issuer_key: 
         else:
             check = "none" if match_b and check_signature is None else "own-key"
     if check != "none" and match_b:
-        raise UsageError("--check-signature needs the 4-digit PIN, not 照合番号B")
+        given = "--check-signature" if check_signature else f"--check {check}"
+        raise UsageError(f"{given} needs the 4-digit PIN, not 照合番号B (--match-b)")
     if trusted and check != "ca":
         raise UsageError("--allow-test-keys / --ca-key: trusted CV CA keys are used only with "
                          "--check ca")

@@ -21,7 +21,7 @@ from jukicard.card.cardauth import CvCaKey
 from jukicard.card.detect import open_card
 from jukicard.card.visual_data import VisualEntries
 from jukicard.errors import UsageError
-from jukicard.services.genuineness import CHECKS
+from jukicard.services.genuineness import CHECKS, check_ca_first
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
 from jukicard.transport.base import Transport
@@ -67,6 +67,8 @@ def read_card_face(
     policy = cvca.policy(allow_test_keys=allow_test_keys, extra=extra_keys) \
         if check == "ca" else None
     visual = open_card(transport).visual()
+    if policy is not None:
+        check_ca_first(visual, policy)  # a card the policy refuses costs no credential
     ref = VisualPin.MATCH_A if credential == "match-a" else VisualPin.MATCH_B
     value = ask_pin(visual, ref, interaction)
     given = {credential: value}

@@ -22,6 +22,7 @@ from jukicard.card.jpki import JpkiSession
 from jukicard.card.text import TextSession, issuer_public_key
 from jukicard.card.text_data import BasicInfo, MyNumber, SignatureCheck, VerifiedTextData
 from jukicard.errors import BadResponse, DataIntegrityError, UsageError
+from jukicard.services.genuineness import check_ca_first
 from jukicard.services.info import cert_id
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
@@ -226,11 +227,12 @@ def _check_issuer_first(
     :raises UntrustedIssuerError: ``policy`` does not trust the CA it names for the text AP.
     :raises DataIntegrityError: the CV certificate EF is damaged.
     """
+    if policy is not None:
+        check_ca_first(text, policy)
+        return
     try:
         cv_cert = text.read_cv_certificate()
     except BadResponse as exc:
         raise DataIntegrityError("CV certificate EF is damaged") from exc
-    if policy is not None:
-        policy.check_cv_certificate(cv_cert, text.application.name)
-    elif key is not None:
+    if key is not None:
         cv_cert.verify_issuer(key)

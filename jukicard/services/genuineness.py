@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from jukicard.apdu.apps.text import TextPin
 from jukicard.apdu.apps.visual import VisualPin
 from jukicard.card import cvca
 from jukicard.card.cardauth import CardAuthPolicy, CardAuthResult, CvCaKey
+from jukicard.card.cvc import CvCertificate
 from jukicard.card.identity import read_card_identity
 from jukicard.card.identity_data import CardIdentity
 from jukicard.card.text import TextSession
 from jukicard.card.visual import VisualSession
-from jukicard.errors import CardError, UsageError
+from jukicard.errors import BadResponse, CardError, DataIntegrityError, UsageError
 from jukicard.services.interaction import PinRequest, UserInteraction
 from jukicard.transport.base import Transport
 
-__all__ = ["GenuinenessReport", "authenticate_card", "load_cv_ca_key", "trust_policy",
-           "APPLICATIONS", "CHECKS"]
+__all__ = ["GenuinenessReport", "authenticate_card", "check_ca_first", "load_cv_ca_key",
+           "trust_policy", "APPLICATIONS", "CHECKS"]
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +96,17 @@ def authenticate_card(
     pin = pins.get((application, credential))
     if pin is None:
         raise UsageError(f"the {application} AP does not take the credential {credential!r}")
+    session = VisualSession(transport) if application == "visual" else TextSession(transport)
+    check_ca_first(session, policy)  # a card the policy refuses costs no credential
     value = interaction.request_pin(PinRequest(pin.spec))
     given = {credential: value}
     result: CardAuthResult
-    if application == "visual":
-        result = VisualSession(transport).authenticate_card(
+    if isinstance(session, VisualSession):
+        result = session.authenticate_card(
             match_a=given.get("match-a"), match_b=given.get("match-b"),
             birth_pin=given.get("birth"), policy=policy)
     else:
-        result = TextSession(transport).authenticate_card(
+        result = session.authenticate_card(
             pin=given.get("pin"), match_a=given.get("match-a"), match_b=given.get("match-b"),
             policy=policy)
     try:
@@ -112,6 +115,34 @@ def authenticate_card(
         identity = None
     log.info("card genuineness: %s on the %s AP", result.level.value, application)
     return GenuinenessReport(result, identity, policy.production)
+
+
+class _CvCertificateReader(Protocol):
+    """A session whose AP has a public CV certificate (the text and visual APs)."""
+
+    @property
+    def application(self) -> Any: ...
+
+    def read_cv_certificate(self) -> CvCertificate: ...
+
+
+def check_ca_first(session: _CvCertificateReader, policy: CardAuthPolicy) -> None:
+    """Check the AP's CV certificate (EF ``0004``, readable with no credential) up to
+    ``policy`` before anyone is asked for a credential, so a card the policy refuses
+    costs no VERIFY (the full check runs again with the data).
+
+    :raises UntrustedIssuerError: / :raises CvCaApplicationError: /
+        :raises CvCaSignatureError: as :meth:`CardAuthPolicy.check_cv_certificate`.
+    :raises DataIntegrityError: the CV certificate EF is damaged.
+    :raises CardError: (a subclass) the card refused the read.
+    """
+    try:
+        cv_cert = session.read_cv_certificate()
+    except DataIntegrityError:
+        raise
+    except BadResponse as exc:
+        raise DataIntegrityError("CV certificate EF is damaged") from exc
+    policy.check_cv_certificate(cv_cert, session.application.name)
 
 
 def trust_policy(
@@ -129,19 +160,26 @@ def trust_policy(
 
 def load_cv_ca_key(path: str, option: str = "--ca-key") -> CvCaKey:
     """A CV CA key the caller trusts, from a self-issued CV certificate file (e.g.
-    ``vectors/pki/cv/jlis-root.cvc``); production only when its id starts with ``5``.
+    ``vectors/pki/cv/jlis-root.cvc``).
+
+    A file cannot make its key a production J-LIS key by naming an id that starts with
+    ``5`` (the id is the file's own claim): a key equal to a bundled J-LIS key is that
+    bundled key (its id, kind and ``ca_source: "bundled"``), any other key is a test key
+    (``ca_kind: "test"``, ``ca_source: "caller"``), trusted only with
+    ``--allow-test-keys``.
 
     :raises InputError: unreadable or not a CV certificate.
+    :raises DataIntegrityError: the bundled set is damaged.
     """
-    from jukicard.card.cvc import CvCertificate
-    from jukicard.errors import BadResponse
     from jukicard.services.inputs import MAX_CERTIFICATE, InputError, display_path, read_input
 
     data = read_input(path, option=option, what="CV CA key", limit=MAX_CERTIFICATE)
     try:
         cert = CvCertificate.parse(data)
-        return CvCaKey.from_cv_certificate(cert, production=cert.chr[:1] == b"5",
-                                           provenance=f"{option} {display_path(path)}")
+        key = CvCaKey.from_cv_certificate(cert, production=False,
+                                          provenance=f"{option} {display_path(path)}")
     except (BadResponse, UsageError):
         raise InputError(f"{option} {display_path(path)} is not a CV CA certificate",
                          option=option, path=path) from None
+    bundled = cvca.key_matching(key.public_key)
+    return bundled if bundled is not None and bundled.key_id == key.key_id else key

@@ -134,7 +134,7 @@ def test_cli_authenticate_good_run_text(cli: Cli, pins: PinLedger) -> None:
                   stdin=pins.submit(_value(prof, "visual", "0012")) + "\n")
     assert res.rc == 0, res.err
     assert "card authentication: verified-to-jlis-ca (genuine TEST card" in res.out
-    assert "CV CA key: 9990000 (test)" in res.out
+    assert "CV CA key: 9990000 (test, from --ca-key)" in res.out
     assert "TEST card: synthetic data" in res.out  # the emulated card says what it is
     assert "card identification number: 991133906903400" in res.out
     assert cli.card is not None and cli.card.stats.verify_with_data == 1
@@ -168,7 +168,7 @@ def test_cli_test_ca_refused_under_the_production_policy(cli: Cli, pins: PinLedg
     """Exit 5, typed; old code's hint did not say the emulated card needs --ca-key."""
     prof = load_json("mynumber-01")
     res = cli.run("card", "authenticate", "--emulated", "--pin-stdin", "--json",
-                  stdin=pins.submit(_value(prof, "visual", "0012")) + "\n")
+                  stdin=_value(prof, "visual", "0012") + "\n")
     assert res.rc == 5
     err = res.json()["error"]
     assert err["type"] == "UntrustedIssuerError" and "9990000" in err["message"]
@@ -180,7 +180,7 @@ def test_cli_test_ca_hint_names_the_missing_option(cli: Cli, pins: PinLedger) ->
     "needs --allow-test-keys" (and never named --ca-key, which the emulated card needs)."""
     prof = load_json("mynumber-01")
     res = cli.run("card", "authenticate", "--emulated", "--pin-stdin", "--allow-test-keys",
-                  stdin=pins.submit(_value(prof, "visual", "0012")) + "\n")
+                  stdin=_value(prof, "visual", "0012") + "\n")
     assert res.rc == 5
     assert "--ca-key" in res.err and "((" not in res.err.replace(" (", "(")
 
@@ -217,7 +217,7 @@ def test_cli_forged_cv_certificate_is_not_blamed_on_a_key_file(cli: Cli,
     prof = _forged_cv_profile()
     cli.use(data=prof)
     res = cli.run("card", "authenticate", "--emulated", "--pin-stdin", "--json",
-                  stdin=pins.submit(_value(prof, "visual", "0012")) + "\n")
+                  stdin=_value(prof, "visual", "0012") + "\n")
     assert res.rc == 5
     err = res.json()["error"]
     assert "option" not in err and "--issuer-key" not in res.out

@@ -191,6 +191,8 @@ OPS: list[Op] = [
        lambda t, s, p: s.read_cv_certificate()),
     Op("text-read_ap_basic_info", "mynumber-01", lambda t: TextSession(t, select=False),
        lambda t, s, p: s.read_ap_basic_info()),
+    Op("visual-read_cv_certificate", "mynumber-01", lambda t: VisualSession(t, select=False),
+       lambda t, s, p: s.read_cv_certificate()),
     Op("visual-pin_status", "mynumber-01", lambda t: VisualSession(t, select=False),
        lambda t, s, p: s.pin_status(VisualPin.BIRTH)),
     Op("visual-read_entries-match_b", "mynumber-01", lambda t: VisualSession(t, select=False),

@@ -183,6 +183,8 @@ OPS: list[Op] = [
     Op("VisualSession.pin_status", MN, lambda t, _: VisualSession(t).pin_status(VisualPin.BIRTH)),
     Op("VisualSession.verify", MN,
        lambda t, _: VisualSession(t).verify(VisualPin.MATCH_A, MATCH_A), 1),
+    Op("VisualSession.read_cv_certificate", MN,
+       lambda t, _: VisualSession(t).read_cv_certificate()),
     Op("VisualSession.read_entries", MN,
        lambda t, _: VisualSession(t).read_entries(match_a=MATCH_A), 1),
     Op("VisualSession.read_entries[match_b]", MN,

@@ -272,7 +272,7 @@ def test_cli_card_face_production_policy_refuses_the_test_card(cli: Cli,
                                                                pins: PinLedger) -> None:
     prof = load_json("mynumber-01")
     res = cli.run("card-face", "--emulated", "--pin-stdin", "--json",
-                  stdin=pins.submit(_value(prof, "visual", "0012")) + "\n")
+                  stdin=_value(prof, "visual", "0012") + "\n")
     assert res.rc == 5
     err = res.json()["error"]
     assert err["type"] == "UntrustedIssuerError" and "birth" not in res.out

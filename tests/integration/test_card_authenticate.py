@@ -55,7 +55,7 @@ def test_card_authenticate_good_run(mn: Any, pins: Any) -> None:
 def test_card_authenticate_production_policy_refuses_test_ca(mn: Any, pins: Any) -> None:
     match_b = _match_b()
     res = _run("card", "authenticate", "--reader", mn.reader, "--pin-stdin", "--json",
-                   stdin=pins.submit(match_b) + "\n")
+                   stdin=match_b + "\n")  # refused on the CV certificate: never sent
     assert res.returncode == 5
     assert "production policy does not trust" in res.stdout + res.stderr
 
