@@ -75,10 +75,26 @@ def is_secure_messaging(cmd: CommandApdu) -> bool:
     return bool(cla & 0x0C)
 
 
+#: Authentication and key-establishment instructions: EXTERNAL / MUTUAL AUTHENTICATE (82),
+#: INTERNAL AUTHENTICATE (88) and the text AP's SET SESSION KEY (``80 AE``).  Each consumes
+#: card state (a challenge, a failure counter, a session) on the first send.
+AUTH_INS = frozenset({0x82, 0x88})
+SET_SESSION_KEY = (0x80, 0xAE)
+
+
+def is_authentication(cmd: CommandApdu) -> bool:
+    """True for an authentication or key-establishment command (:data:`AUTH_INS`, or
+    ``80 AE`` SET SESSION KEY)."""
+    return ((cmd.cla & 0x80) == 0 and cmd.ins in AUTH_INS) or \
+        (cmd.cla & 0xF0, cmd.ins) == SET_SESSION_KEY
+
+
 def never_resent(cmd: CommandApdu) -> bool:
     """True if no processor may send ``cmd`` a second time: a PIN command
-    (:func:`is_pin_command`) or a secure-messaging one (:func:`is_secure_messaging`)."""
-    return is_pin_command(cmd) or is_secure_messaging(cmd)
+    (:func:`is_pin_command`), a secure-messaging one (:func:`is_secure_messaging`) or an
+    authentication / key-establishment one (:func:`is_authentication`: a second send would
+    meet a used challenge or count as a failed authentication)."""
+    return is_pin_command(cmd) or is_secure_messaging(cmd) or is_authentication(cmd)
 
 
 def _get_response_cla(cla: int) -> int:

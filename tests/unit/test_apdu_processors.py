@@ -707,3 +707,28 @@ def test_secure_messaging_commands_reach_the_card_exactly_once(
     sm_cmds = [c for c in card.sent if c.cla == cla]
     assert len(sm_cmds) == 1 and sm_cmds[0].data == data
     assert all(c.cla == cla or c.ins == 0xC0 for c in card.sent)
+
+
+@pytest.mark.parametrize("cmd", [
+    CommandApdu(0x00, 0x82, 0, 0, bytes(64), le=64),
+    CommandApdu(0x00, 0x88, 0, 0x99, bytes(16), le=256),
+    CommandApdu(0x80, 0xAE, 0, 0, bytes(256), extended=True),
+], ids=["mutual-authenticate", "internal-authenticate", "set-session-key"])
+def test_authentication_commands_are_never_resent(cmd: CommandApdu) -> None:
+    """Fails on the code before the issue-11 verification review's follow-up: MUTUAL /
+    INTERNAL AUTHENTICATE and SET SESSION KEY answered 6Cxx were re-issued (or re-sent short
+    after 6700), a second authentication against a used challenge that the card may count as
+    a failure."""
+    assert never_resent(cmd)
+    fake = Scripted([(cmd.encode(), "6C10")])
+    assert WrongLengthReissueProcessor(fake).send(cmd).sw == 0x6C10
+    fake.done()
+    fake = Scripted([(cmd.encode(), "6700")])
+    assert ExtendedLengthFallbackProcessor(fake).send(cmd).sw == 0x6700
+    fake.done()
+
+
+def test_other_proprietary_instructions_may_be_resent() -> None:
+    """The authentication rule is narrow: a proprietary 80 82 / 80 88 is not one of them."""
+    assert not never_resent(CommandApdu(0x80, 0x82, 0, 0, le=4))
+    assert not never_resent(CommandApdu(0x00, 0xB0, 0, 0, le=4))
