@@ -301,3 +301,19 @@ def test_cli_card_face_tampered(cli: Cli, pins: PinLedger) -> None:
                   stdin=pins.submit(_value(prof, "visual", "0012")) + "\n")
     assert res.rc == 5 and res.json()["error"]["type"] == "DataIntegrityError"
     assert "name_png" not in res.out
+
+
+def test_extra_key_with_a_bundled_id_and_fields_but_another_modulus_is_refused() -> None:
+    """A caller key claiming ``source="bundled"`` with a bundled key's id, production flag
+    and application but ANOTHER public key: refused as the caller's.  Fails on the old check
+    (``k not in bundled_keys()`` compared the fields only: the key is ``compare=False``);
+    left by the verification review as a one-line hardening."""
+    real = cvca.key_for(b"5000033" + bytes.fromhex("080530303100000000"))
+    assert real is not None
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    impostor = CvCaKey(real.key_id, other, real.production, application=real.application,
+                       source="bundled", provenance=real.provenance)
+    assert impostor == real  # the dataclass equality ignores the key: why the check compares it
+    with pytest.raises(UsageError, match="caller"):
+        cvca.policy(allow_test_keys=True, extra=(impostor,))
+    cvca.policy(allow_test_keys=True, extra=(real,))  # the bundled key itself is fine

@@ -134,7 +134,9 @@ def policy(*, allow_test_keys: bool = False, extra: tuple[CvCaKey, ...] = ()) ->
     :raises DataIntegrityError: the bundled set is damaged.
     """
     for k in extra:  # ID-6 (a bundled key itself may be passed again: CARDAUTH-5 holds)
-        if isinstance(k, CvCaKey) and k.source != "caller" and k not in bundled_keys():
+        if isinstance(k, CvCaKey) and k.source != "caller" and not any(
+                k == b and k.public_key.public_numbers() == b.public_key.public_numbers()
+                for b in bundled_keys()):  # the key itself counts, not only its fields
             raise UsageError("a key in extra is the caller's: its source must be 'caller'")
     keys = tuple(k for k in bundled_keys() if allow_test_keys or k.production)
     return CardAuthPolicy(keys + tuple(extra), production=not allow_test_keys)
