@@ -30,7 +30,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from jukicard.errors import EnrolmentFailed, LowQuality, TemplateFormatError
+from jukicard.errors import (
+    CalibrationError,
+    EnrolmentFailed,
+    LowQuality,
+    TemplateFormatError,
+)
 from jukicard.operator.api import Capture, Decision, Template, TemplateFormat
 from jukicard.operator.matching.calibration import CalibrationTable
 from jukicard.operator.matching.compare import (
@@ -44,6 +49,7 @@ from jukicard.operator.matching.extract import ExtractionParams, extract_map
 from jukicard.operator.matching.protect import (
     BloomParams,
     ProtectionKey,
+    bits_per_template,
     dice_scores,
     encode,
     encode_candidates,
@@ -196,8 +202,6 @@ class MaxCurvatureMiura:
         return (height, width), bits
 
     def _bloom_bits(self, shape: tuple[int, int]) -> int:
-        from jukicard.operator.matching.protect import bits_per_template
-
         return bits_per_template(shape, self.bloom)
 
     @staticmethod
@@ -257,8 +261,6 @@ class MaxCurvatureMiura:
         table = self._calibration
         if (table.matcher_id != self.matcher_id
                 or table.template_format != str(self.template_format)):
-            from jukicard.errors import CalibrationError
-
             raise CalibrationError("calibration table is for another matcher or format")
         return table
 

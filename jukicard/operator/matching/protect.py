@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,5 +216,3 @@ def bits_per_template(shape: tuple[int, int], params: BloomParams = BloomParams(
     """Bits in the protected template for full-resolution maps of ``shape``."""
     return filter_bits((shape[0] // 2, shape[1] // 2), params)
 
-
-_ = math  # (kept for parity with the other modules' imports)
