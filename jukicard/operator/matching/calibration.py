@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from jukicard.errors import CalibrationError
 
@@ -85,7 +86,8 @@ class CalibrationTable:
 
     # ------------------------------------------------------------------ building / IO
     @classmethod
-    def from_scores(cls, matcher_id: str, template_format: str, impostor: Sequence[float],
+    def from_scores(cls, matcher_id: str, template_format: str,
+                    impostor: Sequence[float] | NDArray[np.float64],
                     *, dataset: dict[str, Any], config_hash: str,
                     impostor_subject_pairs: int) -> CalibrationTable:
         """Build a table from all impostor scores of the calibration set."""

@@ -154,7 +154,7 @@ def align(ref: Reference, vein_map: BoolArray, params: CompareParams) -> BoolArr
     xs, xd = (slice(dx, width), slice(0, width - dx)) if dx >= 0 else (
         slice(0, width + dx), slice(-dx, width))
     out[yd, xd] = rotated[ys, xs]
-    return out
+    return np.asarray(out, dtype=np.bool_)
 
 
 def fuse(maps: Sequence[BoolArray], params: CompareParams, min_votes: int | None = None

@@ -56,7 +56,7 @@ from jukicard.operator.matching.protect import (
 )
 
 __all__ = ["MaxCurvatureMiura", "VeinFeatures", "PLAIN_FORMAT", "PROTECTED_FORMAT",
-           "DATA_DIR"]
+           "DATA_DIR", "calibration_path"]
 
 PLAIN_FORMAT = TemplateFormat("jukicard", "mc-miura-map", 1)
 PROTECTED_FORMAT = TemplateFormat("jukicard", "mc-miura-bloom", 1)
@@ -64,6 +64,13 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 _TABLE_FILES = {PLAIN_FORMAT: "calibration-mc-miura-map-v1.json",
                 PROTECTED_FORMAT: "calibration-mc-miura-bloom-v1.json"}
 _HEAD = struct.Struct(">4sBHH")
+
+
+def calibration_path(fmt: TemplateFormat) -> Path:
+    """Where the shipped calibration table of a template format lives."""
+    return DATA_DIR / _TABLE_FILES[fmt]
+
+
 _MAGIC = {PLAIN_FORMAT: b"JVMC", PROTECTED_FORMAT: b"JVBF"}
 #: A map with fewer vein pixels than this share is a failure to acquire (no finger, blank).
 MIN_VEIN_SHARE = 0.005
@@ -256,8 +263,7 @@ class MaxCurvatureMiura:
         :raises CalibrationError: missing, malformed, or for another matcher/format.
         """
         if self._calibration is None:
-            self._calibration = CalibrationTable.load(
-                DATA_DIR / _TABLE_FILES[self.template_format])
+            self._calibration = CalibrationTable.load(calibration_path(self.template_format))
         table = self._calibration
         if (table.matcher_id != self.matcher_id
                 or table.template_format != str(self.template_format)):

@@ -176,7 +176,7 @@ def encode(vein_map: BoolArray, key: ProtectionKey, params: BloomParams = BloomP
     pooled = pool(vein_map)
     top, blocks = _layout(pooled.shape, params)
     words = _words(pooled, top, params, blocks * params.block_cols)[None]
-    return _encode_words(words, key, params, blocks)[0]
+    return np.asarray(_encode_words(words, key, params, blocks)[0], dtype=np.bool_)
 
 
 def encode_candidates(vein_map: BoolArray, key: ProtectionKey,
