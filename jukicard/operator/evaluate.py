@@ -12,7 +12,8 @@ they reach on the evaluation set; the zero-FMR threshold; FTA (captures, includi
 matcher-side quality failures) and FTE (enrolment transactions); Clopper–Pearson 95 %
 intervals; zero errors as ``≤ 3/N``; subject-level counts beside comparison counts; a DET
 curve (PNG and CSV); PAD figures (ISO/IEC 30107-3 BPCER, APCER per species, IAPAR) **labelled
-simulated**; the configuration's SHA-256.  Work is spread over ``workers`` processes; the
+simulated**; the configuration's SHA-256.  Work is spread over ``workers`` processes
+(``spawn``: a script calling this needs the ``if __name__ == "__main__":`` guard); the
 device comes from a picklable ``device_factory(subject, preset)`` so this module never
 imports a driver.
 
@@ -49,18 +50,21 @@ from jukicard.operator.api import (
     VeinDevice,
 )
 from jukicard.operator.matching.calibration import CalibrationTable
+from jukicard.operator.matching.compare import fuse
 from jukicard.operator.matching.matcher import MaxCurvatureMiura, VeinFeatures
+from jukicard.operator.matching.protect import ProtectionKey, encode
 from jukicard.operator.metrics import (
     Rate,
     det_points,
     eer,
     error_rates,
     threshold_at_fmr,
+    unlinkability,
     zero_fmr_threshold,
 )
 
 __all__ = ["DeviceFactory", "AttackFactory", "EvaluationResult", "evaluate",
-           "build_calibration", "CALIBRATION_KEY"]
+           "build_calibration", "unlinkability_figures", "CALIBRATION_KEY"]
 
 #: ``device_factory(subject_seed, preset) -> VeinDevice`` (picklable: module-level).
 DeviceFactory = Callable[[int, str], VeinDevice]
@@ -426,3 +430,47 @@ def build_calibration(preset: str, out: Path, *, device_factory: DeviceFactory,
         impostor_subject_pairs=scores.impostor_subject_pairs)
     out.write_text(table.to_json(), encoding="utf-8")
     return table
+
+
+def unlinkability_figures(preset: str, seeds: Sequence[int], *,
+                          device_factory: DeviceFactory, enrol: int = 3,
+                          keys: tuple[bytes, bytes] = (b"unlinkability key A, 32 bytes..",
+                                                       b"unlinkability key B, 32 bytes..")
+                          ) -> dict[str, Any]:
+    """Cross-key comparison of protected references (ISO/IEC 30136 unlinkability, measured
+    as Gomez-Barrero et al.'s ``D↔sys``): every subject's fused reference is protected
+    under two keys; *mated* = the same subject across the keys, *non-mated* = different
+    subjects across the keys; the score is the protected-domain Dice score.  For scale the
+    same-key genuine scores are not part of this (see the protected evaluation)."""
+    matcher = _matcher(False)
+    key_a, key_b = ProtectionKey(keys[0]), ProtectionKey(keys[1])
+    refs_a: list[NDArray[np.float64]] = []
+    refs_b: list[NDArray[np.float64]] = []
+    for seed in seeds:
+        maps = []
+        with device_factory(seed, preset) as device:
+            for _ in range(enrol):
+                try:
+                    capture = device.capture(CapturePurpose.ENROL, TIMEOUT_S)
+                    try:
+                        maps.append(matcher.extract(capture).vein_map)
+                    finally:
+                        capture.wipe()
+                except (LowQuality, CaptureTimeout, DeviceRemoved, TemplateFormatError,
+                        PresentationAttackSuspected):
+                    continue
+        if len(maps) < enrol:
+            continue
+        fused = fuse(maps, matcher.comparison)
+        refs_a.append(encode(fused, key_a).astype(np.float64))
+        refs_b.append(encode(fused, key_b).astype(np.float64))
+    a, b = np.stack(refs_a), np.stack(refs_b)
+    dice = 2.0 * (a @ b.T) / (a.sum(1)[:, None] + b.sum(1)[None, :])
+    mated = np.diag(dice)
+    non_mated = dice[~np.eye(len(dice), dtype=np.bool_)]
+    return {"subjects": len(mated), "mated_trials": int(mated.size),
+            "non_mated_trials": int(non_mated.size),
+            "mated_mean": float(mated.mean()), "mated_max": float(mated.max()),
+            "non_mated_mean": float(non_mated.mean()),
+            "non_mated_max": float(non_mated.max()),
+            "d_sys": unlinkability(mated, non_mated, bins=20)}

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 from vein_standin import StandInVeinDevice, standin_factory
 
-from jukicard.operator.evaluate import evaluate
+from jukicard.operator.evaluate import evaluate, unlinkability_figures
 from jukicard.operator.metrics import (
     Rate,
     clopper_pearson,
@@ -120,3 +120,11 @@ def test_smoke_evaluation_counts_fta_and_fte(tmp_path: Path) -> None:
 def test_evaluation_refuses_a_useless_configuration(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         evaluate("clean", 2, 5, tmp_path, device_factory=standin_factory)
+
+
+def test_unlinkability_figures_on_the_standin_device() -> None:
+    fig = unlinkability_figures("standard", range(6), device_factory=standin_factory)
+    assert fig["subjects"] == 6 and fig["non_mated_trials"] == 30
+    # cross-key scores of the same finger are as low as those of different fingers
+    assert fig["mated_max"] < 0.1 and fig["non_mated_max"] < 0.1
+    assert 0.0 <= fig["d_sys"] <= 1.0
