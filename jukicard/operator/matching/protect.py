@@ -40,6 +40,14 @@ is a linkage channel across keys that the Dice score does not use but an attacke
 the evaluation reports the score-based figure only.  Treat the transform as defence in depth
 beside the store's encryption (the deployment key must be kept apart from the store), not as
 a stand-alone ISO/IEC 24745 irreversibility claim.
+
+**Measured** (simulated device, ``standard``, 100 subjects × 10 captures, enrol/probe, eval
+subjects 50–99; synthetic data): protection costs accuracy — EER 0.006 % (plain map) →
+0.29 %, FNMR at FMR 1e-3 0/350 → 6/350.  Cross-key (unlinkability,
+:func:`jukicard.operator.evaluate.unlinkability_figures`): mated Dice mean 0.013 (max 0.044),
+non-mated mean 0.009 (max 0.052), against ≈ 0.6 for a same-key genuine comparison;
+``D↔sys`` = 0.21 for 50 mated pairs, where the estimator's noise floor at that sample size
+is ≈ 0.12 — a small residual linkage (the key-independent fill counts), not zero.
 """
 
 from __future__ import annotations
