@@ -75,7 +75,7 @@ def finger_mask(image: NDArray[np.generic], edge_window: tuple[int, int] = (4, 2
         edge rows (float).
     """
     img = np.asarray(image, dtype=np.float64)
-    height, width = img.shape
+    height = img.shape[0]
     rows, cols = edge_window
     half = max(rows // 2, 1)
     kernel = np.ones((2 * half, max(cols, 1)), dtype=np.float64)
@@ -87,7 +87,6 @@ def finger_mask(image: NDArray[np.generic], edge_window: tuple[int, int] = (4, 2
     lower = (np.argmin(response[mid:], axis=0) + mid).astype(np.float64)
     y = np.arange(height, dtype=np.float64)[:, None]
     mask = (y >= upper[None, :]) & (y <= lower[None, :])
-    del width
     return mask, upper, lower
 
 
