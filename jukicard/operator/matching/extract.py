@@ -10,8 +10,10 @@ The pipeline (every step vectorised NumPy/SciPy, no Python loop over pixels):
    horizontal and shifted so that it runs through the image's middle row.  This removes most
    of the in-plane rotation and the vertical shift of a capture; horizontal shift and the
    rotation left over are searched by the comparator.
-3. Optional **CLAHE**-like contrast step: left out by default (Maximum Curvature works on
-   second derivatives, which a global contrast change only scales).
+3. No **CLAHE** step (not implemented): Maximum Curvature works on curvature signs and run
+   widths, and its binarisation threshold is relative (a median), so a global contrast or
+   exposure change does not move the map; local contrast equalisation is left for real
+   sensors with uneven illumination.
 4. **Maximum Curvature** (Miura, Nagasaka & Miyatake 2007, "Extraction of finger-vein
    patterns using maximum curvature points in image profiles", IEICE Trans. Inf. & Syst.;
    conference version 2005): the curvature of the Gaussian-smoothed image in four directions
