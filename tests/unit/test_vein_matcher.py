@@ -6,9 +6,11 @@ not from the simulated device (the matcher never imports a driver)."""
 
 from __future__ import annotations
 
+import ast
 import logging
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -289,3 +291,15 @@ def test_no_template_feature_or_key_bytes_in_reprs_errors_or_logs(
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+def test_matcher_and_evaluation_never_import_a_driver() -> None:
+    """Layering: jukicard.operator (matcher, evaluation) reaches devices only through a
+    factory the caller passes; no module of it imports a driver distribution."""
+    root = Path(__file__).resolve().parents[2] / "jukicard" / "operator"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(("jukicard_vein", "drivers")), (path, name)
