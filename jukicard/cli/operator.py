@@ -16,8 +16,9 @@ Store: ``--store PATH`` (``$JUKICARD_VEIN_STORE``; SQLite, created on first use)
 ``--key-file PATH`` (``$JUKICARD_VEIN_KEY_FILE``; created by ``keygen``, mode 0600).
 
 Exit status as every command (``jukicard --help``); ``verify`` exits 0 on a match and 5 on
-no match (the result is printed either way).  ``evaluate`` is P3's
-(:mod:`jukicard.operator.evaluate`), wired by the lead.
+no match (the result is printed either way).  ``evaluate`` runs
+:mod:`jukicard.operator.evaluate` on the allow-listed simulated device
+(:mod:`jukicard.services.vein_eval`).
 """
 
 from __future__ import annotations
@@ -315,4 +316,66 @@ def rotate_keys(store: Path | None, key_file: Path | None, as_json: bool) -> int
         out().json({"rewrapped": count})
     else:
         out().text(f"re-wrapped {count} record key(s) under a new key-encryption key")
+    return 0
+
+
+@vein.command("evaluate", short_help="evaluate the matcher on the simulated device (EER, "
+              "FNMR, DET)",
+              help="Evaluate the matcher on the simulated device (ISO/IEC 19795-1 "
+              "enrol/probe: subjects split into development and evaluation halves; captures "
+              "0-2 fused, the rest probes). Writes results.json, det.png and det.csv to --out; "
+              "--json prints the figures (EER, FNMR at FMR 1e-2/1e-3 with Clopper-Pearson "
+              "95 % intervals, FTA/FTE, simulated PAD figures). SYNTHETIC data: the figures "
+              "say nothing about real fingers or devices.")
+@click.option("--preset", type=click.Choice(["clean", "standard", "hard"]),
+              default="standard", show_default=True,
+              help="the simulated device's capture-variation preset")
+@click.option("--subjects", type=click.IntRange(4, 10_000), default=100, show_default=True,
+              help="subjects (the first half picks thresholds, the second half reports)")
+@click.option("--captures", type=click.IntRange(4, 100), default=10, show_default=True,
+              help="captures per subject (3 fused into the reference, the rest probes)")
+@click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="worker processes")
+@click.option("--protected", is_flag=True,
+              help="evaluate the protected (keyed, cancellable) template format")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="where to write the files (default: ./vein-eval-PRESET)")
+@click.option("--device", default="sim", show_default=True,
+              help="simulated device plugin (entry point in jukicard.vein.devices)")
+@click.option("--allow-list", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="plugin allow-list, TOML or JSON (default: the shipped one)")
+@json_option()
+def evaluate_(preset: str, subjects: int, captures: int, workers: int, protected: bool,
+              out_dir: Path | None, device: str, allow_list: Path | None,
+              as_json: bool) -> int:
+    from jukicard.operator.plugins import AllowList, default_allow_list
+    from jukicard.services.vein_eval import run_evaluation
+
+    allow = default_allow_list() if allow_list is None else AllowList.load(allow_list)
+    target = out_dir if out_dir is not None else Path(f"vein-eval-{preset}")
+    notice(f"evaluating {subjects} simulated subjects x {captures} captures ({preset}) on "
+           f"{workers} worker(s); synthetic data")
+    result = run_evaluation(device=device, allow=allow, preset=preset, subjects=subjects,
+                            captures=captures, out_dir=target, workers=workers,
+                            protected=protected)
+    figures = result.figures
+    if as_json:
+        out().json(figures)
+        return 0
+    ev = figures["eval"]
+    lines = [f"SIMULATED evaluation, preset {preset}, {ev['counts']['genuine_trials']} "
+             f"genuine / {ev['counts']['impostor_trials']} impostor comparisons "
+             f"(config {figures['config_hash'][:12]})",
+             f"EER {ev['eer'] * 100:.3f} %"]
+    for name, point in ev["operating_points"].items():
+        fnmr = point["fnmr"]
+        low, high = fnmr["ci95"]
+        ci = "" if low is None or high is None else \
+            f" (95 % CI {low * 100:.2f}-{high * 100:.2f} %)"
+        bound = f", {fnmr['zero_errors_bound']}" if "zero_errors_bound" in fnmr else ""
+        lines.append(f"FNMR at FMR {name.replace('_', ' ')}: {fnmr['errors']}/"
+                     f"{fnmr['trials']}{ci}{bound}")
+    lines.append(f"files: {result.json_path}, {result.det_png}, {result.det_csv}")
+    for line in lines:
+        out().text(escape(line))
     return 0
