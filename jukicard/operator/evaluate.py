@@ -283,7 +283,7 @@ def _write_det(genuine: NDArray[np.float64], impostor: NDArray[np.float64], titl
     ax.set_ylim(pos[0], pos[-1])
     ax.set_xlabel("FMR (%)")
     ax.set_ylabel("FNMR (%)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title.replace(", ", ",\n", 1), fontsize=9)  # two lines: fits the 5-inch plot
     ax.grid(True, ls=":")
     fig.tight_layout()
     fig.savefig(png)
