@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jukicard.errors import PluginError, UsageError
 from jukicard.operator.api import DEVICE_GROUP, VeinDevice
@@ -59,7 +59,7 @@ class SimulatedPopulation:
             present(subject, 0, capture_index=0)
         else:
             present(subject, 0, capture_index=ATTACK_INDEX, attack=species)
-        return device  # type: ignore[no-any-return]
+        return cast(VeinDevice, device)
 
     def __call__(self, subject: int, preset: str, species: str | None = None) -> VeinDevice:
         return self.open(subject, preset, species)
