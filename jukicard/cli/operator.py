@@ -288,20 +288,31 @@ def list_(store: Path | None, key_file: Path | None, as_json: bool) -> int:
 
 @vein.command("revoke", short_help="revoke a reference (crypto-shredding)",
               help="Revoke one reference (a rec-... id) or every active reference "
-              "of an operator: the record's key is destroyed, a tombstone kept. Run "
-              "'rotate-keys' afterwards to retire the key-encryption key as well.")
+              "of an operator: the record's key is destroyed, a tombstone kept, then the "
+              "keys are rotated ('rotate-keys'), which retires the key-encryption key: a "
+              "copy of the record made earlier (a backup) never opens again.")
 @click.argument("target", metavar="RECORD_ID|OPERATOR_ID")
 @click.option("--approved-by", required=True, help="the approving administrator")
 @click.option("--reason", required=True, help="why (kept in the tombstone)")
+@click.option("--rotate/--no-rotate", default=True, show_default=True,
+              help="rotate the keys right after (--no-rotate: an earlier copy of the "
+              "record opens until the next 'rotate-keys')")
 @_store_options
 @json_option()
-def revoke(target: str, approved_by: str, reason: str, store: Path | None,
+def revoke(target: str, approved_by: str, reason: str, rotate: bool, store: Path | None,
            key_file: Path | None, as_json: bool) -> int:
-    count = _open_store(store, key_file)[0].revoke(target, approved_by, reason)
+    template_store = _open_store(store, key_file)[0]
+    count = template_store.revoke(target, approved_by, reason)
+    rewrapped = None
+    if rotate:
+        notice(f"revoked {count} reference(s); rotating the keys")
+        rewrapped = template_store.rotate_keys()
     if as_json:
-        out().json({"revoked": count})
+        out().json({"revoked": count, "rewrapped": rewrapped})
     else:
-        out().text(f"revoked {count} reference(s)")
+        out().text(f"revoked {count} reference(s)" + (
+            "" if rewrapped is None else
+            f"; re-wrapped {rewrapped} record key(s) under a new key-encryption key"))
     return 0
 
 
@@ -330,11 +341,11 @@ def rotate_keys(store: Path | None, key_file: Path | None, as_json: bool) -> int
 @click.option("--preset", type=click.Choice(["clean", "standard", "hard"]),
               default="standard", show_default=True,
               help="the simulated device's capture-variation preset")
-@click.option("--subjects", type=click.IntRange(4, 10_000), default=100, show_default=True,
+@click.option("--subjects", type=click.IntRange(4, 1000), default=100, show_default=True,
               help="subjects (the first half picks thresholds, the second half reports)")
 @click.option("--captures", type=click.IntRange(4, 100), default=10, show_default=True,
               help="captures per subject (3 fused into the reference, the rest probes)")
-@click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="worker processes")
 @click.option("--protected", is_flag=True,
               help="evaluate the protected (keyed, cancellable) template format")

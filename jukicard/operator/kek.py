@@ -4,7 +4,8 @@ default provider, a deployment key file.
 The store wraps each record's data key under the provider's *current* KEK and unwraps with
 the KEK the record names (``kek_id``).  Rotation adds a new current KEK
 (:meth:`KeyProvider.new_key`), the store re-wraps every data key under it in one
-transaction, then retires the KEKs nothing uses any more (:meth:`KeyProvider.retire`); a
+transaction, then retires every other KEK (:meth:`KeyProvider.retire`; also those only
+revoked records used, so an older copy of a revoked row never opens again); a
 crash in between leaves the old KEKs in place, so no record becomes unreadable.
 
 The key file also holds the deployment's **template-protection key**
@@ -63,6 +64,10 @@ class KeyProvider(Protocol):
 
     def retire(self, kek_ids: set[str]) -> None:
         """Destroy these KEKs (never the current one)."""
+        ...
+
+    def key_ids(self) -> list[str]:
+        """The ids of every KEK held (rotation retires all but the new one)."""
         ...
 
 

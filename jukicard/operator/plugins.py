@@ -225,12 +225,29 @@ def default_allow_list() -> AllowList:
 
 
 def _entry_points(group: str) -> list[tuple[InstalledPlugin, metadata.EntryPoint]]:
+    """Every entry point of ``group`` in every distribution on ``sys.path``.
+
+    Not :func:`importlib.metadata.entry_points`: it keeps only the *first* distribution of
+    each name, so a copy of an allowed distribution (same name and version) earlier on the
+    path would silently replace the real one.  Here both are seen, and an entry point two
+    of them offer is refused as ambiguous.  The same distribution reached twice (a
+    directory twice on ``sys.path``) counts once.
+    """
     found = []
-    for ep in metadata.entry_points(group=group):
-        dist = ep.dist
-        dist_name = dist.name if dist is not None else "?"
-        version = dist.version if dist is not None else "?"
-        found.append((InstalledPlugin(group, ep.name, dist_name, version, ep.value), ep))
+    seen: set[tuple[str, str, str]] = set()
+    for dist in metadata.distributions():
+        eps = [ep for ep in dist.entry_points if ep.group == group]
+        if not eps:
+            continue
+        dist_name = dist.name or "?"
+        version = dist.version or "?"
+        where = (normalise_distribution(dist_name), version,
+                 str(Path(str(dist.locate_file(""))).resolve()))
+        if where in seen:
+            continue
+        seen.add(where)
+        for ep in eps:
+            found.append((InstalledPlugin(group, ep.name, dist_name, version, ep.value), ep))
     return found
 
 
@@ -261,7 +278,9 @@ def load_plugin(group: str, name: str, allow: AllowList) -> LoadedPlugin:
         allowed = "; ".join(e.describe() for e in wanted) or "nothing of that name"
         why = "several installed plugins match" if admitted else "not on the allow-list"
         raise PluginNotAllowed(f"plugin {name!r} in {group} is {why}: installed {have}; "
-                               f"allowed {allowed}")
+                               f"allowed {allowed}" + ("" if not admitted else
+                               " (a second copy of a distribution on the import path is "
+                               "never chosen between: remove one)"))
     plugin, ep = admitted[0]
     try:
         factory = ep.load()

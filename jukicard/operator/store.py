@@ -18,8 +18,17 @@
 * **Revocation** destroys the wrapped data key and the ciphertext (crypto-shredding) and
   keeps a tombstone: who approved it, why, when.  Run :meth:`rotate_keys` afterwards for the
   full effect: it retires the KEK, so no copy of the file made earlier opens the record.
+* **Rollback** (someone who may write the store file but not the key file puts back an
+  older copy of a row or of the whole file) cannot be told from the current state: the
+  associated data binds a record to its identity, not to a time, and no counter lives
+  outside the file.  What the key file does bound: a revoked row put back opens only until
+  the next rotation (``jukicard operator vein revoke`` rotates at once), and a copy older
+  than the last rotation opens nothing (its KEKs are retired: integrity errors, never a
+  match).  What stays possible: hiding later enrolments, and hiding tombstones (the audit
+  trail must keep revocations too).
 * **Rotation** (:meth:`rotate_keys`) makes a new KEK current and re-wraps every data key
-  under it in one transaction, then retires the KEKs no record uses any more.
+  under it in one transaction, then retires every other KEK (those only revoked records
+  used too: an older copy of a revoked row — a backup, a rolled-back file — never opens).
 
 The store holds only the matcher's :class:`~jukicard.operator.api.Template` bytes (already
 the protected transform), never an image.  No template or key byte appears in a log line,
@@ -236,26 +245,42 @@ class SqliteTemplateStore:
         finally:
             conn.close()
 
+    def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one query (a damaged or altered file is a typed error)."""
+        conn = self._connect()
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise TemplateStoreError(f"template store {self.path}: {exc}") from None
+        finally:
+            conn.close()
+
     # ------------------------------------------------------------------ sealing
     def _open(self, row: tuple[Any, ...]) -> TemplateRecord:
         (record_id, operator_id, finger_id, matcher_id, owner, ftype, fversion, created_at,
          approved_by, kek_id, wrapped, nonce, ciphertext) = row
-        fmt = TemplateFormat(str(owner), str(ftype), int(fversion))
-        aad = record_aad(str(operator_id), str(record_id), int(finger_id), str(matcher_id),
-                         fmt, str(created_at))
-        kek = self._keys.get(str(kek_id))
         try:
-            if not isinstance(wrapped, bytes) or not isinstance(nonce, bytes) \
+            if not isinstance(finger_id, int) or not isinstance(fversion, int) \
+                    or not isinstance(wrapped, bytes) or not isinstance(nonce, bytes) \
                     or not isinstance(ciphertext, bytes):
-                raise ValueError("missing")
+                raise ValueError("a column of the wrong type, or missing")
+            fmt = TemplateFormat(str(owner), str(ftype), fversion)
+            aad = record_aad(str(operator_id), str(record_id), finger_id, str(matcher_id),
+                             fmt, str(created_at))
+            try:
+                kek = self._keys.get(str(kek_id))
+            except TemplateStoreError:  # retired (an older copy of the row) or foreign
+                raise ValueError("its key-encryption key is not in the key file") from None
             dek = aes_key_unwrap(kek, wrapped)
             data = AESGCM(dek).decrypt(nonce, ciphertext, aad)
-        except (InvalidUnwrap, InvalidTag, ValueError):
+            created = datetime.fromisoformat(str(created_at))
+        except (InvalidUnwrap, InvalidTag, ValueError) as exc:
+            log.debug("template record %s: %s", record_id,
+                      exc if isinstance(exc, ValueError) else type(exc).__name__)
             raise TemplateIntegrityError(f"template record {record_id} failed its integrity "
                                          "check") from None
-        return TemplateRecord(str(record_id), str(operator_id), int(finger_id),
-                              str(matcher_id), Template(fmt, data),
-                              datetime.fromisoformat(str(created_at)), str(approved_by))
+        return TemplateRecord(str(record_id), str(operator_id), finger_id,
+                              str(matcher_id), Template(fmt, data), created, str(approved_by))
 
     # ------------------------------------------------------------------ TemplateStore
     def enrol(self, operator_id: str, finger_id: int, matcher_id: str, template: Template,
@@ -279,15 +304,16 @@ class SqliteTemplateStore:
             raise UsageError("only a matcher's Template (bytes) can be stored")
         record_id = RECORD_PREFIX + secrets.token_hex(16)
         created = datetime.now(UTC).isoformat(timespec="microseconds")
-        kek_id, kek = self._keys.current()
         dek = AESGCM.generate_key(bit_length=256)
         nonce = secrets.token_bytes(12)
         aad = record_aad(operator_id, record_id, finger_id, matcher_id, template.format,
                          created)
         sealed = AESGCM(dek).encrypt(nonce, template.data, aad)
-        wrapped = aes_key_wrap(kek, dek)
         fmt = template.format
         with self._transaction() as conn:
+            # the current KEK under the write lock: a rotation cannot retire it meanwhile
+            kek_id, kek = self._keys.current()
+            wrapped = aes_key_wrap(kek, dek)
             try:
                 conn.execute(f"INSERT INTO template ({_COLUMNS}) VALUES "
                              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -309,13 +335,9 @@ class SqliteTemplateStore:
 
         :raises TemplateIntegrityError: the operator has references and none passes.
         """
-        conn = self._connect()
-        try:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM template WHERE operator_id = ? "
-                                "AND revoked_at IS NULL ORDER BY finger_id, created_at",
-                                (operator_id,)).fetchall()
-        finally:
-            conn.close()
+        rows = self._read(f"SELECT {_COLUMNS} FROM template WHERE operator_id = ? "
+                          "AND revoked_at IS NULL ORDER BY finger_id, created_at",
+                          (operator_id,))
         good: list[TemplateRecord] = []
         failed: list[str] = []
         for row in rows:
@@ -356,7 +378,7 @@ class SqliteTemplateStore:
 
     def rotate_keys(self) -> int:
         """Make a new KEK current and re-wrap every active data key under it, all in one
-        transaction; then retire the KEKs no record uses any more.
+        transaction; then retire every other KEK (also one only revoked records used).
 
         :returns: how many data keys were re-wrapped.
         :raises TemplateIntegrityError: a wrapped key does not unwrap (nothing changed:
@@ -367,26 +389,29 @@ class SqliteTemplateStore:
             new_kek = self._keys.get(new_id)
             rows = conn.execute("SELECT record_id, kek_id, wrapped_key FROM template WHERE "
                                 "revoked_at IS NULL AND kek_id != ?", (new_id,)).fetchall()
-            old_ids = {str(kek_id) for _rid, kek_id, _w in rows}
             for record_id, kek_id, wrapped in rows:
-                rewrapped = _rewrap(self._keys.get(str(kek_id)), new_kek, wrapped, record_id)
+                try:
+                    old_kek = self._keys.get(str(kek_id))
+                except TemplateStoreError:
+                    raise TemplateIntegrityError(
+                        f"template record {record_id}: its key-encryption key is not in the "
+                        "key file; revoke it before rotating keys") from None
+                rewrapped = _rewrap(old_kek, new_kek, wrapped, record_id)
                 conn.execute("UPDATE template SET kek_id = ?, wrapped_key = ? "
                              "WHERE record_id = ?", (new_id, rewrapped, record_id))
-        self._keys.retire(old_ids - {new_id})
+        # Every other KEK goes, also those only revoked records used: an older copy of a
+        # revoked row (a backup, a rolled-back file) must not open again.
+        self._keys.retire(set(self._keys.key_ids()) - {new_id})
         log.info("re-wrapped %d data key(s) under a new key-encryption key", len(rows))
         return len(rows)
 
     def inventory(self) -> list[RecordInfo]:
         """Every record, active and revoked (tombstones), without key or template bytes."""
-        conn = self._connect()
-        try:
-            rows = conn.execute(
-                "SELECT record_id, operator_id, finger_id, matcher_id, format_owner, "
-                "format_type, format_version, created_at, approved_by, kek_id, revoked_at, "
-                "revoked_by, revoke_reason FROM template ORDER BY operator_id, finger_id, "
-                "created_at").fetchall()
-        finally:
-            conn.close()
+        rows = self._read(
+            "SELECT record_id, operator_id, finger_id, matcher_id, format_owner, "
+            "format_type, format_version, created_at, approved_by, kek_id, revoked_at, "
+            "revoked_by, revoke_reason FROM template ORDER BY operator_id, finger_id, "
+            "created_at")
         return [RecordInfo(r[0], r[1], r[2], r[3], str(TemplateFormat(r[4], r[5], r[6])),
                            r[7], r[8], r[9], r[10], r[11], r[12]) for r in rows]
 

@@ -9,7 +9,8 @@ capture device, a matcher and a template store (issue 12).
   decision, the score, the FMR the calibration achieved, the capture's quality and its
   presentation-attack verdict **separately**, the record compared and the matcher's
   identity.  A PAD "attack" raises :class:`~jukicard.errors.PresentationAttackSuspected` at
-  once; quality failures are not mismatches (counted, capped by ``max_fta``).
+  once; a verdict of "undetermined" is never compared: it counts as a failure to acquire,
+  like quality failures, which are not mismatches (counted, capped by ``max_fta``).
 
 The caller opens and closes the device.  No raw image leaves a capture: the services never
 read pixels, and wipe each capture once the matcher has its features.
@@ -23,6 +24,7 @@ data in any).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -187,8 +189,8 @@ class _Session:
                 self.fta += 1
                 self.event("fta", quality=exc.quality, count=self.fta)
                 if self.fta > self.max_fta:
-                    raise LowQuality(f"{self.fta} captures in a row below the quality "
-                                     f"needed (cap {self.max_fta})",
+                    raise LowQuality(f"{self.fta} captures not usable (cap {self.max_fta}; "
+                                     f"last: {exc})",
                                      quality=exc.quality) from None
                 continue
             except PresentationAttackSuspected as exc:
@@ -203,6 +205,10 @@ class _Session:
             if pad is not None and pad.decision is PadDecision.ATTACK:
                 raise PresentationAttackSuspected(
                     f"presentation attack suspected ({pad.method})", score=pad.score)
+            if pad is not None and pad.decision is not PadDecision.BONA_FIDE:
+                # the detector could not decide: never compared, captured again (an FTA)
+                raise LowQuality(f"presentation-attack detection could not decide "
+                                 f"({pad.method}): capture not used", quality=quality)
             return self.matcher.extract(capture), quality, pad
         finally:
             capture.wipe()
@@ -211,6 +217,14 @@ class _Session:
 def _check_counts(name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise UsageError(f"{name} must be {low}-{high}")
+
+
+def _check_timeout(timeout_s: float) -> None:
+    """A finite, positive number of seconds (a NaN or infinite one would reach the
+    device as "wait forever" or as nonsense)."""
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) \
+            or not math.isfinite(timeout_s) or timeout_s <= 0:
+        raise UsageError("timeout must be a finite number of seconds above 0")
 
 
 def _wipe(features: Sequence[Any]) -> None:
@@ -245,6 +259,7 @@ def enrol_operator(device: VeinDevice, matcher: VeinMatcher, store: TemplateStor
     """
     _check_counts("captures", captures, 3, 5)
     _check_counts("max_fta", max_fta, 0, 100)
+    _check_timeout(timeout_s)
     session = _Session(device, matcher, operator_id, CapturePurpose.ENROL, max_fta=max_fta,
                        timeout_s=timeout_s, guidance=guidance, cancel=cancel, hooks=hooks)
     features: list[Any] = []
@@ -305,6 +320,7 @@ def verify_operator(device: VeinDevice, matcher: VeinMatcher, store: TemplateSto
     """
     _check_counts("attempts", attempts, 1, 10)
     _check_counts("max_fta", max_fta, 0, 100)
+    _check_timeout(timeout_s)
     if not 0.0 < max_fmr < 1.0:
         raise UsageError("max_fmr must be in (0, 1)")
     references = _references(store, matcher, operator_id)

@@ -10,11 +10,12 @@ simulated device can be evaluated: the protocol scripts who presents which finge
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from jukicard.errors import PluginError, UsageError
+from jukicard.errors import EnrolmentFailed, PluginError, UsageError
 from jukicard.operator.api import DEVICE_GROUP, VeinDevice
 from jukicard.operator.evaluate import EvaluationResult, evaluate
 from jukicard.operator.plugins import AllowList, instantiate, load_plugin
@@ -73,18 +74,30 @@ def run_evaluation(*, device: str, allow: AllowList, preset: str, subjects: int 
     allow-listed simulated ``device``; results JSON, DET PNG and CSV go to ``out_dir``.
 
     :raises UsageError: an unknown preset, fewer than 4 subjects, no probe capture, fewer
-        than 1 worker.
+        than 1 worker, an output directory that cannot be written.
     :raises PluginError: the device plugin cannot be loaded or is not simulated.
+    :raises EnrolmentFailed: every capture or enrolment failed (nothing to compare).
     """
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     if subjects < 4 or not 3 <= enrol < captures or workers < 1:
         raise UsageError("need at least 4 subjects, 3 or more enrolment captures, more "
                          "captures than enrolment ones and at least 1 worker")
+    try:  # before the work: a run of minutes must not fail at its last step
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"output directory {out_dir}: cannot be written "
+                         f"({exc.strerror or type(exc).__name__})") from None
     population = SimulatedPopulation(device, allow, seed=seed, population=max(100, subjects))
     population.open(0, preset).close()  # fail here, typed, not inside a worker
-    return evaluate(preset, subjects, captures, out_dir, device_factory=population,
-                    enrol=enrol, workers=workers, protected=protected,
-                    attack_factory=population if attack_species else None,
-                    attack_species=attack_species,
-                    dataset_id=f"{device}:seed={seed}:population={max(100, subjects)}")
+    try:
+        return evaluate(preset, subjects, captures, out_dir, device_factory=population,
+                        enrol=enrol, workers=workers, protected=protected,
+                        attack_factory=population if attack_species else None,
+                        attack_species=attack_species,
+                        dataset_id=f"{device}:seed={seed}:population={max(100, subjects)}")
+    except ValueError as exc:  # evaluate's "no comparison could be made"
+        raise EnrolmentFailed(f"evaluation: {exc}") from None

@@ -80,7 +80,7 @@ def test_enrol_verify_list_revoke_rotate(capsys: pytest.CaptureFixture[str],
     assert (code, rotated) == (0, {"rewrapped": 1})
     code, revoked, _err = _run(capsys, env, "revoke", "op-1", "--approved-by", "admin",
                                "--reason", "left the office", plugins=False)
-    assert (code, revoked) == (0, {"revoked": 1})
+    assert (code, revoked) == (0, {"revoked": 1, "rewrapped": 0})
     code, error, _err = _run(capsys, env, "verify", "--operator-id", "op-1",
                              "--device-option", "subject=7")
     assert code == 4 and error["error"]["type"] == "TemplateNotFound"  # type: ignore[index]
@@ -182,3 +182,27 @@ def test_simulated_presentation_options(capsys: pytest.CaptureFixture[str],
                 ["--present", "1", "--device-option", "simulated=false"]):
         code, error, _err = _run(capsys, env, "verify", "--operator-id", "op-1", *bad)
         assert (code, error["error"]["type"]) == (2, "UsageError"), bad  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- review (rv-vein)
+def test_revoke_rotates_so_a_backup_of_the_record_never_opens(
+        capsys: pytest.CaptureFixture[str], env: dict[str, Path]) -> None:
+    """Review finding: ``revoke`` only shredded the row; the KEK that wrapped the record's
+    key stayed until someone ran ``rotate-keys``, so whoever can write the store file put
+    the row back from a backup and the revoked finger matched again.  Fails on the old
+    code (revoke did not rotate: no "rewrapped", the rolled-back record still opened)."""
+    _keygen(capsys, env)
+    code, _enrolled, err = _run(capsys, env, "enroll", "--operator-id", "op-1", "--finger",
+                                "2", "--approved-by", "admin", "--device-option", "subject=7")
+    assert code == 0, err
+    backup = env["store"].read_bytes()
+    code, revoked, err = _run(capsys, env, "revoke", "op-1", "--approved-by", "admin",
+                              "--reason", "left the office", plugins=False)
+    assert (code, revoked) == (0, {"revoked": 1, "rewrapped": 0}) and "rotating" in err
+    env["store"].write_bytes(backup)  # the store is rolled back to the backup
+    code, error, _err = _run(capsys, env, "verify", "--operator-id", "op-1",
+                             "--device-option", "subject=7")
+    assert code == 5 and error["error"]["type"] == "TemplateIntegrityError"  # type: ignore[index]
+    code, revoked, _err = _run(capsys, env, "revoke", "op-1", "--approved-by", "admin",
+                               "--reason", "again", "--no-rotate", plugins=False)
+    assert (code, revoked) == (0, {"revoked": 1, "rewrapped": None})

@@ -58,3 +58,27 @@ def test_a_device_not_on_the_allow_list_is_refused(tmp_path: Path,
                  "4", "--captures", "4", "--out", str(tmp_path / "o")])
     assert code == 2 and "not on the allow-list" in capsys.readouterr().err
     assert default_allow_list().for_group("jukicard.vein.devices", "sim")
+
+
+def test_an_unwritable_output_directory_is_refused_before_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review finding: ``--out`` under a regular file (or anywhere unwritable) ran the
+    whole evaluation, then died with a bare ``NotADirectoryError`` (exit 1).  Fails on the
+    old code (exit 1)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    code = main(["operator", "vein", "evaluate", "--subjects", "4", "--captures", "4",
+                 "--workers", "1", "--out", str(blocker / "out")])
+    assert code == 2 and "cannot be written" in capsys.readouterr().err
+
+
+def test_the_evaluation_size_is_bounded(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review finding: ``--subjects 10000`` (about 10^8 comparisons and gigabytes of scores
+    at 10 captures) and ``--workers 256`` were accepted.  Fails on the old code (the option
+    ranges allowed them; here they are refused before any work)."""
+    for option, value in (("--subjects", "1001"), ("--workers", "65")):
+        code = main(["operator", "vein", "evaluate", option, value, "--out",
+                     str(tmp_path / "o")])
+        assert code == 2 and option in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

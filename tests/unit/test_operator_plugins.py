@@ -173,3 +173,35 @@ def test_the_default_allow_list_is_a_shipped_file() -> None:
     entries = {(e.group, e.name, e.distribution) for e in default_allow_list().entries}
     assert entries == {(DEVICE_GROUP, "sim", "jukicard-vein-sim"),
                        (MATCHER_GROUP, "mc-miura", "jukicard")}
+
+
+# --------------------------------------------------------------------------- review (rv-vein)
+def test_a_copy_of_the_allowed_distribution_earlier_on_the_path_is_refused(
+        tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: ``importlib.metadata.entry_points`` keeps only the first
+    distribution of a name, so a second ``jukicard-vein-standin 1.0.3`` put earlier on
+    ``sys.path`` (a user site, a PYTHONPATH entry, the working directory of ``python -m``)
+    replaced the allowed one and its object was imported — the ambiguity check never saw
+    two.  Fails on the old code: the shadow's tripwire module was imported."""
+    shadow = tmp_path / "shadow"
+    install_distribution(shadow, DIST, VERSION, {DEVICE_GROUP: {"standin": f"{TRIPWIRE}:Device"}})
+    monkeypatch.syspath_prepend(str(shadow))
+    with pytest.raises(PluginNotAllowed, match="several installed plugins match") as info:
+        load_plugin(DEVICE_GROUP, "standin", _allow())
+    assert f"{TRIPWIRE}:Device" in str(info.value)
+    assert TRIPWIRE not in sys.modules
+    # the same directory twice on the path is one distribution, not two
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(shadow)])
+    assert load_plugin(DEVICE_GROUP, "standin", _allow()).factory is FakeDeviceStandIn
+
+
+def test_the_default_allow_list_pins_the_objects() -> None:
+    """Review: the shipped allow-list names each entry point's object too, so a
+    distribution of the right name and version pointing elsewhere is refused (defence in
+    depth beside the duplicate check).  Fails on the old code (no object pinned)."""
+    objects = {e.name: e.object for e in default_allow_list().entries}
+    assert objects == {"sim": "jukicard_vein_sim.device:SimulatedVeinDevice",
+                       "mc-miura": "jukicard.operator.matching:MaxCurvatureMiura"}
+    assert load_plugin(DEVICE_GROUP, "sim", default_allow_list()).name == "sim"
+    assert load_plugin(MATCHER_GROUP, "mc-miura", default_allow_list()).name == "mc-miura"

@@ -301,3 +301,54 @@ def test_no_key_or_template_bytes_in_reprs_logs_or_errors(
         assert "VEINSECRET" not in text
         for secret in (kek, protection, MARK):
             assert secret.hex() not in text and repr(secret)[2:-1] not in text
+
+
+# --------------------------------------------------------------------------- review (rv-vein)
+def test_a_revoked_row_put_back_after_rotation_does_not_open(store: SqliteTemplateStore,
+                                                             keys: KeyFile,
+                                                             tmp_path: Path) -> None:
+    """Review finding: the documented "revoke, then rotate-keys" kept the KEK when the
+    revoked record was the last one under it (rotation retired only the KEKs of *active*
+    rows), so an older copy of the file — a backup — re-activated the revoked reference.
+    Fails on the old code: the rolled-back record opened."""
+    rec = store.enrol("op-1", 1, "fake-standin", _tpl("a"), "admin")
+    backup = tmp_path / "backup.sqlite"
+    backup.write_bytes(store.path.read_bytes())
+    store.revoke(rec.record_id, "admin", "left the office")
+    assert store.rotate_keys() == 0
+    assert len(keys.key_ids()) == 1
+    store.path.write_bytes(backup.read_bytes())  # the attacker rolls the file back
+    with pytest.raises(TemplateIntegrityError):
+        store.get("op-1")
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("finger_id", "abc"), ("format_version", "x"), ("kek_id", "kek-unknown")])
+def test_altered_columns_count_as_no_reference(store: SqliteTemplateStore, column: str,
+                                               value: str) -> None:
+    """Review finding: a row altered to a non-integer finger or format version raised a bare
+    ``ValueError`` (CLI exit 1), and one naming an unknown KEK aborted the whole lookup with
+    ``TemplateStoreError`` so the operator's intact references were not used either.  Fails
+    on the old code."""
+    good = store.enrol("op-1", 1, "fake-standin", _tpl("a"), "admin")
+    bad = store.enrol("op-1", 2, "fake-standin", _tpl("b"), "admin")
+    _raw(store.path, f"UPDATE template SET {column} = ? WHERE record_id = ?", value,
+         bad.record_id)
+    assert [r.record_id for r in store.get("op-1")] == [good.record_id]
+    store.revoke(bad.record_id, "admin", "altered")
+    _raw(store.path, f"UPDATE template SET {column} = ? WHERE record_id = ?", value,
+         good.record_id)
+    with pytest.raises(TemplateIntegrityError):
+        store.get("op-1")
+    assert {r.record_id for r in store.inventory()} == {good.record_id, bad.record_id}
+
+
+def test_a_store_without_its_table_is_a_typed_error(store: SqliteTemplateStore) -> None:
+    """Review finding: reads (``get``, ``inventory``) let ``sqlite3.OperationalError``
+    escape (CLI exit 1) from a file whose table was dropped.  Fails on the old code."""
+    store.enrol("op-1", 1, "fake-standin", _tpl("a"), "admin")
+    _raw(store.path, "DROP TABLE template")
+    with pytest.raises(TemplateStoreError, match="no such table"):
+        store.get("op-1")
+    with pytest.raises(TemplateStoreError, match="no such table"):
+        store.inventory()

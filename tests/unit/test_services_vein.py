@@ -270,3 +270,40 @@ def test_features_are_wiped_after_use(store: SqliteTemplateStore,
     item = _WipeableStandIn()
     _wipe([item])
     assert item.wiped
+
+
+# --------------------------------------------------------------------------- review (rv-vein)
+def test_an_undetermined_pad_verdict_is_never_compared(store: SqliteTemplateStore,
+                                                       matcher: FakeMatcherStandIn) -> None:
+    """Review finding: only an "attack" verdict stopped a capture; one the detector could
+    not decide ("undetermined") was compared and could log the operator in.  Now it is a
+    failure to acquire (counted, capped).  Fails on the old code: the first capture
+    matched."""
+    _enrol(store, matcher)
+    hooks = RecordingHooksStandIn()
+    result = verify_operator(FakeDeviceStandIn(1, script=["undetermined"]), matcher, store,
+                             "op-1", hooks=hooks)
+    assert result.match and result.fta_count == 1
+    assert result.pad is not None and result.pad.decision is PadDecision.BONA_FIDE
+    assert [e.kind for e in hooks.events][:2] == ["capture", "fta"]
+    device = FakeDeviceStandIn(1, script=["undetermined"] * 3)
+    with pytest.raises(LowQuality, match="cap 2"):
+        verify_operator(device, matcher, store, "op-1", max_fta=2)
+    assert all(c.image is None for c in device.captures)
+    with pytest.raises(EnrolmentFailed, match="could not decide"):
+        enrol_operator(FakeDeviceStandIn(1, script=["undetermined"] * 9), matcher, store,
+                       "op-2", 1, "admin", max_fta=0)
+
+
+@pytest.mark.parametrize("timeout_s", [float("nan"), float("inf"), 0.0, -1.0])
+def test_a_timeout_must_be_finite_and_positive(store: SqliteTemplateStore,
+                                               matcher: FakeMatcherStandIn,
+                                               timeout_s: float) -> None:
+    """Review finding: ``--timeout nan`` passed click's range check and reached the device
+    (a NaN or infinite wait).  Fails on the old code (no error)."""
+    _enrol(store, matcher)
+    with pytest.raises(UsageError, match="timeout"):
+        verify_operator(FakeDeviceStandIn(1), matcher, store, "op-1", timeout_s=timeout_s)
+    with pytest.raises(UsageError, match="timeout"):
+        enrol_operator(FakeDeviceStandIn(1), matcher, store, "op-2", 1, "admin",
+                       timeout_s=timeout_s)

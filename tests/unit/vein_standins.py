@@ -64,7 +64,8 @@ class FakeDeviceStandIn:
 
     :param subject: whose finger is presented (an int).
     :param script: one step per capture, then ``ok`` forever: ``ok``, ``fta`` (LowQuality),
-        ``attack`` (a capture whose PAD verdict is attack), ``attack-raise`` (the device
+        ``attack`` (a capture whose PAD verdict is attack), ``undetermined`` (PAD could
+        not decide), ``attack-raise`` (the device
         raises it), ``timeout``, ``removed``, ``fault``, ``impostor`` (another subject's
         finger), ``block`` (waits for the cancel token, then CaptureCancelled).
     :param pad: False for a device without PAD (captures carry ``pad=None``).
@@ -134,7 +135,8 @@ class FakeDeviceStandIn:
             cancel.wait(300)  # hang guard only; the test cancels
             raise CaptureCancelled("capture cancelled")
         subject = self.subject + 1000 if step == "impostor" else self.subject
-        verdict = PadDecision.ATTACK if step == "attack" else PadDecision.BONA_FIDE
+        verdict = {"attack": PadDecision.ATTACK, "undetermined": PadDecision.UNDETERMINED
+                   }.get(step, PadDecision.BONA_FIDE)
         pad = PadResult(0.95 if step == "attack" else 0.02, verdict, "standin-pad",
                         simulated=True) if self.pad else None
         capture = Capture(purpose, image_for(subject), self.quality, pad, "SN-1",
