@@ -257,6 +257,15 @@ def installed(group: str) -> list[InstalledPlugin]:
                   key=lambda p: (p.name, p.distribution, p.version))
 
 
+def _metadata_place(ep: metadata.EntryPoint) -> str:
+    """Where an entry point's distribution metadata sits (for messages; never raises)."""
+    try:
+        dist = ep.dist
+        return str(dist.locate_file("")) if dist is not None else "?"
+    except Exception:  # noqa: BLE001 - a message helper over arbitrary metadata
+        return "?"
+
+
 def load_plugin(group: str, name: str, allow: AllowList) -> LoadedPlugin:
     """Find the entry point ``name`` in ``group`` and load it if ``allow`` admits it.
 
@@ -276,11 +285,15 @@ def load_plugin(group: str, name: str, allow: AllowList) -> LoadedPlugin:
     if len(admitted) != 1:
         have = "; ".join(p.describe() for p, _ep in candidates)
         allowed = "; ".join(e.describe() for e in wanted) or "nothing of that name"
-        why = "several installed plugins match" if admitted else "not on the allow-list"
+        why = "ambiguous: several installed copies match" if admitted else \
+            "not on the allow-list"
+        where = "; ".join(_metadata_place(ep) for _p, ep in admitted)
         raise PluginNotAllowed(f"plugin {name!r} in {group} is {why}: installed {have}; "
                                f"allowed {allowed}" + ("" if not admitted else
-                               " (a second copy of a distribution on the import path is "
-                               "never chosen between: remove one)"))
+                               f" (a second copy of a distribution on the import path is "
+                               f"never chosen between: remove one; metadata in {where}. "
+                               f"A '*.egg-info' folder in a source tree is a left-over of "
+                               f"'pip install -e': delete it)"))
     plugin, ep = admitted[0]
     try:
         factory = ep.load()

@@ -186,7 +186,7 @@ def test_a_copy_of_the_allowed_distribution_earlier_on_the_path_is_refused(
     shadow = tmp_path / "shadow"
     install_distribution(shadow, DIST, VERSION, {DEVICE_GROUP: {"standin": f"{TRIPWIRE}:Device"}})
     monkeypatch.syspath_prepend(str(shadow))
-    with pytest.raises(PluginNotAllowed, match="several installed plugins match") as info:
+    with pytest.raises(PluginNotAllowed, match="several installed copies match") as info:
         load_plugin(DEVICE_GROUP, "standin", _allow())
     assert f"{TRIPWIRE}:Device" in str(info.value)
     assert TRIPWIRE not in sys.modules
@@ -205,3 +205,20 @@ def test_the_default_allow_list_pins_the_objects() -> None:
                        "mc-miura": "jukicard.operator.matching:MaxCurvatureMiura"}
     assert load_plugin(DEVICE_GROUP, "sim", default_allow_list()).name == "sim"
     assert load_plugin(MATCHER_GROUP, "mc-miura", default_allow_list()).name == "mc-miura"
+
+
+def test_an_ambiguous_plugin_names_where_the_copies_are(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal says where each copy's metadata sits and what a left-over egg-info is:
+    running from a source tree after ``pip install -e`` leaves one (the lead met it: the
+    message named only two identical-looking plugins)."""
+    for where in ("one", "two"):
+        install_distribution(tmp_path / where, "dup-dist", "1.0",
+                             {DEVICE_GROUP: {"dup": "vein_standins:FakeDeviceStandIn"}})
+        monkeypatch.syspath_prepend(str(tmp_path / where))
+    allow = AllowList((AllowedPlugin(DEVICE_GROUP, "dup", "dup-dist", "1.0"),))
+    with pytest.raises(PluginNotAllowed) as info:
+        load_plugin(DEVICE_GROUP, "dup", allow)
+    text = str(info.value)
+    assert str(tmp_path / "one") in text and str(tmp_path / "two") in text
+    assert "egg-info" in text
