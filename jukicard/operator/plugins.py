@@ -230,8 +230,8 @@ def _entry_points(group: str) -> list[tuple[InstalledPlugin, metadata.EntryPoint
     Not :func:`importlib.metadata.entry_points`: it keeps only the *first* distribution of
     each name, so a copy of an allowed distribution (same name and version) earlier on the
     path would silently replace the real one.  Here both are seen, and an entry point two
-    of them offer is refused as ambiguous.  The same distribution reached twice (a
-    directory twice on ``sys.path``) counts once.
+    of them offer is refused as ambiguous when they name different objects.  The same
+    distribution reached twice (a directory twice on ``sys.path``) counts once.
     """
     found = []
     seen: set[tuple[str, str, str]] = set()
@@ -272,7 +272,8 @@ def load_plugin(group: str, name: str, allow: AllowList) -> LoadedPlugin:
     :raises PluginNotFound: no installed entry point has that name in the group.
     :raises PluginNotAllowed: one exists but no allow-list entry names exactly its
         distribution and version (the message says what is installed and what is allowed),
-        or several installed ones are admitted (ambiguous).
+        or several installed ones naming different objects are admitted
+        (ambiguous).
     :raises PluginError: the admitted plugin's module could not be imported.
     """
     candidates = [(p, ep) for p, ep in _entry_points(group) if p.name == name]
@@ -282,6 +283,11 @@ def load_plugin(group: str, name: str, allow: AllowList) -> LoadedPlugin:
                              f"{', '.join(others) or 'none'})")
     wanted = allow.for_group(group, name)
     admitted = [(p, ep) for p, ep in candidates if any(e.admits(p) for e in wanted)]
+    # Copies that agree on distribution, version and object load the very same module
+    # (the import system, not the metadata, picks the file): one plugin, not ambiguous.
+    if len({(normalise_distribution(p.distribution), p.version, p.object)
+            for p, _ep in admitted}) == 1:
+        admitted = admitted[:1]
     if len(admitted) != 1:
         have = "; ".join(p.describe() for p, _ep in candidates)
         allowed = "; ".join(e.describe() for e in wanted) or "nothing of that name"

@@ -212,9 +212,9 @@ def test_an_ambiguous_plugin_names_where_the_copies_are(tmp_path: Path,
     """The refusal says where each copy's metadata sits and what a left-over egg-info is:
     running from a source tree after ``pip install -e`` leaves one (the lead met it: the
     message named only two identical-looking plugins)."""
-    for where in ("one", "two"):
+    for where, obj in (("one", "FakeDeviceStandIn"), ("two", "FakeMatcherStandIn")):
         install_distribution(tmp_path / where, "dup-dist", "1.0",
-                             {DEVICE_GROUP: {"dup": "vein_standins:FakeDeviceStandIn"}})
+                             {DEVICE_GROUP: {"dup": f"vein_standins:{obj}"}})
         monkeypatch.syspath_prepend(str(tmp_path / where))
     allow = AllowList((AllowedPlugin(DEVICE_GROUP, "dup", "dup-dist", "1.0"),))
     with pytest.raises(PluginNotAllowed) as info:
@@ -222,3 +222,25 @@ def test_an_ambiguous_plugin_names_where_the_copies_are(tmp_path: Path,
     text = str(info.value)
     assert str(tmp_path / "one") in text and str(tmp_path / "two") in text
     assert "egg-info" in text
+
+
+# --------------------------------------------------------------------------- review (rv-vein2)
+def test_identical_copies_of_the_allowed_distribution_are_one_plugin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (rv-vein2): a left-over metadata copy of the same distribution, version and
+    entry-point object (the ``*.egg-info`` an in-tree ``pip install .`` leaves in a source
+    folder that ``python -m`` then puts on ``sys.path``) was refused as ambiguous, though
+    both copies load the very same module: the import system, not the metadata, picks the
+    file, so refusing bought nothing.  Fails on the old code (PluginNotAllowed)."""
+    for where in ("installed", "left-over"):
+        install_distribution(tmp_path / where, "dup-dist", "1.0",
+                             {DEVICE_GROUP: {"dup": "vein_standins:FakeDeviceStandIn"}})
+        monkeypatch.syspath_prepend(str(tmp_path / where))
+    allow = AllowList((AllowedPlugin(DEVICE_GROUP, "dup", "dup-dist", "1.0"),))
+    assert load_plugin(DEVICE_GROUP, "dup", allow).factory is FakeDeviceStandIn
+    # copies that name different objects stay ambiguous
+    install_distribution(tmp_path / "other", "dup-dist", "1.0",
+                         {DEVICE_GROUP: {"dup": "vein_standins:FakeMatcherStandIn"}})
+    monkeypatch.syspath_prepend(str(tmp_path / "other"))
+    with pytest.raises(PluginNotAllowed, match="several installed copies match"):
+        load_plugin(DEVICE_GROUP, "dup", allow)
