@@ -297,9 +297,7 @@ def load_plugin(group: str, name: str, allow: AllowList) -> LoadedPlugin:
         raise PluginNotAllowed(f"plugin {name!r} in {group} is {why}: installed {have}; "
                                f"allowed {allowed}" + ("" if not admitted else
                                f" (a second copy of a distribution on the import path is "
-                               f"never chosen between: remove one; metadata in {where}. "
-                               f"A '*.egg-info' folder in a source tree is a left-over of "
-                               f"'pip install -e': delete it)"))
+                               f"never chosen between: remove one; metadata in {where})"))
     plugin, ep = admitted[0]
     try:
         factory = ep.load()
