@@ -48,6 +48,7 @@ from jukicard.card.jpki_data import TokenInfo, TokenKind
 from jukicard.card.juki import JukiSession
 from jukicard.card.juki_data import ResidentCode
 from jukicard.card.session import ApplicationSession, PinStatus
+from jukicard.card.signscheme import SignScheme
 from jukicard.card.text import TextSession, issuer_public_key
 from jukicard.card.text_data import (
     BasicInfo,
@@ -91,6 +92,7 @@ __all__ = [
     "PinStatus",
     "ResidentCode",
     "Sex",
+    "SignScheme",
     "SignatureCheck",
     "TextPin",
     "TextSession",

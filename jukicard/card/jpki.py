@@ -8,7 +8,11 @@ Sequences follow ``card-interface.md`` §3.1, §5 and §9::
     change           (verify)                   00 24 01 80 Lc <new>   -> 90 00
     certificate      00 A4 02 0C 02 <cert EF>   00 B0 00 00 04 (30 82 hh ll), then the rest
     sign             (cert) (verify) (cert)  00 A4 02 0C 02 <key IEF>
-                     80 2A 00 80 Lc <DigestInfo> 00                    -> <signature> 90 00
+                     80 2A P1 80 Lc <data> 00                          -> <signature> 90 00
+
+P1 is the signing scheme (:class:`~jukicard.card.signscheme.SignScheme`, default ``00``:
+PKCS#1 v1.5 over the host's DigestInfo); every signature is checked against the key's
+certificate before it is returned.
 
 Every method is one card operation inside one PC/SC transaction.  The facts (EF ids, PINs,
 keys) are in :mod:`jukicard.apdu.apps.jpki`.
@@ -41,6 +45,7 @@ from jukicard.card.channel import CardChannel
 from jukicard.card.identity_data import TOKEN_INFO_LEN, CertificateAvailability, TokenInfoFull
 from jukicard.card.jpki_data import TokenInfo
 from jukicard.card.session import ApplicationSession, Ins, der_certificate_total
+from jukicard.card.signscheme import SignInput, SignScheme, prepare_sign_input, signature_valid
 from jukicard.errors import BadResponse, DataIntegrityError, SecurityStatusError, UsageError
 
 __all__ = ["JpkiSession", "JukiJpkiSession", "PinRef", "CertRef", "KeyRef", "TOKEN_READ_LEN"]
@@ -226,12 +231,18 @@ class JpkiSession(ApplicationSession[PinRef]):
         digest: bytes | None = None,
         hash_alg: crypto.HashAlg | str = crypto.HashAlg.SHA256,
         message: bytes | None = None,
+        scheme: SignScheme = SignScheme.DIGEST_INFO,
     ) -> bytes:
-        """Sign with a card key (RSA PKCS#1 v1.5) and check the signature before returning.
+        """Sign with a card key and check the signature before returning.
 
-        Give either ``digest`` (already hashed with ``hash_alg``) or ``message`` (hashed
-        here with ``hash_alg``).  The library builds the DER ``DigestInfo``; the card pads
-        and signs it (``80 2A 00 80 Lc <DigestInfo> 00``).  In the same transaction the
+        Give either ``digest`` (already hashed with ``hash_alg``) or ``message``.  With the
+        default scheme (``SignScheme.DIGEST_INFO``) the message is hashed here with
+        ``hash_alg``, the library builds the DER ``DigestInfo`` and the card pads and signs it
+        (``80 2A 00 80 Lc <DigestInfo> 00``).  The other schemes (``80 2A 01..05 80``,
+        SHA-256 only) send the 32-byte hash (``CARD_DIGEST_INFO``, ``PSS_DIGEST``; a
+        ``message`` is hashed here first) or the message itself, 1..255 bytes, for the card
+        to hash (``CARD_SHA256_BARE``, ``CARD_SHA256``, ``PSS_SHA256``; ``digest`` refused);
+        see :mod:`jukicard.card.signscheme`.  In the same transaction the
         key's certificate is read and checked — *before* the PIN is sent when the
         certificate is readable without it (the auth key), right after it otherwise (the
         sign certificate needs the sign password) — and the signature is verified against
@@ -243,20 +254,25 @@ class JpkiSession(ApplicationSession[PinRef]):
         :param digest: the hash to sign.
         :param hash_alg: ``sha256`` (default), ``sha384`` or ``sha512``.
         :param message: the data to hash and sign.
+        :param scheme: the card's signing scheme (P1); PKCS#1 v1.5 over a host DigestInfo
+            by default.
         :returns: the signature (modulus-size bytes).
         :raises UsageError: both or neither of ``digest``/``message``; wrong digest size;
-            unsupported hash.
+            unsupported hash; ``scheme`` not a :class:`SignScheme`; input the scheme does
+            not take (nothing is sent).
         :raises PinFormatError: / :raises PinError: / :raises PinBlockedError: as
             :meth:`verify`.
         :raises SecurityStatusError: no PIN given and the key is not unlocked.
         :raises BadResponse: the key's certificate is unusable (then, where it is readable
             without the PIN, no PIN was sent).
         :raises DataIntegrityError: the card's signature does not verify against the
-            certificate.
+            certificate (under the scheme asked for).
+        :raises CardError: the card refused the command (``6A86``: a scheme it does not
+            know; ``6985``/``6700``: input it does not take).
         :raises TransportError: (or a subclass) the card went away.
         """
         signature, _cert = self.sign_with_certificate(
-            key, pin, digest=digest, hash_alg=hash_alg, message=message
+            key, pin, digest=digest, hash_alg=hash_alg, message=message, scheme=scheme
         )
         return signature
 
@@ -268,6 +284,7 @@ class JpkiSession(ApplicationSession[PinRef]):
         digest: bytes | None = None,
         hash_alg: crypto.HashAlg | str = crypto.HashAlg.SHA256,
         message: bytes | None = None,
+        scheme: SignScheme = SignScheme.DIGEST_INFO,
     ) -> tuple[bytes, bytes]:
         """:meth:`sign`, also returning the certificate (DER) the signature was checked
         against: ``(signature, certificate)``.  Same errors as :meth:`sign`.
@@ -276,16 +293,7 @@ class JpkiSession(ApplicationSession[PinRef]):
         """
         spec = self._key(key)
         alg = crypto.HashAlg.coerce(hash_alg)
-        if (digest is None) == (message is None):
-            raise UsageError("give exactly one of digest= or message=")
-        if message is not None:
-            if not isinstance(message, (bytes, bytearray, memoryview)):
-                raise UsageError("message must be bytes")
-            digest = crypto.digest_message(alg, bytes(message))
-        assert digest is not None
-        if not isinstance(digest, (bytes, bytearray, memoryview)):
-            raise UsageError("digest must be bytes")
-        digest_info = crypto.build_digest_info(alg, bytes(digest))
+        sign_input = prepare_sign_input(SignScheme.coerce(scheme), alg, digest, message)
         raw_pin = self._encode_pin(spec.pin, pin) if pin is not None else None
         cert_needs_pin = spec.cert.pin is not None
 
@@ -297,21 +305,21 @@ class JpkiSession(ApplicationSession[PinRef]):
                 self._verify(spec.pin, raw_pin)
             if checked is None:
                 checked = self._read_signing_certificate(spec.cert)
-            signature = self._compute_signature(spec, digest_info)
+            signature = self._compute_signature(spec, sign_input)
         der, public_key = checked
         if len(signature) != (public_key.key_size + 7) // 8:
             raise DataIntegrityError(f"{spec.name}: signature has the wrong length")
-        if not crypto.verify_digest_signature(public_key, signature, alg, bytes(digest)):
+        if not signature_valid(public_key, signature, sign_input):
             raise DataIntegrityError(f"{spec.name}: the card's signature does not verify "
                                      "against its certificate")
-        log.info("signed with %s (%s)", spec.name, alg.value)
+        log.info("signed with %s (%s, %s)", spec.name, alg.value, sign_input.scheme.name)
         return signature, der
 
-    def _compute_signature(self, spec: KeySpec, digest_info: bytes) -> bytes:
+    def _compute_signature(self, spec: KeySpec, sign_input: SignInput) -> bytes:
         self._select_ef(spec.ef, spec.name)
         resp = self._send(
-            CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, 0x80, digest_info,
-                        le=256, extended=False)
+            CommandApdu(0x80, Ins.COMPUTE_DIGITAL_SIGNATURE, sign_input.scheme.p1, 0x80,
+                        sign_input.payload, le=256, extended=False)
         )
         if resp.sw == _sw.SW.SECURITY_STATUS_NOT_SATISFIED:
             self._verified.discard(spec.pin)

@@ -6,9 +6,32 @@ COMPUTE DIGITAL SIGNATURE.
 ``00 20`` VERIFY        P2 = 80 (current PIN IEF) or 80|SFI; no data = status ``63 Cx``.
 ``00 24`` CHANGE REF.   P1=01: new value, PIN must be verified; P1=00: old ‖ new
                         (fixed-length PINs); the new value must fit the PIN's format.
-``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1P2 = 00 80 on the current key IEF,
-                        00 00 on the application's default key (``defaultkey``).
+``80 2A`` SIGN          COMPUTE DIGITAL SIGNATURE, P1 = scheme 00..05 (below, else
+                        ``6A86``); P2 = 80 on the current key IEF, 80|SFI on the key IEF
+                        ``00 <SFI>`` of the application (``97`` auth ``0017``, ``9A`` sign
+                        ``001A``; no SELECT, the current EF stays), 00 on the
+                        application's default key (``defaultkey``).
 ======================  ===============================================================
+
+Signing schemes (P1, ``card-security.md`` §5):
+
+=====  ==============================================================================
+``00`` PKCS#1 v1.5 over the data as given (1..k-11 bytes; the host sends a DigestInfo)
+``01`` SHA-256 of the message, PKCS#1 v1.5 over the bare 32-byte hash
+``02`` 32-byte hash wrapped in a SHA-256 DigestInfo, PKCS#1 v1.5
+``03`` SHA-256 of the message wrapped in a DigestInfo, PKCS#1 v1.5
+``04`` RSASSA-PSS over a 32-byte hash (SHA-256, MGF1-SHA-256)
+``05`` SHA-256 of the message, RSASSA-PSS
+=====  ==============================================================================
+
+- **SIGN-1** (PSS salt): the reference gives SHA-256/MGF1-SHA-256 but no salt length; the
+  emulator uses a random 32-byte salt (= the hash length, the ``rsa`` crate's ``Pss``
+  default the reference's client verifies with).  PSS signatures are therefore random even
+  on a seeded card.  The host accepts any salt length (:mod:`jukicard.card.signscheme`).
+- **SIGN-2** (bad input, the reference names ``6985`` and ``6700`` without saying which is
+  which): no data, or more than k-11 bytes for P1 ``00``, is ``67 00``; data that is not a
+  32-byte hash for P1 ``02``/``04`` is ``69 85``.  Access is checked before length, as for
+  P1 ``00`` before.
 
 SIGN pads what the client sends with PKCS#1 v1.5 type 01, as the card does.  When that is a
 DER DigestInfo (what OpenSC and jukicard send), ``cryptography`` signs it: the padded block is
@@ -19,6 +42,7 @@ RSA private operation.  That path is NOT constant time and is for tests only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -128,24 +152,63 @@ class SecurityCommands(CardState):
 
     # ------------------------------------------------------------------ SIGN
     def _compute_signature(self, cmd: CommandApdu) -> bytes:
-        # P2 00: the AP's default key where it has one (defaultkey.py)
-        ef = default_signing_key(self._df) if (cmd.p1, cmd.p2) == (0x00, 0x00) else None
-        if ef is None:
-            if (cmd.p1, cmd.p2) != (0x00, 0x80):
-                raise SwError(SW.INCORRECT_P1P2)
-            ef = self._ef
-        if ef is None:
-            raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
-        if not isinstance(ef, KeyIEF):
-            raise SwError(SW.COMMAND_INCOMPATIBLE_WITH_FILE)
+        if cmd.p1 > _LAST_SCHEME:
+            raise SwError(SW.INCORRECT_P1P2)
+        ef = self._signing_key(cmd.p2)
         if not ef.use.satisfied_by(self._verified):
             raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
-        k = ef.spec.key_bytes
-        if not 1 <= len(cmd.data) <= k - 11:
-            raise SwError(SW.WRONG_LENGTH)
-        signature = _raw_rsa_pkcs1_sign(ef, cmd.data)
+        signature = _scheme_signature(cmd.p1, ef, cmd.data)
         self.stats.signatures += 1
         return signature  # returned even without Le (lenient, like real cards)
+
+    def _signing_key(self, p2: int) -> KeyIEF:
+        """The key IEF P2 names: ``00`` default key, ``80`` current EF, ``80|SFI``."""
+        ef: object
+        if p2 == 0x00:  # the AP's default key where it has one (defaultkey.py)
+            ef = default_signing_key(self._df)
+            if ef is None:
+                raise SwError(SW.INCORRECT_P1P2)
+        elif p2 == 0x80:
+            ef = self._ef
+            if ef is None:
+                raise SwError(SW.COMMAND_NOT_ALLOWED_NO_EF)
+        elif 0x81 <= p2 <= 0x9E:
+            ef = self._df.by_sfi(p2 & 0x1F) if self._df is not None else None
+            if ef is None:
+                raise SwError(SW.REFERENCED_DATA_NOT_FOUND)
+        else:
+            raise SwError(SW.INCORRECT_P1P2)
+        if not isinstance(ef, KeyIEF):
+            raise SwError(SW.COMMAND_INCOMPATIBLE_WITH_FILE)
+        return ef
+
+
+#: Highest P1 (signing scheme) the card knows.
+_LAST_SCHEME = 0x05
+#: SIGN-1: SHA-256, MGF1-SHA-256, 32-byte salt.
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+
+def _scheme_signature(p1: int, key: KeyIEF, data: bytes) -> bytes:
+    """The signature of ``data`` under scheme ``p1`` (00..05) with ``key`` (SIGN-1, SIGN-2)."""
+    if not data:
+        raise SwError(SW.WRONG_LENGTH)
+    if p1 == 0x00:
+        if len(data) > key.spec.key_bytes - 11:
+            raise SwError(SW.WRONG_LENGTH)
+        return _raw_rsa_pkcs1_sign(key, data)
+    if p1 in (0x02, 0x04) and len(data) != 32:
+        raise SwError(SW.CONDITIONS_NOT_SATISFIED, "not a 32-byte hash")
+    private = key.spec.key
+    if p1 == 0x01:
+        return raw_pkcs1_sign(private, hashlib.sha256(data).digest())
+    if p1 == 0x02:
+        return private.sign(data, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+    if p1 == 0x03:
+        return private.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    if p1 == 0x04:
+        return private.sign(data, _PSS, Prehashed(hashes.SHA256()))
+    return private.sign(data, _PSS, hashes.SHA256())
 
 
 #: DigestInfo prefixes (RFC 8017 §9.2 note 1): SEQUENCE { AlgorithmIdentifier with NULL
