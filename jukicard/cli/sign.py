@@ -4,6 +4,15 @@
 
     jukicard sign FILE [--key sign|auth] [--hash sha256] [-o SIG|-] [--cert-out CERT]
     jukicard sign --digest HEX [--hash sha256] ...
+    jukicard sign FILE --cms [--attached] [--key sign] -o FILE.p7s
+    jukicard sign --challenge HEX --key auth --cms -o OUT.p7s
+
+With ``--cms`` the output is a CMS SignedData (DER; RFC 5652 with CAdES-BES attributes,
+:func:`jukicard.services.cmssign.sign_cms`) over FILE or over the caller's challenge bytes
+(``--challenge``: a login nonce, normally with ``--key auth``), detached unless
+``--attached``; the key's certificate and the CA certificate on the card are in it.  Without
+``-o`` the DER is printed in base64; ``--json`` prints a summary (key, hash, attached, size,
+signer subject) instead.
 
 The signature is RSA PKCS#1 v1.5 over the DER DigestInfo of the hash (what
 ``jukicard signature verify FILE SIG --cert CERT`` checks, in any of the forms written
@@ -42,16 +51,100 @@ if TYPE_CHECKING:
 __all__ = ["sign"]
 
 
+def _hex(value: str, option: str) -> bytes:
+    from jukicard.services.inputs import InputError
+
+    text = value.strip().lower().removeprefix("0x").replace(":", "")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise InputError(f"{option} must be hexadecimal", option=option) from None
+
+
+def _content(file: str | None, challenge: str | None, pin_stdin: bool) -> bytes:
+    """The bytes a CMS covers: the challenge, FILE, or stdin (``FILE -``), capped."""
+    from jukicard.services.inputs import MAX_CMS_CONTENT, InputError, read_input
+
+    if challenge is not None:
+        value = _hex(challenge, "--challenge")
+        if not value:
+            raise InputError("--challenge is empty", option="--challenge")
+        return value
+    if file != "-":
+        return read_input(file or "", option="FILE", what="document", limit=MAX_CMS_CONTENT)
+    if pin_stdin:
+        raise InputError("cannot read both the data and the PIN from stdin", option="FILE",
+                         path="-")
+    source: Any = getattr(sys.stdin, "buffer", None) or sys.stdin
+    try:
+        data = source.read(MAX_CMS_CONTENT + 1)
+    except (AttributeError, OSError, ValueError):
+        raise InputError("FILE -: cannot read stdin", option="FILE", path="-") from None
+    if len(data) > MAX_CMS_CONTENT:
+        raise InputError("FILE -: the content is too large for a CMS", option="FILE",
+                         path="-")
+    return bytes(data)
+
+
+def _sign_cms(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
+              digest: str | None, key: str, hash_alg: str, output: str | None, cms: bool,
+              attached: bool, challenge: str | None, cert_out: str | None) -> int:
+    """``sign --cms``: a CMS SignedData over FILE or ``--challenge`` (checked, then
+    written atomically by :class:`~jukicard.cli._files.Outputs`)."""
+    from jukicard.cli._files import Outputs
+    from jukicard.services.cmssign import sign_cms
+    from jukicard.services.data import to_pem
+    from jukicard.services.inputs import InputError
+
+    if not cms:
+        raise click.UsageError("--attached and --challenge need --cms")
+    if digest is not None:
+        raise click.UsageError("--cms signs the content itself: give FILE or --challenge, "
+                               "not --digest")
+    if (file is None) == (challenge is None):
+        raise click.UsageError("give FILE or --challenge HEX (one of them)")
+    if cert_out == "-" and (as_json or output in (None, "-")):
+        raise InputError("--cert-out -: stdout already carries the CMS; write the "
+                         "certificate to a file, or the CMS with -o FILE",
+                         option="--cert-out", path="-")
+    reads_stdin = "-" if pin_stdin else None
+    with Outputs(inputs=(("document", file), ("PIN (--pin-stdin)", reads_stdin)),
+                 stdout=out()) as outputs:
+        raw = None if output == "-" and as_json else output
+        cms_file = outputs.plan("-o", raw, what="CMS", binary=True,
+                                private=key == "sign")
+        cert_file = outputs.plan("--cert-out", cert_out, what="certificate",
+                                 private=key == "sign")
+        content = _content(file, challenge, pin_stdin)
+        asker = interaction(pin_stdin)
+        with card.open() as transport:
+            result = sign_cms(transport, asker, content, key=key, attached=attached,
+                              hash_name=hash_alg)
+        if cms_file is not None:
+            cms_file.write(result.cms)
+        if cert_file is not None:
+            cert_file.write(to_pem(result.certificate))
+    if as_json:
+        obj: dict[str, Any] = result.to_json()
+        if raw is not None:
+            obj["output"] = output
+        if cert_out is not None:
+            obj["certificate_output"] = cert_out
+        out().json({**obj, "card_source": card.source_json()})
+    elif output is None:
+        out().text(base64.b64encode(result.cms).decode("ascii"))
+    elif cms_file is not None and cms_file.delivered and output != "-":
+        notice(f"CMS ({len(result.cms)} bytes, {key} key, {hash_alg}, "
+               f"{'attached' if result.attached else 'detached'}) written to {output}")
+    return 0
+
+
 def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool) -> bytes:
     from jukicard.services.inputs import InputError, hash_file
     from jukicard.services.signing import hash_stream
 
     if digest is not None:
-        text = digest.strip().lower().removeprefix("0x").replace(":", "")
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            raise InputError("--digest must be hexadecimal", option="--digest") from None
+        return _hex(digest, "--digest")
     if file != "-":
         return hash_file(file or "", hash_alg, option="FILE")
     if pin_stdin:
@@ -86,17 +179,25 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
 @click.option("-o", "--output", metavar="SIG",
               help="write the raw signature bytes here ('-': to stdout, not to a terminal; "
               "default: base64 on stdout)")
+@click.option("--cms", is_flag=True,
+              help="write a CMS SignedData (DER, CAdES-BES) instead of a raw signature")
+@click.option("--attached", is_flag=True, help="with --cms: put the content inside the CMS")
+@click.option("--challenge", metavar="HEX",
+              help="with --cms: sign these bytes (hex; a login nonce, with --key auth)")
 @click.option("--cert-out", metavar="CERT",
               help="also write the key's certificate (PEM) here; NOTE: the sign certificate "
               "holds personal data")
 def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
          digest: str | None, key: str, hash_alg: str, output: str | None,
-         cert_out: str | None) -> int:
+         cms: bool, attached: bool, challenge: str | None, cert_out: str | None) -> int:
     from jukicard.cli._files import Outputs
     from jukicard.services.data import to_pem
     from jukicard.services.inputs import InputError
     from jukicard.services.signing import sign_digest
 
+    if cms or attached or challenge is not None:
+        return _sign_cms(file, card, as_json, pin_stdin, digest, key, hash_alg, output,
+                         cms, attached, challenge, cert_out)
     if (file is None) == (digest is None):
         raise click.UsageError("give FILE or --digest HEX (one of them)")
     if cert_out == "-" and (as_json or output in (None, "-")):

@@ -1,0 +1,150 @@
+"""Signed documents from the card: a CMS SignedData (RFC 5652, CAdES-BES attributes) made
+with the JPKI sign key (a document) or auth key (a login challenge).
+
+The CMS is built by :func:`jukicard.pki.cmsbuild.build_signed_data`; its one signature is
+made by the card (``80 2A 00 80``, :attr:`SignScheme.DIGEST_INFO`: the card pads the
+DigestInfo the host built over the signed attributes).  No private key leaves the card.
+
+PIN: asked once per call through the caller's interaction, after a data-less status check
+(a blocked PIN is never asked), and sent in exactly one VERIFY:
+
+* auth key: the auth certificate and its CA are read first (no PIN needed), then VERIFY +
+  COMPUTE DIGITAL SIGNATURE in one transaction;
+* sign key: the sign CA is read first; the sign certificate needs the password, so it is
+  read right after the one VERIFY, and the signature follows in the same selection
+  without a second VERIFY.
+
+The signature is checked twice before anything is returned: by the session against the
+certificate it reads, and by the builder against the certificate in the CMS (the two must
+be the same certificate).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+
+from jukicard.card.crypto import HashAlg
+from jukicard.card.detect import open_card
+from jukicard.card.jpki import JpkiSession
+from jukicard.card.signscheme import SignScheme
+from jukicard.errors import DataIntegrityError, UsageError
+from jukicard.pki.cmsbuild import SigningScheme, build_signed_data
+from jukicard.pki.signatures import parse_digest_info
+from jukicard.services.interaction import UserInteraction
+from jukicard.services.pins import ask_pin
+from jukicard.services.signing import KEY_IDS, _as_bytes, _key_ref
+from jukicard.transport.base import Transport
+
+__all__ = ["CmsSignResult", "sign_cms"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CmsSignResult:
+    """A CMS SignedData made with a card key.
+
+    :ivar key: ``"sign"`` or ``"auth"``.
+    :ivar hash_alg: ``"sha256"``...
+    :ivar attached: the content is inside the CMS.
+    :ivar cms: the DER ContentInfo (already verified).
+    :ivar certificate: the signer certificate (DER).  NOTE: the sign certificate (and so
+        the subject and the CMS itself) holds personal data: none is shown in ``repr()``.
+    :ivar signer_subject: the signer certificate's subject (RFC 4514 string).
+    """
+
+    key: str
+    hash_alg: str
+    attached: bool
+    cms: bytes = field(repr=False)
+    certificate: bytes = field(repr=False)
+    signer_subject: str = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary ``jukicard sign --cms --json`` prints (not the CMS itself)."""
+        return {
+            "key": self.key,
+            "hash": self.hash_alg,
+            "attached": self.attached,
+            "size": len(self.cms),
+            "signer_subject": self.signer_subject,
+        }
+
+
+def _cert_enum(jpki: JpkiSession, name: str) -> Any:
+    for ref in jpki.CERTS:
+        if ref.name == name:
+            return ref
+    raise UsageError(f"this card has no {name.lower().replace('_', ' ')} certificate")
+
+
+def sign_cms(
+    transport: Transport,
+    interaction: UserInteraction,
+    content: bytes,
+    *,
+    key: str = "sign",
+    attached: bool = False,
+    hash_name: str = "sha256",
+    signing_time: _dt.datetime | None = None,
+) -> CmsSignResult:
+    """Sign ``content`` into a CMS SignedData with a card key; asks the key's PIN once.
+
+    :param content: the document, or the caller's challenge (nonce) for the auth key.
+    :param key: ``"sign"`` (署名用, documents; default) or ``"auth"`` (利用者証明用, a
+        login challenge).
+    :param attached: put the content inside the CMS (default: detached).
+    :param hash_name: ``sha256`` (default), ``sha384`` or ``sha512``.
+    :param signing_time: the signingTime attribute (aware); default now.
+    :returns: the CMS and a summary.
+    :raises UsageError: unknown key/hash, ``content`` not bytes (nothing sent, nobody asked).
+    :raises PinError: / :raises PinBlockedError: wrong or blocked PIN (no CMS).
+    :raises BadResponse: a certificate on the card is unusable.
+    :raises DataIntegrityError: the card's signature does not verify, or the card gave a
+        different certificate for the signature than the one in the CMS.
+    :raises CmsSignerOutputError: the signature does not verify inside the CMS.
+    :raises TransportError: (or a subclass) the card went away.
+    """
+    content = _as_bytes(content, "content")
+    if not isinstance(key, str) or key not in KEY_IDS:
+        raise UsageError(f"unknown key; use one of {', '.join(KEY_IDS)}")
+    alg = HashAlg.coerce(hash_name)
+    if not isinstance(attached, bool):
+        raise UsageError("attached must be True or False")
+    jpki = open_card(transport).jpki()
+    ref = _key_ref(jpki, key)
+    spec = ref.value
+    cert_ref = next(c for c in jpki.CERTS if c.value == spec.cert)
+    ca_der = jpki.read_certificate(_cert_enum(jpki, f"{ref.name}_CA"))
+    cert_needs_pin = spec.cert.pin is not None
+    cert_der = None if cert_needs_pin else jpki.read_certificate(cert_ref)
+    pin_ref = next(p for p in jpki.PINS if p.value == spec.pin)
+    pin: str | None = ask_pin(jpki, pin_ref, interaction)
+    if cert_der is None:  # the sign certificate: read after the one VERIFY
+        cert_der = jpki.read_certificate(cert_ref, pin)
+        pin = None  # verified in this selection; never sent twice
+
+    def card_signer(block: bytes) -> bytes:
+        hash_of_block, digest = parse_digest_info(block)
+        if hash_of_block != alg.value:
+            raise DataIntegrityError("the CMS builder asked for another hash")
+        signature, used_cert = jpki.sign_with_certificate(
+            ref, pin, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO)
+        if used_cert != cert_der:
+            raise DataIntegrityError(f"{spec.name}: the card's certificate changed while "
+                                     "signing")
+        return signature
+
+    cms = build_signed_data(content, signer=card_signer, certificate=cert_der,
+                            ca_certificates=[ca_der],
+                            scheme=SigningScheme.PKCS1V15_DIGEST_INFO, hash_name=alg.value,
+                            attached=attached, signing_time=signing_time)
+    subject = x509.load_der_x509_certificate(cert_der).subject.rfc4514_string()
+    log.info("made a CMS (%s, %s key, %s)", alg.value, key,
+             "attached" if attached else "detached")
+    return CmsSignResult(key, alg.value, attached, cms, cert_der, subject)

@@ -1,0 +1,144 @@
+"""CMS signing with the emulated card (issue 13): ``services.cmssign.sign_cms`` and
+``jukicard sign --cms``, checked by openssl and by ``jukicard signature verify``.
+
+The emulated card ``mynumber-01`` stands in for a real card; its CA certificates are the
+test roots ``vectors/pki/ca/{sign,auth}-2023.cer``.  The autouse PIN ledger asserts one
+VERIFY with data per signing, with the PIN the test gave.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from emulated_support import PINS, Emulated, PinLedger
+from test_cli_card import Cli, cli  # noqa: F401 - the CLI fixture
+
+from jukicard.errors import PinError, UsageError
+from jukicard.services.cmssign import sign_cms
+from jukicard.services.interaction import ScriptedInteraction
+
+CA = Path(__file__).resolve().parents[2] / "vectors" / "pki" / "ca"
+OPENSSL = shutil.which("openssl")
+needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl not installed")
+DOC = b"application form\n" * 50
+
+
+def _openssl_ok(tmp_path: Path, cms: bytes, root: str, content: bytes | None) -> bool:
+    p7s = tmp_path / "x.p7s"
+    p7s.write_bytes(cms)
+    ca = tmp_path / "root.pem"
+    ca.write_bytes(x509.load_der_x509_certificate((CA / root).read_bytes())
+                   .public_bytes(Encoding.PEM))
+    cmd = [str(OPENSSL), "cms", "-verify", "-binary", "-inform", "DER", "-in", str(p7s),
+           "-CAfile", str(ca), "-purpose", "any", "-out", str(tmp_path / "out.bin")]
+    if content is not None:
+        (tmp_path / "doc.bin").write_bytes(content)
+        cmd += ["-content", str(tmp_path / "doc.bin")]
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_sign_cms_document_with_sign_key(mynumber: Emulated, pins: PinLedger,
+                                         attached: bool, tmp_path: Path) -> None:
+    it = ScriptedInteraction([pins.submit(PINS["sign"])])
+    res = sign_cms(mynumber.transport, it, DOC, attached=attached, hash_name="sha384")
+    assert len(it.requests) == 1 and mynumber.card.stats.signatures == 1
+    assert res.key == "sign" and res.attached is attached and res.hash_alg == "sha384"
+    assert "cms" not in repr(res) and res.signer_subject not in repr(res)
+    if OPENSSL is not None:
+        assert _openssl_ok(tmp_path, res.cms, "sign-2023.cer", None if attached else DOC)
+        flipped = bytearray(DOC)
+        flipped[0] ^= 1
+        if not attached:  # the acceptance is not vacuous
+            assert not _openssl_ok(tmp_path, res.cms, "sign-2023.cer", bytes(flipped))
+            assert not _openssl_ok(tmp_path, res.cms, "auth-2023.cer", DOC)
+
+
+@needs_openssl
+def test_sign_cms_challenge_with_auth_key(mynumber: Emulated, pins: PinLedger,
+                                          tmp_path: Path) -> None:
+    nonce = bytes(range(32))
+    res = sign_cms(mynumber.transport, ScriptedInteraction([pins.submit(PINS["auth"])]),
+                   nonce, key="auth")
+    assert res.key == "auth" and mynumber.card.stats.signatures == 1
+    assert _openssl_ok(tmp_path, res.cms, "auth-2023.cer", nonce)
+
+
+def test_sign_cms_wrong_pin_is_pin_error_and_no_signature(mynumber: Emulated,
+                                                          pins: PinLedger) -> None:
+    with pytest.raises(PinError):
+        sign_cms(mynumber.transport, ScriptedInteraction([pins.submit("WRONG1")]), DOC)
+    assert mynumber.card.stats.signatures == 0
+
+
+def test_sign_cms_usage_errors_cost_no_pin(mynumber: Emulated) -> None:
+    it = ScriptedInteraction(["ABC123"])
+    for kwargs in ({"key": "nope"}, {"hash_name": "md5"}, {"hash_name": "sha1"}):
+        with pytest.raises(UsageError):
+            sign_cms(mynumber.transport, it, DOC, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        sign_cms(mynumber.transport, it, "text")  # type: ignore[arg-type]
+    assert it.requests == [] and mynumber.card.stats.verify_with_data == 0
+
+
+# --------------------------------------------------------------------------- CLI
+@pytest.mark.parametrize("attached", [False, True])
+def test_cli_sign_cms_file_then_signature_verify(cli: Cli, pins: PinLedger,  # noqa: F811
+                                                  tmp_path: Path, attached: bool) -> None:
+    doc = tmp_path / "form.txt"
+    doc.write_bytes(DOC)
+    p7s = tmp_path / "form.p7s"
+    argv = ["sign", str(doc), "--cms", "-o", str(p7s), "--emulated", "--pin-stdin", "--json"]
+    res = cli.run(*argv + (["--attached"] if attached else []),
+                  stdin=pins.submit(PINS["sign"]) + "\n")
+    assert res.rc == 0, res.err
+    summary = json.loads(res.out)
+    assert summary["key"] == "sign" and summary["hash"] == "sha256"
+    assert summary["attached"] is attached and summary["size"] == p7s.stat().st_size
+    assert summary["signer_subject"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["form.p7s", "form.txt"]
+    ver = cli.run("signature", "verify", str(doc), str(p7s), "--json")
+    assert ver.rc == 0, ver.out + ver.err
+    if OPENSSL is not None:
+        (tmp_path / "ossl").mkdir()
+        assert _openssl_ok(tmp_path / "ossl", p7s.read_bytes(), "sign-2023.cer",
+                           None if attached else DOC)
+
+
+def test_cli_sign_cms_challenge_auth_key(cli: Cli, pins: PinLedger,  # noqa: F811
+                                         tmp_path: Path) -> None:
+    out = tmp_path / "login.p7s"
+    res = cli.run("sign", "--challenge", "00112233445566778899aabbccddeeff", "--key", "auth",
+                  "--cms", "-o", str(out), "--emulated", "--pin-stdin",
+                  stdin=pins.submit(PINS["auth"]) + "\n")
+    assert res.rc == 0, res.err
+    nonce = tmp_path / "nonce.bin"
+    nonce.write_bytes(bytes.fromhex("00112233445566778899aabbccddeeff"))
+    ver = cli.run("signature", "verify", str(nonce), str(out))
+    assert ver.rc == 0, ver.out + ver.err
+    if OPENSSL is not None:
+        assert _openssl_ok(tmp_path, out.read_bytes(), "auth-2023.cer", nonce.read_bytes())
+
+
+def test_cli_sign_cms_wrong_pin_leaves_no_file(cli: Cli, pins: PinLedger,  # noqa: F811
+                                               tmp_path: Path) -> None:
+    doc = tmp_path / "form.txt"
+    doc.write_bytes(DOC)
+    res = cli.run("sign", str(doc), "--cms", "-o", str(tmp_path / "form.p7s"), "--emulated",
+                  "--pin-stdin", stdin=pins.submit("WRONG1") + "\n")
+    assert res.rc != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["form.txt"]  # no temp file either
+
+
+def test_cli_cms_options_need_cms(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    doc = tmp_path / "form.txt"
+    doc.write_bytes(DOC)
+    assert cli.run("sign", str(doc), "--attached", "--emulated").rc == 2
+    assert cli.run("sign", "--challenge", "00", "--emulated").rc == 2
+    assert cli.run("sign", "--digest", "00" * 32, "--cms", "--emulated").rc == 2
