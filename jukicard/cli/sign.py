@@ -124,18 +124,28 @@ def _sign_cms(file: str | None, card: CardSelection, as_json: bool, pin_stdin: b
             cms_file.write(result.cms)
         if cert_file is not None:
             cert_file.write(to_pem(result.certificate))
+    return _report(card, as_json, result.to_json(), result.cms, raw, output, cert_out,
+                   cms_file is not None and cms_file.delivered,
+                   f"CMS ({len(result.cms)} bytes, {key} key, {hash_alg}, "
+                   f"{'attached' if result.attached else 'detached'})")
+
+
+def _report(card: CardSelection, as_json: bool, summary: dict[str, Any], payload: bytes,
+            raw: str | None, output: str | None, cert_out: str | None, delivered: bool,
+            what: str) -> int:
+    """The result of ``sign``, raw or CMS: JSON (with where the files went), the payload
+    in base64 on stdout when there is no ``-o``, or a notice naming the file written."""
     if as_json:
-        obj: dict[str, Any] = result.to_json()
+        obj: dict[str, Any] = dict(summary)
         if raw is not None:
             obj["output"] = output
         if cert_out is not None:
             obj["certificate_output"] = cert_out
         out().json({**obj, "card_source": card.source_json()})
     elif output is None:
-        out().text(base64.b64encode(result.cms).decode("ascii"))
-    elif cms_file is not None and cms_file.delivered and output != "-":
-        notice(f"CMS ({len(result.cms)} bytes, {key} key, {hash_alg}, "
-               f"{'attached' if result.attached else 'detached'}) written to {output}")
+        out().text(base64.b64encode(payload).decode("ascii"))
+    elif delivered and output != "-":
+        notice(f"{what} written to {output}")
     return 0
 
 
@@ -224,16 +234,6 @@ def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
             sig_file.write(result.signature)
         if cert_file is not None and result.certificate is not None:
             cert_file.write(to_pem(result.certificate))
-    if as_json:
-        obj: dict[str, Any] = result.to_json()
-        if raw is not None:
-            obj["output"] = output
-        if cert_out is not None:
-            obj["certificate_output"] = cert_out
-        out().json({**obj, "card_source": card.source_json()})
-    elif output is None:
-        out().text(base64.b64encode(result.signature).decode("ascii"))
-    elif sig_file is not None and sig_file.delivered and output != "-":
-        notice(f"signature ({len(result.signature)} bytes, {key} key, {hash_alg}) written to "
-               f"{output}")
-    return 0
+    return _report(card, as_json, result.to_json(), result.signature, raw, output, cert_out,
+                   sig_file is not None and sig_file.delivered,
+                   f"signature ({len(result.signature)} bytes, {key} key, {hash_alg})")
