@@ -15,7 +15,7 @@
 #
 # Readiness = /run/pcscd/pcscd.comm exists AND the vpcd port is in LISTEN (ss -ltnH).  We never
 # probe by connecting to the vpcd port: vpcd would take the connection for a card insertion.
-# See shared/reference/virtual-card-stack.md §2-§3 and §10 (stale PID file, zombie pcscd).
+# See the team's virtual-card-stack reference, §2-§3 and §10 (stale PID file, zombie pcscd).
 set -euo pipefail
 
 VSTACK_DIR=${VSTACK_DIR:-/tmp/vstack-run}

@@ -4,7 +4,7 @@ provide, and the data objects that pass between them (issue 12).
 The shape follows BioAPI (ISO/IEC 19784-1) units — sensor → :class:`VeinDevice`, processing
 and matching → :class:`VeinMatcher`, archive → :class:`TemplateStore` — with BioAPI's
 threshold semantics: the caller asks for a **maximum false-match rate** and the matcher
-reports the rate it achieved (``../shared/reference/vein-authentication.md`` §2).
+reports the rate it achieved (the team's vein-authentication developer reference, §2).
 
 Rules every plugin and every caller keeps:
 

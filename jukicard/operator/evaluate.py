@@ -1,7 +1,7 @@
 """Technology evaluation of the vein matcher on a (simulated) capture device, in ISO/IEC
 19795-1 vocabulary.
 
-Protocol (``../shared/reference/vein-authentication.md`` §6): subjects are split, never
+Protocol (the team's vein-authentication developer reference, §6): subjects are split, never
 samples — the first half (seeds ``0 … n/2−1``, *development*) picks the thresholds, the
 second half (*evaluation*) reports.  **Enrol/probe**: captures ``0 … enrol−1`` of a subject
 are fused into its reference (an enrolment transaction), captures ``enrol … captures−1`` are
