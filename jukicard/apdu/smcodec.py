@@ -39,6 +39,7 @@ __all__ = [
     "SM_MISSING",
     "SM_INCORRECT",
     "pad",
+    "strip_padding",
     "unpad",
     "kdf_input",
     "ssc_block",
@@ -62,20 +63,30 @@ def _fail(message: str, sw: int = SM_INCORRECT) -> JukicardSecureMessagingError:
 
 
 def pad(data: bytes) -> bytes:
-    """ISO/IEC 7816-4 padding: ``80`` then ``00`` to a whole block (always added)."""
+    """ISO/IEC 7816-4 padding: ``80`` then ``00`` to a whole block (always added).  The one
+    padding of both secure-messaging schemes (the jukicard protocol and the text AP's)."""
     data = bytes(data) + b"\x80"
     return data + b"\x00" * (-len(data) % BLOCK)
 
 
+def strip_padding(data: bytes) -> bytes | None:
+    """Remove ISO/IEC 7816-4 padding, or ``None`` when there is none: no ``80`` marker in the
+    last block (what a wrong key or counter gives).  Each scheme decides what that means."""
+    stripped = data.rstrip(b"\x00")
+    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= BLOCK:
+        return None
+    return stripped[:-1]
+
+
 def unpad(data: bytes) -> bytes:
-    """Remove ISO/IEC 7816-4 padding.
+    """Remove ISO/IEC 7816-4 padding (the jukicard protocol).
 
     :raises JukicardSecureMessagingError: no ``80`` marker in the last block.
     """
-    stripped = data.rstrip(b"\x00")
-    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= BLOCK:
+    stripped = strip_padding(data)
+    if stripped is None:
         raise _fail("secure messaging: bad padding")
-    return stripped[:-1]
+    return stripped
 
 
 def kdf_input(counter: int, context: bytes) -> bytes:

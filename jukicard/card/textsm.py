@@ -89,6 +89,7 @@ from jukicard.apdu.apps.text import (
     TAG_SM_LE,
 )
 from jukicard.apdu.command import EXTENDED_MAX_LE, CommandApdu, ResponseApdu
+from jukicard.apdu.smcodec import BLOCK, pad, strip_padding
 from jukicard.apdu.tlv import Tlv, encode_length
 from jukicard.card.codec import container, rsa_key_tlvs, rsa_numbers, rsa_public_key, tlv
 from jukicard.errors import (
@@ -121,7 +122,6 @@ log = logging.getLogger(__name__)
 #: What the processor sends through: a plain ``send`` (the channel's).
 SendApdu = Callable[[CommandApdu], ResponseApdu]
 
-_BLOCK = 16
 #: The smallest EF ``0006`` modulus the seed is sent under (the card's key is RSA-2048).
 MIN_SESSION_KEY_BITS = 2048
 _WHAT_KEY = "session-key public key EF (0006)"
@@ -199,21 +199,7 @@ def session_key_cryptogram(public_key: rsa.RSAPublicKey, seed: bytes) -> bytes:
 def sm_iv(key: bytes, counter: int) -> bytes:
     """The IV of counter ``counter``: AES-128(key, counter as 16 big-endian bytes)."""
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - one block
-    return enc.update(counter.to_bytes(_BLOCK, "big")) + enc.finalize()
-
-
-def _pad(data: bytes) -> bytes:
-    """ISO/IEC 7816-4 padding: ``80`` then ``00`` to the block size, always added."""
-    padded = data + b"\x80"
-    return padded + bytes(-len(padded) % _BLOCK)
-
-
-def _unpad(data: bytes) -> bytes | None:
-    """Strip ISO/IEC 7816-4 padding; ``None`` if there is none (at most one block)."""
-    body = data.rstrip(b"\x00")
-    if not body or body[-1] != 0x80 or len(data) - len(body) >= _BLOCK:
-        return None
-    return body[:-1]
+    return enc.update(counter.to_bytes(BLOCK, "big")) + enc.finalize()
 
 
 class _Cipher:
@@ -230,14 +216,14 @@ class _Cipher:
 
     def encrypt(self, counter: int, data: bytes) -> bytes:
         enc = Cipher(algorithms.AES(self._key), modes.CBC(sm_iv(self._key, counter))).encryptor()
-        return enc.update(_pad(data)) + enc.finalize()
+        return enc.update(pad(data)) + enc.finalize()
 
     def decrypt(self, counter: int, ciphertext: bytes) -> bytes | None:
         """The plaintext, or ``None`` if it does not unpad (or is not whole blocks)."""
-        if not ciphertext or len(ciphertext) % _BLOCK:
+        if not ciphertext or len(ciphertext) % BLOCK:
             return None
         dec = Cipher(algorithms.AES(self._key), modes.CBC(sm_iv(self._key, counter))).decryptor()
-        return _unpad(dec.update(ciphertext) + dec.finalize())
+        return strip_padding(dec.update(ciphertext) + dec.finalize())
 
 
 class TextSecureMessaging:

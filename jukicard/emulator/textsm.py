@@ -63,6 +63,7 @@ from jukicard.apdu.apps.text import (
     TAG_SM_LE,
 )
 from jukicard.apdu.command import EXTENDED_MAX_LE, CommandApdu
+from jukicard.apdu.smcodec import BLOCK, pad, strip_padding
 from jukicard.apdu.sw import SW
 from jukicard.apdu.tlv import Tlv
 from jukicard.emulator.fs import KeyIEF
@@ -79,7 +80,6 @@ SESSION_KEY_IEF = 0x0016
 _NO_SESSION_KEY_FUNCTION = frozenset({App.COMMON.aid, App.VISUAL.aid})
 _READ_BINARY = 0xB0
 _VERIFY = 0x20
-_AES_BLOCK = 16
 
 
 def no_session_error(cmd: CommandApdu) -> SwError:
@@ -93,7 +93,7 @@ def no_session_error(cmd: CommandApdu) -> SwError:
 def _aes_cbc(key: bytes, counter: int, data: bytes, *, decrypt: bool) -> bytes:
     """AES-128-CBC, IV = AES-128(key, counter as 16 big-endian bytes), no padding."""
     ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - the IV block
-    iv = ecb.update(counter.to_bytes(_AES_BLOCK, "big")) + ecb.finalize()
+    iv = ecb.update(counter.to_bytes(BLOCK, "big")) + ecb.finalize()
     cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
     op = cipher.decryptor() if decrypt else cipher.encryptor()
     return op.update(data) + op.finalize()
@@ -129,9 +129,8 @@ class TextSecureChannel:
         data = run(plain)  # an SwError passes through: N has advanced all the same
         if not data:
             return b""
-        body = data + b"\x80"
-        body += bytes(-len(body) % _AES_BLOCK)
-        value = bytes((SM_PADDING_INDICATOR,)) + _aes_cbc(self._key, n, body, decrypt=False)
+        value = bytes((SM_PADDING_INDICATOR,)) + _aes_cbc(self._key, n, pad(data),
+                                                          decrypt=False)
         return Tlv(TAG_SM_CRYPTOGRAM, value).encode()
 
     def _destroy(self, reason: str) -> SwError:
@@ -156,12 +155,12 @@ class TextSecureChannel:
             return CommandApdu(0x00, cmd.ins, cmd.p1, cmd.p2, le=le)
         value = obj.value
         ct = value[1:]
-        if value[:1] != bytes((SM_PADDING_INDICATOR,)) or not ct or len(ct) % _AES_BLOCK:
+        if value[:1] != bytes((SM_PADDING_INDICATOR,)) or not ct or len(ct) % BLOCK:
             raise self._destroy("bad padding indicator or cryptogram length")
-        body = _aes_cbc(self._key, n, ct, decrypt=True).rstrip(b"\x00")
-        if not body or body[-1] != 0x80 or len(ct) - len(body) >= _AES_BLOCK:
+        body = strip_padding(_aes_cbc(self._key, n, ct, decrypt=True))
+        if body is None:
             raise self._destroy("padding does not strip (wrong counter?)")
-        return CommandApdu(0x00, cmd.ins, cmd.p1, cmd.p2, body[:-1])
+        return CommandApdu(0x00, cmd.ins, cmd.p1, cmd.p2, body)
 
 
 class TextSmCommands(CardState):
