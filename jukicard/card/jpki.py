@@ -218,9 +218,7 @@ class JpkiSession(ApplicationSession[PinRef]):
 
     def _read_signing_certificate(self, spec: CertSpec) -> tuple[bytes, rsa.RSAPublicKey]:
         """Read a key's certificate: the DER and its RSA key, or BadResponse if unusable."""
-        der = self._read_certificate(spec)
-        key = crypto.certificate_rsa_key(crypto.load_der_certificate(der, spec.name), spec.name)
-        return der, key
+        return _signing_key(self._read_certificate(spec), spec)
 
     # ------------------------------------------------------------------ signing
     def sign(
@@ -285,21 +283,31 @@ class JpkiSession(ApplicationSession[PinRef]):
         hash_alg: crypto.HashAlg | str = crypto.HashAlg.SHA256,
         message: bytes | None = None,
         scheme: SignScheme = SignScheme.DIGEST_INFO,
+        certificate: bytes | None = None,
     ) -> tuple[bytes, bytes]:
         """:meth:`sign`, also returning the certificate (DER) the signature was checked
         against: ``(signature, certificate)``.  Same errors as :meth:`sign`.
+
+        :param certificate: the key's certificate (DER) as the caller already read it from
+            this card (e.g. to put it in a CMS before signing): the signature is checked
+            against it instead of reading it again; a signature that does not verify under
+            it is :class:`~jukicard.errors.DataIntegrityError` as always.
+        :raises UsageError: ``certificate`` not bytes (nothing is sent).
 
         NOTE: the sign certificate holds personal data (name, address, birth date).
         """
         spec = self._key(key)
         alg = crypto.HashAlg.coerce(hash_alg)
         sign_input = prepare_sign_input(SignScheme.coerce(scheme), alg, digest, message)
+        if certificate is not None and not isinstance(certificate, bytes):
+            raise UsageError("certificate must be the DER bytes of the key's certificate")
+        given = _signing_key(certificate, spec.cert) if certificate is not None else None
         raw_pin = self._encode_pin(spec.pin, pin) if pin is not None else None
         cert_needs_pin = spec.cert.pin is not None
 
         with self._operation(fresh=raw_pin is not None):
-            checked: tuple[bytes, rsa.RSAPublicKey] | None = None
-            if not cert_needs_pin:  # check the certificate before the PIN is spent
+            checked = given
+            if checked is None and not cert_needs_pin:  # checked before the PIN is spent
                 checked = self._read_signing_certificate(spec.cert)
             if raw_pin is not None:
                 self._verify(spec.pin, raw_pin)
@@ -338,3 +346,9 @@ class JukiJpkiSession(JpkiSession):
     PINS: ClassVar[tuple[PinRef, ...]] = tuple(JukiJpkiPin)
     CERTS: ClassVar[tuple[CertRef, ...]] = tuple(JukiJpkiCert)
     KEYS: ClassVar[tuple[KeyRef, ...]] = tuple(JukiJpkiKey)
+
+
+def _signing_key(der: bytes, spec: CertSpec) -> tuple[bytes, rsa.RSAPublicKey]:
+    """A key's certificate and its RSA public key, or BadResponse if unusable."""
+    return der, crypto.certificate_rsa_key(crypto.load_der_certificate(der, spec.name),
+                                           spec.name)

@@ -133,11 +133,11 @@ def sign_cms(
         hash_of_block, digest = parse_digest_info(block)
         if hash_of_block != alg.value:
             raise DataIntegrityError("the CMS builder asked for another hash")
-        signature, used_cert = jpki.sign_with_certificate(
-            ref, pin, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO)
-        if used_cert != cert_der:
-            raise DataIntegrityError(f"{spec.name}: the card's certificate changed while "
-                                     "signing")
+        # checked against the certificate already read (and put in the CMS): a card swapped
+        # since then signs with another key, which fails that check (DataIntegrityError)
+        signature, _cert = jpki.sign_with_certificate(
+            ref, pin, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
+            certificate=cert_der)
         return signature
 
     cms = build_signed_data(content, signer=card_signer, certificate=cert_der,

@@ -142,3 +142,41 @@ def test_cli_cms_options_need_cms(cli: Cli, tmp_path: Path) -> None:  # noqa: F8
     assert cli.run("sign", str(doc), "--attached", "--emulated").rc == 2
     assert cli.run("sign", "--challenge", "00", "--emulated").rc == 2
     assert cli.run("sign", "--digest", "00" * 32, "--cms", "--emulated").rc == 2
+
+
+@pytest.mark.parametrize(("key", "pin", "cert_ef"), [("sign", "sign", "0001"),
+                                                      ("auth", "auth", "000A")])
+def test_sign_cms_reads_the_key_certificate_once(mynumber: Emulated, pins: PinLedger,
+                                                 key: str, pin: str, cert_ef: str) -> None:
+    """The certificate put in the CMS is the one the signature is checked against: it is
+    read from the card once.  Before, the session read it a second time to check the
+    signature (one more SELECT + READ of the EF per signing)."""
+    sign_cms(mynumber.transport, ScriptedInteraction([pins.submit(PINS[pin])]), DOC, key=key)
+    selects = [c for c in mynumber.sent if c[:4] == bytes.fromhex("00A4020C")
+               and c[5:7] == bytes.fromhex(cert_ef)]
+    assert len(selects) == 1
+
+
+def test_sign_with_a_given_certificate_checks_the_signature_against_it(
+        mynumber: Emulated, pins: PinLedger) -> None:
+    """``sign_with_certificate(certificate=…)``: a certificate of another key (a card
+    swapped after its certificate was read) makes the signature fail its check; a value
+    that is not bytes is refused before anything is sent."""
+    from jukicard.apdu.apps.jpki import JpkiCert, JpkiKey
+    from jukicard.card.jpki import JpkiSession
+    from jukicard.errors import DataIntegrityError
+
+    jpki = JpkiSession(mynumber.transport)
+    auth_cert = jpki.read_certificate(JpkiCert.AUTH)
+    sent = len(mynumber.sent)
+    with pytest.raises(UsageError):
+        jpki.sign_with_certificate(JpkiKey.AUTH, None, digest=bytes(32),
+                                   certificate="not bytes")  # type: ignore[arg-type]
+    assert len(mynumber.sent) == sent
+    other = jpki.read_certificate(JpkiCert.SIGN_CA)
+    with pytest.raises(DataIntegrityError):
+        jpki.sign_with_certificate(JpkiKey.AUTH, pins.submit(PINS["auth"]),
+                                   digest=bytes(32), certificate=other)
+    signature, der = jpki.sign_with_certificate(JpkiKey.AUTH, None, digest=bytes(32),
+                                                certificate=auth_cert)
+    assert der == auth_cert and len(signature) == 256
