@@ -205,21 +205,24 @@ class CardOS(FileCommands, MutualAuthCommands, SecurityCommands, IdentityCommand
         elif cmd.ins == 0x24:
             self.stats.change_reference_data += 1
         secured = bool(cmd.cla & 0x0C) and cmd.cla != 0xFF and not cmd.cla & 0x60
-        if not secured:
-            self._cla_class(cmd.cla)  # a bad CLA is answered before a length problem
+        # a bad CLA is answered before a length problem
+        cla_class = None if secured else self._cla_class(cmd.cla)
         if cmd.is_extended and not self.extended_length:
             raise SwError(SW.WRONG_LENGTH, "extended length disabled")
-        if secured:
+        if cla_class is None:
             channel = self.secure_channel
             if channel is None:
                 raise no_session_error(cmd)
             return channel.process(cmd, self._run_plain)
         self._plain_command()
-        return self._run_plain(cmd)
+        return self._handle(cla_class, cmd)
 
     def _run_plain(self, cmd: CommandApdu) -> bytes:
-        """Run a command without secure-messaging bits through the handler table."""
-        cla_class = self._cla_class(cmd.cla)
+        """Run a command a secure channel unwrapped (no SM bits) through the handler
+        table."""
+        return self._handle(self._cla_class(cmd.cla), cmd)
+
+    def _handle(self, cla_class: int, cmd: CommandApdu) -> bytes:
         handler = self._handlers.get((cla_class, cmd.ins))
         if handler is None:
             raise SwError(SW.INS_NOT_SUPPORTED)
