@@ -25,7 +25,7 @@ LOGFILE=$VSTACK_DIR/pcscd.log
 USERS_DIR=$VSTACK_DIR/users
 VSTACK_USER=${VSTACK_USER:-$PPID}
 RUNDIR=/run/pcscd
-PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc opensc-pkcs11 softhsm2 pcsc-tools swig)
+PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc opensc-pkcs11 softhsm2 pcsc-tools swig poppler-utils)
 
 log() { echo "vstack: $*" >&2; }
 
