@@ -7,8 +7,20 @@ content, with or without signed attributes:
   ``messageDigest`` must equal the hash of the content, ``signingTime`` is optional, and the
   signature covers the DER ``SET OF`` the attributes (the ``[0] IMPLICIT`` tag replaced by
   the universal SET tag, as RFC 5652 §5.4 says);
-* without signed attributes the signature covers the content itself.
+* without signed attributes the signature covers the content itself;
+* the signed attributes are read strictly (:mod:`jukicard.pki.cmsattrs`: DER only, each type
+  once, an ESS signing-certificate(-v2) attribute must name the signer certificate, which
+  makes the SignerInfo CAdES-BES);
+* the signature is RSA PKCS#1 v1.5 or RSASSA-PSS with strict parameters
+  (:mod:`jukicard.pki.cmspss`); :attr:`CmsSigner.scheme` says which.
 
+Unsigned attributes (counter-signatures, time-stamp tokens) are not needed to verify a
+signature: their values are ignored (they must only be a well-formed SET OF Attribute),
+except that the values of ``id-aa-signatureTimeStampToken`` are handed out raw
+(:attr:`CmsSigner.timestamp_tokens`) for a caller that checks them.
+
+:meth:`SignedData.verify_signers` judges every SignerInfo on its own (one result each: which
+one is bad); :meth:`SignedData.verify` and :func:`verify_cms` raise the first failure.
 :func:`verify_cms` checks every SignerInfo and, when given a validator, validates each signer
 certificate (the caller's ``Validator``) at the time ``at``.
 """
@@ -16,7 +28,6 @@ certificate (the caller's ``Validator``) at the time ``at``.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import hmac
 import logging
 from collections.abc import Iterable, Sequence
@@ -24,31 +35,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asn1crypto import cms as _cms
+from asn1crypto import core as _core
 from asn1crypto import pem as _pem
-from asn1crypto import x509 as _ax509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukicard.errors import UsageError, ValidationError
-from jukicard.pki.backend import (
-    certificate_extensions,
-    certificate_serial,
-    load_x509_certificate,
-)
+from jukicard.pki.backend import load_x509_certificate
 from jukicard.pki.certs import Certificate
+from jukicard.pki.cmsattrs import MAX_SIGNED_ATTRIBUTES
+from jukicard.pki.cmserrors import (
+    MalformedCmsError,
+    SignerCertificateMismatchError,
+    SignerNotFoundError,
+    UnsupportedCmsAlgorithmError,
+)
+from jukicard.pki.cmssigner import (
+    CmsSigner,
+    SignerOutcome,
+    signers_or_raise,
+    verify_signer_info,
+)
 from jukicard.pki.der import count_values
-from jukicard.pki.errors import MalformedError, PkiError, UnsupportedAlgorithmError
-from jukicard.pki.reasons import Reason
 from jukicard.pki.signatures import (
-    HASHES,
     SignatureInvalidError,
-    UnsupportedKeyError,
-    WeakKeyError,
-    hash_algorithm,
     load_certificate,
-    rsa_public_key,
 )
 from jukicard.pki.validate import Validator
 
@@ -57,9 +67,11 @@ __all__ = [
     "MAX_SIGNER_INFOS",
     "MalformedCmsError",
     "SignerNotFoundError",
+    "SignerCertificateMismatchError",
     "UnsupportedCmsAlgorithmError",
     "CmsSigner",
     "CmsVerification",
+    "SignerOutcome",
     "SignedData",
     "looks_like_cms",
     "verify_cms",
@@ -72,54 +84,6 @@ log = logging.getLogger(__name__)
 MAX_SIGNER_INFOS = 16
 #: The most certificates a SignedData may carry (they join the path-building pool).
 MAX_CMS_CERTIFICATES = 256
-
-#: signatureAlgorithm values accepted in a SignerInfo (PKCS#1 v1.5 only: what the card does).
-_RSA_SIG_ALGS: dict[str, str | None] = {
-    "rsassa_pkcs1v15": None,
-    "sha1_rsa": "sha1",
-    "sha224_rsa": "sha224",
-    "sha256_rsa": "sha256",
-    "sha384_rsa": "sha384",
-    "sha512_rsa": "sha512",
-}
-
-
-class MalformedCmsError(MalformedError):
-    """The bytes are not a well-formed CMS SignedData (or a required attribute is missing)."""
-
-    reason = Reason.MALFORMED_CMS
-
-
-class SignerNotFoundError(PkiError):
-    """No certificate in the CMS (or given by the caller) matches a SignerInfo."""
-
-    reason = Reason.SIGNER_NOT_FOUND
-
-
-class UnsupportedCmsAlgorithmError(UnsupportedAlgorithmError):
-    """The SignerInfo uses an algorithm other than RSA PKCS#1 v1.5 with SHA-2 (or SHA-1)."""
-
-    reason = Reason.UNSUPPORTED_ALGORITHM
-
-
-@dataclass(frozen=True)
-class CmsSigner:
-    """One verified SignerInfo.
-
-    :ivar certificate: the signer certificate.
-    :ivar digest_algorithm: hash name (``"sha256"``...).
-    :ivar signing_time: the signingTime attribute, if any (a claim by the signer, not a proof).
-    :ivar signed_attributes: whether the signature covered signed attributes.
-    :ivar weak_hash: SHA-1 was used (accepted only with ``allow_sha1``).
-    """
-
-    certificate: x509.Certificate
-    digest_algorithm: str
-    signing_time: _dt.datetime | None
-    signed_attributes: bool
-    key_size: int
-    weak_hash: bool = False
-
 
 @dataclass(frozen=True)
 class CmsVerification:
@@ -243,8 +207,13 @@ class SignedData:
                 si["digest_algorithm"]["algorithm"].native  # noqa: B018
                 si["signature_algorithm"]["algorithm"].native  # noqa: B018
                 si["signature"].native  # noqa: B018
-                if si["signed_attrs"].native is not None:
-                    for attr in si["signed_attrs"]:
+                attrs = si["signed_attrs"]
+                if not isinstance(attrs, _core.Void):
+                    if count_values(attrs.contents or b"", MAX_SIGNED_ATTRIBUTES) > \
+                            MAX_SIGNED_ATTRIBUTES:
+                        raise MalformedCmsError(f"a SignerInfo has more than "
+                                                f"{MAX_SIGNED_ATTRIBUTES} signed attributes")
+                    for attr in attrs:
                         attr["type"].native  # noqa: B018
         except MalformedCmsError:
             raise
@@ -260,6 +229,46 @@ class SignedData:
         """True when the content is not inside the CMS."""
         return self.content is None
 
+    def verify_signers(
+        self,
+        *,
+        detached_content: bytes | None = None,
+        extra_certificates: Iterable[bytes | x509.Certificate] = (),
+        min_key_size: int | None = None,
+        allow_sha1: bool = False,
+    ) -> tuple[SignerOutcome, ...]:
+        """Judge every SignerInfo on its own: one :class:`SignerOutcome` each, in order
+        (a bad one does not hide the others).  Arguments as :meth:`verify`.
+
+        :raises UsageError: content missing for a detached CMS, or given twice.
+        :raises MalformedCmsError: no SignerInfo.
+        """
+        if self.content is None and detached_content is None:
+            raise UsageError("the CMS is detached: give the signed content")
+        if self.content is not None and detached_content is not None:
+            raise UsageError("the CMS already contains its content; do not give it twice")
+        content = bytes(self.content if self.content is not None else detached_content or b"")
+        candidates = list(self.certificates)
+        for c in extra_certificates:
+            cert = load_certificate(c)
+            if cert not in candidates:
+                candidates.append(cert)
+        signer_infos = self._signed_data["signer_infos"]
+        if len(signer_infos) == 0:
+            raise MalformedCmsError("CMS SignedData has no SignerInfo")
+        digests: dict[str, bytes] = {}  # the content is hashed once per digest algorithm
+        outcomes = []
+        for index, si in enumerate(signer_infos, 1):
+            found: list[x509.Certificate] = []
+            try:
+                signer = verify_signer_info(si, self.content_type, content, candidates,
+                                            min_key_size, allow_sha1, digests, found)
+            except ValidationError as exc:
+                outcomes.append(SignerOutcome(index, None, exc, found[0] if found else None))
+            else:
+                outcomes.append(SignerOutcome(index, signer, None, signer.certificate))
+        return tuple(outcomes)
+
     def verify(
         self,
         *,
@@ -268,33 +277,64 @@ class SignedData:
         min_key_size: int | None = None,
         allow_sha1: bool = False,
     ) -> CmsVerification:
-        """Check every SignerInfo's signature (no certificate path validation).
+        """Check every SignerInfo's signature (no certificate path validation); raise the
+        first failure (:meth:`verify_signers` reports each).
 
         :param detached_content: the content, when the CMS is detached.
         :param extra_certificates: candidates for the signer certificate besides the CMS's.
         :param min_key_size: smallest accepted RSA modulus (bits), caller's policy.
-        :param allow_sha1: accept SHA-1 digests (old data).
+        :param allow_sha1: accept SHA-1 digests (old data; PKCS#1 v1.5 only).
         :raises UsageError: content missing for a detached CMS, or given twice.
-        :raises MalformedCmsError: required attribute missing or repeated, no SignerInfo.
+        :raises MalformedCmsError: required attribute missing or repeated, signed
+            attributes not DER, no SignerInfo, odd RSASSA-PSS parameters.
         :raises SignerNotFoundError: no matching certificate for a SignerInfo.
+        :raises SignerCertificateMismatchError: the ESS signing-certificate attribute names
+            another certificate, or the signer certificate is ambiguous.
         :raises SignatureInvalidError: a digest or signature does not match.
-        :raises UnsupportedCmsAlgorithmError: not RSA PKCS#1 v1.5.
+        :raises UnsupportedCmsAlgorithmError: not RSA PKCS#1 v1.5 or RSASSA-PSS (SHA-2).
         """
-        if self.content is None and detached_content is None:
-            raise UsageError("the CMS is detached: give the signed content")
-        if self.content is not None and detached_content is not None:
-            raise UsageError("the CMS already contains its content; do not give it twice")
-        content = bytes(self.content if self.content is not None else detached_content or b"")
-        candidates = list(self.certificates) + [load_certificate(c) for c in extra_certificates]
-        signer_infos = self._signed_data["signer_infos"]
-        if len(signer_infos) == 0:
-            raise MalformedCmsError("CMS SignedData has no SignerInfo")
-        digests: dict[str, bytes] = {}  # the content is hashed once per digest algorithm
-        signers = tuple(
-            self._verify_signer(si, content, candidates, min_key_size, allow_sha1, digests)
-            for si in signer_infos
-        )
-        return CmsVerification(content, self.content_type, signers, self.certificates)
+        outcomes = self.verify_signers(detached_content=detached_content,
+                                       extra_certificates=extra_certificates,
+                                       min_key_size=min_key_size, allow_sha1=allow_sha1)
+        return CmsVerification(bytes(self.content if self.content is not None
+                                     else detached_content or b""),
+                               self.content_type, signers_or_raise(outcomes),
+                               self.certificates)
+
+    def check_document(
+        self,
+        content: bytes,
+        *,
+        pinned: x509.Certificate | None = None,
+        min_key_size: int | None = None,
+        allow_sha1: bool = False,
+        what: str = "the document",
+    ) -> tuple[SignerOutcome, ...]:
+        """:meth:`verify_signers` against the document ``content`` (the detached content,
+        or what an attached CMS must contain), optionally pinned to one signer certificate:
+        one outcome per SignerInfo (one signed by another certificate than ``pinned`` fails
+        with :class:`SignerNotFoundError`).
+
+        :raises SignatureInvalidError: an attached CMS whose content differs from
+            ``content`` (every SignerInfo is then beside the point).
+        """
+        extra = [] if pinned is None else [pinned]
+        if self.detached:
+            outcomes = self.verify_signers(detached_content=content, extra_certificates=extra,
+                                           min_key_size=min_key_size, allow_sha1=allow_sha1)
+        else:
+            if not hmac.compare_digest(self.content or b"", content):
+                raise SignatureInvalidError(f"{what} differs from the content in the CMS")
+            outcomes = self.verify_signers(extra_certificates=extra,
+                                           min_key_size=min_key_size, allow_sha1=allow_sha1)
+        if pinned is None:
+            return outcomes
+        return tuple(
+            o if o.signer is None or o.signer.certificate == pinned else
+            SignerOutcome(o.index, None, SignerNotFoundError(
+                f"SignerInfo #{o.index} is not signed by the given certificate (another "
+                "certificate signed it)"), o.certificate)
+            for o in outcomes)
 
     def verify_document(
         self,
@@ -305,9 +345,8 @@ class SignedData:
         allow_sha1: bool = False,
         what: str = "the document",
     ) -> tuple[CmsVerification, list[x509.Certificate]]:
-        """:meth:`verify` against the document ``content`` (the detached content, or what an
-        attached CMS must contain), optionally pinned to one signer certificate: what
-        ``signature verify`` and the bulk path both do with a CMS.
+        """:meth:`check_document`, raising the first failure: what ``signature verify``
+        did and the bulk path does with a CMS.
 
         :param pinned: every SignerInfo must be signed by this certificate.
         :param what: the document's name in the message when it differs from the content.
@@ -316,137 +355,17 @@ class SignedData:
         :raises SignerNotFoundError: a SignerInfo signed by another certificate than
             ``pinned``; the errors of :meth:`verify`.
         """
-        extra = [] if pinned is None else [pinned]
-        if self.detached:
-            res = self.verify(detached_content=content, extra_certificates=extra,
-                              min_key_size=min_key_size, allow_sha1=allow_sha1)
-        else:
-            if not hmac.compare_digest(self.content or b"", content):
-                raise SignatureInvalidError(f"{what} differs from the content in the CMS")
-            res = self.verify(extra_certificates=extra, min_key_size=min_key_size,
-                              allow_sha1=allow_sha1)
+        outcomes = self.check_document(content, pinned=pinned, min_key_size=min_key_size,
+                                       allow_sha1=allow_sha1, what=what)
+        found = signers_or_raise(outcomes)
         signers: list[x509.Certificate] = []
-        for i, s in enumerate(res.signers):
-            if pinned is not None and s.certificate != pinned:
-                raise SignerNotFoundError(f"SignerInfo #{i + 1} is not signed by the given "
-                                          "certificate (another certificate signed it)")
+        for s in found:
             if s.certificate not in signers:
                 signers.append(s.certificate)
-        return res, signers
+        return CmsVerification(bytes(content), self.content_type, found,
+                               self.certificates), signers
 
     # ----------------------------------------------------------------- internals
-    def _verify_signer(
-        self, si: Any, content: bytes, candidates: Sequence[x509.Certificate],
-        min_key_size: int | None, allow_sha1: bool, digests: dict[str, bytes],
-    ) -> CmsSigner:
-        try:
-            return self._verify_signer_inner(si, content, candidates, min_key_size, allow_sha1,
-                                             digests)
-        except ValidationError:
-            raise
-        except UsageError:
-            raise
-        except Exception as exc:  # asn1crypto lazily parses; a late parse error is malformed
-            raise MalformedCmsError("SignerInfo could not be parsed") from exc
-
-    def _verify_signer_inner(
-        self, si: Any, content: bytes, candidates: Sequence[x509.Certificate],
-        min_key_size: int | None, allow_sha1: bool, digests: dict[str, bytes],
-    ) -> CmsSigner:
-        digest_name = str(si["digest_algorithm"]["algorithm"].native)
-        if digest_name not in HASHES:
-            raise UnsupportedCmsAlgorithmError(f"digest algorithm {digest_name!r} not supported")
-        sig_alg = str(si["signature_algorithm"]["algorithm"].native)
-        if sig_alg not in _RSA_SIG_ALGS:
-            raise UnsupportedCmsAlgorithmError(f"signature algorithm {sig_alg!r} not supported")
-        implied = _RSA_SIG_ALGS[sig_alg]
-        if implied is not None and implied != digest_name:
-            raise MalformedCmsError(
-                f"signature algorithm {sig_alg} does not match digest algorithm {digest_name}"
-            )
-        algo = hash_algorithm(digest_name, allow_sha1=allow_sha1)
-        cert = _find_signer(si["sid"], candidates)
-        try:
-            key = rsa_public_key(certificate=cert)
-        except UnsupportedKeyError as exc:
-            raise UnsupportedCmsAlgorithmError(str(exc)) from exc
-        if min_key_size is not None and key.key_size < min_key_size:
-            raise WeakKeyError(
-                f"signer RSA key of {key.key_size} bits is below the {min_key_size}-bit minimum"
-            )
-
-        content_digest = digests.get(digest_name)
-        if content_digest is None:
-            content_digest = digests[digest_name] = hashlib.new(digest_name, content).digest()
-        signed_attrs = si["signed_attrs"]
-        signing_time: _dt.datetime | None = None
-        if signed_attrs.native is not None and len(signed_attrs) > 0:
-            values: dict[str, list[Any]] = {}
-            for attr in signed_attrs:
-                values.setdefault(str(attr["type"].native), []).extend(attr["values"])
-            for required in ("content_type", "message_digest"):
-                if len(values.get(required, [])) != 1:
-                    raise MalformedCmsError(
-                        f"signed attribute {required} must be present exactly once"
-                    )
-            if str(values["content_type"][0].native) != self.content_type:
-                raise SignatureInvalidError(
-                    "signed contentType attribute does not match the content type"
-                )
-            md = values["message_digest"][0].native
-            if not isinstance(md, bytes) or not hmac.compare_digest(md, content_digest):
-                raise SignatureInvalidError("messageDigest does not match the content")
-            if "signing_time" in values:
-                if len(values["signing_time"]) != 1:
-                    raise MalformedCmsError("signingTime must have exactly one value")
-                signing_time = values["signing_time"][0].native
-            signed_bytes = signed_attrs.untag().dump()
-            has_attrs = True
-        else:
-            if self.content_type != "data":
-                raise MalformedCmsError("signed attributes are required for non-data content")
-            signed_bytes = content
-            has_attrs = False
-
-        signature = si["signature"].native
-        if len(signature) != (key.key_size + 7) // 8:
-            raise SignatureInvalidError("signature length does not match the signer key")
-        try:
-            key.verify(signature, signed_bytes, padding.PKCS1v15(), algo)
-        except InvalidSignature as exc:
-            raise SignatureInvalidError("CMS signature does not verify") from exc
-        if digest_name == "sha1":
-            log.warning("CMS signature with SHA-1 accepted (old data)")
-        return CmsSigner(cert, digest_name, signing_time, has_attrs, key.key_size,
-                         weak_hash=digest_name == "sha1")
-
-
-def _find_signer(sid: Any, candidates: Sequence[x509.Certificate]) -> x509.Certificate:
-    if sid.name == "issuer_and_serial_number":
-        issuer = sid.chosen["issuer"]
-        serial = sid.chosen["serial_number"].native
-        for cert in candidates:
-            if certificate_serial(cert) != serial:
-                continue
-            try:
-                asn_cert = _ax509.Certificate.load(cert.public_bytes(Encoding.DER))
-                if asn_cert.issuer == issuer:
-                    return cert
-            except Exception:  # noqa: BLE001 - unusable candidate, try the next
-                continue
-    elif sid.name == "subject_key_identifier":
-        ski = sid.chosen.native
-        for cert in candidates:
-            try:
-                ext = certificate_extensions(cert).get_extension_for_class(
-                    x509.SubjectKeyIdentifier)
-            except (x509.ExtensionNotFound, ValueError):
-                continue
-            if ext.value.digest == ski:
-                return cert
-    raise SignerNotFoundError("no certificate matches the SignerInfo")
-
-
 def _with_cms_intermediates(validator: Any, certs: Sequence[x509.Certificate]) -> Any:
     """A validator that also knows the certificates carried in the CMS as intermediates.
 

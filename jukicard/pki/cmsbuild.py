@@ -11,7 +11,10 @@ What is built (one SignerInfo, ``issuerAndSerialNumber``, version 1):
 * signed attributes ``contentType``, ``messageDigest``, ``signingTime`` and ESS
   ``signingCertificateV2`` (RFC 5035: SHA-256 of the signer certificate + issuerSerial),
   which CAdES-BES (ETSI EN 319 122-1) requires;
-* the signature over the DER ``SET OF`` those attributes (RFC 5652 §5.4);
+* the signature over the DER ``SET OF`` those attributes (RFC 5652 §5.4): RSA PKCS#1 v1.5
+  (``signatureAlgorithm`` rsaEncryption) or RSASSA-PSS (``id-RSASSA-PSS`` with explicit
+  parameters: SHA-256, MGF1-SHA-256, the salt length the signature was made with, trailer 1;
+  :mod:`jukicard.pki.cmspss`), as the :class:`SigningScheme` says;
 * the signer certificate and its CA certificates in ``certificates``.
 
 Before any byte is returned the signature is checked against the signer certificate, and the
@@ -38,7 +41,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukicard.errors import JukiError, UsageError
-from jukicard.pki.cms import _RSA_SIG_ALGS, MAX_CMS_CERTIFICATES, SignedData
+from jukicard.pki.cms import MAX_CMS_CERTIFICATES, SignedData
+from jukicard.pki.cmspss import PssParameters, find_salt_length
+from jukicard.pki.cmssigner import RSA_SIG_ALGS
 from jukicard.pki.errors import PkiError
 from jukicard.pki.signatures import (
     SIGNING_HASHES,
@@ -64,7 +69,7 @@ RawSigner = Callable[[bytes], bytes]
 #: signatureAlgorithm written in the SignerInfo for PKCS#1 v1.5: rsaEncryption, as RFC 3370
 #: §3.2 recommends (the digest is named in digestAlgorithm); one the verifier accepts.
 _PKCS1V15_SIG_ALG = "rsassa_pkcs1v15"
-assert _PKCS1V15_SIG_ALG in _RSA_SIG_ALGS
+assert _PKCS1V15_SIG_ALG in RSA_SIG_ALGS
 
 
 class SigningScheme(enum.Enum):
@@ -72,10 +77,23 @@ class SigningScheme(enum.Enum):
 
     ``PKCS1V15_DIGEST_INFO``: the signer receives the DER ``DigestInfo`` (RFC 8017 §9.2)
     the host built over the signed attributes, and returns the RSA PKCS#1 v1.5 (type 01)
-    signature of exactly that block: what the JPKI card does with host hashing.
+    signature of exactly that block: what the JPKI card does with host hashing (P1 ``00``).
+
+    ``PSS_SHA256_DIGEST``: the signer receives the 32-byte SHA-256 hash of the DER signed
+    attributes and returns an RSASSA-PSS signature of it (SHA-256, MGF1-SHA-256): what the
+    card's P1 ``04`` (``PSS_DIGEST``) does.  SHA-256 only.  The salt length is not declared
+    by the signer (a real card's is unknown: SIGN-1); it is found from the signature
+    (:func:`~jukicard.pki.cmspss.find_salt_length`) and written in the SignerInfo, and a
+    signature no salt length verifies is refused.
     """
 
     PKCS1V15_DIGEST_INFO = "pkcs1v15-digest-info"
+    PSS_SHA256_DIGEST = "pss-sha256-digest"
+
+    @property
+    def pss(self) -> bool:
+        """True for RSASSA-PSS."""
+        return self is SigningScheme.PSS_SHA256_DIGEST
 
 
 class CmsSignerFailedError(PkiError):
@@ -146,24 +164,31 @@ def _call_signer(signer: RawSigner, block: bytes) -> bytes:
 
 
 def _sign_attributes(attrs: _cms.CMSAttributes, hash_name: str, signer: RawSigner,
-                     scheme: SigningScheme, cert: x509.Certificate) -> bytes:
-    """Have the caller sign the DER SET OF ``attrs`` and check the result with ``cert``."""
-    if scheme is not SigningScheme.PKCS1V15_DIGEST_INFO:  # pragma: no cover - one member
-        raise UsageError(f"signing scheme {scheme!r} is not supported")
+                     scheme: SigningScheme, cert: x509.Certificate
+                     ) -> tuple[bytes, _algos.SignedDigestAlgorithm]:
+    """Have the caller sign the DER SET OF ``attrs``, check the result with ``cert``;
+    returns the signature and the SignerInfo's ``signatureAlgorithm``."""
     key = rsa_public_key(certificate=cert)
     algo = hash_algorithm(hash_name)
     signed_bytes = attrs.dump()  # universal SET OF tag: what RFC 5652 §5.4 signs
-    digest_info = build_digest_info(hash_name, hashlib.new(hash_name, signed_bytes).digest())
-    signature = _call_signer(signer, digest_info)
+    digest = hashlib.new(hash_name, signed_bytes).digest()
+    block = digest if scheme.pss else build_digest_info(hash_name, digest)
+    signature = _call_signer(signer, block)
     if len(signature) != (key.key_size + 7) // 8:
         raise CmsSignerOutputError(
             "the signer's signature length does not match the certificate's key")
+    if scheme.pss:
+        salt = find_salt_length(key, signature, digest, hash_name)
+        if salt is None:
+            raise CmsSignerOutputError("the signer's RSASSA-PSS signature does not verify "
+                                       "with the signer certificate (no salt length fits)")
+        return signature, PssParameters(hash_name, salt).algorithm_identifier()
     try:
         key.verify(signature, signed_bytes, padding.PKCS1v15(), algo)
     except InvalidSignature as exc:
         raise CmsSignerOutputError(
             "the signer's signature does not verify with the signer certificate") from exc
-    return signature
+    return signature, _algos.SignedDigestAlgorithm({"algorithm": _PKCS1V15_SIG_ALG})
 
 
 def build_signed_data(
@@ -185,12 +210,13 @@ def build_signed_data(
     :param certificate: the signer certificate (parsed, DER or PEM); its key must be RSA.
     :param ca_certificates: the signer's CA certificates, carried in the CMS after it.
     :param scheme: what the signer receives and returns.
-    :param hash_name: ``"sha256"``, ``"sha384"`` or ``"sha512"``.
+    :param hash_name: ``"sha256"``, ``"sha384"`` or ``"sha512"`` (``"sha256"`` only with
+        a PSS scheme).
     :param attached: put the content inside the CMS (default: detached).
     :param signing_time: the signingTime attribute (aware); default now (UTC).
     :returns: DER bytes, already verified with :class:`jukicard.pki.cms.SignedData`.
-    :raises UsageError: bad arguments (unknown or SHA-224 hash, naive time, too many
-        certificates, not bytes).
+    :raises UsageError: bad arguments (unknown or SHA-224 hash, a PSS scheme with another
+        hash than SHA-256, naive time, too many certificates, not bytes).
     :raises WeakHashError: SHA-1.
     :raises MalformedCertificateError: a certificate that cannot be parsed.
     :raises UnsupportedKeyError: the signer certificate's key is not RSA or its keyUsage
@@ -208,6 +234,8 @@ def build_signed_data(
     if name not in SIGNING_HASHES:
         raise UsageError(f"hash {hash_name!r} is not allowed for new signatures "
                          f"(use one of {sorted(SIGNING_HASHES)})")
+    if scheme.pss and name != "sha256":
+        raise UsageError(f"{scheme.value} signs SHA-256 hashes only, not {name}")
     cert = load_certificate(certificate)
     cas = [load_certificate(c) for c in ca_certificates]
     if 1 + len(cas) > MAX_CMS_CERTIFICATES:
@@ -216,7 +244,7 @@ def build_signed_data(
     asn_cert = _ax509.Certificate.load(_der(cert))
 
     attrs = _signed_attributes(hashlib.new(name, content).digest(), asn_cert, when)
-    signature = _sign_attributes(attrs, name, signer, scheme, cert)
+    signature, signature_algorithm = _sign_attributes(attrs, name, signer, scheme, cert)
 
     bag: list[bytes] = []
     for c in [cert, *cas]:
@@ -230,7 +258,7 @@ def build_signed_data(
             "issuer": asn_cert.issuer, "serial_number": asn_cert.serial_number}),
         "digest_algorithm": digest_alg,
         "signed_attrs": attrs,
-        "signature_algorithm": {"algorithm": _PKCS1V15_SIG_ALG},
+        "signature_algorithm": signature_algorithm,
         "signature": signature,
     })
     encap: dict[str, object] = {"content_type": "data"}

@@ -82,6 +82,10 @@ class Reason(enum.StrEnum):
     UNSUPPORTED_KEY = "unsupported-key"
     SIGNER_NOT_FOUND = "signer-not-found"
     CRL_FETCH_FAILED = "crl-fetch-failed"
+    #: A CMS SignerInfo's ESS signing-certificate(-v2) attribute names another certificate
+    #: than the one found for it (a certificate swapped in the CMS), or the signer
+    #: certificate is ambiguous.
+    SIGNER_CERTIFICATE_MISMATCH = "signer-certificate-mismatch"
 
     # ------------------------------------------------ RFC 5280 §4/§5 profile (strict)
     # jukicard.pki.conformance: a certificate (§4) or CRL (§5) that a conforming CA may

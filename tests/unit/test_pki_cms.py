@@ -508,7 +508,7 @@ def test_too_many_certificates_is_malformed(signer) -> None:
 
 
 def test_repeated_signer_infos_hash_the_content_once(signer, monkeypatch) -> None:
-    import jukicard.pki.cms as cms_module
+    import jukicard.pki.cmssigner as cms_module  # the SignerInfo checks hash the content
 
     calls: list[str] = []
     real = hashlib.new
