@@ -4,7 +4,7 @@
 
     jukicard sign FILE [--key sign|auth] [--hash sha256] [-o SIG|-] [--cert-out CERT]
     jukicard sign --digest HEX [--hash sha256] ...
-    jukicard sign FILE --cms [--attached] [--key sign] -o FILE.p7s
+    jukicard sign FILE --cms [--attached] [--scheme pkcs1v15|pss] [--key sign] -o FILE.p7s
     jukicard sign --challenge HEX --key auth --cms -o OUT.p7s
 
 With ``--cms`` the output is a CMS SignedData (DER; RFC 5652 with CAdES-BES attributes,
@@ -12,7 +12,9 @@ With ``--cms`` the output is a CMS SignedData (DER; RFC 5652 with CAdES-BES attr
 (``--challenge``: a login nonce, normally with ``--key auth``), detached unless
 ``--attached``; the key's certificate and the CA certificate on the card are in it.  Without
 ``-o`` the DER is printed in base64; ``--json`` prints a summary (key, hash, attached, size,
-signer subject) instead.
+signer subject) instead.  ``--scheme pss`` makes the CMS signature RSASSA-PSS (the card's
+P1 ``04``; SHA-256 only: another ``--hash`` is a usage error before anything is sent);
+the default ``pkcs1v15`` is RSA PKCS#1 v1.5 (P1 ``00``).
 
 The signature is RSA PKCS#1 v1.5 over the DER DigestInfo of the hash (what
 ``jukicard signature verify FILE SIG --cert CERT`` checks, in any of the forms written
@@ -88,7 +90,8 @@ def _content(file: str | None, challenge: str | None, pin_stdin: bool) -> bytes:
 
 def _sign_cms(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
               digest: str | None, key: str, hash_alg: str, output: str | None, cms: bool,
-              attached: bool, challenge: str | None, cert_out: str | None) -> int:
+              attached: bool, challenge: str | None, cert_out: str | None,
+              scheme: str | None) -> int:
     """``sign --cms``: a CMS SignedData over FILE or ``--challenge`` (checked, then
     written atomically by :class:`~jukicard.cli._files.Outputs`)."""
     from jukicard.cli._files import Outputs
@@ -97,7 +100,10 @@ def _sign_cms(file: str | None, card: CardSelection, as_json: bool, pin_stdin: b
     from jukicard.services.inputs import InputError
 
     if not cms:
-        raise click.UsageError("--attached and --challenge need --cms")
+        raise click.UsageError("--attached, --challenge and --scheme need --cms")
+    if scheme == "pss" and hash_alg != "sha256":
+        raise click.UsageError(f"--scheme pss: the card's PSS signs SHA-256 hashes only "
+                               f"(not --hash {hash_alg})")
     if digest is not None:
         raise click.UsageError("--cms signs the content itself: give FILE or --challenge, "
                                "not --digest")
@@ -119,14 +125,14 @@ def _sign_cms(file: str | None, card: CardSelection, as_json: bool, pin_stdin: b
         asker = interaction(pin_stdin)
         with card.open() as transport:
             result = sign_cms(transport, asker, content, key=key, attached=attached,
-                              hash_name=hash_alg)
+                              hash_name=hash_alg, scheme=scheme or "pkcs1v15")
         if cms_file is not None:
             cms_file.write(result.cms)
         if cert_file is not None:
             cert_file.write(to_pem(result.certificate))
     return _report(card, as_json, result.to_json(), result.cms, raw, output, cert_out,
                    cms_file is not None and cms_file.delivered,
-                   f"CMS ({len(result.cms)} bytes, {key} key, {hash_alg}, "
+                   f"CMS ({len(result.cms)} bytes, {key} key, {hash_alg}, {result.scheme}, "
                    f"{'attached' if result.attached else 'detached'})")
 
 
@@ -194,20 +200,24 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
 @click.option("--attached", is_flag=True, help="with --cms: put the content inside the CMS")
 @click.option("--challenge", metavar="HEX",
               help="with --cms: sign these bytes (hex; a login nonce, with --key auth)")
+@click.option("--scheme", type=click.Choice(("pkcs1v15", "pss")),
+              help="with --cms: the signature scheme (default pkcs1v15; pss = RSASSA-PSS, "
+              "SHA-256 only)")
 @click.option("--cert-out", metavar="CERT",
               help="also write the key's certificate (PEM) here; NOTE: the sign certificate "
               "holds personal data")
 def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
          digest: str | None, key: str, hash_alg: str, output: str | None,
-         cms: bool, attached: bool, challenge: str | None, cert_out: str | None) -> int:
+         cms: bool, attached: bool, challenge: str | None, cert_out: str | None,
+         scheme: str | None) -> int:
     from jukicard.cli._files import Outputs
     from jukicard.services.data import to_pem
     from jukicard.services.inputs import InputError
     from jukicard.services.signing import sign_digest
 
-    if cms or attached or challenge is not None:
+    if cms or attached or challenge is not None or scheme is not None:
         return _sign_cms(file, card, as_json, pin_stdin, digest, key, hash_alg, output,
-                         cms, attached, challenge, cert_out)
+                         cms, attached, challenge, cert_out, scheme)
     if (file is None) == (digest is None):
         raise click.UsageError("give FILE or --digest HEX (one of them)")
     if cert_out == "-" and (as_json or output in (None, "-")):

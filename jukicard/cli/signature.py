@@ -1,6 +1,6 @@
 """``jukicard signature verify``: check a JPKI card signature or a CMS SignedData.
 
-``jukicard signature verify FILE SIG|CMS [--cert CERT] [--digest|--raw] [--hash ALG]
+``jukicard signature verify FILE [SIG|CMS] [--cert CERT] [--digest|--raw] [--hash ALG]
 [--allow-sha1] [--preset jpki|rfc5280 --anchor FILE… --intermediate FILE… --crl FILE|URL…
 --no-revocation --at ISO8601 --jpki-profile --usage sign|auth --allow-test-anchors
 --production-anchor SHA256…] [--json]``
@@ -14,11 +14,18 @@
 * SIG is a CMS SignedData (DER or PEM; detected automatically): the signer certificate
   comes from the CMS (``--cert`` adds a candidate); FILE is the content of a detached CMS,
   and must equal the content of an attached one.
+* FILE alone (no SIG): FILE is an attached CMS and is verified by itself (a detached CMS
+  then is a usage error: give the signed file too).
 * With ``--anchor`` or ``--preset jpki`` (the bundled J-LIS roots when no ``--anchor``:
   see ``cert verify``), the signer certificate is also validated (chain + CRL) at ``--at``;
   for a CMS, the certificate of every SignerInfo is.  Under ``--preset jpki``
   (``--jpki-profile``) a CMS signer must hold a JPKI sign certificate (署名用) unless
   ``--usage`` says otherwise, and a test ``--anchor`` needs ``--allow-test-anchors``.
+
+``--json`` prints the result object: ``valid``, ``reason``, ``message``, ``at``,
+``format`` (``cms`` or ``pkcs1v15``), ``signature``, ``certificate`` and ``signatures``, one
+object per signature (per SignerInfo of a CMS; :mod:`jukicard.services.sigresult`), with
+its signer's path when it is validated.
 
 Exit status 0 only when the signature is valid (and, with anchors or the jpki preset, the
 certificate path); 5 otherwise; 2 on usage errors.  The work is done by
@@ -44,12 +51,13 @@ def signature() -> None:
 
 
 @signature.command("verify", short_help="verify a raw card signature or a CMS SignedData",
-                   help="Verify SIG over FILE. Exit 0 only when the signature (and, with "
+                   help="Verify SIG over FILE, or FILE alone when it is an attached CMS. "
+                   "Exit 0 only when the signature (and, with "
                    "--anchor or --preset jpki, the signer's certificate path) is valid; 5 when "
                    "not; 2 on usage errors.  SIG may be what 'jukicard sign' writes: raw "
                    "bytes, base64 or its JSON (at most 64 MiB).")
 @click.argument("file", metavar="FILE")
-@click.argument("sig", metavar="SIG")
+@click.argument("sig", metavar="[SIG]", required=False)
 @click.option("--cert", "certificate", metavar="CERT",
               help="signer certificate (DER/PEM); required for a raw signature")
 @click.option("--digest", is_flag=True,
@@ -63,7 +71,7 @@ def signature() -> None:
 @click.option("--allow-sha1", is_flag=True,
               help="accept SHA-1 (verifying old 住基カード-era data only)")
 @validation_options(anchors_required=False)
-def verify(file: str, sig: str, certificate: str | None, digest: bool, raw: bool,
+def verify(file: str, sig: str | None, certificate: str | None, digest: bool, raw: bool,
            hash_alg: str | None, allow_sha1: bool, as_json: bool, **params: Any) -> int:
     from jukicard.services.signatures import SignatureOptions, verify_signature
 

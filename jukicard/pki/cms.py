@@ -309,12 +309,15 @@ class SignedData:
         min_key_size: int | None = None,
         allow_sha1: bool = False,
         what: str = "the document",
+        pinned_what: str = "the given certificate",
     ) -> tuple[SignerOutcome, ...]:
         """:meth:`verify_signers` against the document ``content`` (the detached content,
         or what an attached CMS must contain), optionally pinned to one signer certificate:
         one outcome per SignerInfo (one signed by another certificate than ``pinned`` fails
         with :class:`SignerNotFoundError`).
 
+        :param what: the document's name in the message when it differs from the content.
+        :param pinned_what: the pinned certificate's name in the message.
         :raises SignatureInvalidError: an attached CMS whose content differs from
             ``content`` (every SignerInfo is then beside the point).
         """
@@ -332,7 +335,7 @@ class SignedData:
         return tuple(
             o if o.signer is None or o.signer.certificate == pinned else
             SignerOutcome(o.index, None, SignerNotFoundError(
-                f"SignerInfo #{o.index} is not signed by the given certificate (another "
+                f"SignerInfo #{o.index} is not signed by {pinned_what} (another "
                 "certificate signed it)"), o.certificate)
             for o in outcomes)
 

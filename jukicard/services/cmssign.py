@@ -2,8 +2,15 @@
 with the JPKI sign key (a document) or auth key (a login challenge).
 
 The CMS is built by :func:`jukicard.pki.cmsbuild.build_signed_data`; its one signature is
-made by the card (``80 2A 00 80``, :attr:`SignScheme.DIGEST_INFO`: the card pads the
-DigestInfo the host built over the signed attributes).  No private key leaves the card.
+made by the card, in the card scheme the CMS signature algorithm needs:
+
+* ``scheme="pkcs1v15"`` (default): ``80 2A 00 80``, :attr:`SignScheme.DIGEST_INFO` — the
+  card pads the DigestInfo the host built over the signed attributes (SHA-256/384/512);
+* ``scheme="pss"``: ``80 2A 04 80``, :attr:`SignScheme.PSS_DIGEST` — the card makes an
+  RSASSA-PSS signature of the SHA-256 hash of the signed attributes (SHA-256 only; the
+  salt length the card used is found from the signature and declared in the SignerInfo).
+
+No private key leaves the card.
 
 PIN: asked once per call through the caller's interaction, after a data-less status check
 (a blocked PIN is never asked), and sent in exactly one VERIFY:
@@ -40,7 +47,14 @@ from jukicard.services.pins import ask_pin
 from jukicard.services.signing import KEY_IDS, _as_bytes, _key_ref
 from jukicard.transport.base import Transport
 
-__all__ = ["CmsSignResult", "sign_cms"]
+__all__ = ["CMS_SCHEMES", "CmsSignResult", "sign_cms"]
+
+#: ``scheme=`` of :func:`sign_cms`: the CMS signature algorithm, the builder's scheme and
+#: the card's (P1 of COMPUTE DIGITAL SIGNATURE).
+CMS_SCHEMES: dict[str, tuple[SigningScheme, SignScheme]] = {
+    "pkcs1v15": (SigningScheme.PKCS1V15_DIGEST_INFO, SignScheme.DIGEST_INFO),
+    "pss": (SigningScheme.PSS_SHA256_DIGEST, SignScheme.PSS_DIGEST),
+}
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +66,7 @@ class CmsSignResult:
     :ivar key: ``"sign"`` or ``"auth"``.
     :ivar hash_alg: ``"sha256"``...
     :ivar attached: the content is inside the CMS.
+    :ivar scheme: ``"pkcs1v15"`` or ``"pss"``.
     :ivar cms: the DER ContentInfo (already verified).
     :ivar certificate: the signer certificate (DER).  NOTE: the sign certificate (and so
         the subject and the CMS itself) holds personal data: none is shown in ``repr()``.
@@ -64,6 +79,7 @@ class CmsSignResult:
     cms: bytes = field(repr=False)
     certificate: bytes = field(repr=False)
     signer_subject: str = field(repr=False)
+    scheme: str = "pkcs1v15"
 
     def to_json(self) -> dict[str, Any]:
         """The summary ``jukicard sign --cms --json`` prints (not the CMS itself)."""
@@ -71,6 +87,7 @@ class CmsSignResult:
             "key": self.key,
             "hash": self.hash_alg,
             "attached": self.attached,
+            "scheme": self.scheme,
             "size": len(self.cms),
             "signer_subject": self.signer_subject,
         }
@@ -92,6 +109,7 @@ def sign_cms(
     attached: bool = False,
     hash_name: str = "sha256",
     signing_time: _dt.datetime | None = None,
+    scheme: str = "pkcs1v15",
 ) -> CmsSignResult:
     """Sign ``content`` into a CMS SignedData with a card key; asks the key's PIN once.
 
@@ -101,8 +119,11 @@ def sign_cms(
     :param attached: put the content inside the CMS (default: detached).
     :param hash_name: ``sha256`` (default), ``sha384`` or ``sha512``.
     :param signing_time: the signingTime attribute (aware); default now.
+    :param scheme: ``"pkcs1v15"`` (default; card P1 ``00``) or ``"pss"`` (RSASSA-PSS;
+        card P1 ``04``; SHA-256 only).
     :returns: the CMS and a summary.
-    :raises UsageError: unknown key/hash, ``content`` not bytes (nothing sent, nobody asked).
+    :raises UsageError: unknown key/hash/scheme, ``pss`` with another hash than SHA-256,
+        ``content`` not bytes (nothing sent, nobody asked).
     :raises PinError: / :raises PinBlockedError: wrong or blocked PIN (no CMS).
     :raises BadResponse: a certificate on the card is unusable.
     :raises DataIntegrityError: the card's signature does not verify, or the card gave a
@@ -116,6 +137,11 @@ def sign_cms(
     alg = HashAlg.coerce(hash_name)
     if not isinstance(attached, bool):
         raise UsageError("attached must be True or False")
+    if not isinstance(scheme, str) or scheme not in CMS_SCHEMES:
+        raise UsageError(f"unknown CMS scheme; use one of {', '.join(CMS_SCHEMES)}")
+    build_scheme, card_scheme = CMS_SCHEMES[scheme]
+    if build_scheme.pss and alg is not HashAlg.SHA256:
+        raise UsageError(f"the card's PSS signs SHA-256 hashes only, not {alg.value}")
     jpki = open_card(transport).jpki()
     ref = _key_ref(jpki, key)
     spec = ref.value
@@ -130,21 +156,23 @@ def sign_cms(
         pin = None  # verified in this selection; never sent twice
 
     def card_signer(block: bytes) -> bytes:
-        hash_of_block, digest = parse_digest_info(block)
-        if hash_of_block != alg.value:
-            raise DataIntegrityError("the CMS builder asked for another hash")
+        if build_scheme.pss:  # the SHA-256 hash of the signed attributes
+            digest = block
+        else:
+            hash_of_block, digest = parse_digest_info(block)
+            if hash_of_block != alg.value:
+                raise DataIntegrityError("the CMS builder asked for another hash")
         # checked against the certificate already read (and put in the CMS): a card swapped
         # since then signs with another key, which fails that check (DataIntegrityError)
         signature, _cert = jpki.sign_with_certificate(
-            ref, pin, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
-            certificate=cert_der)
+            ref, pin, digest=digest, hash_alg=alg, scheme=card_scheme, certificate=cert_der)
         return signature
 
     cms = build_signed_data(content, signer=card_signer, certificate=cert_der,
                             ca_certificates=[ca_der],
-                            scheme=SigningScheme.PKCS1V15_DIGEST_INFO, hash_name=alg.value,
+                            scheme=build_scheme, hash_name=alg.value,
                             attached=attached, signing_time=signing_time)
     subject = x509.load_der_x509_certificate(cert_der).subject.rfc4514_string()
-    log.info("made a CMS (%s, %s key, %s)", alg.value, key,
+    log.info("made a CMS (%s, %s, %s key, %s)", scheme, alg.value, key,
              "attached" if attached else "detached")
-    return CmsSignResult(key, alg.value, attached, cms, cert_der, subject)
+    return CmsSignResult(key, alg.value, attached, cms, cert_der, subject, scheme)

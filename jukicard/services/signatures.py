@@ -139,93 +139,192 @@ def _raw_signature(data_path: str, blob: bytes, cert: Any,
              "key_size": vs.key_size, "weak_hash": vs.weak_hash, "encoding": encoding}, cert)
 
 
-def _cms_signature(data_path: str, blob: bytes, pinned: Any,
+def _cms_signature(data_path: str | None, blob: bytes, pinned: Any,
                    sig: SignatureOptions, options: VerifyOptions
                    ) -> tuple[dict[str, Any], list[Any], list[Any]]:
-    """Verify every SignerInfo of a CMS; returns (JSON object, signer certs, CMS certs).
+    """Verify every SignerInfo of a CMS; returns (JSON object, one
+    :class:`~jukicard.pki.cms.SignerOutcome` per SignerInfo, CMS certs).
 
     With ``pinned`` (``--cert``) every SignerInfo must be signed by that certificate.
+    ``data_path`` ``None``: the CMS must be attached (``signature verify FILE.p7s``).
+
+    :raises UsageError: a detached CMS without its content.
+    :raises ValidationError: the CMS does not parse; an attached CMS whose content is not
+        FILE.
     """
     from jukicard.pki.certs import Certificate
-    from jukicard.pki.cms import SignedData, SignerNotFoundError
+    from jukicard.pki.cms import SignedData
 
     if sig.mode != "message":
         raise UsageError("--digest/--raw apply to raw signatures, not to CMS")
     signed = SignedData.parse(blob)
-    content = read_input(data_path, option="FILE", what="CMS content", limit=MAX_CMS_CONTENT)
-    try:
-        res, signers = signed.verify_document(content, pinned=pinned,
-                                              min_key_size=_min_key_bits(options),
-                                              allow_sha1=sig.allow_sha1, what="FILE")
-    except SignerNotFoundError as exc:
-        if pinned is None:
-            raise
-        raise SignerNotFoundError(str(exc).replace("the given certificate",
-                                                   "the --cert certificate")) from None
+    if data_path is None:
+        if signed.detached:
+            raise UsageError("this CMS is detached: it does not contain what it signs; give "
+                             "the signed file too: signature verify FILE CMS")
+        content = signed.content or b""
+    else:
+        content = read_input(data_path, option="FILE", what="CMS content",
+                             limit=MAX_CMS_CONTENT)
+    outcomes = signed.check_document(content, pinned=pinned,
+                                     min_key_size=_min_key_bits(options),
+                                     allow_sha1=sig.allow_sha1, what="FILE",
+                                     pinned_what="the --cert certificate")
     obj = {
-        "valid": True, "format": "cms", "detached": signed.detached,
-        "content_type": res.content_type,
+        "valid": all(o.valid for o in outcomes), "format": "cms",
+        "detached": signed.detached, "content_type": signed.content_type,
         "signers": [{"hash": s.digest_algorithm, "key_size": s.key_size,
                      "signed_attributes": s.signed_attributes,
                      "signing_time": iso_time(s.signing_time), "weak_hash": s.weak_hash,
+                     "scheme": s.scheme, "cades_bes": s.cades_bes,
                      "certificate_sha256": Certificate.from_cryptography(
                          s.certificate).fingerprint}
-                    for s in res.signers],
+                    for s in (o.signer for o in outcomes) if s is not None],
     }
-    return obj, signers, list(res.certificates)
+    return obj, list(outcomes), list(signed.certificates)
 
 
-def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
+def _signatures_json(signers: list[dict[str, Any]], paths: list[Any] | None
+                     ) -> list[dict[str, Any]]:
+    """One :func:`~jukicard.services.sigresult.signature_json` per signature.
+
+    :param signers: per signature the :func:`signature_json` keywords of the signature
+        check (``index``, ``certificate``, ..., and ``error`` when it failed).
+    :param paths: the ``(result, result JSON)`` of each signer's path, or ``None`` when
+        not validated.
+    """
+    from jukicard.services.sigresult import signature_json
+
+    out = []
+    for i, fields in enumerate(signers):
+        fields = dict(fields)
+        error = fields.pop("error", None)
+        if error is not None:
+            out.append(signature_json(valid=False, reason=str(error.reason),
+                                      message=str(error), **fields))
+            continue
+        result, path = (None, None) if paths is None else paths[i]
+        ok = result is None or result.valid
+        message = ("signature valid" if result is None else
+                   "signature and certificate path valid" if ok else
+                   f"signature valid, certificate path invalid: {result.message}")
+        out.append(signature_json(valid=ok, reason="ok" if ok else str(result.reason),
+                                  message=message, path=path, **fields))
+    return out
+
+
+def _outcome_fields(outcome: Any) -> dict[str, Any]:
+    """The :func:`_signatures_json` entry of a CMS SignerInfo outcome."""
+    s = outcome.signer
+    if s is None:
+        return {"index": outcome.index, "certificate": outcome.certificate,
+                "error": outcome.error}
+    return {"index": outcome.index, "certificate": s.certificate,
+            "hash_name": s.digest_algorithm, "scheme": s.scheme,
+            "signing_time": s.signing_time, "cades_bes": s.cades_bes}
+
+
+def _verify_attached(path: str, signature: SignatureOptions, options: VerifyOptions
+                     ) -> VerifyReport:
+    """``signature verify FILE`` (no SIG): FILE carries its own signature.  The one place
+    that decides what a lone FILE is: an attached CMS today (a PDF, ``%PDF-``, is the next
+    branch here).
+
+    :raises UsageError: FILE is not a signed file jukicard can verify alone (a detached
+        CMS: its content is needed; a raw signature: the data is).
+    """
+    from jukicard.pki.cms import looks_like_cms
+
+    blob = read_input(path, option="FILE", what="signed file", limit=MAX_SIGNATURE)
+    if looks_like_cms(blob):
+        return _verify_blob(None, blob, signature, options)
+    raise UsageError("FILE is not an attached CMS: give the signed data and its signature "
+                     "(signature verify FILE SIG)")
+
+
+def verify_signature(data_path: str, sig_path: str | None, signature: SignatureOptions,
                      options: VerifyOptions) -> VerifyReport:
     """Verify a raw card signature or a CMS SignedData over ``data_path``, and with
     ``options.anchors`` or the jpki preset (the bundled J-LIS roots) the signer certificate
     path(s) (``signature verify``).
 
+    ``sig_path`` ``None``: ``data_path`` is an attached CMS, verified alone.
+
     ``signature.certificate`` (``--cert``) is the signer of a raw signature; for a CMS it
     pins the signer: every SignerInfo must be signed by that certificate, else the result
     is invalid (``signer-not-found``).
 
+    The JSON keeps its keys (``valid``, ``reason``, ``message``, ``at``, ``signature``,
+    ``certificate``, ``certificates`` with several signers) and adds ``format``
+    (``"cms"`` or ``"pkcs1v15"``) and ``signatures``: one
+    :func:`~jukicard.services.sigresult.signature_json` per SignerInfo (the raw signature:
+    one), with ``path`` when the path is validated.  With several SignerInfos one bad
+    one makes the whole result invalid; ``signatures`` says which.
+
     :raises UsageError: unreadable or oversized inputs, ``--digest``/``--raw`` with a CMS, a
         raw signature without ``--cert``, path-validation options without anchors or the
         jpki preset (the certificate is not validated then: they would be silently
-        ignored).
+        ignored), a lone FILE that is not an attached CMS.
     :raises InputError: (a :class:`UsageError`) ``--cert``, an anchor, intermediate or CRL
         file that does not hold what its option needs.
     """
-    from jukicard.pki.certs import Certificate
-    from jukicard.pki.cms import looks_like_cms
-
     ignored = options.path_options()
     if not options.validates_path and ignored:
         raise UsageError(f"{', '.join(ignored)}: the signer's certificate is not validated "
                          "without --anchor or --preset jpki (give the trust anchor, or leave "
                          f"{'this option' if len(ignored) == 1 else 'these options'} out)")
+    if sig_path is None:
+        return _verify_attached(data_path, signature, options)
     blob = read_input(sig_path, option="SIG", what="signature", limit=MAX_SIGNATURE)
+    return _verify_blob(data_path, blob, signature, options)
+
+
+def _verify_blob(data_path: str | None, blob: bytes, signature: SignatureOptions,
+                 options: VerifyOptions) -> VerifyReport:
+    """:func:`verify_signature` once the signature bytes are read."""
+    from jukicard.pki.certs import Certificate
+    from jukicard.pki.cms import looks_like_cms
+
     pinned = _pinned_certificate(signature)
     at = options.validation_time()
     options = dataclasses.replace(options, at=at)  # one "now" for the whole run
-    out: dict[str, Any] = {"valid": False, "reason": None, "message": "",
-                           "at": iso_time(at), "signature": None, "certificate": None}
-    cms_certs: list[Any] = []
     is_cms = looks_like_cms(blob)
+    out: dict[str, Any] = {"valid": False, "reason": None, "message": "",
+                           "at": iso_time(at), "format": "cms" if is_cms else "pkcs1v15",
+                           "signature": None, "certificate": None, "signatures": []}
+    cms_certs: list[Any] = []
     try:
         if is_cms:
-            out["signature"], signers, cms_certs = _cms_signature(
+            out["signature"], outcomes, cms_certs = _cms_signature(
                 data_path, blob, pinned, signature, options)
+            signers = [_outcome_fields(o) for o in outcomes]
+            failed_sig = next((o.error for o in outcomes if o.error is not None), None)
+            if failed_sig is not None:
+                out["signatures"] = _signatures_json(signers, None)
+                raise failed_sig
+            targets = [o.signer.certificate for o in outcomes]
         else:
+            assert data_path is not None  # a lone FILE is CMS or refused
             out["signature"], signer = _raw_signature(data_path, blob, pinned, signature,
                                                       options)
-            signers = [signer]
+            targets = [signer]
+            signers = [{"index": 1, "certificate": signer, "scheme": "pkcs1v15",
+                        "hash_name": out["signature"]["hash"]}]
     except ValidationError as exc:
+        many = len(out["signatures"]) > 1
+        index = next((s["index"] for s in out["signatures"] if not s["valid"]), None)
         out.update(failure_json(exc, at), signature={"valid": False, "reason": str(exc.reason)},
                    certificate=None)
+        if many and index is not None:
+            out["message"] = f"SignerInfo #{index}: {exc}"
         for key in ("path", "revocation"):
             out.pop(key)
         return VerifyReport(False, out)
 
     if not options.validates_path:
         out.update(valid=True, reason="ok", message="signature valid (certificate not "
-                   "validated: no --anchor, no --preset jpki)")
+                   "validated: no --anchor, no --preset jpki)",
+                   signatures=_signatures_json(signers, None))
         return VerifyReport(True, out)
     try:
         # a CMS document signature must come from a JPKI sign certificate (署名用): under
@@ -233,18 +332,34 @@ def verify_signature(data_path: str, sig_path: str, signature: SignatureOptions,
         setup = build_validation(options, extra_intermediates=[
             Certificate.from_cryptography(c) for c in cms_certs],
             default_usage="sign" if is_cms else None)
-        targets = [Certificate.from_cryptography(c) for c in signers]
+        certs = [Certificate.from_cryptography(c) for c in targets]
     except ValidationError as exc:
-        out.update(reason=str(exc.reason), message=str(exc))
+        out.update(reason=str(exc.reason), message=str(exc),
+                   signatures=_signatures_json(signers, None))
         return VerifyReport(False, out)
     results = [apply_usage(r, setup.usage)
-               for r in setup.validator.validate_many(targets, setup.at)]
+               for r in setup.validator.validate_many(certs, setup.at)]
+    out["signatures"] = _signatures_json(signers, [(r, setup.result_json(r))
+                                                   for r in results])
     failed = next((r for r in results if not r.valid), None)
     shown = failed if failed is not None else results[0]
     out["certificate"] = setup.result_json(shown)
-    if len(results) > 1:
-        out["certificates"] = [setup.result_json(r) for r in results]
+    unique = _distinct(certs, results)
+    if len(unique) > 1:
+        out["certificates"] = [setup.result_json(r) for r in unique]
     out.update(valid=failed is None, reason=str(shown.reason),
                message="signature and certificate path valid" if failed is None
                else f"signature valid, certificate path invalid: {shown.message}")
     return VerifyReport(failed is None, out)
+
+
+def _distinct(targets: list[Any], results: list[Any]) -> list[Any]:
+    """The results of the distinct signer certificates, in order (a certificate that
+    signed two SignerInfos is shown once in ``certificates``, as before)."""
+    seen: set[bytes] = set()
+    out = []
+    for cert, result in zip(targets, results, strict=True):
+        if cert.der not in seen:
+            seen.add(cert.der)
+            out.append(result)
+    return out

@@ -180,3 +180,81 @@ def test_sign_with_a_given_certificate_checks_the_signature_against_it(
     signature, der = jpki.sign_with_certificate(JpkiKey.AUTH, None, digest=bytes(32),
                                                 certificate=auth_cert)
     assert der == auth_cert and len(signature) == 256
+
+
+# --------------------------------------------------------------------------- PSS (issue 13)
+@pytest.mark.parametrize("attached", [False, True])
+def test_sign_cms_pss_uses_card_p1_04_and_openssl_accepts(mynumber: Emulated, pins: PinLedger,
+                                                         attached: bool,
+                                                         tmp_path: Path) -> None:
+    from jukicard.pki.cms import SignedData
+
+    it = ScriptedInteraction([pins.submit(PINS["sign"])])
+    res = sign_cms(mynumber.transport, it, DOC, attached=attached, scheme="pss")
+    assert res.scheme == "pss" and mynumber.card.stats.signatures == 1
+    signs = [c for c in mynumber.sent if c[:2] == bytes.fromhex("802A")]
+    assert [c[2] for c in signs] == [0x04]  # PSS_DIGEST, once
+    assert len(signs[0]) == 5 + 32 + 1  # the 32-byte SHA-256 hash of the signed attributes
+    sd = SignedData.parse(res.cms)
+    (s,) = sd.verify(detached_content=None if attached else DOC).signers
+    assert (s.scheme, s.salt_length, s.cades_bes) == ("pss", 32, True)  # the emulator's salt
+    if OPENSSL is not None:
+        assert _openssl_ok(tmp_path, res.cms, "sign-2023.cer", None if attached else DOC)
+        if not attached:
+            flipped = bytearray(DOC)
+            flipped[7] ^= 1
+            assert not _openssl_ok(tmp_path, res.cms, "sign-2023.cer", bytes(flipped))
+
+
+def test_sign_cms_pss_with_another_hash_is_usage_error_before_anything(
+        mynumber: Emulated) -> None:
+    it = ScriptedInteraction(["ABC123"])
+    sent = len(mynumber.sent)
+    for kwargs in ({"scheme": "pss", "hash_name": "sha384"}, {"scheme": "PSS"},
+                   {"scheme": None}):
+        with pytest.raises(UsageError):
+            sign_cms(mynumber.transport, it, DOC, **kwargs)  # type: ignore[arg-type]
+    assert it.requests == [] and len(mynumber.sent) == sent
+
+
+def test_cli_sign_cms_pss_attached_then_verify_alone(cli: Cli, pins: PinLedger,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    doc = tmp_path / "form.txt"
+    doc.write_bytes(DOC)
+    p7s = tmp_path / "form.p7s"
+    res = cli.run("sign", str(doc), "--cms", "--scheme", "pss", "--attached", "-o", str(p7s),
+                  "--emulated", "--pin-stdin", "--json", stdin=pins.submit(PINS["sign"]) + "\n")
+    assert res.rc == 0, res.err
+    assert json.loads(res.out)["scheme"] == "pss"
+    ver = cli.run("signature", "verify", str(p7s), "--json")
+    assert ver.rc == 0, ver.out + ver.err
+    out = json.loads(ver.out)
+    assert out["format"] == "cms" and out["valid"] is True
+    (sig,) = out["signatures"]
+    assert sig["scheme"] == "pss" and sig["cades_bes"] is True and sig["valid"] is True
+    assert sig["hash"] == "sha256" and sig["path"] is None and sig["index"] == 1
+    # FILE SIG still works for the attached CMS
+    assert cli.run("signature", "verify", str(doc), str(p7s)).rc == 0
+
+
+def test_cli_pss_usage_errors_cost_nothing(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    doc = tmp_path / "form.txt"
+    doc.write_bytes(DOC)
+    res = cli.run("sign", str(doc), "--cms", "--scheme", "pss", "--hash", "sha384",
+                  "-o", str(tmp_path / "x.p7s"), "--emulated", "--pin-stdin", stdin="NOPIN\n")
+    assert res.rc == 2 and "SHA-256" in res.err
+    assert cli.run("sign", str(doc), "--scheme", "pss", "--emulated").rc == 2  # needs --cms
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["form.txt"]
+
+
+def test_cli_verify_detached_cms_alone_is_usage_error(cli: Cli, pins: PinLedger,  # noqa: F811
+                                                      tmp_path: Path) -> None:
+    doc = tmp_path / "form.txt"
+    doc.write_bytes(DOC)
+    p7s = tmp_path / "form.p7s"
+    assert cli.run("sign", str(doc), "--cms", "-o", str(p7s), "--emulated", "--pin-stdin",
+                   stdin=pins.submit(PINS["sign"]) + "\n").rc == 0
+    res = cli.run("signature", "verify", str(p7s))
+    assert res.rc == 2 and "detached" in res.err and "FILE" in res.err
+    res = cli.run("signature", "verify", str(doc))  # not a CMS at all
+    assert res.rc == 2 and "SIG" in res.err
