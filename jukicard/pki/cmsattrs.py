@@ -42,13 +42,16 @@ from jukicard.pki.cmserrors import (
 from jukicard.pki.der import count_values
 from jukicard.pki.signatures import HASHES
 
-__all__ = ["MAX_SIGNED_ATTRIBUTES", "MAX_ESS_CERT_IDS", "signed_attribute_values",
-           "signed_attributes_der", "signing_certificate_match"]
+__all__ = ["MAX_SIGNED_ATTRIBUTES", "MAX_SIGNED_ATTRIBUTES_BYTES", "MAX_ESS_CERT_IDS",
+           "signed_attribute_values", "signed_attributes_der", "signing_certificate_match"]
 
 assert _tsp.SigningCertificateV2 is not None  # the import registers the attribute types
 
 #: The most signed attributes a SignerInfo may carry (CAdES-BES needs four).
 MAX_SIGNED_ATTRIBUTES = 32
+#: The largest signed attributes (DER bytes; a CAdES-BES set is about 300 bytes): they are
+#: re-encoded once to check that they are DER.
+MAX_SIGNED_ATTRIBUTES_BYTES = 64 * 1024
 #: The most values one signed attribute, or ESSCertIDs one signing-certificate
 #: attribute, may carry.
 MAX_ESS_CERT_IDS = MAX_ATTRIBUTE_VALUES = 16
@@ -74,6 +77,9 @@ def signed_attribute_values(signed_attrs: Any) -> dict[str, list[Any]]:
         ``contentType`` or ``messageDigest`` missing.
     """
     raw = signed_attrs.contents or b""
+    if len(raw) > MAX_SIGNED_ATTRIBUTES_BYTES:
+        raise MalformedCmsError(f"signed attributes of more than "
+                                f"{MAX_SIGNED_ATTRIBUTES_BYTES} bytes")
     if count_values(raw, MAX_SIGNED_ATTRIBUTES) > MAX_SIGNED_ATTRIBUTES:
         raise MalformedCmsError(f"more than {MAX_SIGNED_ATTRIBUTES} signed attributes")
     values: dict[str, list[Any]] = {}
@@ -103,7 +109,15 @@ def signed_attributes_der(signed_attrs: Any) -> bytes:
 
     :raises MalformedCmsError: they are not DER.
     """
-    received = signed_attrs.dump()  # the [0] element with its original header
+    # the [0] element exactly as received: asn1crypto's dump() would re-write a BER
+    # (indefinite) header as DER, hiding what was signed; its parser keeps the original
+    header = getattr(signed_attrs, "_header", None)
+    received = signed_attrs.dump() if header is None else \
+        bytes(header) + bytes(signed_attrs.contents or b"") + \
+        bytes(getattr(signed_attrs, "_trailer", b"") or b"")
+    if len(received) > MAX_SIGNED_ATTRIBUTES_BYTES:
+        raise MalformedCmsError(f"signed attributes of more than "
+                                f"{MAX_SIGNED_ATTRIBUTES_BYTES} bytes")
     der = b"\x31" + received[1:]
     try:
         canonical = _cms.CMSAttributes.load(der, strict=True).dump(force=True)

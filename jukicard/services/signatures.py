@@ -203,12 +203,14 @@ def _signatures_json(signers: list[dict[str, Any]], paths: list[Any] | None
             out.append(signature_json(valid=False, reason=str(error.reason),
                                       message=str(error), **fields))
             continue
-        result, path = (None, None) if paths is None else paths[i]
-        ok = result is None or result.valid
-        message = ("signature valid" if result is None else
-                   "signature and certificate path valid" if ok else
+        if paths is None:
+            out.append(signature_json(valid=True, reason="ok", message="signature valid",
+                                      **fields))
+            continue
+        result, path = paths[i]
+        message = ("signature and certificate path valid" if result.valid else
                    f"signature valid, certificate path invalid: {result.message}")
-        out.append(signature_json(valid=ok, reason="ok" if ok else str(result.reason),
+        out.append(signature_json(valid=result.valid, reason=str(result.reason),
                                   message=message, path=path, **fields))
     return out
 
