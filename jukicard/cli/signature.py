@@ -49,7 +49,7 @@ def signature() -> None:
                    "not; 2 on usage errors.  SIG may be what 'jukicard sign' writes: raw "
                    "bytes, base64 or its JSON (at most 64 MiB).")
 @click.argument("file", metavar="FILE")
-@click.argument("sig", metavar="SIG")
+@click.argument("sig", metavar="[SIG]", required=False)
 @click.option("--cert", "certificate", metavar="CERT",
               help="signer certificate (DER/PEM); required for a raw signature")
 @click.option("--digest", is_flag=True,
@@ -67,6 +67,9 @@ def verify(file: str, sig: str, certificate: str | None, digest: bool, raw: bool
            hash_alg: str | None, allow_sha1: bool, as_json: bool, **params: Any) -> int:
     from jukicard.services.signatures import SignatureOptions, verify_signature
 
+    if sig is None:
+        return _verify_pdf(file, certificate, digest, raw, hash_alg, allow_sha1, as_json,
+                           params)
     if digest and raw:
         raise click.UsageError("--raw: not allowed with --digest")
     mode: Literal["message", "digest", "raw"] = ("digest" if digest else "raw" if raw
@@ -75,3 +78,21 @@ def verify(file: str, sig: str, certificate: str | None, digest: bool, raw: bool
                                    allow_sha1=allow_sha1)
     report = verify_signature(file, sig, sig_options, verify_options(params))
     return print_report(report, as_json)
+
+
+def _verify_pdf(file: str, certificate: str | None, digest: bool, raw: bool,
+                hash_alg: str | None, allow_sha1: bool, as_json: bool,
+                params: dict[str, Any]) -> int:
+    """``signature verify signed.pdf``: FILE alone, a PDF whose signatures are checked."""
+    from jukicard.services.pdfverify import is_pdf_file, verify_pdf
+
+    if not is_pdf_file(file):
+        raise click.UsageError("SIG is required (only a PDF carries its signatures: FILE "
+                               "does not start with %PDF-)")
+    given = [name for name, value in (("--cert", certificate), ("--digest", digest),
+                                      ("--raw", raw), ("--hash", hash_alg)) if value]
+    if given:
+        raise click.UsageError(f"{', '.join(given)}: not used with a PDF (its signatures "
+                               "carry their certificates and hashes)")
+    return print_report(verify_pdf(file, verify_options(params), allow_sha1=allow_sha1),
+                        as_json)
