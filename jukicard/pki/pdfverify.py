@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import io
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -436,18 +437,23 @@ def _review_later_revisions(reader: Any, sig: Any, ref: Any, rev: int,
     from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
 
     docmdp, fieldmdp = _mdp(sig, ref)
+    quiet = logging.getLogger("pyhanko.sign.diff_analysis")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # it logs a traceback per refused update: we report it
     try:
         result = DEFAULT_DIFF_POLICY.review_file(reader, rev, field_mdp_spec=fieldmdp,
                                                  doc_mdp=docmdp)
     except Exception:  # noqa: BLE001 - an update pyHanko cannot even analyse
         return "suspicious", ()
+    finally:
+        quiet.setLevel(level)
     if not isinstance(result, DiffResult):
         return "suspicious", ()
     changed = tuple(sorted(str(f) for f in result.changed_form_fields))
-    level = _LEVELS.get(result.modification_level.name, "other")
-    if level == "form-filling" and set(changed) <= later_fields:
-        level = "signatures"
-    return level, changed
+    name = _LEVELS.get(result.modification_level.name, "other")
+    if name == "form-filling" and set(changed) <= later_fields:
+        name = "signatures"
+    return name, changed
 
 
 def _mdp(sig: Any, ref: Any) -> tuple[Any, Any]:

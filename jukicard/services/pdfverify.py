@@ -7,12 +7,15 @@ ESS signing-certificate attribute, the signature time stamp) and, with ``--ancho
 (:func:`~jukicard.services.verify.build_validation`: CRLs, ``--at``), a JPKI sign certificate
 (署名用) required under the JPKI profile unless ``--usage`` says otherwise.
 
-The time-stamp authority's certificate: its path is validated with the same validator (the
-same anchors, CRLs and time) when it chains to one of the anchors; when it does not (a
-commercial TSA under a J-LIS or test root never does) the timestamp object says
-``"path": null`` and its message says the TSA path was not validated — the token's own
-signature, imprint and the TSA's timeStamping usage are still checked.  A timestamp that
-fails any check makes its signature invalid.
+The time-stamp authority's certificate: with ``--anchor``, its path is validated by the
+generic RFC 5280 validator (``rfc5280`` preset: a TSA certificate is not a JPKI certificate,
+so the JPKI profile and ``--usage`` do not apply to it) with the same anchors,
+intermediates, CRLs and time, when it chains to one of those anchors.  When it does not,
+or with ``--preset jpki`` and the bundled J-LIS roots (they certify no TSA), the timestamp
+object says ``"path": null`` and its message says the TSA path was not validated — the
+token's own signature, its imprint and the TSA's timeStamping usage are still checked.  A
+timestamp that fails any check (its path included, when validated) makes its signature
+invalid.
 
 The result (:class:`~jukicard.services.verify.VerifyReport`)::
 
@@ -63,7 +66,31 @@ def _min_key_bits(options: VerifyOptions) -> int | None:
     return 2048 if options.jpki else None
 
 
-def _timestamp_json(check: Any, setup: ValidationSetup | None) -> dict[str, Any] | None:
+class _TsaValidation:
+    """The TSA-path validator, built once and only when a time stamp needs it."""
+
+    def __init__(self, options: VerifyOptions, pool: list[Any]) -> None:
+        self.options = options
+        self.pool = pool
+        self._setup: ValidationSetup | None = None
+
+    def setup(self) -> ValidationSetup | None:
+        """The rfc5280 setup over the command's own anchors; ``None`` without ``--anchor``
+        (the bundled J-LIS roots certify no TSA).
+
+        :raises ValidationError: an anchor, intermediate or CRL file problem.
+        """
+        if not self.options.anchors:
+            return None
+        if self._setup is None:
+            generic = dataclasses.replace(self.options, preset="rfc5280", jpki_profile=False,
+                                          usage=None, allow_test_anchors=False,
+                                          production_anchors=())
+            self._setup = build_validation(generic, extra_intermediates=self.pool)
+        return self._setup
+
+
+def _timestamp_json(check: Any, tsa: _TsaValidation | None) -> dict[str, Any] | None:
     """The ``timestamp`` object of one signature (``None`` without a token)."""
     from jukicard.pki.certs import Certificate
     from jukicard.pki.reasons import Reason
@@ -78,8 +105,8 @@ def _timestamp_json(check: Any, setup: ValidationSetup | None) -> dict[str, Any]
     out: dict[str, Any] = {"time": iso_time(ts.time), "valid": True, "reason": "ok",
                            "tsa": signer_json(ts.tsa_certificate)["subject"],
                            "hash": ts.hash_name, "path": None,
-                           "message": "time stamp valid (TSA path not validated: no --anchor, "
-                           "no --preset jpki)"}
+                           "message": "time stamp valid (TSA path not validated: no --anchor)"}
+    setup = None if tsa is None else tsa.setup()
     if setup is None:
         return out
     result = setup.validator.validate(Certificate.from_cryptography(ts.tsa_certificate),
@@ -97,7 +124,8 @@ def _timestamp_json(check: Any, setup: ValidationSetup | None) -> dict[str, Any]
     return out
 
 
-def _signature_result(sig: Any, check: Any, setup: ValidationSetup | None) -> dict[str, Any]:
+def _signature_result(sig: Any, check: Any, setup: ValidationSetup | None,
+                      tsa: _TsaValidation | None) -> dict[str, Any]:
     """``signature_json`` of one PDF signature (``check``: a PdfSignatureCheck or the
     ValidationError its verification raised)."""
     from jukicard.pki.certs import Certificate
@@ -110,7 +138,7 @@ def _signature_result(sig: Any, check: Any, setup: ValidationSetup | None) -> di
         return signature_json(index=sig.index, valid=False, reason=str(check.reason),
                               message=str(check), **extra)
     signer = check.signer
-    timestamp = _timestamp_json(check, setup)
+    timestamp = _timestamp_json(check, tsa)
     path = None
     valid, reason = True, "ok"
     message = "signature valid (certificate not validated: no --anchor, no --preset jpki)"
@@ -185,21 +213,21 @@ def verify_pdf(path: str, options: VerifyOptions, *, allow_sha1: bool = False
                                      allow_sha1=allow_sha1))
         except ValidationError as exc:
             checks.append(exc)
-    setup = None
-    if options.validates_path:
-        pool = [c for check in checks if not isinstance(check, ValidationError)
-                for c in check.certificates
-                + (check.timestamp.certificates if check.timestamp is not None else ())]
-        try:
+    setup = tsa = None
+    try:
+        if options.validates_path:
+            pool = [Certificate.from_cryptography(c) for check in checks
+                    if not isinstance(check, ValidationError) for c in check.certificates
+                    + (check.timestamp.certificates if check.timestamp is not None else ())]
             # a PDF document signature must come from a JPKI sign certificate (署名用)
             # under the JPKI profile unless --usage says otherwise
-            setup = build_validation(options, extra_intermediates=[
-                Certificate.from_cryptography(c) for c in pool], default_usage="sign")
-        except ValidationError as exc:
-            out.update(reason=str(exc.reason), message=str(exc))
-            return VerifyReport(False, out)
-    results = [_signature_result(sig, check, setup)
-               for sig, check in zip(doc.signatures, checks, strict=True)]
+            setup = build_validation(options, extra_intermediates=pool, default_usage="sign")
+            tsa = _TsaValidation(options, pool)
+        results = [_signature_result(sig, check, setup, tsa)
+                   for sig, check in zip(doc.signatures, checks, strict=True)]
+    except ValidationError as exc:  # an input file of an option (an InputError is usage)
+        out.update(reason=str(exc.reason), message=str(exc))
+        return VerifyReport(False, out)
     valid, reason, message = _summary(results, setup is not None)
     out.update(valid=valid, reason=reason, message=message, signatures=results)
     return VerifyReport(valid, out)
