@@ -29,7 +29,9 @@ Bounds (checked before the work they bound): :data:`MAX_PDF_SIZE`,
 :data:`MAX_PDF_REVISIONS`, :data:`MAX_PDF_SIGNATURES`, :data:`MAX_SIGNATURE_CONTENTS`.
 pyHanko decodes streams under its default decode limits (meant for untrusted documents).
 Every failure is a typed :mod:`jukicard.pki` error; pyHanko's and asn1crypto's exceptions
-never escape.  pyHanko is imported here only (lazily by the services).
+never escape.  pyHanko is imported at the top of this module, which only the PDF paths
+import (:mod:`jukicard.services.pdfverify` imports it inside its functions), so
+``import jukicard`` and the other commands do not load pyHanko.
 """
 
 from __future__ import annotations
@@ -42,7 +44,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import parser
 from cryptography import x509
+from pyhanko.pdf_utils.generic import (
+    ArrayObject,
+    DictionaryObject,
+    IndirectObject,
+    NameObject,
+    NumberObject,
+    parse_pdf_date,
+)
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
+from pyhanko.sign.fields import FieldMDPSpec, MDPPerm, enumerate_sig_fields
 
 from jukicard.errors import ValidationError
 from jukicard.pki.cms import CmsSigner, MalformedCmsError, SignedData
@@ -284,9 +298,6 @@ def read_pdf_signatures(data: bytes) -> PdfSignedDocument:
 
 
 def _read(data: bytes) -> PdfSignedDocument:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import enumerate_sig_fields
-
     reader = PdfFileReader(io.BytesIO(data), strict=True)
     if reader.encrypted:
         raise PdfEncryptedError("the PDF is encrypted: its signatures are not verified")
@@ -309,8 +320,6 @@ def _read(data: bytes) -> PdfSignedDocument:
 def _signed_revision(reader: Any, ref: Any) -> int:
     """The revision that last wrote the signature dictionary (the field's, when /V is a
     direct object); pyHanko numbers from 0."""
-    from pyhanko.pdf_utils.generic import IndirectObject
-
     value = ref.get_object().raw_get("/V")
     target = value if isinstance(value, IndirectObject) else ref
     return int(reader.xrefs.get_last_change(target.reference))
@@ -332,15 +341,11 @@ def _read_signature(reader: Any, data: bytes, index: int, rev: int, name: str, r
 
 
 def _number(value: Any) -> int | None:
-    from pyhanko.pdf_utils.generic import NumberObject
-
     return int(value) if type(value) is NumberObject else None
 
 
 def _check_signature(reader: Any, data: bytes, rev: int, ref: Any, later_fields: set[str],
                      base: dict[str, Any]) -> PdfSignature:
-    from pyhanko.pdf_utils.generic import ArrayObject, DictionaryObject, NameObject
-
     sig = ref.get_object().raw_get("/V").get_object()
     if not isinstance(sig, DictionaryObject):
         raise MalformedPdfError("the signature value /V is not a dictionary")
@@ -394,8 +399,6 @@ def _check_signature(reader: Any, data: bytes, rev: int, ref: Any, later_fields:
 
 
 def _claimed_time(sig: Any) -> _dt.datetime | None:
-    from pyhanko.pdf_utils.generic import parse_pdf_date
-
     try:
         when = parse_pdf_date(sig["/M"], strict=True) if "/M" in sig else None
         return None if when is None else when.astimezone(_dt.UTC)
@@ -406,8 +409,6 @@ def _claimed_time(sig: Any) -> _dt.datetime | None:
 def _strip_padding(raw: bytes) -> bytes:
     """The DER value at the start of ``/Contents``; the rest must be zero padding (anything
     else is left in place for the CMS parser to refuse)."""
-    from asn1crypto import parser
-
     try:
         size = parser.peek(raw)
     except Exception:  # noqa: BLE001 - not DER: the CMS parser says so
@@ -434,8 +435,6 @@ def _review_later_revisions(reader: Any, sig: Any, ref: Any, rev: int,
     """pyHanko's difference analysis of the revisions after ``rev`` (with the signature's
     DocMDP / FieldMDP), as a modification name and the changed fields; form filling
     limited to signature fields signed later is ``"signatures"``."""
-    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
-
     docmdp, fieldmdp = _mdp(sig, ref)
     quiet = logging.getLogger("pyhanko.sign.diff_analysis")
     level = quiet.level
@@ -459,8 +458,6 @@ def _review_later_revisions(reader: Any, sig: Any, ref: Any, rev: int,
 def _mdp(sig: Any, ref: Any) -> tuple[Any, Any]:
     """The DocMDP permission and FieldMDP spec of a signature, ``None`` when absent or
     unreadable (then the standard policy applies)."""
-    from pyhanko.sign.fields import FieldMDPSpec, MDPPerm
-
     docmdp = fieldmdp = None
     try:
         for entry in sig.get("/Reference", ()):

@@ -224,7 +224,7 @@ def test_software_signer_stands_in_for_card_detached_cms_over_a_pdf_file_still_w
 
 def test_pdf_paths_do_not_import_pyhanko_until_used():
     code = ("import sys, jukicard.cli.main, jukicard.cli.signature, "
-            "jukicard.services.pdfverify, jukicard.pki.pdfverify; "
+            "jukicard.services.pdfverify, jukicard.services.signatures; "
             "print(any(m.split('.')[0] in ('pyhanko', 'pyhanko_certvalidator') "
             "for m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
