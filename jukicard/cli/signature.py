@@ -14,6 +14,10 @@
 * SIG is a CMS SignedData (DER or PEM; detected automatically): the signer certificate
   comes from the CMS (``--cert`` adds a candidate); FILE is the content of a detached CMS,
   and must equal the content of an attached one.
+* SIG left out and FILE a PDF (``signature verify signed.pdf``): every signature in the PDF
+  is checked (:func:`jukicard.services.pdfverify.verify_pdf`: ByteRange and revision
+  coverage, later modifications, the CMS, the time stamp; ``--json`` lists them under
+  ``"signatures"``); ``--cert``/``--digest``/``--raw``/``--hash`` do not apply.
 * With ``--anchor`` or ``--preset jpki`` (the bundled J-LIS roots when no ``--anchor``:
   see ``cert verify``), the signer certificate is also validated (chain + CRL) at ``--at``;
   for a CMS, the certificate of every SignerInfo is.  Under ``--preset jpki``
@@ -47,7 +51,8 @@ def signature() -> None:
                    help="Verify SIG over FILE. Exit 0 only when the signature (and, with "
                    "--anchor or --preset jpki, the signer's certificate path) is valid; 5 when "
                    "not; 2 on usage errors.  SIG may be what 'jukicard sign' writes: raw "
-                   "bytes, base64 or its JSON (at most 64 MiB).")
+                   "bytes, base64 or its JSON (at most 64 MiB).  Without SIG, FILE is a "
+                   "signed PDF and every signature in it is verified.")
 @click.argument("file", metavar="FILE")
 @click.argument("sig", metavar="[SIG]", required=False)
 @click.option("--cert", "certificate", metavar="CERT",
