@@ -14,8 +14,12 @@
 * SIG is a CMS SignedData (DER or PEM; detected automatically): the signer certificate
   comes from the CMS (``--cert`` adds a candidate); FILE is the content of a detached CMS,
   and must equal the content of an attached one.
-* FILE alone (no SIG): FILE is an attached CMS and is verified by itself (a detached CMS
-  then is a usage error: give the signed file too).
+* FILE alone (no SIG), not a PDF: FILE is an attached CMS and is verified by itself (a
+  detached CMS then is a usage error: give the signed file too).
+* SIG left out and FILE a PDF (``signature verify signed.pdf``): every signature in the PDF
+  is checked (:func:`jukicard.services.pdfverify.verify_pdf`: ByteRange and revision
+  coverage, later modifications, the CMS, the time stamp; ``--json`` lists them under
+  ``"signatures"``); ``--cert``/``--digest``/``--raw``/``--hash`` do not apply.
 * With ``--anchor`` or ``--preset jpki`` (the bundled J-LIS roots when no ``--anchor``:
   see ``cert verify``), the signer certificate is also validated (chain + CRL) at ``--at``;
   for a CMS, the certificate of every SignerInfo is.  Under ``--preset jpki``
@@ -51,7 +55,8 @@ def signature() -> None:
 
 
 @signature.command("verify", short_help="verify a raw card signature or a CMS SignedData",
-                   help="Verify SIG over FILE, or FILE alone when it is an attached CMS. "
+                   help="Verify SIG over FILE, or FILE alone when it is an attached CMS or a "
+                   "signed PDF (every signature in it is verified). "
                    "Exit 0 only when the signature (and, with "
                    "--anchor or --preset jpki, the signer's certificate path) is valid; 5 when "
                    "not; 2 on usage errors.  SIG may be what 'jukicard sign' writes: raw "
@@ -75,6 +80,9 @@ def verify(file: str, sig: str | None, certificate: str | None, digest: bool, ra
            hash_alg: str | None, allow_sha1: bool, as_json: bool, **params: Any) -> int:
     from jukicard.services.signatures import SignatureOptions, verify_signature
 
+    if sig is None and _is_pdf(file):
+        return _verify_pdf(file, certificate, digest, raw, hash_alg, allow_sha1, as_json,
+                           params)
     if digest and raw:
         raise click.UsageError("--raw: not allowed with --digest")
     mode: Literal["message", "digest", "raw"] = ("digest" if digest else "raw" if raw
@@ -83,3 +91,24 @@ def verify(file: str, sig: str | None, certificate: str | None, digest: bool, ra
                                    allow_sha1=allow_sha1)
     report = verify_signature(file, sig, sig_options, verify_options(params))
     return print_report(report, as_json)
+
+
+def _is_pdf(file: str) -> bool:
+    from jukicard.services.pdfverify import is_pdf_file
+
+    return is_pdf_file(file)
+
+
+def _verify_pdf(file: str, certificate: str | None, digest: bool, raw: bool,
+                hash_alg: str | None, allow_sha1: bool, as_json: bool,
+                params: dict[str, Any]) -> int:
+    """``signature verify signed.pdf``: FILE alone, a PDF whose signatures are checked."""
+    from jukicard.services.pdfverify import verify_pdf
+
+    given = [name for name, value in (("--cert", certificate), ("--digest", digest),
+                                      ("--raw", raw), ("--hash", hash_alg)) if value]
+    if given:
+        raise click.UsageError(f"{', '.join(given)}: not used with a PDF (its signatures "
+                               "carry their certificates and hashes)")
+    return print_report(verify_pdf(file, verify_options(params), allow_sha1=allow_sha1),
+                        as_json)

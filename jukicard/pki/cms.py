@@ -225,6 +225,11 @@ class SignedData:
         return self.der
 
     @property
+    def signer_count(self) -> int:
+        """How many SignerInfos the SignedData carries (counted, bounded, at parse time)."""
+        return len(self._signed_data["signer_infos"])
+
+    @property
     def detached(self) -> bool:
         """True when the content is not inside the CMS."""
         return self.content is None

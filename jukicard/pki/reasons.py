@@ -87,6 +87,30 @@ class Reason(enum.StrEnum):
     #: certificate is ambiguous.
     SIGNER_CERTIFICATE_MISMATCH = "signer-certificate-mismatch"
 
+    # ------------------------------------------------ PDF signatures (issue 13)
+    #: A PDF (``signature verify signed.pdf``) carries no signed signature field.
+    NO_SIGNATURE = "no-signature"
+    #: The bytes are not a PDF pyHanko's strict reader accepts (header, xref, trailer…).
+    MALFORMED_PDF = "malformed-pdf"
+    #: The PDF is encrypted: its signatures are not verified.
+    PDF_ENCRYPTED = "pdf-encrypted"
+    #: The PDF exceeds a work limit (size, signatures, revisions).
+    PDF_LIMIT = "pdf-limit"
+    #: A signature whose /SubFilter is not ETSI.CAdES.detached or adbe.pkcs7.detached
+    #: (adbe.x509.rsa_sha1 and unknown ones are refused).
+    PDF_UNSUPPORTED_SUBFILTER = "pdf-unsupported-subfilter"
+    #: /ByteRange (or /Contents) is not two ranges from 0 around exactly the /Contents
+    #: hex string, inside the file.
+    PDF_BYTE_RANGE = "pdf-byte-range-invalid"
+    #: The signed bytes do not end at the end of the signature's own revision.
+    PDF_NOT_COVERED = "pdf-revision-not-covered"
+    #: A later (unsigned) revision changes more than signatures, DSS or time stamps.
+    PDF_MODIFIED = "pdf-modified-after-signing"
+    #: The signature time-stamp token (RFC 3161) does not parse.
+    MALFORMED_TIMESTAMP = "malformed-timestamp"
+    #: The signature time-stamp token does not verify (imprint, signature, TSA certificate).
+    TIMESTAMP_INVALID = "timestamp-invalid"
+
     # ------------------------------------------------ RFC 5280 §4/§5 profile (strict)
     # jukicard.pki.conformance: a certificate (§4) or CRL (§5) that a conforming CA may
     # not issue; checked under Conformance.STRICT (the default), skipped under LENIENT.
