@@ -82,6 +82,11 @@ class Reason(enum.StrEnum):
     UNSUPPORTED_KEY = "unsupported-key"
     SIGNER_NOT_FOUND = "signer-not-found"
     CRL_FETCH_FAILED = "crl-fetch-failed"
+    #: A PDF that cannot be read or signed: not a PDF, truncated, broken cross-reference,
+    #: encrypted, over the size cap (issue 13, PAdES).
+    MALFORMED_PDF = "malformed-pdf"
+    #: The time-stamp authority gave no usable RFC 3161 token (issue 13, PAdES B-T).
+    TIMESTAMP_FAILED = "timestamp-failed"
 
     # ------------------------------------------------ RFC 5280 §4/§5 profile (strict)
     # jukicard.pki.conformance: a certificate (§4) or CRL (§5) that a conforming CA may
