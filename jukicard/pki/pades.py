@@ -43,12 +43,14 @@ from asn1crypto import algos as _algos
 from asn1crypto import cms as _cms
 from asn1crypto import x509 as _ax509
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields as _fields
 from pyhanko.sign import signers as _signers
-from pyhanko.sign.general import find_unique_cms_attribute
+from pyhanko.sign.general import SigningError, find_unique_cms_attribute
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko.sign.validation.generic_cms import extract_tst_data_iter, validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -161,19 +163,26 @@ class SignedPdf:
 
 
 class _CallerSigner(Signer):
-    """pyHanko signer whose one real signature is the caller's; dry runs never reach it."""
+    """pyHanko signer whose one real signature is the caller's; dry runs never reach it.
+    With ``signer=None`` it is a rehearsal: every signature is a placeholder."""
 
-    def __init__(self, signer: RawSigner, cert: x509.Certificate,
+    def __init__(self, signer: RawSigner | None, cert: x509.Certificate,
                  cas: list[x509.Certificate]) -> None:
         asn_cert = _ax509.Certificate.load(cert.public_bytes(Encoding.DER))
-        store = SimpleCertificateStore.from_certs(
+        untyped_store: Any = SimpleCertificateStore  # from_certs carries no annotations
+        store = untyped_store.from_certs(
             [_ax509.Certificate.load(c.public_bytes(Encoding.DER)) for c in cas])
         super().__init__(signing_cert=asn_cert, cert_registry=store,
                          signature_mechanism=_algos.SignedDigestAlgorithm(
                              {"algorithm": "rsassa_pkcs1v15"}))
         self._signer = signer
         self._cert = cert
-        self._size = (rsa_public_key(certificate=cert).key_size + 7) // 8
+        # the real signer's certificate must allow signatures; a rehearsal's (a CA
+        # certificate) need only be RSA
+        key = cert.public_key() if signer is None else rsa_public_key(certificate=cert)
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise UsageError("the rehearsal certificate's key must be RSA")
+        self._size = (key.key_size + 7) // 8
         #: real (not dry-run) signatures asked for; must end at 1
         self.calls = 0
         self.signature: bytes | None = None
@@ -183,6 +192,8 @@ class _CallerSigner(Signer):
         if dry_run:  # pyHanko's size estimate: a placeholder, the signer is not called
             return bytes(self._size)
         self.calls += 1
+        if self._signer is None:  # rehearsal (preflight): nothing is signed
+            return bytes(self._size)
         if self.calls > 1:  # pragma: no cover - pyHanko signs once; a card never twice
             raise PdfSigningError("pyHanko asked for a second signature")
         attrs = _cms.CMSAttributes.load(data)  # the DER SET OF the signed attributes
@@ -215,7 +226,8 @@ def _open(data: bytes) -> tuple[IncrementalPdfFileWriter, int]:
     """The incremental writer over ``data`` and its page count."""
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data))
-        encrypted = writer.prev.encrypted
+        if writer.prev.encrypted:
+            raise MalformedPdfError("the PDF is encrypted: decrypt it before signing")
         root = writer.root
         pages = int(root["/Pages"]["/Count"])
         list(_fields.enumerate_sig_fields(writer.prev))  # walks the form: fails now, not later
@@ -224,8 +236,6 @@ def _open(data: bytes) -> tuple[IncrementalPdfFileWriter, int]:
     except Exception as exc:  # pyHanko/asn1crypto on hostile bytes: anything may come out
         raise MalformedPdfError(
             f"the PDF cannot be read ({type(exc).__name__})") from None
-    if encrypted:
-        raise MalformedPdfError("the PDF is encrypted: decrypt it before signing")
     if pages < 1:
         raise MalformedPdfError("the PDF has no pages")
     return writer, pages
@@ -264,20 +274,70 @@ def _field_spec(pages: int, name: str, stamp: PdfStamp | None) -> _fields.SigFie
     return _fields.SigFieldSpec(sig_field_name=name, on_page=page, box=stamp.box)
 
 
-def preflight(pdf: bytes, *, field_name: str | None = None,
-              stamp: PdfStamp | None = None) -> str:
-    """Everything :func:`build_pades` checks about the PDF and the field before signing,
-    without a signer: call it before asking for a PIN, so that a PDF that cannot be signed
-    costs none.
+def preflight(pdf: bytes, *, field_name: str | None = None, stamp: PdfStamp | None = None,
+              rehearse_with: bytes | x509.Certificate | None = None,
+              hash_name: str = "sha256") -> str:
+    """What :func:`build_pades` checks about the PDF and the field, without a signer:
+    call it before asking for a PIN, so that a PDF that cannot be signed costs none.
 
+    :param rehearse_with: an RSA certificate (any: the card's CA certificate, readable
+        without a PIN): then the whole pyHanko signing is run once with placeholder
+        signatures and thrown away, so that a PDF pyHanko reads but cannot sign fails
+        here too.  Without it only the reading and the field are checked.
     :returns: the field name that will be signed.
-    :raises UsageError: / :raises MalformedPdfError: as :func:`build_pades`.
+    :raises UsageError: / :raises MalformedPdfError: / :raises PdfSigningError: as
+        :func:`build_pades`.
     """
-    writer, pages = _open(check_pdf(pdf))
+    data = check_pdf(pdf)
+    writer, pages = _open(data)
     name, existing = _pick_field(writer, field_name, stamp)
-    if not existing:
-        _field_spec(pages, name, stamp)
+    spec = None if existing else _field_spec(pages, name, stamp)
+    if rehearse_with is not None:
+        rehearsal = _CallerSigner(None, load_certificate(rehearse_with), [])
+        _run(writer, rehearsal, name, existing, spec, _signing_hash(hash_name), stamp, None,
+             None, None)
     return name
+
+
+def _signing_hash(hash_name: str) -> str:
+    name = hash_algorithm(hash_name).name  # normalised; UsageError when unknown
+    if name not in SIGNING_HASHES:
+        raise UsageError(f"hash {hash_name!r} is not allowed for new signatures "
+                         f"(use one of {sorted(SIGNING_HASHES)})")
+    return name
+
+
+#: What pyHanko raises on a PDF whose structure it read but cannot follow when signing.
+_STRUCTURE_ERRORS = (PdfError, KeyError, IndexError, TypeError, AttributeError,
+                     RecursionError)
+
+
+def _run(writer: IncrementalPdfFileWriter, signer: _CallerSigner, field_name: str,
+         existing: bool, spec: _fields.SigFieldSpec | None, hash_name: str,
+         stamp: PdfStamp | None, timestamper: TsaClient | None, reason: str | None,
+         location: str | None) -> bytes:
+    """pyHanko's signing of ``writer`` (one incremental update); its errors typed."""
+    meta = _signers.PdfSignatureMetadata(
+        field_name=field_name, md_algorithm=hash_name, reason=reason, location=location,
+        subfilter=_fields.SigSeedSubFilter.PADES)
+    style = TextStampStyle(stamp_text=stamp.text if stamp is not None else DEFAULT_STAMP_TEXT)
+    pdf_signer = _signers.PdfSigner(meta, signer, timestamper=timestamper,
+                                    stamp_style=style, new_field_spec=spec)
+    try:
+        output: Any = asyncio.run(pdf_signer.async_sign_pdf(writer,
+                                                            existing_fields_only=existing))
+        return bytes(output.getvalue())
+    except JukiError:
+        raise  # a card's own errors, TimestampError, the signer's typed errors
+    except SigningError as exc:
+        raise PdfSigningError(
+            f"the PDF could not be signed ({type(exc).__name__})") from None
+    except _STRUCTURE_ERRORS as exc:
+        raise MalformedPdfError(
+            f"the PDF's structure is damaged ({type(exc).__name__})") from None
+    except Exception as exc:  # pyHanko on a PDF it read but cannot sign
+        raise PdfSigningError(
+            f"the PDF could not be signed ({type(exc).__name__})") from None
 
 
 def _check_result(out: bytes, name: str, cert_der: bytes, signature: bytes,
@@ -289,7 +349,8 @@ def _check_result(out: bytes, name: str, cert_der: bytes, signature: bytes,
         reader = PdfFileReader(io.BytesIO(out))
         sigs = reader.embedded_signatures
         emb: EmbeddedPdfSignature = sigs[-1]
-        emb.compute_integrity_info(skip_diff=True)
+        untyped: Any = emb  # compute_integrity_info carries no annotations
+        untyped.compute_integrity_info(skip_diff=True)
         intact, valid = validate_sig_integrity(emb.signer_info, emb.signer_cert, "data",
                                                emb.compute_digest())
         find_unique_cms_attribute(emb.signer_info["signed_attrs"], "signing_certificate_v2")
@@ -351,6 +412,7 @@ def build_pades(
     :param reason: / :param location: optional ``/Reason`` and ``/Location`` texts.
     :returns: the signed PDF, read back and checked.
     :raises UsageError: bad arguments, a field already signed, a page the PDF lacks.
+    :raises WeakHashError: SHA-1.
     :raises MalformedPdfError: the PDF cannot be read (nothing was signed).
     :raises TimestampError: the TSA gave no usable token.
     :raises CmsSignerOutputError: / :raises CmsSignerFailedError: the signer's signature
@@ -360,10 +422,7 @@ def build_pades(
     :raises PdfSignatureCheckError: the result does not verify when read back.
     """
     data = check_pdf(pdf)
-    name = hash_algorithm(hash_name).name  # normalised; UsageError when unknown
-    if name not in SIGNING_HASHES:
-        raise UsageError(f"hash {hash_name!r} is not allowed for new signatures "
-                         f"(use one of {sorted(SIGNING_HASHES)})")
+    name = _signing_hash(hash_name)
     if stamp is not None and not isinstance(stamp, PdfStamp):
         raise UsageError("stamp must be a PdfStamp")
     if timestamper is not None and not isinstance(timestamper, TsaClient):
@@ -380,21 +439,8 @@ def build_pades(
     writer, pages = _open(data)
     field_name, existing = _pick_field(writer, field_name, stamp)
     spec = None if existing else _field_spec(pages, field_name, stamp)
-    meta = _signers.PdfSignatureMetadata(
-        field_name=field_name, md_algorithm=name, reason=reason, location=location,
-        subfilter=_fields.SigSeedSubFilter.PADES)
-    style = TextStampStyle(stamp_text=stamp.text if stamp is not None else DEFAULT_STAMP_TEXT)
-    pdf_signer = _signers.PdfSigner(meta, raw_signer, timestamper=timestamper,
-                                    stamp_style=style, new_field_spec=spec)
-    try:
-        output: Any = asyncio.run(pdf_signer.async_sign_pdf(writer,
-                                                            existing_fields_only=existing))
-        out = bytes(output.getvalue())
-    except JukiError:
-        raise  # a card's own errors, TimestampError, the signer's typed errors
-    except Exception as exc:  # pyHanko on a PDF it read but cannot sign
-        raise PdfSigningError(
-            f"the PDF could not be signed ({type(exc).__name__})") from None
+    out = _run(writer, raw_signer, field_name, existing, spec, name, stamp, timestamper,
+               reason, location)
     if raw_signer.calls != 1 or raw_signer.signature is None:
         raise PdfSigningError("the signer was not called exactly once")
     if not out.startswith(data):

@@ -146,7 +146,8 @@ class TsaClient(TimeStamper):
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TSA_TIMEOUT,
                  deadline: float = 60.0, max_bytes: int = MAX_TSA_REPLY) -> None:
-        super().__init__(include_nonce=True)
+        untyped: Any = super()  # pyHanko's TimeStamper methods carry no annotations
+        untyped.__init__(include_nonce=True)
         self.url = check_tsa_url(url)
         if not timeout > 0 or not deadline > 0 or max_bytes <= 0:
             raise UsageError("TSA timeout, deadline and size limit must be positive")
@@ -173,7 +174,8 @@ class TsaClient(TimeStamper):
         :raises TimestampError: any failure.
         """
         try:
-            nonce, req = self.request_cms(message_digest, md_algorithm)
+            untyped: Any = self
+            nonce, req = untyped.request_cms(message_digest, md_algorithm)
             resp = await self.async_request_tsa_response(req)
             token = handle_tsp_response(resp, nonce)
         except JukiError:

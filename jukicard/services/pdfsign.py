@@ -8,12 +8,14 @@ key leaves the card, and pyHanko's size-estimating dry run never reaches it.
 Order (nothing costs a PIN that can fail without the card):
 
 1. the arguments, the PDF and the field are checked (:func:`~jukicard.pki.pades.preflight`:
-   a PDF that cannot be signed, a field already signed, a page the PDF lacks);
+   a PDF that cannot be read, a field already signed, a page the PDF lacks);
 2. with a TSA, one time-stamp is fetched for a dummy digest (a TSA that is down or
    answers nonsense fails here);
-3. the sign CA certificate is read, the sign password asked once after a data-less status
-   check, and sent in exactly one VERIFY (it also opens the sign certificate, read next);
-4. the card signs once, in the same selection; the signature is checked against the
+3. the sign CA certificate is read and the whole signing rehearsed with it and placeholder
+   signatures (a PDF pyHanko reads but cannot sign fails here);
+4. the sign password is asked once after a data-less status check and sent in exactly
+   one VERIFY (it also opens the sign certificate, read next);
+5. the card signs once, in the same selection; the signature is checked against the
    certificate by the session and by the builder, and the signed PDF is read back and
    checked before it is returned.
 """
@@ -135,6 +137,11 @@ def sign_pdf(
     spec = ref.value
     cert_ref = next(c for c in jpki.CERTS if c.value == spec.cert)
     ca_der = jpki.read_certificate(_cert_enum(jpki, f"{ref.name}_CA"))
+    # the whole pyHanko signing rehearsed with placeholder signatures (the CA certificate
+    # stands in for the sign certificate, unreadable without the PIN): a PDF that pyHanko
+    # reads but cannot sign fails here, before the PIN
+    preflight(data, field_name=field_name, stamp=stamp, rehearse_with=ca_der,
+              hash_name=alg.value)
     pin_ref = next(p for p in jpki.PINS if p.value == spec.pin)
     pin = ask_pin(jpki, pin_ref, interaction)
     cert_der = jpki.read_certificate(cert_ref, pin)  # the one VERIFY; the selection stays
