@@ -20,6 +20,7 @@ pyHanko is imported here: only the PDF signing path imports this module.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -163,8 +164,6 @@ class TsaClient(TimeStamper):
 
         :raises TimestampError: the TSA gave no usable token.
         """
-        import asyncio
-
         asyncio.run(self.async_dummy_response(hash_name))
 
     async def async_timestamp(self, message_digest: bytes,
