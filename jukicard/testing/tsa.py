@@ -4,7 +4,8 @@
 
     python -m jukicard.testing.tsa [--host 127.0.0.1] [--port 0] [--root-out ROOT.pem]
 
-prints its URL (``http://127.0.0.1:PORT/tsa``) on stdout and serves until interrupted; in
+prints its URL (``http://127.0.0.1:PORT/tsa``) on stdout and serves until interrupted
+(Ctrl-C or SIGTERM); in
 tests it is a context manager::
 
     with TsaServer() as tsa:
@@ -29,6 +30,7 @@ import argparse
 import datetime as _dt
 import http.server
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -269,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.root_out).write_bytes(x509.load_der_x509_certificate(server.root_der)
                                         .public_bytes(serialization.Encoding.PEM))
     print(server.url, flush=True)
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends it like Ctrl-C: keys deleted
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server._httpd.serve_forever()
     except KeyboardInterrupt:
