@@ -6,6 +6,9 @@
     jukicard sign --digest HEX [--hash sha256] ...
     jukicard sign FILE --cms [--attached] [--scheme pkcs1v15|pss] [--key sign] -o FILE.p7s
     jukicard sign --challenge HEX --key auth --cms -o OUT.p7s
+    jukicard sign doc.pdf --pdf -o signed.pdf [--tsa URL] [--field NAME] [--visible ...]
+
+``--pdf``: see :mod:`jukicard.cli._signpdf` (PAdES with the sign key).
 
 With ``--cms`` the output is a CMS SignedData (DER; RFC 5652 with CAdES-BES attributes,
 :func:`jukicard.services.cmssign.sign_cms`) over FILE or over the caller's challenge bytes
@@ -46,6 +49,7 @@ from jukicard.cli._common import (
     out,
     pin_stdin_option,
 )
+from jukicard.cli._signpdf import pdf_options, sign_pdf_command, wants_pdf
 
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
@@ -206,15 +210,22 @@ def _digest(file: str | None, digest: str | None, hash_alg: str, pin_stdin: bool
 @click.option("--cert-out", metavar="CERT",
               help="also write the key's certificate (PEM) here; NOTE: the sign certificate "
               "holds personal data")
+@pdf_options
 def sign(file: str | None, card: CardSelection, as_json: bool, pin_stdin: bool,
          digest: str | None, key: str, hash_alg: str, output: str | None,
          cms: bool, attached: bool, challenge: str | None, cert_out: str | None,
-         scheme: str | None) -> int:
+         scheme: str | None, **pdf: Any) -> int:
     from jukicard.cli._files import Outputs
     from jukicard.services.data import to_pem
     from jukicard.services.inputs import InputError
     from jukicard.services.signing import sign_digest
 
+    if wants_pdf(pdf):  # issue 13: PAdES (jukicard.cli._signpdf)
+        others = tuple(o for o, v in (("--cms", cms), ("--attached", attached),
+                                      ("--challenge", challenge), ("--digest", digest),
+                                      ("--scheme", scheme)) if v)
+        return sign_pdf_command(file, card, as_json, pin_stdin, key, hash_alg, output,
+                                cert_out, others, pdf, _report)
     if cms or attached or challenge is not None or scheme is not None:
         return _sign_cms(file, card, as_json, pin_stdin, digest, key, hash_alg, output,
                          cms, attached, challenge, cert_out, scheme)

@@ -60,6 +60,7 @@ __all__ = [
     "RawSigner",
     "SigningScheme",
     "build_signed_data",
+    "sign_signed_attributes",
 ]
 
 #: The callable that makes the signature: ``sign(block) -> signature``.  What ``block`` is
@@ -163,9 +164,9 @@ def _call_signer(signer: RawSigner, block: bytes) -> bytes:
     return bytes(signature)
 
 
-def _sign_attributes(attrs: _cms.CMSAttributes, hash_name: str, signer: RawSigner,
-                     scheme: SigningScheme, cert: x509.Certificate
-                     ) -> tuple[bytes, _algos.SignedDigestAlgorithm]:
+def sign_signed_attributes(attrs: _cms.CMSAttributes, hash_name: str, signer: RawSigner,
+                           scheme: SigningScheme, cert: x509.Certificate
+                           ) -> tuple[bytes, _algos.SignedDigestAlgorithm]:
     """Have the caller sign the DER SET OF ``attrs``, check the result with ``cert``;
     returns the signature and the SignerInfo's ``signatureAlgorithm``."""
     key = rsa_public_key(certificate=cert)
@@ -244,7 +245,7 @@ def build_signed_data(
     asn_cert = _ax509.Certificate.load(_der(cert))
 
     attrs = _signed_attributes(hashlib.new(name, content).digest(), asn_cert, when)
-    signature, signature_algorithm = _sign_attributes(attrs, name, signer, scheme, cert)
+    signature, signature_algorithm = sign_signed_attributes(attrs, name, signer, scheme, cert)
 
     bag: list[bytes] = []
     for c in [cert, *cas]:

@@ -60,7 +60,8 @@ from pyhanko.sign.fields import FieldMDPSpec, MDPPerm, enumerate_sig_fields
 
 from jukicard.errors import ValidationError
 from jukicard.pki.cms import CmsSigner, MalformedCmsError, SignedData
-from jukicard.pki.errors import MalformedError, PkiError
+from jukicard.pki.errors import PkiError
+from jukicard.pki.pdfbase import MalformedPdfError, looks_like_pdf
 from jukicard.pki.reasons import Reason
 from jukicard.pki.tstoken import TimestampCheck, verify_signature_timestamp
 
@@ -101,12 +102,6 @@ _EOF_TAIL = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,20})[\x00\t\n\x0c\r ]
 _HEX = re.compile(rb"\A<[0-9A-Fa-f]*>\Z")
 
 
-class MalformedPdfError(MalformedError):
-    """The bytes are not a PDF the strict reader accepts (or a signature field is broken)."""
-
-    reason = Reason.MALFORMED_PDF
-
-
 class PdfEncryptedError(PkiError):
     """The PDF is encrypted: its signatures are not verified."""
 
@@ -117,12 +112,6 @@ class PdfLimitError(PkiError):
     """The PDF exceeds a work limit (size, revisions, signatures, /Contents size)."""
 
     reason = Reason.PDF_LIMIT
-
-
-def looks_like_pdf(head: bytes) -> bool:
-    """True when ``head`` (the first KiB of a file) holds the ``%PDF-`` header (allowed
-    anywhere in the first 1024 bytes)."""
-    return b"%PDF-" in bytes(head[:1024])
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,8 @@ class Reason(enum.StrEnum):
     MALFORMED_TIMESTAMP = "malformed-timestamp"
     #: The signature time-stamp token does not verify (imprint, signature, TSA certificate).
     TIMESTAMP_INVALID = "timestamp-invalid"
+    #: The time-stamp authority gave no usable RFC 3161 token (PAdES B-T signing).
+    TIMESTAMP_FAILED = "timestamp-failed"
 
     # ------------------------------------------------ RFC 5280 §4/§5 profile (strict)
     # jukicard.pki.conformance: a certificate (§4) or CRL (§5) that a conforming CA may

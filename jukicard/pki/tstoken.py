@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from asn1crypto import tsp as _tsp
 from cryptography import x509
 
-from jukicard.errors import ValidationError
+from jukicard.errors import UsageError, ValidationError
 from jukicard.pki.backend import certificate_extensions
 from jukicard.pki.cms import MalformedCmsError, SignedData
 from jukicard.pki.der import check_der_nesting
@@ -36,6 +36,7 @@ __all__ = [
     "TimestampInvalidError",
     "TimestampCheck",
     "verify_signature_timestamp",
+    "verify_timestamp_token",
 ]
 
 #: Largest time-stamp token parsed (real tokens with their TSA chain are under 16 KiB).
@@ -111,7 +112,26 @@ def verify_signature_timestamp(
         return None
     if len(tokens) > 1:
         raise MalformedTimestampError("more than one signature time-stamp token")
-    der = _token_der(tokens[0])
+    return verify_timestamp_token(tokens[0], data=bytes(signature_value),
+                                  min_key_size=min_key_size, allow_sha1=allow_sha1)
+
+
+def verify_timestamp_token(
+    token: bytes, *, data: bytes | None = None, imprint: tuple[str, bytes] | None = None,
+    min_key_size: int | None = None, allow_sha1: bool = False,
+) -> TimestampCheck:
+    """Verify one RFC 3161 TimeStampToken (DER ContentInfo) over ``data``, or for the
+    message ``imprint`` ``(hash name, value)`` a requester asked for (exactly one of them).
+
+    Used by the verifier (a signature's token) and by the PAdES signer's TSA client (the
+    token a TSA just returned): one check, one strictness.
+
+    :raises MalformedTimestampError: oversized or malformed token.
+    :raises TimestampInvalidError: the token's signature, imprint or TSA certificate.
+    """
+    if (data is None) == (imprint is None):
+        raise UsageError("give the time-stamped data or the expected imprint (one of them)")
+    der = _token_der(token)
     try:
         signed = SignedData.parse(der)
     except MalformedCmsError as exc:
@@ -120,9 +140,9 @@ def verify_signature_timestamp(
         raise MalformedTimestampError("time-stamp token does not encapsulate a TSTInfo")
     try:
         tst = _tsp.TSTInfo.load(signed.content, strict=True)
-        imprint = tst["message_imprint"]
-        hash_name = str(imprint["hash_algorithm"]["algorithm"].native)
-        hashed = imprint["hashed_message"].native
+        message_imprint = tst["message_imprint"]
+        hash_name = str(message_imprint["hash_algorithm"]["algorithm"].native)
+        hashed = message_imprint["hashed_message"].native
         gen_time = tst["gen_time"].native
     except Exception as exc:  # asn1crypto
         raise MalformedTimestampError("the TSTInfo does not parse") from exc
@@ -130,7 +150,11 @@ def verify_signature_timestamp(
         raise MalformedTimestampError("the TSTInfo lacks its time or imprint")
     if hash_name not in HASHES or (hash_name == "sha1" and not allow_sha1):
         raise TimestampInvalidError(f"time-stamp imprint hash {hash_name!r} not accepted")
-    if not hmac.compare_digest(hashlib.new(hash_name, bytes(signature_value)).digest(), hashed):
+    if imprint is not None:
+        if hash_name != imprint[0] or not hmac.compare_digest(hashed, bytes(imprint[1])):
+            raise TimestampInvalidError("the time-stamp token is for other data (message "
+                                        "imprint)")
+    elif not hmac.compare_digest(hashlib.new(hash_name, bytes(data or b"")).digest(), hashed):
         raise TimestampInvalidError("the time-stamp token is over another signature value")
     try:
         res = signed.verify(min_key_size=min_key_size, allow_sha1=allow_sha1)

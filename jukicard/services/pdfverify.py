@@ -54,7 +54,7 @@ def is_pdf_file(path: str, option: str = "FILE") -> bool:
 
     :raises InputError: the file cannot be opened or is not a regular file.
     """
-    from jukicard.pki.pdfverify import looks_like_pdf
+    from jukicard.pki.pdfbase import looks_like_pdf
 
     with open_input(path, option=option) as stream:
         return looks_like_pdf(stream.read(1024))
