@@ -188,10 +188,50 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _signature_rows(signatures: list[dict[str, Any]], indent: str) -> list[str]:
+    """``signature verify``'s per-signature results (services/sigresult.py), a few lines
+    each: the verdict, what was signed how, the time stamp, the path, a PDF's coverage."""
+    rows: list[str] = [f"{indent}signatures:"]
+    for sig in signatures:
+        where = f" field {sig['field']}, revision {sig.get('revision')}" \
+            if sig.get("field") is not None else ""
+        rows.append(f"{indent}  #{sig.get('index')}{where}: "
+                    f"{'valid' if sig.get('valid') else 'INVALID'} ({sig.get('reason')})"
+                    + ("" if sig.get("valid") else f": {sig.get('message')}"))
+        signer = sig.get("signer") or {}
+        made = ", ".join(str(v) for v in (sig.get("hash"), sig.get("scheme")) if v)
+        rows.append(f"{indent}    signer: {signer.get('subject', '-')}"
+                    + (f" ({made})" if made else "")
+                    + (f", signing time (claimed) {sig['signing_time']}"
+                       if sig.get("signing_time") else ""))
+        ts = sig.get("timestamp")
+        if ts:
+            rows.append(f"{indent}    time stamp: {ts.get('time')} "
+                        f"{'valid' if ts.get('valid') else 'INVALID'} ({ts.get('reason')}), "
+                        f"TSA {ts.get('tsa')}" + (f"; {ts['message']}" if ts.get("message")
+                                                  else ""))
+        path = sig.get("path")
+        if path:
+            rows.append(f"{indent}    path: {'valid' if path.get('valid') else 'INVALID'} "
+                        f"({path.get('reason')})")
+        cov = sig.get("coverage")
+        if cov:
+            rows.append(f"{indent}    coverage: byte range {cov.get('byte_range')}, "
+                        f"{'whole file' if cov.get('whole_file') else 'its revision'}"
+                        + (f", {cov['unsigned_bytes_after']} bytes after it "
+                           f"({cov.get('modification')})"
+                           if cov.get("unsigned_bytes_after") else ""))
+    return rows
+
+
 def _rows(obj: dict[str, Any], indent: str) -> list[str]:
     rows: list[str] = []
     for key, value in obj.items():
         if key == "path_sha256":
+            continue
+        if key == "signatures" and isinstance(value, list) and value and \
+                all(isinstance(v, dict) and "index" in v for v in value):
+            rows += _signature_rows(value, indent)
             continue
         if isinstance(value, dict):
             rows.append(f"{indent}{key}:")
