@@ -30,6 +30,7 @@ from jukicard.errors import UsageError, ValidationError
 from jukicard.pki.backend import certificate_extensions, certificate_serial
 from jukicard.pki.cmsattrs import (
     MAX_SIGNED_ATTRIBUTES,
+    names_equal,
     signed_attribute_values,
     signed_attributes_der,
     signing_certificate_match,
@@ -289,7 +290,7 @@ def _find_signers(sid: Any, candidates: Sequence[x509.Certificate]) -> list[x509
                 continue
             try:
                 asn_cert = _ax509.Certificate.load(cert.public_bytes(Encoding.DER))
-                if asn_cert.issuer == issuer:
+                if names_equal(asn_cert.issuer, issuer):
                     out.append(cert)
             except Exception:  # noqa: BLE001 - unusable candidate, try the next
                 continue

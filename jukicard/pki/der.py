@@ -141,6 +141,58 @@ def check_der_framing(der: bytes, depth: int = 2) -> None:
         raise ValueError("trailing data")
 
 
+#: Universal string/time types that DER encodes only in the primitive form (X.690 §10.2).
+_PRIMITIVE_ONLY = frozenset({3, 4, 12, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30})
+
+
+def is_canonical_der(der: bytes, limit: int = MAX_NESTING) -> bool:
+    """Whether ``der`` (one or more TLVs) is DER in the parts a signer can vary without
+    changing the decoded value (X.690 §10/§11), checked over every level without recursion
+    and without building objects: definite minimal lengths, no constructed strings, the
+    components of every universal SET (OF) in ascending order of their encodings (§11.6),
+    minimal INTEGERs, BOOLEAN ``00``/``FF``.  Parsing (tags, value syntax) stays
+    asn1crypto's, afterwards.
+
+    Far cheaper than asn1crypto's ``dump(force=True)`` round trip on a CAdES
+    signed-attribute set, whose re-encoding of nested names dominated a CMS check.
+
+    :param limit: deepest nesting walked (deeper: ``False``).
+    """
+    stack = [(bytes(der), 1, False)]
+    while stack:
+        blob, level, is_set = stack.pop()
+        if level > limit:
+            return False
+        off = 0
+        previous: bytes | None = None
+        while off < len(blob):
+            try:
+                cls_, method, tag, header, contents, trailer = parser.parse(blob[off:])
+            except ValueError:
+                return False
+            size = len(header) + len(contents) + len(trailer)
+            encoding = blob[off:off + size]
+            if trailer or parser.emit(cls_, method, tag, contents) != encoding:
+                return False  # indefinite or non-minimal length
+            if is_set:
+                if previous is not None and encoding < previous:
+                    return False
+                previous = encoding
+            if cls_ == 0:
+                if method == 1 and tag in _PRIMITIVE_ONLY:
+                    return False
+                if tag == 2 and len(contents) > 1 and (
+                        (contents[0] == 0 and contents[1] < 0x80)
+                        or (contents[0] == 0xFF and contents[1] >= 0x80)):
+                    return False
+                if tag == 1 and contents not in (b"\x00", b"\xff"):
+                    return False
+            if method == 1:
+                stack.append((contents, level + 1, cls_ == 0 and tag == 17))
+            off += size
+    return True
+
+
 def check_der_nesting(der: bytes, error: type[MalformedError], what: str,
                       limit: int = MAX_NESTING) -> None:
     """Reject DER nested deeper than ``limit`` levels, without recursion.
