@@ -18,7 +18,10 @@ records, without trusting pyHanko's own verdicts:
   bytes of later revisions; those are reviewed by pyHanko's difference analysis and only
   other signatures being added (``"signatures"``), DSS / document time-stamp updates
   (``"lta-updates"``) or nothing (``"none"``) keep the signature valid; form filling of
-  other fields, annotations or other changes give ``pdf-modified-after-signing``.
+  other fields, annotations or other changes give ``pdf-modified-after-signing``, and so
+  do a certification signature's DocMDP permission exceeded (P=1: no signature or form
+  filling after it) and non-white-space bytes after the last revision's ``%%EOF`` (an
+  "incremental saving" without a cross-reference section: bytes nothing reviews).
 
 :meth:`PdfSignature.verify` then checks the ``/Contents`` CMS with jukicard's own verifier
 (:class:`jukicard.pki.cms.SignedData`) over the ByteRange bytes, its ESS
@@ -125,7 +128,9 @@ class PdfCoverage:
     :ivar modification: what later revisions change: ``"none"``, ``"signatures"`` (only
         signature fields signed), ``"lta-updates"`` (DSS, document time stamps),
         ``"form-filling"``, ``"annotations"``, ``"other"``, ``"suspicious"`` (pyHanko's
-        analysis refused the update) or ``"not-reviewed"`` (the revision is not covered).
+        analysis refused the update), ``"unreviewed-bytes"`` (bytes after the last
+        revision that belong to no revision) or ``"not-reviewed"`` (the revision is not
+        covered).
     :ivar changed_fields: form fields the later revisions filled or changed.
     """
 
@@ -295,7 +300,8 @@ def _read(data: bytes) -> PdfSignedDocument:
         found.append((_signed_revision(reader, ref), str(name), ref))
     found.sort(key=lambda item: item[0])
     later_fields = [{n for r, n, _ in found if r > rev} for rev, _, _ in found]
-    sigs = tuple(_read_signature(reader, data, i + 1, rev, name, ref, later_fields[i])
+    tail = _bytes_after_last_revision(reader, data)
+    sigs = tuple(_read_signature(reader, data, i + 1, rev, name, ref, later_fields[i], tail)
                  for i, (rev, name, ref) in enumerate(found))
     return PdfSignedDocument(len(data), revisions, sigs)
 
@@ -308,13 +314,25 @@ def _signed_revision(reader: Any, ref: Any) -> int:
     return int(reader.xrefs.get_last_change(target.reference))
 
 
+def _bytes_after_last_revision(reader: Any, data: bytes) -> int:
+    """How many bytes follow the last revision's ``%%EOF`` (the first one after its
+    cross-reference section) that are not white space: bytes no revision holds, which no
+    difference analysis reviews (an incremental update without its own xref section, as
+    in the "incremental saving" attacks, is such bytes)."""
+    last = reader.xrefs.total_revisions - 1
+    eof = data.find(b"%%EOF", reader.xrefs.get_startxref_for_revision(last))
+    if eof < 0:
+        return 0  # the strict reader found none: nothing after it to judge
+    return len(data[eof + 5:].strip(_WHITE_SPACE))
+
+
 def _read_signature(reader: Any, data: bytes, index: int, rev: int, name: str, ref: Any,
-                    later_fields: set[str]) -> PdfSignature:
+                    later_fields: set[str], tail: int) -> PdfSignature:
     base: dict[str, Any] = {"index": index, "field": name, "revision": rev + 1,
                             "sub_filter": None, "contents": b"", "coverage": None,
                             "signing_time": None, "_data": data}
     try:
-        return _check_signature(reader, data, rev, ref, later_fields, base)
+        return _check_signature(reader, data, rev, ref, later_fields, tail, base)
     except ValidationError as exc:
         return PdfSignature(**base, reason=Reason(exc.reason), message=str(exc))
     except Exception as exc:  # noqa: BLE001 - pyHanko on a broken field: this one fails
@@ -328,7 +346,7 @@ def _number(value: Any) -> int | None:
 
 
 def _check_signature(reader: Any, data: bytes, rev: int, ref: Any, later_fields: set[str],
-                     base: dict[str, Any]) -> PdfSignature:
+                     tail: int, base: dict[str, Any]) -> PdfSignature:
     sig = ref.get_object().raw_get("/V").get_object()
     if not isinstance(sig, DictionaryObject):
         raise MalformedPdfError("the signature value /V is not a dictionary")
@@ -367,17 +385,25 @@ def _check_signature(reader: Any, data: bytes, rev: int, ref: Any, later_fields:
     if not covers:
         raise PkiError(f"the signed bytes do not end at the end of revision {rev + 1}",
                        Reason.PDF_NOT_COVERED)
-    if not coverage.whole_file:
-        modification, changed = _review_later_revisions(reader, sig, ref, rev, later_fields)
-        coverage = PdfCoverage(coverage.byte_range, True, False, coverage.unsigned_bytes_after,
-                               modification, changed)
-        base["coverage"] = coverage
-    else:
-        base["coverage"] = coverage = PdfCoverage(coverage.byte_range, True, True, 0, "none")
-    if coverage.modification not in ACCEPTED_MODIFICATIONS:
-        raise PkiError(f"a later revision changed the document ({coverage.modification}"
-                       + (f": {', '.join(coverage.changed_fields)}" if coverage.changed_fields
-                          else "") + ")", Reason.PDF_MODIFIED)
+    if coverage.whole_file:
+        base["coverage"] = PdfCoverage(coverage.byte_range, True, True, 0, "none")
+        return PdfSignature(**base)
+    if tail:
+        base["coverage"] = dataclasses.replace(coverage, modification="unreviewed-bytes")
+        raise PkiError(f"{tail} bytes after the last revision belong to no revision (not "
+                       "reviewed)", Reason.PDF_MODIFIED)
+    modification, changed, docmdp = _review_later_revisions(reader, sig, ref, rev,
+                                                            later_fields)
+    base["coverage"] = coverage = dataclasses.replace(coverage, modification=modification,
+                                                      changed_fields=changed)
+    if modification not in ACCEPTED_MODIFICATIONS:
+        raise PkiError(f"a later revision changed the document ({modification}"
+                       + (f": {', '.join(changed)}" if changed else "") + ")",
+                       Reason.PDF_MODIFIED)
+    if docmdp is not None and modification not in _DOCMDP_ALLOWS[docmdp]:
+        raise PkiError(f"a later revision changed the document ({modification}) and the "
+                       f"certification signature allows {_DOCMDP_WORDS[docmdp]} (DocMDP "
+                       f"P={docmdp.value})", Reason.PDF_MODIFIED)
     return PdfSignature(**base)
 
 
@@ -409,15 +435,31 @@ def _ends_revision(reader: Any, data: bytes, end: int, rev: int) -> bool:
     return all(xrefs.get_xref_container_info(r).end_location <= end for r in range(rev + 1))
 
 
+#: What a certification signature's DocMDP permission lets later revisions do (ISO
+#: 32000-1 §12.8.2.2.2, as pyHanko's validator reads it): P=1 only DSS and document time
+#: stamps, P=2 also form filling and signing, P=3 also annotations (which jukicard refuses
+#: anyway).
+_DOCMDP_ALLOWS = {
+    MDPPerm.NO_CHANGES: frozenset({"none", "lta-updates"}),
+    MDPPerm.FILL_FORMS: frozenset({"none", "lta-updates", "form-filling", "signatures"}),
+    MDPPerm.ANNOTATE: frozenset({"none", "lta-updates", "form-filling", "signatures",
+                                 "annotations"}),
+}
+_DOCMDP_WORDS = {MDPPerm.NO_CHANGES: "no changes",
+                 MDPPerm.FILL_FORMS: "only form filling and signing",
+                 MDPPerm.ANNOTATE: "only form filling, signing and annotations"}
+_WHITE_SPACE = b"\x00\t\n\x0c\r "
+
 _LEVELS = {"NONE": "none", "LTA_UPDATES": "lta-updates", "FORM_FILLING": "form-filling",
            "ANNOTATIONS": "annotations", "OTHER": "other"}
 
 
 def _review_later_revisions(reader: Any, sig: Any, ref: Any, rev: int,
-                            later_fields: set[str]) -> tuple[str, tuple[str, ...]]:
+                            later_fields: set[str]) -> tuple[str, tuple[str, ...], Any]:
     """pyHanko's difference analysis of the revisions after ``rev`` (with the signature's
-    DocMDP / FieldMDP), as a modification name and the changed fields; form filling
-    limited to signature fields signed later is ``"signatures"``."""
+    DocMDP / FieldMDP), as a modification name, the changed fields and the signature's
+    DocMDP permission (``None`` for an approval signature); form filling limited to
+    signature fields signed later is ``"signatures"``."""
     docmdp, fieldmdp = _mdp(sig, ref)
     quiet = logging.getLogger("pyhanko.sign.diff_analysis")
     level = quiet.level
@@ -426,16 +468,16 @@ def _review_later_revisions(reader: Any, sig: Any, ref: Any, rev: int,
         result = DEFAULT_DIFF_POLICY.review_file(reader, rev, field_mdp_spec=fieldmdp,
                                                  doc_mdp=docmdp)
     except Exception:  # noqa: BLE001 - an update pyHanko cannot even analyse
-        return "suspicious", ()
+        return "suspicious", (), docmdp
     finally:
         quiet.setLevel(level)
     if not isinstance(result, DiffResult):
-        return "suspicious", ()
+        return "suspicious", (), docmdp
     changed = tuple(sorted(str(f) for f in result.changed_form_fields))
     name = _LEVELS.get(result.modification_level.name, "other")
     if name == "form-filling" and set(changed) <= later_fields:
         name = "signatures"
-    return name, changed
+    return name, changed, docmdp
 
 
 def _mdp(sig: Any, ref: Any) -> tuple[Any, Any]:

@@ -154,7 +154,8 @@ def _signature_result(sig: Any, check: Any, setup: ValidationSetup | None,
         message = f"signature valid, time stamp invalid: {timestamp['message']}"
     return signature_json(index=sig.index, valid=valid, reason=reason, message=message,
                           certificate=signer.certificate, hash_name=signer.digest_algorithm,
-                          scheme="pkcs1v15", signing_time=signer.signing_time or sig.signing_time,
+                          scheme=signer.scheme,
+                          signing_time=signer.signing_time or sig.signing_time,
                           cades_bes=check.cades_bes, timestamp=timestamp, path=path, **extra)
 
 
