@@ -33,9 +33,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jukicard.errors import UsageError, ValidationError
+from jukicard.errors import ValidationError
 from jukicard.services.inputs import open_input, read_input
-from jukicard.services.sigresult import signature_json, signer_json
+from jukicard.services.sigresult import (
+    TsaValidation,
+    min_key_bits,
+    refuse_ignored_path_options,
+    signature_json,
+    timestamp_json,
+)
 from jukicard.services.verify import (
     ValidationSetup,
     VerifyOptions,
@@ -60,72 +66,8 @@ def is_pdf_file(path: str, option: str = "FILE") -> bool:
         return looks_like_pdf(stream.read(1024))
 
 
-def _min_key_bits(options: VerifyOptions) -> int | None:
-    if options.min_rsa_bits is not None:
-        return options.min_rsa_bits
-    return 2048 if options.jpki else None
-
-
-class _TsaValidation:
-    """The TSA-path validator, built once and only when a time stamp needs it."""
-
-    def __init__(self, options: VerifyOptions, pool: list[Any]) -> None:
-        self.options = options
-        self.pool = pool
-        self._setup: ValidationSetup | None = None
-
-    def setup(self) -> ValidationSetup | None:
-        """The rfc5280 setup over the command's own anchors; ``None`` without ``--anchor``
-        (the bundled J-LIS roots certify no TSA).
-
-        :raises ValidationError: an anchor, intermediate or CRL file problem.
-        """
-        if not self.options.anchors:
-            return None
-        if self._setup is None:
-            generic = dataclasses.replace(self.options, preset="rfc5280", jpki_profile=False,
-                                          usage=None, allow_test_anchors=False,
-                                          production_anchors=())
-            self._setup = build_validation(generic, extra_intermediates=self.pool)
-        return self._setup
-
-
-def _timestamp_json(check: Any, tsa: _TsaValidation | None) -> dict[str, Any] | None:
-    """The ``timestamp`` object of one signature (``None`` without a token)."""
-    from jukicard.pki.certs import Certificate
-    from jukicard.pki.reasons import Reason
-
-    error = check.timestamp_error
-    if error is not None:
-        return {"time": None, "valid": False, "reason": str(error.reason), "tsa": None,
-                "hash": None, "path": None, "message": str(error)}
-    ts = check.timestamp
-    if ts is None:
-        return None
-    out: dict[str, Any] = {"time": iso_time(ts.time), "valid": True, "reason": "ok",
-                           "tsa": signer_json(ts.tsa_certificate)["subject"],
-                           "hash": ts.hash_name, "path": None,
-                           "message": "time stamp valid (TSA path not validated: no --anchor)"}
-    setup = None if tsa is None else tsa.setup()
-    if setup is None:
-        return out
-    result = setup.validator.validate(Certificate.from_cryptography(ts.tsa_certificate),
-                                      setup.at)
-    if result.reason in (Reason.NO_ISSUER, Reason.NO_ANCHORS):
-        out["message"] = ("time stamp valid (TSA path not validated: the TSA certificate does "
-                          "not chain to the trust anchors)")
-        return out
-    out["path"] = setup.result_json(result)
-    if result.valid:
-        out["message"] = "time stamp and TSA certificate path valid"
-    else:
-        out.update(valid=False, reason=str(result.reason),
-                   message=f"TSA certificate path invalid: {result.message}")
-    return out
-
-
 def _signature_result(sig: Any, check: Any, setup: ValidationSetup | None,
-                      tsa: _TsaValidation | None) -> dict[str, Any]:
+                      tsa: TsaValidation | None) -> dict[str, Any]:
     """``signature_json`` of one PDF signature (``check``: a PdfSignatureCheck or the
     ValidationError its verification raised)."""
     from jukicard.pki.certs import Certificate
@@ -138,7 +80,7 @@ def _signature_result(sig: Any, check: Any, setup: ValidationSetup | None,
         return signature_json(index=sig.index, valid=False, reason=str(check.reason),
                               message=str(check), **extra)
     signer = check.signer
-    timestamp = _timestamp_json(check, tsa)
+    timestamp = timestamp_json(check.timestamp, check.timestamp_error, tsa)
     path = None
     valid, reason = True, "ok"
     message = "signature valid (certificate not validated: no --anchor, no --preset jpki)"
@@ -187,11 +129,7 @@ def verify_pdf(path: str, options: VerifyOptions, *, allow_sha1: bool = False
     from jukicard.pki.certs import Certificate
     from jukicard.pki.pdfverify import MAX_PDF_SIZE, read_pdf_signatures
 
-    ignored = options.path_options()
-    if not options.validates_path and ignored:
-        raise UsageError(f"{', '.join(ignored)}: the signers' certificates are not validated "
-                         "without --anchor or --preset jpki (give the trust anchor, or leave "
-                         f"{'this option' if len(ignored) == 1 else 'these options'} out)")
+    refuse_ignored_path_options(options, "the signers' certificates are")
     data = read_input(path, option="FILE", what="PDF", limit=MAX_PDF_SIZE)
     at = options.validation_time()
     options = dataclasses.replace(options, at=at)  # one "now" for the whole run
@@ -210,7 +148,7 @@ def verify_pdf(path: str, options: VerifyOptions, *, allow_sha1: bool = False
     checks: list[Any] = []
     for sig in doc.signatures:
         try:
-            checks.append(sig.verify(min_key_size=_min_key_bits(options),
+            checks.append(sig.verify(min_key_size=min_key_bits(options),
                                      allow_sha1=allow_sha1))
         except ValidationError as exc:
             checks.append(exc)
@@ -223,7 +161,7 @@ def verify_pdf(path: str, options: VerifyOptions, *, allow_sha1: bool = False
             # a PDF document signature must come from a JPKI sign certificate (署名用)
             # under the JPKI profile unless --usage says otherwise
             setup = build_validation(options, extra_intermediates=pool, default_usage="sign")
-            tsa = _TsaValidation(options, pool)
+            tsa = TsaValidation(options, pool)
         results = [_signature_result(sig, check, setup, tsa)
                    for sig, check in zip(doc.signatures, checks, strict=True)]
     except ValidationError as exc:  # an input file of an option (an InputError is usage)

@@ -28,6 +28,11 @@ from jukicard.services.inputs import (
     hash_file,
     read_input,
 )
+from jukicard.services.sigresult import (
+    TsaValidation,
+    min_key_bits,
+    refuse_ignored_path_options,
+)
 from jukicard.services.verify import (
     VerifyOptions,
     VerifyReport,
@@ -78,12 +83,6 @@ def decode_signature(blob: bytes, size: int) -> tuple[bytes, str]:
     return decode(blob, size)
 
 
-def _min_key_bits(options: VerifyOptions) -> int | None:
-    if options.min_rsa_bits is not None:
-        return options.min_rsa_bits
-    return 2048 if options.jpki else None
-
-
 def _pinned_certificate(sig: SignatureOptions) -> Any:
     """The ``--cert`` certificate (cryptography), or ``None``.
 
@@ -117,7 +116,7 @@ def _raw_signature(data_path: str, blob: bytes, cert: Any,
         raise UsageError("a raw signature needs the signer certificate (--cert)")
     size = (rsa_public_key(certificate=cert, check_key_usage=False).key_size + 7) // 8
     signature, encoding = decode_signature(blob, size)
-    common: dict[str, Any] = {"certificate": cert, "min_key_size": _min_key_bits(options),
+    common: dict[str, Any] = {"certificate": cert, "min_key_size": min_key_bits(options),
                               "allow_sha1": sig.allow_sha1}
     if sig.mode == "raw":
         block = read_input(data_path, option="FILE", what="signed block", limit=MAX_BLOCK)
@@ -125,7 +124,7 @@ def _raw_signature(data_path: str, blob: bytes, cert: Any,
         mode = "raw"
     else:
         hash_name, _ = parse_digest_info(recover_digest_info(
-            signature, certificate=cert, min_key_size=_min_key_bits(options)))
+            signature, certificate=cert, min_key_size=min_key_bits(options)))
         if sig.hash_alg is not None and sig.hash_alg != hash_name:
             raise SignatureInvalidError(
                 f"the signature is over a {hash_name} digest, not {sig.hash_alg} (--hash)")
@@ -167,7 +166,7 @@ def _cms_signature(data_path: str | None, blob: bytes, pinned: Any,
         content = read_input(data_path, option="FILE", what="CMS content",
                              limit=MAX_CMS_CONTENT)
     outcomes = signed.check_document(content, pinned=pinned,
-                                     min_key_size=_min_key_bits(options),
+                                     min_key_size=min_key_bits(options),
                                      allow_sha1=sig.allow_sha1, what="FILE",
                                      pinned_what="the --cert certificate")
     obj = {
@@ -184,16 +183,18 @@ def _cms_signature(data_path: str | None, blob: bytes, pinned: Any,
     return obj, list(outcomes), list(signed.certificates)
 
 
-def _signatures_json(signers: list[dict[str, Any]], paths: list[Any] | None
-                     ) -> list[dict[str, Any]]:
+def _signatures_json(signers: list[dict[str, Any]], paths: list[Any] | None,
+                     tsa: Any = None) -> list[dict[str, Any]]:
     """One :func:`~jukicard.services.sigresult.signature_json` per signature.
 
     :param signers: per signature the :func:`signature_json` keywords of the signature
         check (``index``, ``certificate``, ..., and ``error`` when it failed).
     :param paths: the ``(result, result JSON)`` of each signer's path, or ``None`` when
         not validated.
+    :param tsa: the :class:`~jukicard.services.sigresult.TsaValidation` of a time stamp's
+        TSA path (``None``: not validated).
     """
-    from jukicard.services.sigresult import signature_json
+    from jukicard.services.sigresult import signature_json, timestamp_json
 
     out = []
     for i, fields in enumerate(signers):
@@ -203,27 +204,46 @@ def _signatures_json(signers: list[dict[str, Any]], paths: list[Any] | None
             out.append(signature_json(valid=False, reason=str(error.reason),
                                       message=str(error), **fields))
             continue
-        if paths is None:
-            out.append(signature_json(valid=True, reason="ok", message="signature valid",
-                                      **fields))
-            continue
-        result, path = paths[i]
-        message = ("signature and certificate path valid" if result.valid else
-                   f"signature valid, certificate path invalid: {result.message}")
-        out.append(signature_json(valid=result.valid, reason=str(result.reason),
-                                  message=message, path=path, **fields))
+        ts = fields.pop("timestamp", None)
+        timestamp = None if ts is None else timestamp_json(ts[0], ts[1], tsa)
+        valid, reason, message = True, "ok", "signature valid"
+        path = None
+        if paths is not None:
+            result, path = paths[i]
+            valid, reason = bool(result.valid), str(result.reason)
+            message = ("signature and certificate path valid" if result.valid else
+                       f"signature valid, certificate path invalid: {result.message}")
+        if valid and timestamp is not None and not timestamp["valid"]:
+            valid, reason = False, timestamp["reason"]
+            message = f"signature valid, time stamp invalid: {timestamp['message']}"
+        out.append(signature_json(valid=valid, reason=reason, message=message, path=path,
+                                  timestamp=timestamp, **fields))
     return out
 
 
-def _outcome_fields(outcome: Any) -> dict[str, Any]:
-    """The :func:`_signatures_json` entry of a CMS SignerInfo outcome."""
+def _outcome_fields(outcome: Any, options: VerifyOptions, allow_sha1: bool
+                    ) -> dict[str, Any]:
+    """The :func:`_signatures_json` entry of a CMS SignerInfo outcome, with its signature
+    time-stamp token checked (:func:`jukicard.pki.tstoken.verify_signature_timestamp`: a
+    token over another signature, or one that does not verify, makes the SignerInfo
+    invalid, as in a PDF)."""
+    from jukicard.pki.tstoken import verify_signature_timestamp
+
     s = outcome.signer
     if s is None:
         return {"index": outcome.index, "certificate": outcome.certificate,
                 "error": outcome.error}
+    timestamp = error = None
+    try:
+        timestamp = verify_signature_timestamp(s.timestamp_tokens, s.signature,
+                                               min_key_size=min_key_bits(options),
+                                               allow_sha1=allow_sha1)
+    except ValidationError as exc:
+        error = exc
     return {"index": outcome.index, "certificate": s.certificate,
             "hash_name": s.digest_algorithm, "scheme": s.scheme,
-            "signing_time": s.signing_time, "cades_bes": s.cades_bes}
+            "signing_time": s.signing_time, "cades_bes": s.cades_bes,
+            "timestamp": (timestamp, error)}
 
 
 def _verify_attached(path: str, signature: SignatureOptions, options: VerifyOptions
@@ -270,11 +290,7 @@ def verify_signature(data_path: str, sig_path: str | None, signature: SignatureO
     :raises InputError: (a :class:`UsageError`) ``--cert``, an anchor, intermediate or CRL
         file that does not hold what its option needs.
     """
-    ignored = options.path_options()
-    if not options.validates_path and ignored:
-        raise UsageError(f"{', '.join(ignored)}: the signer's certificate is not validated "
-                         "without --anchor or --preset jpki (give the trust anchor, or leave "
-                         f"{'this option' if len(ignored) == 1 else 'these options'} out)")
+    refuse_ignored_path_options(options, "the signer's certificate is")
     if sig_path is None:
         return _verify_attached(data_path, signature, options)
     blob = read_input(sig_path, option="SIG", what="signature", limit=MAX_SIGNATURE)
@@ -299,7 +315,7 @@ def _verify_blob(data_path: str | None, blob: bytes, signature: SignatureOptions
         if is_cms:
             out["signature"], outcomes, cms_certs = _cms_signature(
                 data_path, blob, pinned, signature, options)
-            signers = [_outcome_fields(o) for o in outcomes]
+            signers = [_outcome_fields(o, options, signature.allow_sha1) for o in outcomes]
             failed_sig = next((o.error for o in outcomes if o.error is not None), None)
             if failed_sig is not None:
                 out["signatures"] = _signatures_json(signers, None)
@@ -327,13 +343,15 @@ def _verify_blob(data_path: str | None, blob: bytes, signature: SignatureOptions
         out.update(valid=True, reason="ok", message="signature valid (certificate not "
                    "validated: no --anchor, no --preset jpki)",
                    signatures=_signatures_json(signers, None))
-        return VerifyReport(True, out)
+        return _with_timestamp_verdict(out)
     try:
         # a CMS document signature must come from a JPKI sign certificate (署名用): under
         # the JPKI profile an auth certificate (利用者証明用) is refused unless usage says so
-        setup = build_validation(options, extra_intermediates=[
-            Certificate.from_cryptography(c) for c in cms_certs],
-            default_usage="sign" if is_cms else None)
+        pool = [Certificate.from_cryptography(c) for c in cms_certs + [
+            c for f in signers if f.get("timestamp") and f["timestamp"][0] is not None
+            for c in f["timestamp"][0].certificates]]
+        setup = build_validation(options, extra_intermediates=pool,
+                                 default_usage="sign" if is_cms else None)
         certs = [Certificate.from_cryptography(c) for c in targets]
     except ValidationError as exc:
         out.update(reason=str(exc.reason), message=str(exc),
@@ -342,7 +360,8 @@ def _verify_blob(data_path: str | None, blob: bytes, signature: SignatureOptions
     results = [apply_usage(r, setup.usage)
                for r in setup.validator.validate_many(certs, setup.at)]
     out["signatures"] = _signatures_json(signers, [(r, setup.result_json(r))
-                                                   for r in results])
+                                                   for r in results],
+                                         TsaValidation(options, pool))
     failed = next((r for r in results if not r.valid), None)
     shown = failed if failed is not None else results[0]
     out["certificate"] = setup.result_json(shown)
@@ -352,7 +371,18 @@ def _verify_blob(data_path: str | None, blob: bytes, signature: SignatureOptions
     out.update(valid=failed is None, reason=str(shown.reason),
                message="signature and certificate path valid" if failed is None
                else f"signature valid, certificate path invalid: {shown.message}")
-    return VerifyReport(failed is None, out)
+    return _with_timestamp_verdict(out)
+
+
+def _with_timestamp_verdict(out: dict[str, Any]) -> VerifyReport:
+    """The report, made invalid by a signature whose time stamp failed (the paths were
+    valid): the first such signature gives the reason."""
+    if out["valid"]:
+        bad = next((s for s in out["signatures"] if not s["valid"]), None)
+        if bad is not None:
+            out.update(valid=False, reason=bad["reason"],
+                       message=f"signature #{bad['index']}: {bad['message']}")
+    return VerifyReport(bool(out["valid"]), out)
 
 
 def _distinct(targets: list[Any], results: list[Any]) -> list[Any]:
