@@ -242,6 +242,11 @@ def _setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter(_LOG_FORMAT))
     logging.basicConfig(level=number, handlers=[handler])
+    if number > logging.DEBUG:
+        # pyHanko narrates what it tolerates in a PDF ("Superfluous whitespace found in
+        # object header") at WARNING: staff at the counter cannot act on it, and the
+        # verdict of signature verify already says what matters; --log-level DEBUG shows it
+        logging.getLogger("pyhanko").setLevel(logging.ERROR)
 
 
 _EPILOG = """\b

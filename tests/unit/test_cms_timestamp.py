@@ -67,3 +67,25 @@ def test_software_signer_stands_in_for_card_cms_token_over_another_signature_is_
     out = report.to_json()
     assert not report.valid and out["reason"] == "timestamp-invalid"
     assert out["signatures"][0]["timestamp"]["valid"] is False
+
+
+def test_pyhanko_tolerance_warnings_stay_off_the_counter_terminal(tmp_path: Path) -> None:
+    """pyHanko logs what it tolerates in a PDF at WARNING ("Superfluous whitespace found in
+    object header"); the CLI keeps those off stderr unless --log-level DEBUG (review: they
+    reached staff).  Fails on the code before: the WARNING line is on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    data = sign_pdf(minimal_pdf()).replace(b"1 0 obj", b"1  0 obj", 1)
+    path = tmp_path / "ws.pdf"
+    path.write_bytes(data)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    run = subprocess.run([sys.executable, "-m", "jukicard", "signature", "verify", str(path)],
+                         capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout
+    assert "pyhanko" not in run.stderr
+    debug = subprocess.run([sys.executable, "-m", "jukicard", "--log-level", "DEBUG",
+                            "signature", "verify", str(path)], capture_output=True, text=True,
+                           env=env, timeout=120, check=False)
+    assert "Superfluous whitespace" in debug.stderr  # the witness: the file does trigger it
