@@ -83,7 +83,7 @@ def test_pyhanko_tolerance_warnings_stay_off_the_counter_terminal(tmp_path: Path
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     run = subprocess.run([sys.executable, "-m", "jukicard", "signature", "verify", str(path)],
                          capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert run.returncode == 0, run.stdout
+    assert run.returncode == 5  # the edit is inside the signed bytes: a verdict, no crash
     assert "pyhanko" not in run.stderr
     debug = subprocess.run([sys.executable, "-m", "jukicard", "--log-level", "DEBUG",
                             "signature", "verify", str(path)], capture_output=True, text=True,
