@@ -29,7 +29,10 @@ signing-certificate attribute and its signature time-stamp token
 (:mod:`jukicard.pki.tstoken`).
 
 Bounds (checked before the work they bound): :data:`MAX_PDF_SIZE`,
-:data:`MAX_PDF_REVISIONS`, :data:`MAX_PDF_SIGNATURES`, :data:`MAX_SIGNATURE_CONTENTS`.
+:data:`MAX_PDF_REVISIONS`, :data:`MAX_PDF_SIGNATURES`, :data:`MAX_SIGNATURE_CONTENTS`,
+:data:`MAX_REVIEW_WORK` (the difference analysis, estimated by
+:mod:`jukicard.pki.pdfbudget` for every signature that has later revisions, before any is
+reviewed).
 pyHanko decodes streams under its default decode limits (meant for untrusted documents).
 Every failure is a typed :mod:`jukicard.pki` error; pyHanko's and asn1crypto's exceptions
 never escape.  pyHanko is imported at the top of this module, which only the PDF paths
@@ -65,6 +68,7 @@ from jukicard.errors import ValidationError
 from jukicard.pki.cms import CmsSigner, MalformedCmsError, SignedData
 from jukicard.pki.errors import PkiError
 from jukicard.pki.pdfbase import MalformedPdfError, looks_like_pdf
+from jukicard.pki.pdfbudget import review_work
 from jukicard.pki.reasons import Reason
 from jukicard.pki.tstoken import TimestampCheck, verify_signature_timestamp
 
@@ -73,6 +77,7 @@ __all__ = [
     "MAX_PDF_REVISIONS",
     "MAX_PDF_SIGNATURES",
     "MAX_SIGNATURE_CONTENTS",
+    "MAX_REVIEW_WORK",
     "SUPPORTED_SUBFILTERS",
     "ACCEPTED_MODIFICATIONS",
     "MalformedPdfError",
@@ -95,6 +100,22 @@ MAX_PDF_REVISIONS = 128
 MAX_PDF_SIGNATURES = 32
 #: Largest decoded ``/Contents`` (the CMS): signers reserve 8–64 KiB.
 MAX_SIGNATURE_CONTENTS = 1024 * 1024
+#: Most work pyHanko's difference analysis of the later revisions may take, in units
+#: (:func:`jukicard.pki.pdfbudget.review_work`: per signature and later revision, the form
+#: fields of both revisions — a field added since the signature counts 4 — their page-tree
+#: nodes and annotations and the objects the later one writes; per signature, every path
+#: from the trailer to an object of its revision).  Counted before the analysis starts, by
+#: walks that stop at the budget; above it the PDF is refused (``pdf-limit``).  Measured on
+#: the 2-core CI machine a unit of analysis costs 6-17 µs, so the budget bounds the
+#: analysis to about 4-10 s.  Honest documents pass: 32 signatures one after the other
+#: ~107,000 units (0.8 s); a 500-field form signed by 5 people ~78,000; a 100-field form
+#: signed by 32 people ~392,000 (3.7 s); a 5,000-page document signed twice ~105,000.
+#: Refused: the reviewer's 4 signatures then 60 updates of 50 empty signature fields
+#: (1,860,000; 18.5 s before), 32 signatures then 95 updates of an empty field (1,470,000;
+#: 13 s), a 300-field form signed by 32 people (963,000; 8 s), and a chain of shared
+#: objects (``A → [B C]``, ``B → D``, ``C → D``…) whose paths double at each level (16
+#: levels 524,000 units and 5.3 s; 40 levels in 3 KB would take years).
+MAX_REVIEW_WORK = 600_000
 #: The /SubFilter values whose CMS is verified.
 SUPPORTED_SUBFILTERS = ("/ETSI.CAdES.detached", "/adbe.pkcs7.detached")
 #: Modification levels of later revisions that keep a signature valid.
@@ -112,7 +133,8 @@ class PdfEncryptedError(PkiError):
 
 
 class PdfLimitError(PkiError):
-    """The PDF exceeds a work limit (size, revisions, signatures, /Contents size)."""
+    """The PDF exceeds a work limit (size, revisions, signatures, /Contents size, the
+    work of reviewing its later revisions)."""
 
     reason = Reason.PDF_LIMIT
 
@@ -268,7 +290,8 @@ def read_pdf_signatures(data: bytes) -> PdfSignedDocument:
     """Read every filled signature field of the PDF ``data`` and check its structure.
 
     :raises PdfLimitError: larger than :data:`MAX_PDF_SIZE`, more than
-        :data:`MAX_PDF_REVISIONS` revisions or :data:`MAX_PDF_SIGNATURES` signatures.
+        :data:`MAX_PDF_REVISIONS` revisions or :data:`MAX_PDF_SIGNATURES` signatures, or
+        reviewing the later revisions would take more than :data:`MAX_REVIEW_WORK`.
     :raises PdfEncryptedError: an encrypted PDF.
     :raises MalformedPdfError: not a PDF the strict reader accepts (header, xref, trailer,
         a form tree that loops…).
@@ -299,6 +322,11 @@ def _read(data: bytes) -> PdfSignedDocument:
             raise PdfLimitError(f"PDF with more than {MAX_PDF_SIGNATURES} signatures")
         found.append((_signed_revision(reader, ref), str(name), ref))
     found.sort(key=lambda item: item[0])
+    work = review_work(reader, [rev for rev, _, _ in found], MAX_REVIEW_WORK)
+    if work > MAX_REVIEW_WORK:
+        raise PdfLimitError(f"reviewing the later revisions of this PDF would take more "
+                            f"than the work budget of {MAX_REVIEW_WORK} units (form fields, "
+                            "page-tree nodes and object paths per signature and revision)")
     later_fields = [{n for r, n, _ in found if r > rev} for rev, _, _ in found]
     tail = _bytes_after_last_revision(reader, data)
     sigs = tuple(_read_signature(reader, data, i + 1, rev, name, ref, later_fields[i], tail)
