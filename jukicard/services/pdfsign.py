@@ -15,13 +15,15 @@ Order (nothing costs a PIN that can fail without the card):
    signatures (a PDF pyHanko reads but cannot sign fails here);
 4. the sign password is asked once after a data-less status check and sent in exactly
    one VERIFY (it also opens the sign certificate, read next);
-5. the card signs once, in the same selection; the signature is checked against the
-   certificate by the session and by the builder, and the signed PDF is read back and
-   checked before it is returned.
+5. the card signs once, in the same card operation (one PC/SC transaction from the VERIFY
+   to the signature, so that a shared connection keeps the password verified); the
+   signature is checked against the certificate by the session and by the builder, and
+   the signed PDF is read back and checked before it is returned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 from dataclasses import dataclass, field
@@ -144,21 +146,29 @@ def sign_pdf(
               hash_name=alg.value)
     pin_ref = next(p for p in jpki.PINS if p.value == spec.pin)
     pin = ask_pin(jpki, pin_ref, interaction)
-    cert_der = jpki.read_certificate(cert_ref, pin)  # the one VERIFY; the selection stays
+    # the VERIFY, the sign certificate and the signature in ONE card operation (between two
+    # operations a connection that does not see all the card's traffic — PC/SC shared mode,
+    # a caller's own transport — selects the AP again, which logs the password out); the
+    # operation ends as soon as the card has signed: pyHanko's time-stamp request and the
+    # read-back check run after it, with the card free
+    with contextlib.ExitStack() as held:
+        held.enter_context(jpki.channel.operation())
+        cert_der = jpki.read_certificate(cert_ref, pin)  # the one VERIFY
 
-    def card_signer(block: bytes) -> bytes:
-        hash_of_block, digest = parse_digest_info(block)
-        if hash_of_block != alg.value:
-            raise DataIntegrityError("the PDF signer asked for another hash")
-        signature, _cert = jpki.sign_with_certificate(
-            ref, None, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
-            certificate=cert_der)
-        return signature
+        def card_signer(block: bytes) -> bytes:
+            hash_of_block, digest = parse_digest_info(block)
+            if hash_of_block != alg.value:
+                raise DataIntegrityError("the PDF signer asked for another hash")
+            signature, _cert = jpki.sign_with_certificate(
+                ref, None, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
+                certificate=cert_der)
+            held.close()  # the card's part is over
+            return signature
 
-    signed = build_pades(data, signer=card_signer, certificate=cert_der,
-                         ca_certificates=[ca_der], hash_name=alg.value,
-                         field_name=field_name, stamp=stamp, timestamper=tsa,
-                         reason=reason, location=location)
+        signed = build_pades(data, signer=card_signer, certificate=cert_der,
+                             ca_certificates=[ca_der], hash_name=alg.value,
+                             field_name=field_name, stamp=stamp, timestamper=tsa,
+                             reason=reason, location=location)
     subject = x509.load_der_x509_certificate(cert_der).subject.rfc4514_string()
     log.info("signed a PDF with the sign key (PAdES %s, %s)", signed.level, alg.value)
     return PdfSignResult(signed.pdf, signed.field_name, signed.level, signed.hash_name,
