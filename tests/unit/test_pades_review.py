@@ -1,0 +1,141 @@
+"""Issue 13 review of PAdES signing (jukicard.pki.pades, jukicard.pki.tsaclient): hostile
+PDFs and time-stamp authorities.  Each test names the defect it pins down and fails on the
+code before the fix.
+
+A SOFTWARE signer holding the test key ``vectors/pki/keys/ee-r1-sign.pem`` stands in for
+the card (tests using it say ``software_signer`` in their names).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from test_pki_cmsbuild import CERT, KEY, ROOT, SoftwareCardSigner
+
+from jukicard.pki.pades import (
+    MAX_FORM_FIELDS,
+    MalformedPdfError,
+    PdfSigningError,
+    build_pades,
+    preflight,
+)
+from jukicard.pki.pdfverify import read_pdf_signatures
+from jukicard.testing.hostilepdf import (
+    _page_objects,
+    _pdf_from_objects,
+    minimal_pdf,
+    software_signer,
+)
+
+ROOT_DER = ROOT.public_bytes(Encoding.DER)
+
+
+def _sign(pdf: bytes, signer: SoftwareCardSigner, **kw: Any) -> Any:
+    return build_pades(pdf, signer=signer, certificate=CERT, ca_certificates=[ROOT], **kw)
+
+
+# ------------------------------------------------------------------- form field tree
+def _shared_kids_form(depth: int) -> bytes:
+    """A form whose fields each list their only child twice: 2 KB, 2^depth paths."""
+    objs = _page_objects("form", b" /AcroForm << /Fields [6 0 R] >>")
+    for i in range(depth):
+        n = 6 + i
+        objs.append(b"<< /T (k%d) /Kids [%d 0 R %d 0 R] >>" % (i, n + 1, n + 1))
+    objs.append(b"<< /FT /Sig /T (leaf) >>")
+    return _pdf_from_objects(objs)
+
+
+def test_shared_kids_form_is_refused_before_pyhanko_walks_it_software_signer() -> None:
+    """Old code: pyHanko's field walk remembers only its path, so fields sharing their
+    /Kids cost 2^depth visits: this 2 KB PDF was signed after 65536 visits, one a few
+    levels deeper kept ``sign --pdf`` (and the rehearsal before the PIN) busy for hours.
+    Now the tree is counted first, iteratively, up to MAX_FORM_FIELDS visits."""
+    pdf = _shared_kids_form(16)
+    assert len(pdf) < 4096 and 2 ** 16 > MAX_FORM_FIELDS
+    signer = SoftwareCardSigner(KEY)
+    with pytest.raises(MalformedPdfError, match="form field tree"):
+        preflight(pdf, rehearse_with=ROOT_DER)
+    with pytest.raises(MalformedPdfError, match="form field tree"):
+        _sign(pdf, signer)
+    with pytest.raises(MalformedPdfError):  # deeper: the same answer, no 2^60 walk
+        preflight(_shared_kids_form(60))
+    assert signer.blocks == []
+
+
+def test_a_form_with_many_honest_fields_still_signs_software_signer() -> None:
+    """The cap leaves room for real forms: 2,000 text fields and a signature field."""
+    count = 2000
+    objs = _page_objects("form", b" /AcroForm << /Fields [" + b" ".join(
+        b"%d 0 R" % (6 + i) for i in range(count + 1)) + b"] >>")
+    objs += [b"<< /FT /Tx /T (f%d) >>" % i for i in range(count)]
+    objs.append(b"<< /FT /Sig /T (Applicant) >>")
+    signed = _sign(_pdf_from_objects(objs), SoftwareCardSigner(KEY), field_name="Applicant")
+    assert signed.field_name == "Applicant"
+
+
+# ------------------------------------------------------------------- FieldMDP locks
+def _certified(lock: fields.FieldMDPSpec) -> bytes:
+    """A PDF certified (DocMDP: form filling and signing allowed) by the SOFTWARE key that
+    stands in for the card, whose certification field carries the FieldMDP ``lock``."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(minimal_pdf()))
+    meta = signers.PdfSignatureMetadata(field_name="Cert", certify=True,
+                                        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    spec = fields.SigFieldSpec("Cert", field_mdp_spec=lock)
+    out = signers.PdfSigner(meta, software_signer(), new_field_spec=spec).sign_pdf(writer)
+    return bytes(out.getvalue())
+
+
+def _earlier_signature_stays_valid(pdf: bytes) -> bool:
+    """jukicard's PDF reader: the certification signature still verifies and what came
+    after it only added signatures."""
+    first = read_pdf_signatures(pdf).signatures[0]
+    if first.reason is not None:
+        return False
+    first.verify()
+    return (first.reason is None and first.coverage is not None
+            and first.coverage.modification == "signatures")
+
+
+def test_field_locked_by_an_earlier_signature_is_refused_software_signer() -> None:
+    """Old code: an earlier signature locking every field (FieldMDP /All) did not stop
+    pyHanko: the new signature was added and the earlier one became invalid (pyHanko's
+    own validator: "the form field Signature1 is locked"; ``signature verify``:
+    pdf-modified-after-signing).  Now that is refused before anything is signed."""
+    pdf = _certified(fields.FieldMDPSpec(fields.FieldMDPAction.ALL))
+    signer = SoftwareCardSigner(KEY)
+    with pytest.raises(PdfSigningError, match="locks the field"):
+        preflight(pdf, rehearse_with=ROOT_DER)
+    with pytest.raises(PdfSigningError, match="locks the field"):
+        _sign(pdf, signer)
+    with pytest.raises(PdfSigningError, match="locks the field 'Mine'"):
+        _sign(_certified(fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, ["Mine"])),
+              signer, field_name="Mine")
+    assert signer.blocks == []
+
+
+@pytest.mark.parametrize("lock", [
+    fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, ["Other"]),
+    fields.FieldMDPSpec(fields.FieldMDPAction.EXCLUDE, ["Signature1"]),
+])
+def test_field_an_earlier_lock_leaves_free_signs_software_signer(
+        lock: fields.FieldMDPSpec) -> None:
+    """A lock that does not cover the new field does not refuse it."""
+    signed = _sign(_certified(lock), SoftwareCardSigner(KEY))
+    assert signed.field_name == "Signature1" and _earlier_signature_stays_valid(signed.pdf)
+
+
+def test_all_lock_check_is_not_vacuous_software_signer() -> None:
+    """What the refusal prevents: the same update (made by pyHanko directly) breaks the
+    earlier signature in jukicard's own verifier."""
+    pdf = _certified(fields.FieldMDPSpec(fields.FieldMDPAction.ALL))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    meta = signers.PdfSignatureMetadata(field_name="Signature1",
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    out = bytes(signers.sign_pdf(writer, meta, signer=software_signer()).getvalue())
+    assert not _earlier_signature_stays_valid(out)
