@@ -245,7 +245,8 @@ def _check_form_size(reader: Any) -> None:
             if visits > MAX_FORM_FIELDS:
                 raise MalformedPdfError(f"the PDF's form field tree is larger than "
                                         f"{MAX_FORM_FIELDS} fields (or shares fields)")
-            node = ref.get_object()
+            untyped: Any = ref  # get_object carries no annotations
+            node = untyped.get_object()
             if isinstance(node, _generic.DictionaryObject) and "/T" in node:
                 kids_of = node.get("/Kids")
                 if kids_of is not None:
