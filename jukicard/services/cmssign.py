@@ -46,6 +46,7 @@ from jukicard.pki.signatures import parse_digest_info
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
 from jukicard.services.signing import KEY_IDS, _as_bytes, _key_ref
+from jukicard.services.sigresult import signer_json
 from jukicard.transport.base import Transport
 
 __all__ = ["CMS_SCHEMES", "CmsSignResult", "sign_cms"]
@@ -71,7 +72,9 @@ class CmsSignResult:
     :ivar cms: the DER ContentInfo (already verified).
     :ivar certificate: the signer certificate (DER).  NOTE: the sign certificate (and so
         the subject and the CMS itself) holds personal data: none is shown in ``repr()``.
-    :ivar signer_subject: the signer certificate's subject (RFC 4514 string).
+    :ivar signer_subject: the signer certificate's subject (RFC 4514 string; for the sign
+        certificate it names the holder's municipality: :meth:`to_json` describes the
+        certificate instead, as ``signature verify --json`` does).
     """
 
     key: str
@@ -90,7 +93,10 @@ class CmsSignResult:
             "attached": self.attached,
             "scheme": self.scheme,
             "size": len(self.cms),
-            "signer_subject": self.signer_subject,
+            # the same "signer" object as ``signature verify --json``: a JPKI sign
+            # certificate is described (serial, fingerprint), its subject (the holder's
+            # municipality) is not printed
+            "signer": signer_json(x509.load_der_x509_certificate(self.certificate)),
         }
 
 

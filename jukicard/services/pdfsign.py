@@ -42,6 +42,8 @@ from jukicard.services.cmssign import _cert_enum
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
 from jukicard.services.signing import _key_ref
+from jukicard.services.sigresult import signer_json
+from jukicard.services.verify import iso_time
 from jukicard.transport.base import Transport
 
 __all__ = ["PdfSignResult", "sign_pdf"]
@@ -62,7 +64,9 @@ class PdfSignResult:
     :ivar timestamp_time: the TSA's time (B-T), else ``None``.
     :ivar certificate: the sign certificate (DER).  NOTE: it holds name, address and birth
         date (and so does the signed PDF): none of it is shown in ``repr()``.
-    :ivar signer_subject: the certificate's subject (RFC 4514 string).
+    :ivar signer_subject: the certificate's subject (RFC 4514 string; it names the
+        holder's municipality: :meth:`to_json` describes the certificate instead, as
+        ``signature verify --json`` does).
     """
 
     pdf: bytes = field(repr=False)
@@ -84,11 +88,13 @@ class PdfSignResult:
             "hash": self.hash_alg,
             "field": self.field_name,
             "visible": self.visible,
-            "signing_time": self.signing_time.isoformat(),
-            "timestamp_time": (None if self.timestamp_time is None
-                               else self.timestamp_time.isoformat()),
+            "signing_time": iso_time(self.signing_time),
+            "timestamp_time": iso_time(self.timestamp_time),
             "size": len(self.pdf),
-            "signer_subject": self.signer_subject,
+            # the same "signer" object as ``signature verify --json``: a JPKI sign
+            # certificate is described (serial, fingerprint), its subject (the holder's
+            # municipality) is not printed
+            "signer": signer_json(x509.load_der_x509_certificate(self.certificate)),
         }
 
 

@@ -74,3 +74,35 @@ def test_pdf_card_transaction_ends_before_the_time_stamp_request(mynumber: Emula
                        tsa_url=tsa.url)
     assert res.level == "B-T" and len(depths) == 2  # the probe, then the signature's token
     assert depths == [0, 0]
+
+
+# --------------------------------------------------------------------------- CLI JSON
+@pytest.mark.parametrize("what", ["cms", "pdf"])
+def test_cli_sign_json_describes_the_sign_certificate_as_signature_verify_does(
+        cli: Cli, pins: PinLedger, tmp_path: Path, what: str) -> None:  # noqa: F811
+    """Old code: ``sign --cms --json`` and ``sign --pdf --json`` printed
+    ``"signer_subject": "CN=…,L=Chiyoda-ku,L=Tokyo-to,C=JP"`` — the holder's municipality
+    — while ``signature verify --json`` describes a JPKI sign certificate without its
+    subject.  Now both print the same ``"signer"`` object; times end in ``Z`` as there."""
+    if what == "pdf":
+        doc, out = tmp_path / "form.pdf", tmp_path / "signed.pdf"
+        doc.write_bytes(PDF)
+        argv = ["sign", str(doc), "--pdf", "-o", str(out)]
+        verify = ["signature", "verify", str(out), "--json"]
+    else:
+        doc, out = tmp_path / "form.txt", tmp_path / "form.p7s"
+        doc.write_bytes(b"application form\n")
+        argv = ["sign", str(doc), "--cms", "-o", str(out)]
+        verify = ["signature", "verify", str(doc), str(out), "--json"]
+    res = cli.run(*argv, "--emulated", "--pin-stdin", "--json",
+                  stdin=pins.submit(PINS["sign"]) + "\n")
+    assert res.rc == 0, res.err
+    for text in ("Chiyoda", "Tokyo", "L="):
+        assert text not in res.out and text not in res.err
+    summary = json.loads(res.out)
+    assert "signer_subject" not in summary
+    ver = cli.run(*verify)
+    assert ver.rc == 0, ver.out + ver.err
+    assert summary["signer"] == json.loads(ver.out)["signatures"][0]["signer"]
+    if what == "pdf":
+        assert summary["signing_time"].endswith("Z")
