@@ -9,6 +9,9 @@ the card (tests using it say ``software_signer`` in their names).
 from __future__ import annotations
 
 import io
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from jukicard.pki.pades import (
     preflight,
 )
 from jukicard.pki.pdfverify import read_pdf_signatures
+from jukicard.pki.tsaclient import TimestampError, TsaClient
 from jukicard.testing.hostilepdf import (
     _page_objects,
     _pdf_from_objects,
@@ -139,3 +143,52 @@ def test_all_lock_check_is_not_vacuous_software_signer() -> None:
                                         subfilter=fields.SigSeedSubFilter.PADES)
     out = bytes(signers.sign_pdf(writer, meta, signer=software_signer()).getvalue())
     assert not _earlier_signature_stays_valid(out)
+
+
+# ------------------------------------------------------------------- a dripping TSA
+@pytest.fixture
+def dripping_tsa() -> Iterator[str]:
+    """A TEST server that answers a time-stamp request with a status line and then one
+    header byte every 0.1 s (30 bytes, each well inside the client's socket timeout), then
+    hangs up."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(0.2)  # accept() wakes up to see ``stop``
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                    for _ in range(30):
+                        if stop.wait(0.1):
+                            break
+                        conn.sendall(b"X")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}/tsa"
+    stop.set()
+    thread.join()
+    srv.close()
+
+
+def test_tsa_deadline_bounds_a_dripping_reply(dripping_tsa: str) -> None:
+    """Old code: the deadline was checked only between 16 KiB body chunks, so a TSA that
+    sent a byte just inside each socket timeout (headers, or a body chunk) held the signer
+    as long as it liked (hours at 10 s per byte); here it ended only when the server hung
+    up, with another error.  Now a timer shuts the connection down at the deadline."""
+    client = TsaClient(dripping_tsa, timeout=5.0, deadline=0.5)
+    with pytest.raises(TimestampError, match=r"exceeded 0\.5s"):
+        client.probe("sha256")
