@@ -169,6 +169,9 @@ def check_tsa_url(url: str) -> str:
         raise UsageError("the TSA URL does not parse") from None
     if parts.scheme.lower() not in _ALLOWED_SCHEMES or not parts.hostname:
         raise UsageError("the TSA URL must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        # urllib would not send them, and the URL is logged: a password must not be in it
+        raise UsageError("the TSA URL must not carry a user name or password")
     return url
 
 

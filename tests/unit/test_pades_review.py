@@ -20,6 +20,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from test_pki_cmsbuild import CERT, KEY, ROOT, SoftwareCardSigner
 
+from jukicard.errors import UsageError
 from jukicard.pki.pades import (
     MAX_FORM_FIELDS,
     MalformedPdfError,
@@ -192,3 +193,12 @@ def test_tsa_deadline_bounds_a_dripping_reply(dripping_tsa: str) -> None:
     client = TsaClient(dripping_tsa, timeout=5.0, deadline=0.5)
     with pytest.raises(TimestampError, match=r"exceeded 0\.5s"):
         client.probe("sha256")
+
+
+def test_tsa_url_with_credentials_is_refused_before_anything() -> None:
+    """Old code: ``http://user:secret@tsa.example/`` was accepted (urllib cannot send those
+    credentials) and the URL, password included, went into the INFO log line of every
+    exchange.  Now it is a usage error, before the PIN."""
+    for url in ("http://user:secret@tsa.example/tsa", "https://user@tsa.example/"):
+        with pytest.raises(UsageError, match="user name or password"):
+            TsaClient(url)
