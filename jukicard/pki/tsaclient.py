@@ -99,7 +99,7 @@ class _Deadline:
         deadline = self
         untyped: Any = base
 
-        class Watched(untyped):  # type: ignore[misc]
+        class Watched(untyped):  # type: ignore[misc, unused-ignore]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 me: Any = self  # http.client's _create_connection is unannotated
