@@ -15,7 +15,8 @@ With ``--cms`` the output is a CMS SignedData (DER; RFC 5652 with CAdES-BES attr
 (``--challenge``: a login nonce, normally with ``--key auth``), detached unless
 ``--attached``; the key's certificate and the CA certificate on the card are in it.  Without
 ``-o`` the DER is printed in base64; ``--json`` prints a summary (key, hash, attached, size,
-signer subject) instead.  ``--scheme pss`` makes the CMS signature RSASSA-PSS (the card's
+signer, described as ``signature verify --json`` does: a sign certificate without its
+subject) instead.  ``--scheme pss`` makes the CMS signature RSASSA-PSS (the card's
 P1 ``04``; SHA-256 only: another ``--hash`` is a usage error before anything is sent);
 the default ``pkcs1v15`` is RSA PKCS#1 v1.5 (P1 ``00``).
 

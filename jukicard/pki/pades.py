@@ -45,6 +45,7 @@ from asn1crypto import x509 as _ax509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils import generic as _generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -91,6 +92,10 @@ log = logging.getLogger(__name__)
 MAX_PDF_SIZE = 64 * 1024 * 1024
 #: Text of a visible stamp: no name, no certificate subject (``%(ts)s`` = signing time).
 DEFAULT_STAMP_TEXT = "Digitally signed (JPKI)\n%(ts)s"
+#: Most form fields visited in the AcroForm field tree of a PDF to sign (a field reached
+#: twice through shared ``/Kids`` counts twice, as pyHanko walks it): a form with thousands
+#: of fields passes; a crafted tree that would cost pyHanko unbounded work does not.
+MAX_FORM_FIELDS = 20_000
 _MAX_FIELD_NAME = 127
 _FIELD_PREFIX = "Signature"
 
@@ -216,12 +221,45 @@ def check_pdf(pdf: bytes) -> bytes:
     return data
 
 
+def _check_form_size(reader: Any) -> None:
+    """Count the visits pyHanko's recursive field walk will make, without its recursion
+    and up to :data:`MAX_FORM_FIELDS`: pyHanko remembers only the path it is on, so a few
+    fields sharing their ``/Kids`` make it walk 2^n paths (a 2 KB PDF kept ``sign --pdf``
+    busy for hours).
+
+    :raises MalformedPdfError: more visits than :data:`MAX_FORM_FIELDS`.
+    """
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return
+    stack, visits = [fields], 0
+    while stack:
+        kids = stack.pop()
+        if not isinstance(kids, _generic.ArrayObject):
+            continue
+        for ref in kids:  # as pyHanko: indirect references to dictionaries with a /T
+            if not isinstance(ref, _generic.IndirectObject):
+                continue
+            visits += 1
+            if visits > MAX_FORM_FIELDS:
+                raise MalformedPdfError(f"the PDF's form field tree is larger than "
+                                        f"{MAX_FORM_FIELDS} fields (or shares fields)")
+            untyped: Any = ref  # get_object carries no annotations
+            node = untyped.get_object()
+            if isinstance(node, _generic.DictionaryObject) and "/T" in node:
+                kids_of = node.get("/Kids")
+                if kids_of is not None:
+                    stack.append(kids_of)
+
+
 def _open(data: bytes) -> tuple[IncrementalPdfFileWriter, int]:
     """The incremental writer over ``data`` and its page count."""
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data))
         if writer.prev.encrypted:
             raise MalformedPdfError("the PDF is encrypted: decrypt it before signing")
+        _check_form_size(writer.prev)
         root = writer.root
         pages = int(root["/Pages"]["/Count"])
         list(_fields.enumerate_sig_fields(writer.prev))  # walks the form: fails now, not later
@@ -237,10 +275,54 @@ def _open(data: bytes) -> tuple[IncrementalPdfFileWriter, int]:
 
 def _pick_field(writer: IncrementalPdfFileWriter, name: str | None,
                 stamp: PdfStamp | None) -> tuple[str, bool]:
-    """``(field name, existing empty field?)``; refuses a filled field or a stamp for an
-    existing field (its widget already has a place)."""
-    existing = {fq: value is not None for fq, value, _ref
-                in _fields.enumerate_sig_fields(writer.prev)}
+    """``(field name, existing empty field?)``; refuses a filled field, a stamp for an
+    existing field (its widget already has a place) and a field an earlier signature locks.
+    """
+    found = list(_fields.enumerate_sig_fields(writer.prev))
+    chosen = _choose_field({fq: value is not None for fq, value, _ref in found}, name, stamp)
+    _check_not_locked([value for _fq, value, _ref in found if value is not None], chosen[0])
+    return chosen
+
+
+#: ``/Reference`` entries (DocMDP, FieldMDP...) read per earlier signature dictionary.
+_MAX_SIG_REFERENCES = 8
+
+
+def _check_not_locked(signatures: list[Any], name: str) -> None:
+    """Refuse to sign field ``name`` when an earlier signature's FieldMDP transform (ISO
+    32000-1 §12.8.2.4) locks it: pyHanko would sign, and its difference analysis (and
+    ``signature verify``) would then call the earlier signature invalid.
+
+    :raises PdfSigningError: ``name`` is locked.
+    :raises MalformedPdfError: an earlier signature's ``/Reference`` cannot be read.
+    """
+    seen: set[int] = set()
+    for value in signatures:
+        if id(value) in seen:  # many fields may share one signature dictionary
+            continue
+        seen.add(id(value))
+        try:
+            refs = value.get_object().get("/Reference")
+            entries = list(refs)[:_MAX_SIG_REFERENCES] if refs is not None else []
+            for entry in entries:
+                ref = entry.get_object()
+                if ref.get("/TransformMethod") != "/FieldMDP":
+                    continue
+                locked = _fields.FieldMDPSpec.from_pdf_object(
+                    ref["/TransformParams"]).is_locked(name)
+                if locked:
+                    raise PdfSigningError(
+                        f"an earlier signature locks the field {name!r} (FieldMDP): "
+                        "signing it would make that signature invalid")
+        except JukiError:
+            raise
+        except Exception as exc:
+            raise MalformedPdfError(f"an earlier signature's /Reference cannot be read "
+                                    f"({type(exc).__name__})") from None
+
+
+def _choose_field(existing: dict[str, bool], name: str | None,
+                  stamp: PdfStamp | None) -> tuple[str, bool]:
     if name is None:
         n = 1
         while f"{_FIELD_PREFIX}{n}" in existing:

@@ -21,7 +21,10 @@ pyHanko is imported here: only the PDF signing path imports this module.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import logging
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -65,6 +68,92 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         raise TimestampError(f"the time-stamp authority answered with a redirect ({code})")
 
 
+class _Deadline:
+    """Shuts the connections of one exchange down when its deadline passes.
+
+    A socket timeout bounds each wait for a byte, not the exchange: a TSA that drips its
+    reply (or its headers, or its TLS handshake) one byte inside each timeout would hold
+    the signer for hours.  Each socket the exchange opens is watched through a duplicate
+    descriptor (it stays valid when TLS takes the original over); at the deadline a timer
+    shuts the connection down, which ends any blocked read.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        dup = sock.dup()
+        with self._lock:
+            self._socks.append(dup)
+            late = self.expired
+        if late:
+            self._shutdown(dup)
+        return sock
+
+    def connection(self, base: type[http.client.HTTPConnection]) -> Any:
+        """``base`` whose sockets this deadline watches."""
+        deadline = self
+        untyped: Any = base
+
+        class Watched(untyped):  # type: ignore[misc, unused-ignore]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                me: Any = self  # http.client's _create_connection is unannotated
+                create = me._create_connection
+                me._create_connection = lambda *a, **kw: deadline.watch(create(*a, **kw))
+
+        return Watched
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            socks = list(self._socks)
+        for sock in socks:
+            self._shutdown(sock)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            sock.close()
+
+
+class _HttpHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(self._deadline.connection(http.client.HTTPConnection), req)
+
+
+class _HttpsHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req: Any) -> Any:
+        untyped: Any = self  # _context is HTTPSHandler's, unannotated
+        return self.do_open(self._deadline.connection(http.client.HTTPSConnection), req,
+                            context=untyped._context)
+
+
 def check_tsa_url(url: str) -> str:
     """Return ``url`` if it is an absolute ``http``/``https`` URL with a host.
 
@@ -80,6 +169,9 @@ def check_tsa_url(url: str) -> str:
         raise UsageError("the TSA URL does not parse") from None
     if parts.scheme.lower() not in _ALLOWED_SCHEMES or not parts.hostname:
         raise UsageError("the TSA URL must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        # urllib would not send them, and the URL is logged: a password must not be in it
+        raise UsageError("the TSA URL must not carry a user name or password")
     return url
 
 
@@ -131,7 +223,6 @@ class TsaClient(TimeStamper):
         self.deadline = float(deadline)
         self.max_bytes = int(max_bytes)
         self.exchanges = 0
-        self._opener = urllib.request.build_opener(_NoRedirects())
 
     def probe(self, hash_name: str) -> None:
         """Get (and cache) one token for a dummy digest, as pyHanko's size estimate does:
@@ -176,8 +267,11 @@ class TsaClient(TimeStamper):
         req = urllib.request.Request(self.url, data=query, headers=headers, method="POST")
         started = time.monotonic()
         self.exchanges += 1
+        deadline = _Deadline(self.deadline)
+        opener = urllib.request.build_opener(_NoRedirects(), _HttpHandler(deadline),
+                                             _HttpsHandler(deadline))
         try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
+            with deadline, opener.open(req, timeout=self.timeout) as resp:
                 ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
                 if ctype.lower() != "application/timestamp-reply":
                     raise TimestampError("the time-stamp authority did not answer with "
@@ -200,16 +294,27 @@ class TsaClient(TimeStamper):
                         raise TimestampError(
                             f"the time-stamp reply is larger than {self.max_bytes} bytes")
                     chunks.append(chunk)
+            if deadline.expired:  # the reply was cut at the deadline
+                raise TimestampError(f"the time-stamp exchange exceeded {self.deadline:g}s")
         except TimestampError:
+            if deadline.expired:  # whatever the cut reply looked like
+                raise TimestampError(
+                    f"the time-stamp exchange exceeded {self.deadline:g}s") from None
             raise
         except urllib.error.HTTPError as exc:
             raise TimestampError(f"the time-stamp authority answered HTTP {exc.code}") from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimestampError):
                 raise exc.reason from None
+            if deadline.expired:
+                raise TimestampError(
+                    f"the time-stamp exchange exceeded {self.deadline:g}s") from None
             raise TimestampError("the time-stamp authority cannot be reached "
                                  f"({type(exc.reason).__name__})") from None
         except Exception as exc:  # timeouts, resets, http.client protocol errors
+            if deadline.expired:
+                raise TimestampError(
+                    f"the time-stamp exchange exceeded {self.deadline:g}s") from None
             raise TimestampError(
                 f"the time-stamp exchange failed ({type(exc).__name__})") from None
         log.info("time-stamp reply from %s (%d bytes)", self.url, total)

@@ -18,8 +18,9 @@ PIN: asked once per call through the caller's interaction, after a data-less sta
 * auth key: the auth certificate and its CA are read first (no PIN needed), then VERIFY +
   COMPUTE DIGITAL SIGNATURE in one transaction;
 * sign key: the sign CA is read first; the sign certificate needs the password, so it is
-  read right after the one VERIFY, and the signature follows in the same selection
-  without a second VERIFY.
+  read right after the one VERIFY, and the signature follows without a second VERIFY in
+  the same card operation (one PC/SC transaction: on a shared connection a new one would
+  select the AP again and log the password out).
 
 The signature is checked twice before anything is returned: by the session against the
 certificate it reads, and by the builder against the certificate in the CMS (the two must
@@ -45,6 +46,7 @@ from jukicard.pki.signatures import parse_digest_info
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
 from jukicard.services.signing import KEY_IDS, _as_bytes, _key_ref
+from jukicard.services.sigresult import signer_json
 from jukicard.transport.base import Transport
 
 __all__ = ["CMS_SCHEMES", "CmsSignResult", "sign_cms"]
@@ -70,7 +72,9 @@ class CmsSignResult:
     :ivar cms: the DER ContentInfo (already verified).
     :ivar certificate: the signer certificate (DER).  NOTE: the sign certificate (and so
         the subject and the CMS itself) holds personal data: none is shown in ``repr()``.
-    :ivar signer_subject: the signer certificate's subject (RFC 4514 string).
+    :ivar signer_subject: the signer certificate's subject (RFC 4514 string; for the sign
+        certificate it names the holder's municipality: :meth:`to_json` describes the
+        certificate instead, as ``signature verify --json`` does).
     """
 
     key: str
@@ -89,7 +93,10 @@ class CmsSignResult:
             "attached": self.attached,
             "scheme": self.scheme,
             "size": len(self.cms),
-            "signer_subject": self.signer_subject,
+            # the same "signer" object as ``signature verify --json``: a JPKI sign
+            # certificate is described (serial, fingerprint), its subject (the holder's
+            # municipality) is not printed
+            "signer": signer_json(x509.load_der_x509_certificate(self.certificate)),
         }
 
 
@@ -151,27 +158,32 @@ def sign_cms(
     cert_der = None if cert_needs_pin else jpki.read_certificate(cert_ref)
     pin_ref = next(p for p in jpki.PINS if p.value == spec.pin)
     pin: str | None = ask_pin(jpki, pin_ref, interaction)
-    if cert_der is None:  # the sign certificate: read after the one VERIFY
-        cert_der = jpki.read_certificate(cert_ref, pin)
-        pin = None  # verified in this selection; never sent twice
+    # the VERIFY, the sign certificate and the signature in ONE card operation: between
+    # two operations a connection that does not see all the card's traffic (PC/SC shared
+    # mode, a caller's own transport) selects the AP again, which logs the password out
+    with jpki.channel.operation():
+        if cert_der is None:  # the sign certificate: read after the one VERIFY
+            cert_der = jpki.read_certificate(cert_ref, pin)
+            pin = None  # verified in this selection; never sent twice
 
-    def card_signer(block: bytes) -> bytes:
-        if build_scheme.pss:  # the SHA-256 hash of the signed attributes
-            digest = block
-        else:
-            hash_of_block, digest = parse_digest_info(block)
-            if hash_of_block != alg.value:
-                raise DataIntegrityError("the CMS builder asked for another hash")
-        # checked against the certificate already read (and put in the CMS): a card swapped
-        # since then signs with another key, which fails that check (DataIntegrityError)
-        signature, _cert = jpki.sign_with_certificate(
-            ref, pin, digest=digest, hash_alg=alg, scheme=card_scheme, certificate=cert_der)
-        return signature
+        def card_signer(block: bytes) -> bytes:
+            if build_scheme.pss:  # the SHA-256 hash of the signed attributes
+                digest = block
+            else:
+                hash_of_block, digest = parse_digest_info(block)
+                if hash_of_block != alg.value:
+                    raise DataIntegrityError("the CMS builder asked for another hash")
+            # checked against the certificate already read (and put in the CMS): a card
+            # swapped since then signs with another key: DataIntegrityError
+            signature, _cert = jpki.sign_with_certificate(
+                ref, pin, digest=digest, hash_alg=alg, scheme=card_scheme,
+                certificate=cert_der)
+            return signature
 
-    cms = build_signed_data(content, signer=card_signer, certificate=cert_der,
-                            ca_certificates=[ca_der],
-                            scheme=build_scheme, hash_name=alg.value,
-                            attached=attached, signing_time=signing_time)
+        cms = build_signed_data(content, signer=card_signer, certificate=cert_der,
+                                ca_certificates=[ca_der],
+                                scheme=build_scheme, hash_name=alg.value,
+                                attached=attached, signing_time=signing_time)
     subject = x509.load_der_x509_certificate(cert_der).subject.rfc4514_string()
     log.info("made a CMS (%s, %s, %s key, %s)", scheme, alg.value, key,
              "attached" if attached else "detached")

@@ -15,13 +15,15 @@ Order (nothing costs a PIN that can fail without the card):
    signatures (a PDF pyHanko reads but cannot sign fails here);
 4. the sign password is asked once after a data-less status check and sent in exactly
    one VERIFY (it also opens the sign certificate, read next);
-5. the card signs once, in the same selection; the signature is checked against the
-   certificate by the session and by the builder, and the signed PDF is read back and
-   checked before it is returned.
+5. the card signs once, in the same card operation (one PC/SC transaction from the VERIFY
+   to the signature, so that a shared connection keeps the password verified); the
+   signature is checked against the certificate by the session and by the builder, and
+   the signed PDF is read back and checked before it is returned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ from jukicard.services.cmssign import _cert_enum
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
 from jukicard.services.signing import _key_ref
+from jukicard.services.sigresult import signer_json
+from jukicard.services.verify import iso_time
 from jukicard.transport.base import Transport
 
 __all__ = ["PdfSignResult", "sign_pdf"]
@@ -60,7 +64,9 @@ class PdfSignResult:
     :ivar timestamp_time: the TSA's time (B-T), else ``None``.
     :ivar certificate: the sign certificate (DER).  NOTE: it holds name, address and birth
         date (and so does the signed PDF): none of it is shown in ``repr()``.
-    :ivar signer_subject: the certificate's subject (RFC 4514 string).
+    :ivar signer_subject: the certificate's subject (RFC 4514 string; it names the
+        holder's municipality: :meth:`to_json` describes the certificate instead, as
+        ``signature verify --json`` does).
     """
 
     pdf: bytes = field(repr=False)
@@ -82,11 +88,13 @@ class PdfSignResult:
             "hash": self.hash_alg,
             "field": self.field_name,
             "visible": self.visible,
-            "signing_time": self.signing_time.isoformat(),
-            "timestamp_time": (None if self.timestamp_time is None
-                               else self.timestamp_time.isoformat()),
+            "signing_time": iso_time(self.signing_time),
+            "timestamp_time": iso_time(self.timestamp_time),
             "size": len(self.pdf),
-            "signer_subject": self.signer_subject,
+            # the same "signer" object as ``signature verify --json``: a JPKI sign
+            # certificate is described (serial, fingerprint), its subject (the holder's
+            # municipality) is not printed
+            "signer": signer_json(x509.load_der_x509_certificate(self.certificate)),
         }
 
 
@@ -144,21 +152,29 @@ def sign_pdf(
               hash_name=alg.value)
     pin_ref = next(p for p in jpki.PINS if p.value == spec.pin)
     pin = ask_pin(jpki, pin_ref, interaction)
-    cert_der = jpki.read_certificate(cert_ref, pin)  # the one VERIFY; the selection stays
+    # the VERIFY, the sign certificate and the signature in ONE card operation (between two
+    # operations a connection that does not see all the card's traffic — PC/SC shared mode,
+    # a caller's own transport — selects the AP again, which logs the password out); the
+    # operation ends as soon as the card has signed: pyHanko's time-stamp request and the
+    # read-back check run after it, with the card free
+    with contextlib.ExitStack() as held:
+        held.enter_context(jpki.channel.operation())
+        cert_der = jpki.read_certificate(cert_ref, pin)  # the one VERIFY
 
-    def card_signer(block: bytes) -> bytes:
-        hash_of_block, digest = parse_digest_info(block)
-        if hash_of_block != alg.value:
-            raise DataIntegrityError("the PDF signer asked for another hash")
-        signature, _cert = jpki.sign_with_certificate(
-            ref, None, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
-            certificate=cert_der)
-        return signature
+        def card_signer(block: bytes) -> bytes:
+            hash_of_block, digest = parse_digest_info(block)
+            if hash_of_block != alg.value:
+                raise DataIntegrityError("the PDF signer asked for another hash")
+            signature, _cert = jpki.sign_with_certificate(
+                ref, None, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
+                certificate=cert_der)
+            held.close()  # the card's part is over
+            return signature
 
-    signed = build_pades(data, signer=card_signer, certificate=cert_der,
-                         ca_certificates=[ca_der], hash_name=alg.value,
-                         field_name=field_name, stamp=stamp, timestamper=tsa,
-                         reason=reason, location=location)
+        signed = build_pades(data, signer=card_signer, certificate=cert_der,
+                             ca_certificates=[ca_der], hash_name=alg.value,
+                             field_name=field_name, stamp=stamp, timestamper=tsa,
+                             reason=reason, location=location)
     subject = x509.load_der_x509_certificate(cert_der).subject.rfc4514_string()
     log.info("signed a PDF with the sign key (PAdES %s, %s)", signed.level, alg.value)
     return PdfSignResult(signed.pdf, signed.field_name, signed.level, signed.hash_name,

@@ -101,7 +101,7 @@ def test_cli_sign_cms_file_then_signature_verify(cli: Cli, pins: PinLedger,  # n
     summary = json.loads(res.out)
     assert summary["key"] == "sign" and summary["hash"] == "sha256"
     assert summary["attached"] is attached and summary["size"] == p7s.stat().st_size
-    assert summary["signer_subject"]
+    assert summary["signer"]["certificate_sha256"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["form.p7s", "form.txt"]
     ver = cli.run("signature", "verify", str(doc), str(p7s), "--json")
     assert ver.rc == 0, ver.out + ver.err
