@@ -45,7 +45,6 @@ from asn1crypto import x509 as _ax509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko.pdf_utils import generic as _generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -64,6 +63,7 @@ from jukicard.pki.cms import MAX_CMS_CERTIFICATES
 from jukicard.pki.cmsbuild import RawSigner, SigningScheme, sign_signed_attributes
 from jukicard.pki.errors import PkiError
 from jukicard.pki.pdfbase import MalformedPdfError, looks_like_pdf
+from jukicard.pki.pdfbudget import MAX_FORM_FIELDS, check_form_tree
 from jukicard.pki.signatures import (
     SIGNING_HASHES,
     SignatureInvalidError,
@@ -92,10 +92,6 @@ log = logging.getLogger(__name__)
 MAX_PDF_SIZE = 64 * 1024 * 1024
 #: Text of a visible stamp: no name, no certificate subject (``%(ts)s`` = signing time).
 DEFAULT_STAMP_TEXT = "Digitally signed (JPKI)\n%(ts)s"
-#: Most form fields visited in the AcroForm field tree of a PDF to sign (a field reached
-#: twice through shared ``/Kids`` counts twice, as pyHanko walks it): a form with thousands
-#: of fields passes; a crafted tree that would cost pyHanko unbounded work does not.
-MAX_FORM_FIELDS = 20_000
 _MAX_FIELD_NAME = 127
 _FIELD_PREFIX = "Signature"
 
@@ -222,35 +218,11 @@ def check_pdf(pdf: bytes) -> bytes:
 
 
 def _check_form_size(reader: Any) -> None:
-    """Count the visits pyHanko's recursive field walk will make, without its recursion
-    and up to :data:`MAX_FORM_FIELDS`: pyHanko remembers only the path it is on, so a few
-    fields sharing their ``/Kids`` make it walk 2^n paths (a 2 KB PDF kept ``sign --pdf``
-    busy for hours).
+    """:func:`jukicard.pki.pdfbudget.check_form_tree` before pyHanko walks the form.
 
     :raises MalformedPdfError: more visits than :data:`MAX_FORM_FIELDS`.
     """
-    try:
-        fields = reader.root["/AcroForm"]["/Fields"]
-    except KeyError:
-        return
-    stack, visits = [fields], 0
-    while stack:
-        kids = stack.pop()
-        if not isinstance(kids, _generic.ArrayObject):
-            continue
-        for ref in kids:  # as pyHanko: indirect references to dictionaries with a /T
-            if not isinstance(ref, _generic.IndirectObject):
-                continue
-            visits += 1
-            if visits > MAX_FORM_FIELDS:
-                raise MalformedPdfError(f"the PDF's form field tree is larger than "
-                                        f"{MAX_FORM_FIELDS} fields (or shares fields)")
-            untyped: Any = ref  # get_object carries no annotations
-            node = untyped.get_object()
-            if isinstance(node, _generic.DictionaryObject) and "/T" in node:
-                kids_of = node.get("/Kids")
-                if kids_of is not None:
-                    stack.append(kids_of)
+    check_form_tree(reader, MAX_FORM_FIELDS, MalformedPdfError)
 
 
 def _open(data: bytes) -> tuple[IncrementalPdfFileWriter, int]:

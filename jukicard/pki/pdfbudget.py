@@ -40,7 +40,12 @@ from typing import Any
 
 from pyhanko.pdf_utils.generic import ArrayObject, DictionaryObject, IndirectObject, Reference
 
-__all__ = ["review_work"]
+__all__ = ["MAX_FORM_FIELDS", "check_form_tree", "review_work"]
+
+#: Most visits of the form field tree a PDF may need (pyHanko's field walk, which signing
+#: and verification both run, remembers only its path: fields sharing their ``/Kids`` make
+#: it walk 2^n paths).  Real forms have hundreds of fields; 2,000 still sign (tested).
+MAX_FORM_FIELDS = 20_000
 
 #: Unit cost of one review step besides the visits (resolver and rule set-up).
 STEP_COST = 50
@@ -333,3 +338,35 @@ def _tree_refs(view: _View, node: Any, meter: _Meter, name: str, descend: Any, *
                 yield ref
             if accepted:
                 stack.append(value)
+
+
+def check_form_tree(reader: Any, limit: int, error: type[Exception]) -> None:
+    """Count the visits pyHanko's recursive field walk (``enumerate_sig_fields``) will make,
+    without its recursion and up to ``limit``: a few fields sharing their ``/Kids`` make it
+    walk 2^n paths (a 2 KB PDF kept ``sign --pdf`` and ``signature verify`` busy for hours).
+
+    :param error: the exception raised (signing: malformed PDF; verifying: a PDF limit).
+    :raises Exception: (``error``) more visits than ``limit``.
+    """
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return
+    stack, visits = [fields], 0
+    while stack:
+        kids = stack.pop()
+        if not isinstance(kids, ArrayObject):
+            continue
+        for ref in kids:  # as pyHanko: indirect references to dictionaries with a /T
+            if not isinstance(ref, IndirectObject):
+                continue
+            visits += 1
+            if visits > limit:
+                raise error(f"the PDF's form field tree is larger than {limit} fields (or "
+                            "shares fields)")
+            untyped: Any = ref  # get_object carries no annotations
+            node = untyped.get_object()
+            if isinstance(node, DictionaryObject) and "/T" in node:
+                kids_of = node.get("/Kids")
+                if kids_of is not None:
+                    stack.append(kids_of)

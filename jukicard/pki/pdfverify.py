@@ -68,7 +68,7 @@ from jukicard.errors import ValidationError
 from jukicard.pki.cms import CmsSigner, MalformedCmsError, SignedData
 from jukicard.pki.errors import PkiError
 from jukicard.pki.pdfbase import MalformedPdfError, looks_like_pdf
-from jukicard.pki.pdfbudget import review_work
+from jukicard.pki.pdfbudget import MAX_FORM_FIELDS, check_form_tree, review_work
 from jukicard.pki.reasons import Reason
 from jukicard.pki.tstoken import TimestampCheck, verify_signature_timestamp
 
@@ -316,6 +316,7 @@ def _read(data: bytes) -> PdfSignedDocument:
     if revisions > MAX_PDF_REVISIONS:
         raise PdfLimitError(f"PDF with {revisions} revisions, above the limit of "
                             f"{MAX_PDF_REVISIONS}")
+    check_form_tree(reader, MAX_FORM_FIELDS, PdfLimitError)  # before pyHanko's 2^n walk
     found: list[tuple[int, str, Any]] = []
     for name, _value, ref in enumerate_sig_fields(reader, filled_status=True):
         if len(found) >= MAX_PDF_SIGNATURES:

@@ -202,3 +202,14 @@ def test_tsa_url_with_credentials_is_refused_before_anything() -> None:
     for url in ("http://user:secret@tsa.example/tsa", "https://user@tsa.example/"):
         with pytest.raises(UsageError, match="user name or password"):
             TsaClient(url)
+
+
+def test_shared_kids_form_is_refused_before_verification_walks_it() -> None:
+    """The same 2 KB PDF under ``signature verify``: pyHanko's field enumeration walked its
+    2^depth paths before any budget (depth 22 took 49 s, 40 never returned).  Fails on the
+    code before: depth 16 was enumerated (no signature found) instead of refused."""
+    from jukicard.pki.pdfverify import PdfLimitError, read_pdf_signatures
+
+    for depth in (16, 60):
+        with pytest.raises(PdfLimitError, match="form field tree"):
+            read_pdf_signatures(_shared_kids_form(depth))
