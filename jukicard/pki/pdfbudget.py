@@ -363,7 +363,7 @@ def check_form_tree(reader: Any, limit: int, error: type[Exception]) -> None:
             visits += 1
             if visits > limit:
                 raise error(f"the PDF's form field tree is larger than {limit} fields (or "
-                            "shares fields)")
+                            "shares or loops its fields)")
             untyped: Any = ref  # get_object carries no annotations
             node = untyped.get_object()
             if isinstance(node, DictionaryObject) and "/T" in node:
