@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from jukicard.cli._common import interaction, out
-
 if TYPE_CHECKING:
     from jukicard.cli._common import CardSelection
 
@@ -92,9 +90,8 @@ def sign_pdf_command(file: str | None, card: CardSelection, as_json: bool, pin_s
     :param options: the values of :func:`pdf_options`' options.
     :param report: ``sign``'s result printer (JSON summary or the notice of the file).
     """
-    from jukicard.cli._files import Outputs
+    from jukicard.cli._signflow import sign_and_write
     from jukicard.pki.pades import MAX_PDF_SIZE, PdfStamp
-    from jukicard.services.data import to_pem
     from jukicard.services.inputs import InputError, read_input
     from jukicard.services.pdfsign import sign_pdf
 
@@ -122,22 +119,17 @@ def sign_pdf_command(file: str | None, card: CardSelection, as_json: bool, pin_s
         raise InputError("--cert-out -: stdout already carries the PDF; write the "
                          "certificate to a file, or the PDF with -o FILE",
                          option="--cert-out", path="-")
-    reads_stdin = "-" if pin_stdin else None
-    with Outputs(inputs=(("document", file), ("PIN (--pin-stdin)", reads_stdin)),
-                 stdout=out()) as outputs:
-        pdf_file = outputs.plan("-o", output, what="signed PDF", binary=True, private=True)
-        cert_file = outputs.plan("--cert-out", cert_out, what="certificate", private=True)
-        data = read_input(file, option="FILE", what="PDF", limit=MAX_PDF_SIZE)
-        asker = interaction(pin_stdin)
-        with card.open() as transport:
-            result = sign_pdf(transport, asker, data, field_name=options["field"],
-                              stamp=stamp, tsa_url=options["tsa"],
-                              tsa_timeout=options["tsa_timeout"], hash_name=hash_alg)
-        if pdf_file is not None:
-            pdf_file.write(result.pdf)
-        if cert_file is not None:
-            cert_file.write(to_pem(result.certificate))
+    def sign(transport: Any, asker: Any, data: bytes) -> tuple[Any, bytes, bytes]:
+        res = sign_pdf(transport, asker, data, field_name=options["field"], stamp=stamp,
+                       tsa_url=options["tsa"], tsa_timeout=options["tsa_timeout"],
+                       hash_name=hash_alg)
+        return res, res.pdf, res.certificate
+
+    result, delivered = sign_and_write(
+        card, pin_stdin, file, output, cert_out, what="signed PDF", private=True,
+        read=lambda: read_input(file, option="FILE", what="PDF", limit=MAX_PDF_SIZE),
+        sign=sign)
     return report(card, as_json, result.to_json(), result.pdf, output, output, cert_out,
-                  pdf_file is not None and pdf_file.delivered,
+                  delivered,
                   f"signed PDF ({len(result.pdf)} bytes, PAdES {result.level}, "
                   f"field {result.field_name})")

@@ -99,9 +99,8 @@ def _sign_cms(file: str | None, card: CardSelection, as_json: bool, pin_stdin: b
               scheme: str | None) -> int:
     """``sign --cms``: a CMS SignedData over FILE or ``--challenge`` (checked, then
     written atomically by :class:`~jukicard.cli._files.Outputs`)."""
-    from jukicard.cli._files import Outputs
+    from jukicard.cli._signflow import sign_and_write
     from jukicard.services.cmssign import sign_cms
-    from jukicard.services.data import to_pem
     from jukicard.services.inputs import InputError
 
     if not cms:
@@ -118,25 +117,19 @@ def _sign_cms(file: str | None, card: CardSelection, as_json: bool, pin_stdin: b
         raise InputError("--cert-out -: stdout already carries the CMS; write the "
                          "certificate to a file, or the CMS with -o FILE",
                          option="--cert-out", path="-")
-    reads_stdin = "-" if pin_stdin else None
-    with Outputs(inputs=(("document", file), ("PIN (--pin-stdin)", reads_stdin)),
-                 stdout=out()) as outputs:
-        raw = None if output == "-" and as_json else output
-        cms_file = outputs.plan("-o", raw, what="CMS", binary=True,
-                                private=key == "sign")
-        cert_file = outputs.plan("--cert-out", cert_out, what="certificate",
-                                 private=key == "sign")
-        content = _content(file, challenge, pin_stdin)
-        asker = interaction(pin_stdin)
-        with card.open() as transport:
-            result = sign_cms(transport, asker, content, key=key, attached=attached,
-                              hash_name=hash_alg, scheme=scheme or "pkcs1v15")
-        if cms_file is not None:
-            cms_file.write(result.cms)
-        if cert_file is not None:
-            cert_file.write(to_pem(result.certificate))
+    raw = None if output == "-" and as_json else output
+
+    def sign(transport: Any, asker: Any, content: bytes) -> tuple[Any, bytes, bytes]:
+        res = sign_cms(transport, asker, content, key=key, attached=attached,
+                       hash_name=hash_alg, scheme=scheme or "pkcs1v15")
+        return res, res.cms, res.certificate
+
+    result, delivered = sign_and_write(card, pin_stdin, file, raw, cert_out, what="CMS",
+                                       private=key == "sign",
+                                       read=lambda: _content(file, challenge, pin_stdin),
+                                       sign=sign)
     return _report(card, as_json, result.to_json(), result.cms, raw, output, cert_out,
-                   cms_file is not None and cms_file.delivered,
+                   delivered,
                    f"CMS ({len(result.cms)} bytes, {key} key, {hash_alg}, {result.scheme}, "
                    f"{'attached' if result.attached else 'detached'})")
 
