@@ -4,7 +4,9 @@
 (``fetch(url) -> bytes``, DER).  Rules:
 
 * only ``http``/``https`` URLs, also for redirects (at most ``max_redirects``);
-* a per-operation socket ``timeout`` and an overall ``deadline`` for one download;
+* a per-operation socket ``timeout`` and an overall ``deadline`` for one download, enforced
+  by :class:`~jukicard.pki.httpdeadline.HttpDeadline` (a server dripping its headers or
+  body one byte inside each socket timeout is cut at the deadline);
 * a size limit enforced while streaming (``Content-Length`` is checked first when sent);
 * DER or PEM bodies are accepted; what is returned and cached is always DER;
 * the cache holds one file per URL hash (``<sha256(url)>.crl``) and a metadata JSON
@@ -30,7 +32,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,6 +46,7 @@ from jukicard.pki.certs import Certificate
 from jukicard.pki.crl import Crl
 from jukicard.pki.der import MAX_CRL_SIZE
 from jukicard.pki.errors import MalformedError
+from jukicard.pki.httpdeadline import HttpDeadline, read_capped
 from jukicard.pki.reasons import Reason
 
 __all__ = [
@@ -173,7 +175,8 @@ class HttpCrlFetcher:
         :class:`~jukicard.errors.UsageError`.
     :param timeout: socket timeout in seconds for connecting and for each read.
     :param max_bytes: largest CRL accepted (bytes), enforced while streaming.
-    :param deadline: longest time one download may take in total (seconds).
+    :param deadline: longest time one download may take in total, redirects included
+        (seconds); a connection still open then is shut down.
     :param max_redirects: redirects followed (http/https only).
     :param issuers: optional map URL → issuer certificate, used to check signatures when
         :meth:`fetch` is called without ``issuer=`` (the validator's protocol passes only
@@ -214,10 +217,11 @@ class HttpCrlFetcher:
         self.allow_stale = allow_stale
         self.clock = clock
         self.user_agent = user_agent
-        handlers: list[Any] = [_SafeRedirects(max_redirects)]
+        handlers: list[urllib.request.BaseHandler] = [_SafeRedirects(max_redirects)]
         if proxies is not None:
             handlers.append(urllib.request.ProxyHandler(dict(proxies)))
-        self._opener = urllib.request.build_opener(*handlers)
+        #: each download builds its opener from these and its own deadline's handlers
+        self._handlers = tuple(handlers)
         self._lock = threading.Lock()
         #: number of network downloads done (observability and tests)
         self.downloads = 0
@@ -280,9 +284,11 @@ class HttpCrlFetcher:
             "User-Agent": self.user_agent,
             "Accept": "application/pkix-crl, application/x-pkcs7-crl, */*",
         })
-        started = time.monotonic()
+        deadline = HttpDeadline(self.deadline)
+        late = f"CRL download exceeded the {self.deadline:g}s deadline"
         try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
+            with deadline, deadline.opener(*self._handlers).open(
+                    req, timeout=self.timeout) as resp:
                 final = resp.geturl()
                 if urllib.parse.urlsplit(final).scheme.lower() not in _ALLOWED_SCHEMES:
                     raise CrlFetchError("response came from a non-HTTP URL", url=url)
@@ -296,21 +302,15 @@ class HttpCrlFetcher:
                         raise CrlFetchError(
                             f"CRL is {declared} bytes, above the {self.max_bytes}-byte limit",
                             url=url)
-                chunks: list[bytes] = []
-                total = 0
-                while True:
-                    if time.monotonic() - started > self.deadline:
-                        raise CrlFetchError(
-                            f"CRL download exceeded the {self.deadline:g}s deadline", url=url)
-                    chunk = resp.read(_CHUNK)
-                    if not chunk:
-                        break
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise CrlFetchError(
-                            f"CRL exceeds the {self.max_bytes}-byte limit", url=url)
-                    chunks.append(chunk)
+                body = read_capped(resp, self.max_bytes, _CHUNK)
+                if body is None:
+                    raise CrlFetchError(
+                        f"CRL exceeds the {self.max_bytes}-byte limit", url=url)
+            if deadline.expired:  # the body was cut at the deadline
+                raise CrlFetchError(late, url=url)
         except CrlFetchError:
+            if deadline.expired:  # whatever the cut reply looked like
+                raise CrlFetchError(late, url=url) from None
             raise
         except urllib.error.HTTPError as exc:
             raise CrlFetchError(f"HTTP {exc.code} for CRL", url=url) from exc
@@ -318,15 +318,16 @@ class HttpCrlFetcher:
             reason = exc.reason
             if isinstance(reason, CrlFetchError):
                 raise reason from exc
+            if deadline.expired:
+                raise CrlFetchError(late, url=url) from None
             raise CrlFetchError(f"CRL download failed ({type(reason).__name__})",
                                 url=url) from exc
-        except (TimeoutError, OSError, ValueError) as exc:
+        except Exception as exc:
             # socket timeouts, resets, http.client protocol errors (IncompleteRead...)
-            raise CrlFetchError(f"CRL download failed ({type(exc).__name__})", url=url) from exc
-        except Exception as exc:  # http.client.HTTPException and friends
+            if deadline.expired:
+                raise CrlFetchError(late, url=url) from None
             raise CrlFetchError(f"CRL download failed ({type(exc).__name__})", url=url) from exc
         self.downloads += 1
-        body = b"".join(chunks)
         log.info("downloaded CRL from %s (%d bytes)", url, len(body))
         return body
 

@@ -4,7 +4,8 @@
 HTTP exchange is ours, with the rules of :mod:`jukicard.pki.fetch`:
 
 * only ``http``/``https`` URLs; no redirect is followed (a TSA answers the POST itself);
-* a socket ``timeout`` and an overall ``deadline`` per exchange;
+* a socket ``timeout`` and an overall ``deadline`` per exchange, enforced by
+  :class:`~jukicard.pki.httpdeadline.HttpDeadline` (a dripping reply is cut);
 * the reply is read up to :data:`MAX_TSA_REPLY` bytes, and must say
   ``Content-Type: application/timestamp-reply`` (RFC 3161 §3.4);
 * the token must answer *our* request: status granted, our nonce, and the message imprint
@@ -21,11 +22,7 @@ pyHanko is imported here: only the PDF signing path imports this module.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import logging
-import socket
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,6 +35,7 @@ from pyhanko.sign.timestamps.common_utils import handle_tsp_response, set_tsp_he
 
 from jukicard.errors import JukiError, UsageError, ValidationError
 from jukicard.pki.errors import PkiError
+from jukicard.pki.httpdeadline import HttpDeadline, read_capped
 from jukicard.pki.reasons import Reason
 from jukicard.pki.tstoken import verify_timestamp_token
 
@@ -66,92 +64,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
                          newurl: str) -> Any:
         raise TimestampError(f"the time-stamp authority answered with a redirect ({code})")
-
-
-class _Deadline:
-    """Shuts the connections of one exchange down when its deadline passes.
-
-    A socket timeout bounds each wait for a byte, not the exchange: a TSA that drips its
-    reply (or its headers, or its TLS handshake) one byte inside each timeout would hold
-    the signer for hours.  Each socket the exchange opens is watched through a duplicate
-    descriptor (it stays valid when TLS takes the original over); at the deadline a timer
-    shuts the connection down, which ends any blocked read.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self._lock = threading.Lock()
-        self._socks: list[socket.socket] = []
-        self.expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def watch(self, sock: socket.socket) -> socket.socket:
-        dup = sock.dup()
-        with self._lock:
-            self._socks.append(dup)
-            late = self.expired
-        if late:
-            self._shutdown(dup)
-        return sock
-
-    def connection(self, base: type[http.client.HTTPConnection]) -> Any:
-        """``base`` whose sockets this deadline watches."""
-        deadline = self
-        untyped: Any = base
-
-        class Watched(untyped):  # type: ignore[misc, unused-ignore]
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                me: Any = self  # http.client's _create_connection is unannotated
-                create = me._create_connection
-                me._create_connection = lambda *a, **kw: deadline.watch(create(*a, **kw))
-
-        return Watched
-
-    @staticmethod
-    def _shutdown(sock: socket.socket) -> None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            socks = list(self._socks)
-        for sock in socks:
-            self._shutdown(sock)
-
-    def __enter__(self) -> _Deadline:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        with self._lock:
-            socks, self._socks = self._socks, []
-        for sock in socks:
-            sock.close()
-
-
-class _HttpHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline: _Deadline) -> None:
-        super().__init__()
-        self._deadline = deadline
-
-    def http_open(self, req: Any) -> Any:
-        return self.do_open(self._deadline.connection(http.client.HTTPConnection), req)
-
-
-class _HttpsHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: _Deadline) -> None:
-        super().__init__()
-        self._deadline = deadline
-
-    def https_open(self, req: Any) -> Any:
-        untyped: Any = self  # _context is HTTPSHandler's, unannotated
-        return self.do_open(self._deadline.connection(http.client.HTTPSConnection), req,
-                            context=untyped._context)
 
 
 def check_tsa_url(url: str) -> str:
@@ -265,41 +177,28 @@ class TsaClient(TimeStamper):
     def _exchange(self, query: bytes) -> bytes:
         headers = set_tsp_headers({"User-Agent": "jukicard-tsa-client/1"})
         req = urllib.request.Request(self.url, data=query, headers=headers, method="POST")
-        started = time.monotonic()
         self.exchanges += 1
-        deadline = _Deadline(self.deadline)
-        opener = urllib.request.build_opener(_NoRedirects(), _HttpHandler(deadline),
-                                             _HttpsHandler(deadline))
+        deadline = HttpDeadline(self.deadline)
+        late = f"the time-stamp exchange exceeded {self.deadline:g}s"
+        too_big = f"the time-stamp reply is larger than {self.max_bytes} bytes"
         try:
-            with deadline, opener.open(req, timeout=self.timeout) as resp:
+            with deadline, deadline.opener(_NoRedirects()).open(
+                    req, timeout=self.timeout) as resp:
                 ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
                 if ctype.lower() != "application/timestamp-reply":
                     raise TimestampError("the time-stamp authority did not answer with "
                                          "application/timestamp-reply")
                 length = resp.headers.get("Content-Length")
                 if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                    raise TimestampError(
-                        f"the time-stamp reply is larger than {self.max_bytes} bytes")
-                chunks: list[bytes] = []
-                total = 0
-                while True:
-                    if time.monotonic() - started > self.deadline:
-                        raise TimestampError(
-                            f"the time-stamp exchange exceeded {self.deadline:g}s")
-                    chunk = resp.read(_CHUNK)
-                    if not chunk:
-                        break
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise TimestampError(
-                            f"the time-stamp reply is larger than {self.max_bytes} bytes")
-                    chunks.append(chunk)
+                    raise TimestampError(too_big)
+                body = read_capped(resp, self.max_bytes, _CHUNK)
+                if body is None:
+                    raise TimestampError(too_big)
             if deadline.expired:  # the reply was cut at the deadline
-                raise TimestampError(f"the time-stamp exchange exceeded {self.deadline:g}s")
+                raise TimestampError(late)
         except TimestampError:
             if deadline.expired:  # whatever the cut reply looked like
-                raise TimestampError(
-                    f"the time-stamp exchange exceeded {self.deadline:g}s") from None
+                raise TimestampError(late) from None
             raise
         except urllib.error.HTTPError as exc:
             raise TimestampError(f"the time-stamp authority answered HTTP {exc.code}") from None
@@ -307,15 +206,13 @@ class TsaClient(TimeStamper):
             if isinstance(exc.reason, TimestampError):
                 raise exc.reason from None
             if deadline.expired:
-                raise TimestampError(
-                    f"the time-stamp exchange exceeded {self.deadline:g}s") from None
+                raise TimestampError(late) from None
             raise TimestampError("the time-stamp authority cannot be reached "
                                  f"({type(exc.reason).__name__})") from None
         except Exception as exc:  # timeouts, resets, http.client protocol errors
             if deadline.expired:
-                raise TimestampError(
-                    f"the time-stamp exchange exceeded {self.deadline:g}s") from None
+                raise TimestampError(late) from None
             raise TimestampError(
                 f"the time-stamp exchange failed ({type(exc).__name__})") from None
-        log.info("time-stamp reply from %s (%d bytes)", self.url, total)
-        return b"".join(chunks)
+        log.info("time-stamp reply from %s (%d bytes)", self.url, len(body))
+        return body

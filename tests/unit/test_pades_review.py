@@ -9,13 +9,12 @@ the card (tests using it say ``software_signer`` in their names).
 from __future__ import annotations
 
 import io
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
+from drip_server import dripping_server
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from test_pki_cmsbuild import CERT, KEY, ROOT, SoftwareCardSigner
@@ -152,37 +151,8 @@ def dripping_tsa() -> Iterator[str]:
     """A TEST server that answers a time-stamp request with a status line and then one
     header byte every 0.1 s (30 bytes, each well inside the client's socket timeout), then
     hangs up."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    srv.settimeout(0.2)  # accept() wakes up to see ``stop``
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                try:
-                    conn.recv(65536)
-                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
-                    for _ in range(30):
-                        if stop.wait(0.1):
-                            break
-                        conn.sendall(b"X")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.getsockname()[1]}/tsa"
-    stop.set()
-    thread.join()
-    srv.close()
+    with dripping_server(b"HTTP/1.1 200 OK\r\n") as server:
+        yield f"{server.url}/tsa"
 
 
 def test_tsa_deadline_bounds_a_dripping_reply(dripping_tsa: str) -> None:

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from drip_server import dripping_server
 
 from jukicard.errors import IndeterminateError, UsageError
 from jukicard.pki.fetch import CrlFetchError, HttpCrlFetcher
@@ -325,6 +326,38 @@ def test_socket_timeout(server, tmp_path, clock, ca) -> None:
     server.routes["/slow.crl"] = Route(ca.crl(T0), delay=1.0)
     with pytest.raises(CrlFetchError):
         fetcher(tmp_path, clock, timeout=0.2).fetch(server.url("/slow.crl"))
+
+
+def test_deadline_bounds_dripping_headers(tmp_path, clock) -> None:
+    """A TEST server sends a status line, then one header byte every 0.1 s (100 bytes, each
+    well inside the 5 s socket timeout).  Old code: the deadline was checked only between
+    body chunks, never while the headers arrived, so the fetch waited until the server hung
+    up after its last byte (hours at 9 s per byte) and only then reported the deadline:
+    the server completed its drip.  Now a timer shuts the connection down at the 1 s
+    deadline, long before the server is done."""
+    with dripping_server(b"HTTP/1.1 200 OK\r\n", count=100) as server:
+        url = f"{server.url}/drip.crl"
+        with pytest.raises(CrlFetchError, match=r"exceeded the 1s deadline") as ei:
+            fetcher(tmp_path, clock, timeout=5, deadline=1).fetch(url)
+    assert ei.value.reason == "crl-fetch-failed"
+    assert ei.value.url == url
+    assert server.completed == 0  # the client hung up first
+
+
+def test_deadline_bounds_a_dripping_body(tmp_path, clock) -> None:
+    """A TEST server sends complete headers (a 100000-byte body announced), then one body
+    byte every 0.1 s (100 bytes, each well inside the 5 s socket timeout).  Old code: one
+    64 KiB read waited for its whole chunk, so the deadline check between chunks ran only
+    after the server hung up (a body of 64 KiB one byte per 9 s: a week) and only then
+    reported the deadline: the server completed its drip.  Now a timer shuts the
+    connection down at the 1 s deadline, long before the server is done."""
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\n"
+            b"Content-Length: 100000\r\n\r\n")
+    with dripping_server(head, drip=b"\x30", count=100) as server:
+        with pytest.raises(CrlFetchError, match=r"exceeded the 1s deadline") as ei:
+            fetcher(tmp_path, clock, timeout=5, deadline=1).fetch(f"{server.url}/drip.crl")
+    assert ei.value.reason == "crl-fetch-failed"
+    assert server.completed == 0  # the client hung up first
 
 
 def test_redirect_to_http_followed(server, tmp_path, clock, ca) -> None:
