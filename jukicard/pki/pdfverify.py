@@ -510,8 +510,14 @@ def _review_later_revisions(reader: Any, sig: Any, ref: Any, rev: int,
 
 
 def _mdp(sig: Any, ref: Any) -> tuple[Any, Any]:
-    """The DocMDP permission and FieldMDP spec of a signature, ``None`` when absent or
-    unreadable (then the standard policy applies)."""
+    """The DocMDP permission and FieldMDP spec of a signature, ``None`` when absent (then
+    the standard policy applies); a field's ``/Lock`` without ``/P`` (how pyHanko and
+    Acrobat lock fields) sets no DocMDP and keeps the FieldMDP.
+
+    :raises PkiError: (``malformed-pdf``) a ``/Reference`` or ``/Lock`` that cannot be
+        read: the signer restricted later changes in a way we cannot enforce (pyHanko's
+        validator fails too), so the signature is not called valid.
+    """
     docmdp = fieldmdp = None
     try:
         for entry in sig.get("/Reference", ()):
@@ -521,8 +527,11 @@ def _mdp(sig: Any, ref: Any) -> tuple[Any, Any]:
                 docmdp = MDPPerm(params.raw_get("/P"))
             elif entry["/TransformMethod"] == "/FieldMDP":
                 fieldmdp = FieldMDPSpec.from_pdf_object(params)
-        if docmdp is None and "/Lock" in ref.get_object():
-            docmdp = MDPPerm(ref.get_object()["/Lock"]["/P"])
-    except Exception:  # noqa: BLE001 - unreadable: the standard review applies
-        return None, None
+        lock = ref.get_object().get("/Lock")
+        if docmdp is None and lock is not None and "/P" in lock.get_object():
+            docmdp = MDPPerm(lock.get_object().raw_get("/P"))
+    except Exception as exc:  # noqa: BLE001 - pyHanko's or our reading of hostile data
+        raise PkiError("the signature's DocMDP/FieldMDP restrictions cannot be read "
+                       f"({type(exc).__name__}): later changes cannot be checked against "
+                       "them", Reason.MALFORMED_PDF) from exc
     return docmdp, fieldmdp
