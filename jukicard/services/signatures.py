@@ -26,6 +26,7 @@ from jukicard.services.inputs import (
     MAX_CMS_CONTENT,
     MAX_SIGNATURE,
     hash_file,
+    open_input,
     read_input,
 )
 from jukicard.services.sigresult import (
@@ -101,6 +102,20 @@ def _pinned_certificate(sig: SignatureOptions) -> Any:
         raise option_input_error("--cert", sig.certificate, exc, data, "certificate") from exc
 
 
+def _looks_like_cms_file(path: str) -> bool:
+    """Whether the file starts like a CMS SignedData (its first 64 bytes; an unreadable
+    file is not one here: reading it properly reports the problem)."""
+    from jukicard.pki.cms import looks_like_cms
+
+    if path == "-":
+        return False  # stdin is the document: never read ahead of the hash
+    try:
+        with open_input(path, option="FILE") as stream:
+            return looks_like_cms(stream.read(64))
+    except (UsageError, ValidationError):
+        return False
+
+
 def _raw_signature(data_path: str, blob: bytes, cert: Any,
                    sig: SignatureOptions, options: VerifyOptions) -> tuple[dict[str, Any], Any]:
     """Verify a PKCS#1 v1.5 signature; returns (JSON ``signature`` object, signer cert)."""
@@ -113,6 +128,9 @@ def _raw_signature(data_path: str, blob: bytes, cert: Any,
     )
 
     if cert is None:
+        if _looks_like_cms_file(data_path):
+            raise UsageError("FILE is a CMS and SIG is not: the order is signature verify "
+                             "FILE SIG (the signed data first, then its CMS)")
         raise UsageError("a raw signature needs the signer certificate (--cert)")
     size = (rsa_public_key(certificate=cert, check_key_usage=False).key_size + 7) // 8
     signature, encoding = decode_signature(blob, size)

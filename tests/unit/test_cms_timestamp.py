@@ -89,3 +89,16 @@ def test_pyhanko_tolerance_warnings_stay_off_the_counter_terminal(tmp_path: Path
                             "signature", "verify", str(path)], capture_output=True, text=True,
                            env=env, timeout=120, check=False)
     assert "Superfluous whitespace" in debug.stderr  # the witness: the file does trigger it
+
+
+def test_cms_given_first_is_named_as_a_swapped_order(
+        tmp_path: Path, stamped: list[tuple[bytes, bytes]]) -> None:
+    """``signature verify SIG.p7s FILE`` (the order swapped) said "a raw signature needs the
+    signer certificate (--cert)" (final review).  Fails on the code before: that message."""
+    from jukicard.errors import UsageError
+
+    content, cms = _files(tmp_path, *stamped[0])
+    with pytest.raises(UsageError, match="the order is signature verify FILE SIG"):
+        verify_signature(cms, content, SignatureOptions(), VerifyOptions())
+    with pytest.raises(UsageError, match="needs the signer certificate"):  # not a CMS
+        verify_signature(content, content, SignatureOptions(), VerifyOptions())
