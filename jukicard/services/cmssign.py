@@ -38,14 +38,12 @@ from cryptography import x509
 
 from jukicard.card.crypto import HashAlg
 from jukicard.card.detect import open_card
-from jukicard.card.jpki import JpkiSession
 from jukicard.card.signscheme import SignScheme
-from jukicard.errors import DataIntegrityError, UsageError
+from jukicard.errors import UsageError
 from jukicard.pki.cmsbuild import SigningScheme, build_signed_data
-from jukicard.pki.signatures import parse_digest_info
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
-from jukicard.services.signing import KEY_IDS, _as_bytes, _key_ref
+from jukicard.services.signing import KEY_IDS, _as_bytes, card_key, digest_info_signer
 from jukicard.services.sigresult import signer_json
 from jukicard.transport.base import Transport
 
@@ -100,13 +98,6 @@ class CmsSignResult:
         }
 
 
-def _cert_enum(jpki: JpkiSession, name: str) -> Any:
-    for ref in jpki.CERTS:
-        if ref.name == name:
-            return ref
-    raise UsageError(f"this card has no {name.lower().replace('_', ' ')} certificate")
-
-
 def sign_cms(
     transport: Transport,
     interaction: UserInteraction,
@@ -150,35 +141,30 @@ def sign_cms(
     if build_scheme.pss and alg is not HashAlg.SHA256:
         raise UsageError(f"the card's PSS signs SHA-256 hashes only, not {alg.value}")
     jpki = open_card(transport).jpki()
-    ref = _key_ref(jpki, key)
-    spec = ref.value
-    cert_ref = next(c for c in jpki.CERTS if c.value == spec.cert)
-    ca_der = jpki.read_certificate(_cert_enum(jpki, f"{ref.name}_CA"))
-    cert_needs_pin = spec.cert.pin is not None
-    cert_der = None if cert_needs_pin else jpki.read_certificate(cert_ref)
-    pin_ref = next(p for p in jpki.PINS if p.value == spec.pin)
-    pin: str | None = ask_pin(jpki, pin_ref, interaction)
+    refs = card_key(jpki, key)
+    ca_der = jpki.read_certificate(refs.ca_certificate)
+    cert_needs_pin = refs.key.value.cert.pin is not None
+    cert_der = None if cert_needs_pin else jpki.read_certificate(refs.certificate)
+    pin: str | None = ask_pin(jpki, refs.pin, interaction)
     # the VERIFY, the sign certificate and the signature in ONE card operation: between
     # two operations a connection that does not see all the card's traffic (PC/SC shared
     # mode, a caller's own transport) selects the AP again, which logs the password out
     with jpki.channel.operation():
         if cert_der is None:  # the sign certificate: read after the one VERIFY
-            cert_der = jpki.read_certificate(cert_ref, pin)
+            cert_der = jpki.read_certificate(refs.certificate, pin)
             pin = None  # verified in this selection; never sent twice
 
-        def card_signer(block: bytes) -> bytes:
-            if build_scheme.pss:  # the SHA-256 hash of the signed attributes
-                digest = block
-            else:
-                hash_of_block, digest = parse_digest_info(block)
-                if hash_of_block != alg.value:
-                    raise DataIntegrityError("the CMS builder asked for another hash")
-            # checked against the certificate already read (and put in the CMS): a card
-            # swapped since then signs with another key: DataIntegrityError
-            signature, _cert = jpki.sign_with_certificate(
-                ref, pin, digest=digest, hash_alg=alg, scheme=card_scheme,
-                certificate=cert_der)
-            return signature
+        card_signer = digest_info_signer(jpki, refs.key, pin, alg, cert_der,
+                                         "the CMS builder")
+        if build_scheme.pss:
+            def pss_signer(block: bytes) -> bytes:  # the SHA-256 hash of the attributes
+                # checked against the certificate already read (and put in the CMS): a
+                # card swapped since then signs with another key: DataIntegrityError
+                signature, _cert = jpki.sign_with_certificate(
+                    refs.key, pin, digest=block, hash_alg=alg, scheme=card_scheme,
+                    certificate=cert_der)
+                return bytes(signature)
+            card_signer = pss_signer
 
         cms = build_signed_data(content, signer=card_signer, certificate=cert_der,
                                 ca_certificates=[ca_der],

@@ -33,15 +33,11 @@ from cryptography import x509
 
 from jukicard.card.crypto import HashAlg
 from jukicard.card.detect import open_card
-from jukicard.card.signscheme import SignScheme
-from jukicard.errors import DataIntegrityError
 from jukicard.pki.pades import PdfStamp, build_pades, check_pdf, preflight
-from jukicard.pki.signatures import parse_digest_info
 from jukicard.pki.tsaclient import DEFAULT_TSA_TIMEOUT, TsaClient
-from jukicard.services.cmssign import _cert_enum
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
-from jukicard.services.signing import _key_ref
+from jukicard.services.signing import card_key, digest_info_signer
 from jukicard.services.sigresult import signer_json
 from jukicard.services.verify import iso_time
 from jukicard.transport.base import Transport
@@ -141,17 +137,14 @@ def sign_pdf(
     if tsa is not None:
         tsa.probe(alg.value)
     jpki = open_card(transport).jpki()
-    ref = _key_ref(jpki, "sign")
-    spec = ref.value
-    cert_ref = next(c for c in jpki.CERTS if c.value == spec.cert)
-    ca_der = jpki.read_certificate(_cert_enum(jpki, f"{ref.name}_CA"))
+    refs = card_key(jpki, "sign")
+    ca_der = jpki.read_certificate(refs.ca_certificate)
     # the whole pyHanko signing rehearsed with placeholder signatures (the CA certificate
     # stands in for the sign certificate, unreadable without the PIN): a PDF that pyHanko
     # reads but cannot sign fails here, before the PIN
     preflight(data, field_name=field_name, stamp=stamp, rehearse_with=ca_der,
               hash_name=alg.value)
-    pin_ref = next(p for p in jpki.PINS if p.value == spec.pin)
-    pin = ask_pin(jpki, pin_ref, interaction)
+    pin = ask_pin(jpki, refs.pin, interaction)
     # the VERIFY, the sign certificate and the signature in ONE card operation (between two
     # operations a connection that does not see all the card's traffic — PC/SC shared mode,
     # a caller's own transport — selects the AP again, which logs the password out); the
@@ -159,15 +152,12 @@ def sign_pdf(
     # read-back check run after it, with the card free
     with contextlib.ExitStack() as held:
         held.enter_context(jpki.channel.operation())
-        cert_der = jpki.read_certificate(cert_ref, pin)  # the one VERIFY
+        cert_der = jpki.read_certificate(refs.certificate, pin)  # the one VERIFY
+        card_sign = digest_info_signer(jpki, refs.key, None, alg, cert_der,
+                                       "the PDF signer")
 
         def card_signer(block: bytes) -> bytes:
-            hash_of_block, digest = parse_digest_info(block)
-            if hash_of_block != alg.value:
-                raise DataIntegrityError("the PDF signer asked for another hash")
-            signature, _cert = jpki.sign_with_certificate(
-                ref, None, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
-                certificate=cert_der)
+            signature = card_sign(block)
             held.close()  # the card's part is over
             return signature
 

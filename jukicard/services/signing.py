@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -17,7 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from jukicard.card.crypto import HashAlg
 from jukicard.card.detect import open_card
 from jukicard.card.jpki import JpkiSession
-from jukicard.errors import UsageError
+from jukicard.card.signscheme import SignScheme
+from jukicard.errors import DataIntegrityError, UsageError
+from jukicard.pki.signatures import parse_digest_info
 from jukicard.services.inputs import open_input
 from jukicard.services.interaction import UserInteraction
 from jukicard.services.pins import ask_pin
@@ -90,6 +93,57 @@ def _key_ref(jpki: JpkiSession, key: str) -> Any:
         if ref.name.lower() == key:
             return ref
     raise UsageError(f"this card has no {key!r} key")
+
+
+@dataclass(frozen=True)
+class CardKey:
+    """A JPKI key and what goes with it on this card (session enum members, no data read).
+
+    :ivar key: the key (``jpki.KEYS`` member).
+    :ivar certificate: its certificate (``jpki.CERTS``); the sign certificate needs the PIN.
+    :ivar ca_certificate: its CA certificate (readable without a PIN).
+    :ivar pin: the PIN that unlocks the key (``jpki.PINS``).
+    """
+
+    key: Any
+    certificate: Any
+    ca_certificate: Any
+    pin: Any
+
+
+def card_key(jpki: JpkiSession, key: str) -> CardKey:
+    """The :class:`CardKey` of ``"sign"`` or ``"auth"`` on the card of ``jpki``.
+
+    :raises UsageError: the card has no such key or certificate.
+    """
+    ref = _key_ref(jpki, key)
+    spec = ref.value
+    ca_name = f"{ref.name}_CA"
+    ca_ref = next((c for c in jpki.CERTS if c.name == ca_name), None)
+    if ca_ref is None:
+        raise UsageError(f"this card has no {ca_name.lower().replace('_', ' ')} certificate")
+    return CardKey(ref, next(c for c in jpki.CERTS if c.value == spec.cert), ca_ref,
+                   next(p for p in jpki.PINS if p.value == spec.pin))
+
+
+def digest_info_signer(jpki: JpkiSession, key: Any, pin: str | None, alg: HashAlg,
+                       certificate: bytes, what: str) -> Callable[[bytes], bytes]:
+    """The card as the raw signer of a document builder that hands it a DER DigestInfo
+    (card P1 ``00``): the hash must be ``alg``'s, and the card's signature is checked
+    against ``certificate`` (the one already read and put in the document: a card swapped
+    since then signs with another key, :class:`DataIntegrityError`).
+
+    :param what: the builder's name in the error (``"the CMS builder"``).
+    """
+    def sign(block: bytes) -> bytes:
+        hash_of_block, digest = parse_digest_info(block)
+        if hash_of_block != alg.value:
+            raise DataIntegrityError(f"{what} asked for another hash")
+        signature, _cert = jpki.sign_with_certificate(
+            key, pin, digest=digest, hash_alg=alg, scheme=SignScheme.DIGEST_INFO,
+            certificate=certificate)
+        return bytes(signature)
+    return sign
 
 
 def sign_digest(
